@@ -1,0 +1,148 @@
+"""The command line of SPEC F8.3: `python app.py COMMAND ...` runs the product's jobs from a shell.
+
+Each command calls store/ functions only; a refused input prints a clear message and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+COMMANDS = ("create-job", "import", "export", "stats", "list-jobs")
+log = logging.getLogger("labelport.cli")
+
+
+def add_storage_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("storage (defaults: ./data, a local folder; environment LABELPORT_*)")
+    g.add_argument("--data-dir", help="folder of the DuckDB store and local objects (LABELPORT_DATA_DIR)")
+    g.add_argument("--storage", choices=("local", "s3"), help="object storage for uploads (LABELPORT_STORAGE)")
+    g.add_argument("--s3-bucket", help="S3 bucket (LABELPORT_S3_BUCKET); AWS_* variables give credentials")
+    g.add_argument("--s3-prefix", help="key prefix inside the bucket (LABELPORT_S3_PREFIX)")
+    g.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible server (LABELPORT_S3_ENDPOINT)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from store.formats import FORMATS
+    from store.types import REGISTRY
+
+    parser = argparse.ArgumentParser(
+        prog="python app.py", description="Labelport: a self-hosted data-labeling portal. With no command, "
+        "serves the web app; with a command, runs it against the store and exits.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("create-job", help="create a labeling job on a dataset folder or s3:// prefix")
+    p.add_argument("--name", required=True, help="job name (unique)")
+    p.add_argument("--type", required=True, choices=sorted(REGISTRY), metavar="TYPE",
+                   help="labeling type: " + ", ".join(REGISTRY))
+    p.add_argument("--dataset", required=True, help="folder or s3://bucket/prefix holding the data")
+    p.add_argument("--labels", help="comma-separated label names, or a JSON label file (SPEC F8.4)")
+    p.add_argument("--description", default="", help="at most 256 characters")
+    p.add_argument("--instructions", default="", help="labeling instructions (Markdown) or @FILE")
+    p.add_argument("--json", action="store_true", help="print the job as JSON")
+
+    p = sub.add_parser("import", help="add samples (and their labels) to a job from a file or folder")
+    p.add_argument("--job", required=True, help="job name")
+    p.add_argument("--format", required=True, choices=sorted(FORMATS), metavar="FMT",
+                   help="one of: " + ", ".join(sorted(FORMATS)))
+    p.add_argument("path", help="file or folder to import (local path or s3:// URL)")
+    p.add_argument("--json", action="store_true", help="print the import record as JSON")
+
+    p = sub.add_parser("export", help="write a job's samples and labels in a format")
+    p.add_argument("--job", required=True)
+    p.add_argument("--format", required=True, choices=sorted(FORMATS), metavar="FMT",
+                   help="one of: " + ", ".join(sorted(FORMATS)))
+    p.add_argument("--out", required=True, help="file or folder to write")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("stats", help="counts per status and per label of a job")
+    p.add_argument("--job", required=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("list-jobs", help="the job list with progress")
+    p.add_argument("--json", action="store_true")
+
+    for name, sp in sub.choices.items():
+        add_storage_options(sp)
+    return parser
+
+
+def settings_from_args(args):
+    from store import Settings
+
+    return Settings.from_env(data_dir=args.data_dir, storage=getattr(args, "storage", None),
+                             s3_bucket=getattr(args, "s3_bucket", None), s3_prefix=getattr(args, "s3_prefix", None),
+                             s3_endpoint=getattr(args, "s3_endpoint", None))
+
+
+def _print(args, data: dict, text: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, default=str) if getattr(args, "json", False) else text)
+
+
+def run_command(args) -> int:
+    from store import open_store
+    from store.exports import export_job
+    from store.imports import import_format
+    from store.jobs import create_job, find_job, list_jobs
+    from store.labelset import parse_labels_argument
+    from store.stats import job_stats
+
+    store = open_store(settings_from_args(args))
+    try:
+        if args.command == "create-job":
+            instructions = args.instructions
+            if instructions.startswith("@"):
+                from pathlib import Path
+
+                instructions = Path(instructions[1:]).read_text(encoding="utf-8")
+            job = create_job(store, args.name, args.type, source=args.dataset,
+                             label_set=parse_labels_argument(args.labels), description=args.description,
+                             instructions=instructions, actor="cli")
+            st = job_stats(store, job.id)
+            _print(args, {"id": job.id, "name": job.name, "type": job.type, "samples": st.total,
+                          "labels": job.label_set.names()},
+                   f"created job {job.name!r} ({job.type}) with {st.total} samples and "
+                   f"{len(job.label_set.names())} labels")
+        elif args.command == "import":
+            job = find_job(store, args.job)
+            rec = import_format(store, job.id, args.format, args.path, actor="cli")
+            text = (f"import {rec.status}: {rec.found} found, {rec.imported} imported, {rec.labeled} labeled"
+                    + "".join(f"\n  {e}" for e in rec.errors[:20]))
+            _print(args, rec.as_dict(), text)
+            if rec.status == "failed":
+                return 1
+        elif args.command == "export":
+            job = find_job(store, args.job)
+            res = export_job(store, job.id, args.format, args.out, actor="cli")
+            _print(args, {"format": res.format, "path": res.path, "samples": res.samples},
+                   f"exported {res.samples} samples as {res.format} to {res.path}")
+        elif args.command == "stats":
+            job = find_job(store, args.job)
+            st = job_stats(store, job.id)
+            lines = [f"{job.name}: {st.labeled}/{st.total} labeled, {st.unlabeled} unlabeled, "
+                     f"{st.to_be_confirmed} to be confirmed"] + [f"  {k}: {v}" for k, v in st.labels.items()]
+            _print(args, st.as_dict(), "\n".join(lines))
+        elif args.command == "list-jobs":
+            jobs = list_jobs(store)
+            _print(args, {"jobs": [{"name": j.name, "type": j.type, "dataset": j.dataset, "total": j.total,
+                                    "labeled": j.labeled, "to_be_confirmed": j.to_be_confirmed} for j in jobs]},
+                   "\n".join(f"{j.name}\t{j.type}\t{j.labeled}/{j.total}" for j in jobs) or "no jobs")
+        return 0
+    finally:
+        store.close()
+
+
+def main(argv: list[str]) -> int:
+    from store.errors import StoreError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run_command(args)
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, json.JSONDecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,210 @@
+"""Labels on samples: apply, remove, set one annotation; label management (rename/delete
+everywhere, add a label). Every change is one transaction."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Iterable
+
+from .core import Store
+from .errors import NotFound, ValidationError
+from .events import now, record_event
+from .jobs import Job, get_job
+from .labelset import Label, LabelSet, check_label_name, validate_label_set
+from .types import Annotation
+
+
+def _require_page(job: Job) -> None:
+    if not job.labeling_type.available:
+        raise ValidationError(f"{job.labeling_type.title} labeling is not available yet")
+
+
+def add_labels_to_set(store: Store, job_id: int, labels: Iterable[Label], actor: str | None = None,
+                      cur=None) -> Job:
+    """Add labels (new names only) to the job's label set, validated by the type's rules."""
+    job = get_job(store, job_id)
+    existing = set(job.label_set.names())
+    new = [lab for lab in labels if lab.name.strip() not in existing]
+    if not new:
+        return job
+    label_set = validate_label_set(replace(job.label_set, labels=[*job.label_set.labels, *new]),
+                                   job.labeling_type.rules)
+
+    def write(c):
+        c.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
+        record_event(c, actor, "add_labels", job_id, labels=[lab.name for lab in new])
+
+    if cur is not None:
+        write(cur)
+    else:
+        with store.db.transaction() as c:
+            write(c)
+    return get_job(store, job_id)
+
+
+def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None]], actor: str | None,
+                       status: str = "labeled") -> None:
+    """Write annotations for (sample_id, annotation) pairs; an empty one returns the sample to Unlabeled."""
+    t = now()
+    params = []
+    for sample_id, ann in rows:
+        if ann is None or not ann.labels:
+            params.append(["unlabeled", [], None, None, None, job_id, sample_id])
+        else:
+            params.append([status, ann.labels, json.dumps(ann.data, ensure_ascii=False), actor, t, job_id, sample_id])
+    cur.executemany(
+        "UPDATE job_samples SET status = ?, labels = ?, annotation = ?, labeled_by = ?, labeled_at = ?, "
+        "from_inference = false, confidence = NULL, model = NULL WHERE job_id = ? AND sample_id = ?", params)
+
+
+def _current_labels(store: Store, job_id: int, sample_ids: list[int]) -> dict[int, list[str]]:
+    rows = store.db.fetchall(
+        "SELECT sample_id, labels FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
+        [job_id, sample_ids])
+    found = {r[0]: list(r[1]) for r in rows}
+    missing = [s for s in sample_ids if s not in found]
+    if missing:
+        raise NotFound(f"{len(missing)} selected samples are no longer in this job (deleted?); refresh the page")
+    return found
+
+
+def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[str],
+                 actor: str | None = None) -> int:
+    """Classification: add labels to every selected sample in one action (F3.1). A typed name
+    that is not in the label set is added to it. Returns the number of samples changed."""
+    job = get_job(store, job_id)
+    _require_page(job)
+    sample_ids = list(dict.fromkeys(int(s) for s in sample_ids))
+    if not sample_ids:
+        raise ValidationError("select at least one sample first")
+    names = [check_label_name(n, job.labeling_type.rules) for n in labels if n and n.strip()]
+    if not names:
+        raise ValidationError("choose a label or type a new one")
+    with store.db.transaction() as cur:
+        new = [Label(n) for n in dict.fromkeys(names) if n not in job.label_set.names()]
+        if new:
+            job = add_labels_to_set(store, job_id, new, actor, cur=cur)
+        current = _current_labels(store, job_id, sample_ids)
+        rows = []
+        for sid in sample_ids:
+            merged = list(dict.fromkeys([*current[sid], *names]))
+            rows.append((sid, job.labeling_type.validate({"labels": merged}, job.label_set)))
+        _write_annotations(cur, job_id, rows, actor)
+        record_event(cur, actor, "apply_labels", job_id, samples=len(sample_ids), labels=names)
+    return len(sample_ids)
+
+
+def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[str],
+                  actor: str | None = None) -> int:
+    """Remove labels from the selected samples; a sample left with none returns to Unlabeled."""
+    job = get_job(store, job_id)
+    _require_page(job)
+    sample_ids = list(dict.fromkeys(int(s) for s in sample_ids))
+    if not sample_ids:
+        raise ValidationError("select at least one sample first")
+    drop = set(labels)
+    with store.db.transaction() as cur:
+        current = _current_labels(store, job_id, sample_ids)
+        rows = [(sid, job.labeling_type.validate({"labels": [n for n in current[sid] if n not in drop]},
+                                                 job.label_set))
+                for sid in sample_ids if drop & set(current[sid])]
+        _write_annotations(cur, job_id, rows, actor)
+        record_event(cur, actor, "remove_labels", job_id, samples=len(rows), labels=sorted(drop))
+    return len(rows)
+
+
+def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], actor: str | None = None) -> None:
+    """Replace the labels of one sample (edit in the preview)."""
+    job = get_job(store, job_id)
+    _require_page(job)
+    with store.db.transaction() as cur:
+        new = [Label(n) for n in dict.fromkeys(labels) if n not in job.label_set.names()]
+        if new:
+            job = add_labels_to_set(store, job_id, new, actor, cur=cur)
+        _current_labels(store, job_id, [sample_id])
+        ann = job.labeling_type.validate({"labels": list(labels)}, job.label_set)
+        _write_annotations(cur, job_id, [(sample_id, ann)], actor)
+        record_event(cur, actor, "set_labels", job_id, sample_id=sample_id, labels=ann.labels)
+
+
+def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None) -> None:
+    """Save one sample's whole annotation, checked by its type (used by import and every page)."""
+    job = get_job(store, job_id)
+    ann = job.labeling_type.validate(data, job.label_set)
+    with store.db.transaction() as cur:
+        _current_labels(store, job_id, [sample_id])
+        _write_annotations(cur, job_id, [(sample_id, ann)], actor)
+        record_event(cur, actor, "set_annotation", job_id, sample_id=sample_id)
+
+
+def label_usage(store: Store, job_id: int) -> dict[str, int]:
+    """Samples per label, for every label of the set (0 when unused)."""
+    job = get_job(store, job_id)
+    counts = dict(store.db.fetchall(
+        "SELECT label, count(*) FROM (SELECT unnest(labels) AS label FROM job_samples WHERE job_id = ?) "
+        "GROUP BY label", [job_id]))
+    out = {name: counts.pop(name, 0) for name in job.label_set.names()}
+    out.update(counts)  # labels used by samples but missing from the set (should not happen)
+    return out
+
+
+def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | None = None) -> int:
+    """Rename a label in the label set and on every sample. Returns the samples changed."""
+    job = get_job(store, job_id)
+    if old not in job.label_set.names():
+        raise NotFound(f"label {old[:80]!r} is not in this job's label set")
+    new = check_label_name(new, job.labeling_type.rules)
+    if new == old:
+        return 0
+    if new in job.label_set.names():
+        raise ValidationError(f"a label named {new[:80]!r} already exists: names must be unique")
+    labels = [replace(lab, name=new) if lab.name == old else lab for lab in job.label_set.labels]
+    label_set = validate_label_set(replace(job.label_set, labels=labels), job.labeling_type.rules)
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
+        changed = cur.execute(
+            "UPDATE job_samples SET labels = list_transform(labels, lambda x: CASE WHEN x = ? THEN ? ELSE x END), "
+            "annotation = json_object('labels', list_transform(labels, lambda x: CASE WHEN x = ? THEN ? ELSE x END)) "
+            "WHERE job_id = ? AND list_contains(labels, ?)", [old, new, old, new, job_id, old]).fetchall()[0][0]
+        record_event(cur, actor, "rename_label", job_id, old=old, new=new, samples=changed)
+    return changed
+
+
+def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_this: bool = False,
+                 actor: str | None = None) -> int:
+    """Delete a label from the set and from every sample; samples left without labels return to
+    Unlabeled. Returns the samples changed."""
+    job = get_job(store, job_id)
+    if name not in job.label_set.names():
+        raise NotFound(f"label {name[:80]!r} is not in this job's label set")
+    labels = [lab for lab in job.label_set.labels if lab.name != name]
+    label_set = replace(job.label_set, labels=labels)
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
+        removed = 0
+        if delete_samples_with_only_this:
+            removed = cur.execute("DELETE FROM job_samples WHERE job_id = ? AND labels = [?]::VARCHAR[]",
+                                  [job_id, name]).fetchall()[0][0]
+        changed = cur.execute(
+            "UPDATE job_samples SET labels = list_filter(labels, lambda x: x <> ?), "
+            "annotation = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL "
+            "  ELSE json_object('labels', list_filter(labels, lambda x: x <> ?)) END, "
+            "status = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN 'unlabeled' ELSE status END, "
+            "labeled_by = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL ELSE labeled_by END, "
+            "labeled_at = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL ELSE labeled_at END "
+            "WHERE job_id = ? AND list_contains(labels, ?)", [name] * 6 + [job_id, name]).fetchall()[0][0]
+        record_event(cur, actor, "delete_label", job_id, label=name, samples=changed + removed,
+                     deleted_samples=removed)
+    return changed + removed
+
+
+def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None) -> Job:
+    job = get_job(store, job_id)
+    name = check_label_name(name, job.labeling_type.rules)
+    if name in job.label_set.names():
+        raise ValidationError(f"a label named {name[:80]!r} already exists: names must be unique")
+    return add_labels_to_set(store, job_id, [Label(name, color)], actor)
+
+
+def as_label_set(names: list[str]) -> LabelSet:
+    return LabelSet(labels=[Label(n) for n in names])

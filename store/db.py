@@ -1,0 +1,158 @@
+"""The DuckDB file: connection, one cursor per thread, one writer at a time, schema migrations.
+
+DuckDB allows a single writing process; inside it we serialise writes with a lock (as Datasette
+does with its write thread) and read on per-thread cursors, as DuckDB's Python docs advise.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+# Each migration is a list of statements; the schema version is its index + 1.
+MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        "CREATE SEQUENCE IF NOT EXISTS seq_dataset START 1",
+        "CREATE SEQUENCE IF NOT EXISTS seq_sample START 1",
+        "CREATE SEQUENCE IF NOT EXISTS seq_job START 1",
+        "CREATE SEQUENCE IF NOT EXISTS seq_import START 1",
+        "CREATE SEQUENCE IF NOT EXISTS seq_event START 1",
+        """CREATE TABLE datasets (
+            id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, media VARCHAR NOT NULL,
+            source VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR)""",
+        # A sample is a file (uri) or a text record. uri: absolute local path, s3://bucket/key,
+        # or store://key in the configured object store. path: shown and filtered by.
+        """CREATE TABLE samples (
+            id BIGINT PRIMARY KEY, dataset_id BIGINT NOT NULL, uri VARCHAR NOT NULL,
+            path VARCHAR NOT NULL, size BIGINT, text VARCHAR, meta JSON,
+            created_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE jobs (
+            id BIGINT PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, description VARCHAR NOT NULL,
+            type VARCHAR NOT NULL, dataset_id BIGINT NOT NULL, instructions VARCHAR NOT NULL,
+            team_labeling BOOLEAN NOT NULL, label_set JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL, created_by VARCHAR, updated_at TIMESTAMP NOT NULL)""",
+        # One row per sample of a job: its state and its annotation. `labels` repeats the label
+        # names used in `annotation` so that filters and counts never parse JSON.
+        """CREATE TABLE job_samples (
+            job_id BIGINT NOT NULL, sample_id BIGINT NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'unlabeled',
+            labels VARCHAR[] NOT NULL DEFAULT [], annotation JSON,
+            labeled_by VARCHAR, labeled_at TIMESTAMP,
+            hard BOOLEAN NOT NULL DEFAULT false, hard_coefficient DOUBLE, hard_reason VARCHAR,
+            cluster VARCHAR, from_inference BOOLEAN NOT NULL DEFAULT false,
+            confidence DOUBLE, model VARCHAR, accepted BOOLEAN NOT NULL DEFAULT false,
+            PRIMARY KEY (job_id, sample_id))""",
+        """CREATE TABLE imports (
+            id BIGINT PRIMARY KEY, job_id BIGINT, dataset_id BIGINT, started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP, mode VARCHAR NOT NULL, format VARCHAR, path VARCHAR,
+            found INTEGER NOT NULL DEFAULT 0, imported INTEGER NOT NULL DEFAULT 0,
+            labeled INTEGER NOT NULL DEFAULT 0, status VARCHAR NOT NULL, errors JSON,
+            created_by VARCHAR)""",
+        """CREATE TABLE events (
+            id BIGINT PRIMARY KEY, "at" TIMESTAMP NOT NULL, actor VARCHAR, action VARCHAR NOT NULL,
+            job_id BIGINT, detail JSON)""",
+        "CREATE INDEX samples_dataset ON samples (dataset_id)",
+        "CREATE INDEX events_job ON events (job_id)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """A DuckDB file shared by the threads of one process."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(str(path))
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self.migrate()
+
+    # -- cursors -------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def fetchall(self, sql: str, params: Any = None) -> list[tuple]:
+        return self.cursor().execute(sql, params or []).fetchall()
+
+    def fetchone(self, sql: str, params: Any = None) -> tuple | None:
+        # fetchall, not fetchone: DuckDB 2 refuses new work on a cursor with an unfinished result
+        rows = self.cursor().execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Any = None) -> Any:
+        row = self.fetchone(sql, params)
+        return row[0] if row else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One writer at a time; everything inside commits together or not at all."""
+        with self._write_lock:
+            cur = self.cursor()
+            if getattr(self._local, "depth", 0):
+                self._local.depth += 1
+                try:
+                    yield cur
+                finally:
+                    self._local.depth -= 1
+                return
+            cur.begin()
+            self._local.depth = 1
+            try:
+                yield cur
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            finally:
+                self._local.depth = 0
+
+    def next_id(self, cur: duckdb.DuckDBPyConnection, sequence: str) -> int:
+        return cur.execute(f"SELECT nextval('{sequence}')").fetchall()[0][0]
+
+    # -- schema ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        cur = self.cursor()
+        exists = cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchall()[0][0]
+        if not exists:
+            return 0
+        row = next(iter(cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()), None)
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has schema version {current}, newer than this code ({SCHEMA_VERSION}); "
+                "upgrade the application")
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            log.info("migrating %s to schema version %d", self.path, version)
+            with self.transaction() as cur:
+                for statement in MIGRATIONS[version - 1]:
+                    cur.execute(statement)
+                cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
+
+    def get_meta(self, key: str) -> str | None:
+        return self.scalar("SELECT value FROM meta WHERE key = ?", [key])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as cur:
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def close(self) -> None:
+        self._con.close()

@@ -1,0 +1,94 @@
+"""Helpers shared by format readers and writers."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+from ..core import Store
+from ..errors import NotFound, ValidationError
+from ..samples import SampleView, _VIEW_COLUMNS, _view
+
+
+def resolve_reference(ref: str, base: Path | None) -> str:
+    """A file named in a csv or manifest: s3:// URL, absolute path, or relative to `base`."""
+    ref = ref.strip()
+    if not ref:
+        raise ValidationError("empty file reference")
+    if ref.startswith(("s3://", "store://")):
+        return ref
+    if ref.startswith("file://"):
+        ref = ref[len("file://"):]
+    path = Path(ref).expanduser()
+    if not path.is_absolute():
+        if base is None:
+            raise ValidationError(f"relative path {ref!r} needs a base folder")
+        path = base / path
+    return str(Path(_normalize(path)))
+
+
+def _normalize(path: Path) -> str:
+    # collapse `..` lexically without resolving symlinks: datasets of symlinks keep their names
+    import os
+
+    return os.path.normpath(str(path))
+
+
+def read_text_file(store: Store, path: str) -> tuple[str, Path | None]:
+    """The text of a local file or s3:// object and the folder relative paths start from."""
+    if path.startswith("s3://"):
+        data = store.locations.read(path)
+        base = None
+    else:
+        p = Path(path).expanduser().absolute()
+        if not p.is_file():
+            raise NotFound(f"file not found: {path}")
+        data = p.read_bytes()
+        base = p.parent
+    try:
+        return data.decode("utf-8-sig"), base
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} is not UTF-8 text") from None
+
+
+def iter_job_samples(store: Store, job_id: int, labeled_only: bool = False, chunk: int = 5000
+                     ) -> Iterator[SampleView]:
+    """Every sample of a job in id order, read in chunks (keyset paging, flat memory)."""
+    last = -1
+    cond = "AND js.status = 'labeled'" if labeled_only else ""
+    while True:
+        rows = store.db.fetchall(
+            f"SELECT {_VIEW_COLUMNS} FROM job_samples js JOIN samples s ON s.id = js.sample_id "
+            f"WHERE js.job_id = ? AND js.sample_id > ? {cond} ORDER BY js.sample_id LIMIT ?", [job_id, last, chunk])
+        if not rows:
+            return
+        for r in rows:
+            yield _view(r)
+        last = rows[-1][0]
+
+
+def copy_sample_file(store: Store, sample: SampleView, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    local = store.locations.local_path(sample.uri)
+    if local is not None and local.is_file():
+        shutil.copyfile(local, dest)
+    else:
+        dest.write_bytes(store.locations.read(sample.uri))
+
+
+def prepare_out_dir(out: Path) -> Path:
+    out = Path(out).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"{out} exists and is a file; this format writes a folder")
+    if out.exists() and any(out.iterdir()):
+        raise ValidationError(f"{out} is not empty: export into a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def prepare_out_file(out: Path) -> Path:
+    out = Path(out).expanduser().absolute()
+    if out.is_dir():
+        raise ValidationError(f"{out} is a folder; this format writes a file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out

@@ -1,0 +1,251 @@
+"""Adding data to a job and the import history (SPEC F2.2): uploads, folders or S3 prefixes,
+and annotation files in any registered format (which may carry labels)."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from .core import Store
+from .datasets import FileEntry, check_files, get_dataset, list_source_files, register_samples, unique_upload_key
+from .errors import StoreError, ValidationError
+from .events import now, record_event
+from .jobs import _add_to_jobs, get_job
+from .labelset import Label
+
+log = logging.getLogger(__name__)
+MAX_ERRORS_KEPT = 200
+
+
+@dataclass
+class ImportRecord:
+    id: int
+    job_id: int | None
+    dataset_id: int | None
+    started_at: datetime
+    finished_at: datetime | None
+    mode: str
+    format: str | None
+    path: str | None
+    found: int = 0
+    imported: int = 0
+    labeled: int = 0
+    status: str = "running"
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "job_id": self.job_id, "started_at": str(self.started_at),
+                "finished_at": str(self.finished_at) if self.finished_at else None, "mode": self.mode,
+                "format": self.format, "path": self.path, "found": self.found, "imported": self.imported,
+                "labeled": self.labeled, "status": self.status, "errors": self.errors}
+
+
+@dataclass
+class ImportItem:
+    """One sample an importer found: where its file is, and its annotation if the format has one."""
+    uri: str
+    path: str
+    annotation: dict | None = None
+    labels: list[str] = field(default_factory=list)  # names the annotation uses (to extend the label set)
+
+
+def start_import(store: Store, job_id: int | None, dataset_id: int | None, mode: str, fmt: str | None,
+                 path: str | None, actor: str | None) -> ImportRecord:
+    with store.db.transaction() as cur:
+        rid = store.db.next_id(cur, "seq_import")
+        t = now()
+        cur.execute("INSERT INTO imports VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 0, 0, 0, 'running', '[]', ?)",
+                    [rid, job_id, dataset_id, t, mode, fmt, path, actor])
+    return ImportRecord(rid, job_id, dataset_id, t, None, mode, fmt, path)
+
+
+def finish_import(store: Store, record: ImportRecord, found: int = 0, imported: int = 0, labeled: int = 0,
+                  errors: list[str] | None = None, failed: bool = False) -> ImportRecord:
+    errors = errors or []
+    record.found, record.imported, record.labeled = found, imported, labeled
+    record.errors = errors[:MAX_ERRORS_KEPT] + ([f"... and {len(errors) - MAX_ERRORS_KEPT} more"]
+                                                if len(errors) > MAX_ERRORS_KEPT else [])
+    record.status = "failed" if failed else ("partial" if errors else "succeeded")
+    record.finished_at = now()
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE imports SET finished_at = ?, found = ?, imported = ?, labeled = ?, status = ?, errors = ? "
+                    "WHERE id = ?", [record.finished_at, found, imported, labeled, record.status,
+                                     json.dumps(record.errors, ensure_ascii=False), record.id])
+        record_event(cur, None, "import", record.job_id, import_id=record.id, status=record.status,
+                     imported=imported, labeled=labeled)
+    return record
+
+
+def list_imports(store: Store, job_id: int) -> list[ImportRecord]:
+    rows = store.db.fetchall(
+        "SELECT id, job_id, dataset_id, started_at, finished_at, mode, format, path, found, imported, labeled, "
+        "status, errors FROM imports WHERE job_id = ? ORDER BY id DESC", [job_id])
+    return [ImportRecord(*r[:12], errors=json.loads(r[12] or "[]")) for r in rows]
+
+
+def _run(store: Store, job_id: int, mode: str, fmt: str | None, path: str | None, actor: str | None, work):
+    """Record an import, run `work(record) -> (found, imported, labeled, errors)`, close the record.
+
+    A failure rolls back what the work wrote and marks the record failed; the error propagates."""
+    job = get_job(store, job_id)
+    record = start_import(store, job_id, job.dataset_id, mode, fmt, path, actor)
+    try:
+        found, imported, labeled, errors = work(job)
+    except Exception as e:
+        finish_import(store, record, errors=[str(e)], failed=True)
+        raise
+    return finish_import(store, record, found, imported, labeled, errors)
+
+
+def _register_and_label(store: Store, job, items: list[ImportItem], media: str, actor: str | None,
+                        check: bool = True) -> tuple[int, int, list[str]]:
+    """Check files, register them in the job's dataset, add them to the job and write their
+    annotations, all in one transaction. Returns (imported, labeled, errors)."""
+    entries = [FileEntry(it.uri, it.path) for it in items]
+    checked = check_files(store, entries, media) if check else None
+    accepted = checked.accepted if checked else entries
+    errors = [r.reason for r in checked.refused] if checked else []
+    ok_uris = {e.uri for e in accepted}
+    ltype = job.labeling_type
+    with store.db.transaction() as cur:
+        ids = register_samples(store, job.dataset_id, accepted)
+        _add_to_jobs(cur, job.dataset_id, list(ids.values()))
+        # labels the data uses that the set lacks are added (SPEC F8.4)
+        known = set(job.label_set.names())
+        missing = list(dict.fromkeys(n for it in items if it.uri in ok_uris for n in it.labels if n not in known))
+        if missing:
+            from .annotations import add_labels_to_set
+
+            job = add_labels_to_set(store, job.id, [Label(n) for n in missing], actor, cur=cur)
+        rows = []
+        for it in items:
+            if it.annotation is None or it.uri not in ok_uris:
+                continue
+            try:
+                ann = ltype.validate(it.annotation, job.label_set)
+            except StoreError as e:
+                errors.append(f"{it.path}: {e}")
+                continue
+            if ann.labels:
+                rows.append((ids[it.uri], ann))
+        write_annotations_bulk(cur, job.id, rows, actor)
+    return len(ids), len(rows), errors
+
+
+def write_annotations_bulk(cur, job_id: int, rows: list, actor: str | None, status: str = "labeled") -> None:
+    """Write many (sample_id, Annotation) pairs with one UPDATE joined on an Arrow table."""
+    if not rows:
+        return
+    table = pa.table({
+        "sample_id": pa.array([r[0] for r in rows], pa.int64()),
+        "labels": pa.array([r[1].labels for r in rows], pa.list_(pa.string())),
+        "annotation": pa.array([json.dumps(r[1].data, ensure_ascii=False) for r in rows], pa.string()),
+    })
+    cur.register("incoming_annotations", table)
+    try:
+        cur.execute("""UPDATE job_samples SET status = ?, labels = a.labels, annotation = a.annotation,
+                       labeled_by = ?, labeled_at = ?, from_inference = false
+                       FROM incoming_annotations a WHERE job_samples.job_id = ? AND job_samples.sample_id = a.sample_id""",
+                    [status, actor, now(), job_id])
+    finally:
+        cur.unregister("incoming_annotations")
+
+
+def import_items(store: Store, job_id: int, items: list[ImportItem], fmt: str, path: str,
+                 actor: str | None = None) -> ImportRecord:
+    """Import what a format's reader found (files with or without labels)."""
+    def work(job):
+        imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor)
+        return len(items), imported, labeled, errors
+    return _run(store, job_id, "annotation file" if fmt else "files", fmt, path, actor, work)
+
+
+def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | None = None) -> ImportRecord:
+    """Read `path` with the format's reader and import it (CLI `import`, the Add data dialog)."""
+    from .formats import get_format
+
+    job = get_job(store, job_id)
+    reader = get_format(fmt).reader_for(job.type)
+    path = str(path).strip()
+    if not path:
+        raise ValidationError("give the path of the file or folder to import")
+    items, problems = reader(store, path)
+
+    def work(job):
+        imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor)
+        return len(items) + len(problems), imported, labeled, problems + errors
+    return _run(store, job_id, "annotation file", fmt, path, actor, work)
+
+
+def import_location(store: Store, job_id: int, location: str, actor: str | None = None) -> ImportRecord:
+    """Add the files under a local folder or an s3:// prefix (referenced in place, unlabeled)."""
+    location = (location or "").strip()
+    if not location:
+        raise ValidationError("give a folder path or an s3://bucket/prefix")
+
+    def work(job):
+        src = location
+        if not src.startswith("s3://"):
+            src = str(Path(src).expanduser().absolute())
+        listing = list_source_files(store, src, job.labeling_type.extensions)
+        items = [ImportItem(e.uri, e.path) for e in listing]
+        imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor)
+        return len(listing), imported, labeled, errors
+    return _run(store, job_id, "s3 prefix" if location.startswith("s3://") else "local folder", None,
+                location, actor, work)
+
+
+def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]], actor: str | None = None
+                 ) -> ImportRecord:
+    """Copy uploaded files into the dataset's managed folder in object storage and add them.
+
+    Each file is checked before anything is written; refused files are listed with a reason."""
+    def work(job):
+        dataset = get_dataset(store, job.dataset_id)
+        exts = job.labeling_type.extensions
+        errors: list[str] = []
+        accepted: list[ImportItem] = []
+        prefix_owner = dataset if dataset.source.startswith("store://") else None
+        taken: set[str] = set()
+        from .media import probe_image
+
+        for name, content in files:
+            shown = Path(str(name)).name
+            if not shown.lower().endswith(exts):
+                errors.append(f"{shown}: not accepted for {job.labeling_type.title} "
+                              f"(accepted: {', '.join(e.lstrip('.') for e in exts)})")
+                continue
+            try:
+                data = content if isinstance(content, bytes) else Path(content).read_bytes()
+                if len(data) > store.settings.max_upload_bytes:
+                    raise ValidationError(f"{shown}: {len(data) / 2**20:.0f} MB is above the upload limit")
+                if job.labeling_type.media == "image":
+                    probe_image(data, shown, store.settings.max_image_pixels)
+                elif not data:
+                    raise ValidationError(f"{shown}: the file is empty (0 bytes)")
+            except StoreError as e:
+                errors.append(str(e))
+                continue
+            except OSError as e:
+                errors.append(f"{shown}: cannot be read ({e})")
+                continue
+            if prefix_owner is not None:
+                key = unique_upload_key(store, dataset, shown, taken)
+            else:  # datasets on a folder / S3 prefix keep uploads in the store, under uploads/
+                key = unique_upload_key(store, _uploads_area(dataset), shown, taken)
+            store.objects.put(key, data)
+            accepted.append(ImportItem("store://" + key, key.split("/", 2)[-1]))
+        imported, labeled, more = _register_and_label(store, job, accepted, job.labeling_type.media, actor,
+                                                      check=False)
+        return len(files), imported, labeled, errors + more
+    return _run(store, job_id, "upload", None, f"{len(files)} files", actor, work)
+
+
+def _uploads_area(dataset):
+    from dataclasses import replace
+
+    return replace(dataset, source=f"store://datasets/{dataset.id}/")

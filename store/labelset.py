@@ -1,0 +1,235 @@
+"""Label sets and the rules of SPEC F1.2, shared by every labeling type.
+
+A label set is plain data (JSON in the store): labels, and for some types entities, relations,
+classes and flags. Which parts a type uses, and how names are checked, comes from the type's
+``LabelRules`` in the registry.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import ValidationError
+
+MAX_LABEL_NAME = 1024
+MAX_CLASS_NAME = 256
+MAX_LABELS = 10_000
+DEFAULT_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+                  "#bfef45", "#469990", "#9a6324", "#800000", "#808000", "#000075", "#ffe119"]
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_CLASS_NAME = re.compile(r"^[\w.\-]+$")
+
+
+@dataclass
+class Label:
+    name: str
+    color: str = ""
+    shortcut: str = ""
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Relation:
+    name: str
+    source: str
+    target: str
+    color: str = ""
+
+
+@dataclass
+class LabelClass:
+    name: str
+    labels: list[str]
+
+
+@dataclass
+class LabelSet:
+    labels: list[Label] = field(default_factory=list)
+    entities: list[Label] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    classes: list[LabelClass] = field(default_factory=list)
+    speech_content: bool = False
+
+    def names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabelSet":
+        if not isinstance(data, dict):
+            raise ValidationError("a label file must hold a JSON object with a \"labels\" list")
+
+        def label(item) -> Label:
+            if isinstance(item, str):
+                return Label(item)
+            if not isinstance(item, dict) or "name" not in item:
+                raise ValidationError(f"each label needs a \"name\": got {item!r}"[:300])
+            attrs = item.get("attributes") or {}
+            if not isinstance(attrs, dict) or not all(isinstance(v, list) for v in attrs.values()):
+                raise ValidationError(f"attributes of label {item['name']!r} must map a name to a list of values")
+            return Label(str(item["name"]), str(item.get("color") or ""), str(item.get("shortcut") or ""),
+                         {str(k): [str(x) for x in v] for k, v in attrs.items()})
+
+        try:
+            return cls(
+                labels=[label(x) for x in data.get("labels") or []],
+                entities=[label(x) for x in data.get("entities") or []],
+                relations=[Relation(str(r["name"]), str(r["source"]), str(r["target"]), str(r.get("color") or ""))
+                           for r in data.get("relations") or []],
+                classes=[LabelClass(str(c["name"]), [str(x) for x in c.get("labels") or []])
+                         for c in data.get("classes") or []],
+                speech_content=bool(data.get("speech_content", False)),
+            )
+        except (KeyError, TypeError) as e:
+            raise ValidationError(f"label file is missing a field: {e}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "LabelSet":
+        return cls.from_dict(json.loads(text))
+
+
+def parse_labels_argument(value: str | None) -> LabelSet:
+    """`--labels` of the CLI: a comma-separated list, or a JSON file (SPEC F8.4)."""
+    if not value:
+        return LabelSet()
+    path = Path(value)
+    if value.strip().endswith(".json") or (len(value) < 4096 and path.is_file()):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValidationError(f"label file not found: {value}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValidationError(f"label file {value} is not valid JSON: {e}") from None
+        return LabelSet.from_dict(data)
+    return LabelSet(labels=[Label(name.strip()) for name in value.split(",") if name.strip()])
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """How a labeling type checks its label set (SPEC F1.2)."""
+    name_pattern: str = "any"  # "word": letters of any script, digits, - and _ only; "any": any text
+    colors: bool = False  # labels get colors (defaults assigned when missing)
+    attributes: bool = False  # detection-style attributes with values
+    shortcuts: bool = False  # unique shortcut keys (sound classification)
+    entities_relations: bool = False  # text triplet
+    classes: bool = False  # speech paragraph multi-label mode
+    max_name: int = MAX_LABEL_NAME
+
+
+def default_color(index: int) -> str:
+    return DEFAULT_COLORS[index % len(DEFAULT_COLORS)]
+
+
+def check_label_name(name: str, rules: LabelRules, what: str = "label") -> str:
+    if not isinstance(name, str):
+        raise ValidationError(f"{what} name must be text")
+    name = name.strip()
+    if not name:
+        raise ValidationError(f"{what} name is empty: names have 1 to {rules.max_name} characters")
+    if len(name) > rules.max_name:
+        raise ValidationError(
+            f"{what} name has {len(name)} characters; the limit is {rules.max_name} (SPEC F1.2)")
+    if any(ord(c) < 32 for c in name):
+        raise ValidationError(f"{what} name {name[:40]!r} holds control characters")
+    if rules.name_pattern == "word" and not all(c.isalnum() or c in "-_" for c in name):
+        bad = sorted({c for c in name if not (c.isalnum() or c in "-_")})
+        raise ValidationError(
+            f"{what} name {name[:60]!r} may hold only letters, digits, '-' and '_' "
+            f"(found {' '.join(repr(c) for c in bad[:5])})")
+    if rules.name_pattern == "class" and not _CLASS_NAME.match(name):
+        raise ValidationError(
+            f"{what} name {name[:60]!r} may hold only letters, digits, '.', '_' and '-'")
+    return name
+
+
+def check_color(color: str, owner: str) -> str:
+    if not _HEX.match(color):
+        raise ValidationError(f"color {color!r} of {owner!r} is not a hex color like #ff8800")
+    return color.lower()
+
+
+def _unique(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise ValidationError(f"duplicate {what} name {n[:80]!r}: names must be unique")
+        seen.add(n)
+
+
+def validate_label_set(label_set: LabelSet, rules: LabelRules) -> LabelSet:
+    """Return the normalised label set, or raise ValidationError naming the broken rule."""
+    labels: list[Label] = []
+    for i, lab in enumerate(label_set.labels):
+        name = check_label_name(lab.name, rules)
+        color = ""
+        if rules.colors:
+            color = check_color(lab.color, name) if lab.color else default_color(i)
+        attributes: dict[str, list[str]] = {}
+        if lab.attributes:
+            if not rules.attributes:
+                raise ValidationError(f"label {name[:60]!r}: this labeling type has no label attributes")
+            for attr, values in lab.attributes.items():
+                attr_name = check_label_name(attr, rules, "attribute")
+                vals = [check_label_name(v, LabelRules(), "attribute value") for v in values]
+                _unique(vals, f"value of attribute {attr_name!r}")
+                attributes[attr_name] = vals
+        shortcut = lab.shortcut.strip()
+        if shortcut and not rules.shortcuts:
+            shortcut = ""
+        if shortcut and (len(shortcut) != 1 or not shortcut.isprintable() or shortcut.isspace()):
+            raise ValidationError(f"shortcut of {name[:60]!r} must be a single key, got {shortcut!r}")
+        labels.append(Label(name, color, shortcut, attributes))
+    _unique([lab.name for lab in labels], "label")
+    if rules.shortcuts:
+        keys = [lab.shortcut.lower() for lab in labels if lab.shortcut]
+        for k in set(keys):
+            if keys.count(k) > 1:
+                raise ValidationError(f"shortcut {k!r} is used by more than one label: shortcuts must be unique")
+
+    entities: list[Label] = []
+    relations: list[Relation] = []
+    if label_set.entities or label_set.relations:
+        if not rules.entities_relations:
+            raise ValidationError("entity and relationship labels belong to text triplet jobs only")
+        for i, ent in enumerate(label_set.entities):
+            name = check_label_name(ent.name, rules, "entity label")
+            entities.append(Label(name, check_color(ent.color, name) if ent.color else default_color(i)))
+        _unique([e.name for e in entities], "entity label")
+        if label_set.relations and len(entities) < 2:
+            raise ValidationError("a relationship label needs at least two entity labels defined first")
+        entity_names = {e.name for e in entities}
+        for i, rel in enumerate(label_set.relations):
+            name = check_label_name(rel.name, rules, "relationship label")
+            for end in (rel.source, rel.target):
+                if end not in entity_names:
+                    raise ValidationError(
+                        f"relationship {name[:60]!r} refers to entity label {end[:60]!r}, which is not defined")
+            relations.append(Relation(name, rel.source, rel.target,
+                                      check_color(rel.color, name) if rel.color else default_color(i + 7)))
+        _unique([r.name for r in relations], "relationship label")
+
+    classes: list[LabelClass] = []
+    if label_set.classes:
+        if not rules.classes:
+            raise ValidationError("label classes belong to speech paragraph jobs only")
+        class_rules = LabelRules(name_pattern="class", max_name=MAX_CLASS_NAME)
+        for cls in label_set.classes:
+            cname = check_label_name(cls.name, class_rules, "label class")
+            if not cls.labels:
+                raise ValidationError(f"label class {cname!r} has no labels")
+            names = [check_label_name(x, class_rules) for x in cls.labels]
+            _unique(names, f"label in class {cname!r}")
+            classes.append(LabelClass(cname, names))
+        _unique([c.name for c in classes], "label class")
+        if labels:
+            raise ValidationError("speech paragraph: use either single-label mode (labels) or "
+                                  "multi-label mode (classes), not both")
+
+    total = len(labels) + len(entities) + len(relations) + sum(len(c.labels) for c in classes)
+    if total > MAX_LABELS:
+        raise ValidationError(f"{total} labels: a job has at most {MAX_LABELS:,}")
+    return LabelSet(labels, entities, relations, classes, label_set.speech_content)

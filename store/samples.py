@@ -1,0 +1,276 @@
+"""Views of a job's samples: tabs, filters, paging, counts, one sample; deleting samples
+(SPEC F2.3-F2.5)."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .core import Store
+from .errors import NotFound, StoreError, ValidationError
+from .events import record_event
+from .jobs import get_job
+from .media import display_png, make_thumbnail
+
+log = logging.getLogger(__name__)
+STATUSES = ("unlabeled", "labeled", "to_be_confirmed")
+TABS = {"all": "All statuses", "unlabeled": "Unlabeled", "labeled": "Labeled", "to_be_confirmed": "To Be Confirmed"}
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class SampleQuery:
+    status: str = "all"  # all | unlabeled | labeled | to_be_confirmed
+    labels: tuple[str, ...] = ()  # any of these labels
+    name: str = ""  # substring of the file name or path
+    labeled_by: str = ""
+    hard: bool | None = None  # True: hard examples only; False: not hard
+    cluster: str = ""  # sample attribute (auto grouping)
+    from_inference: bool | None = None  # data attribute: True = came from inference
+    hard_first: bool = False
+    page: int = 1
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class SampleView:
+    id: int
+    path: str
+    uri: str
+    status: str
+    labels: list[str]
+    annotation: dict | None
+    labeled_by: str | None
+    labeled_at: datetime | None
+    hard: bool
+    hard_coefficient: float | None
+    hard_reason: str | None
+    cluster: str | None
+    from_inference: bool
+    confidence: float | None
+    meta: dict = field(default_factory=dict)
+    text: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[SampleView]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def _where(job_id: int, q: SampleQuery) -> tuple[str, list, bool]:
+    """SQL conditions on job_samples (alias js); the bool says whether samples (s) is needed."""
+    conds, params, needs_samples = ["js.job_id = ?"], [job_id], False
+    if q.status != "all":
+        if q.status not in STATUSES:
+            raise ValidationError(f"unknown tab {q.status!r}")
+        conds.append("js.status = ?")
+        params.append(q.status)
+    if q.labels:
+        conds.append("list_has_any(js.labels, ?::VARCHAR[])")
+        params.append(list(q.labels))
+    if q.labeled_by:
+        conds.append("js.labeled_by = ?")
+        params.append(q.labeled_by)
+    if q.hard is not None:
+        conds.append("js.hard = ?")
+        params.append(q.hard)
+    if q.cluster:
+        conds.append("js.cluster = ?")
+        params.append(q.cluster)
+    if q.from_inference is not None:
+        conds.append("js.from_inference = ?")
+        params.append(q.from_inference)
+    if q.name.strip():
+        conds.append("contains(lower(s.path), lower(?))")
+        params.append(q.name.strip())
+        needs_samples = True
+    return " AND ".join(conds), params, needs_samples
+
+
+_VIEW_COLUMNS = ("s.id, s.path, s.uri, js.status, js.labels, js.annotation, js.labeled_by, js.labeled_at, js.hard, "
+                 "js.hard_coefficient, js.hard_reason, js.cluster, js.from_inference, js.confidence, s.meta, s.text")
+
+
+def _view(r) -> SampleView:
+    return SampleView(r[0], r[1], r[2], r[3], list(r[4]), json.loads(r[5]) if r[5] else None, r[6], r[7], r[8],
+                      r[9], r[10], r[11], r[12], r[13], json.loads(r[14]) if r[14] else {}, r[15])
+
+
+def query_samples(store: Store, job_id: int, q: SampleQuery) -> Page:
+    """One page of a tab with filters. The page is picked on job_samples alone, then joined."""
+    if not 1 <= q.page_size <= MAX_PAGE_SIZE:
+        raise ValidationError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+    where, params, needs_samples = _where(job_id, q)
+    source = "job_samples js JOIN samples s ON s.id = js.sample_id" if needs_samples else "job_samples js"
+    total = store.db.scalar(f"SELECT count(*) FROM {source} WHERE {where}", params)
+    pages = max(1, -(-total // q.page_size))
+    page = min(max(1, q.page), pages)
+    order = "js.hard DESC, js.hard_coefficient DESC NULLS LAST, js.sample_id" if q.hard_first else "js.sample_id"
+    rows = store.db.fetchall(
+        f"""WITH picked AS (SELECT js.sample_id, row_number() OVER () AS pos FROM (
+                SELECT js.sample_id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) js)
+            SELECT {_VIEW_COLUMNS} FROM picked p JOIN job_samples js ON js.job_id = ? AND js.sample_id = p.sample_id
+            JOIN samples s ON s.id = p.sample_id ORDER BY p.pos""",
+        [*params, q.page_size, (page - 1) * q.page_size, job_id])
+    return Page([_view(r) for r in rows], total, page, q.page_size)
+
+
+def page_sample_ids(store: Store, job_id: int, q: SampleQuery) -> list[int]:
+    return [item.id for item in query_samples(store, job_id, q).items]
+
+
+def get_sample(store: Store, job_id: int, sample_id: int) -> SampleView:
+    r = store.db.fetchone(f"SELECT {_VIEW_COLUMNS} FROM job_samples js JOIN samples s ON s.id = js.sample_id "
+                          "WHERE js.job_id = ? AND js.sample_id = ?", [job_id, sample_id])
+    if not r:
+        raise NotFound(f"sample {sample_id} is not in this job (deleted?)")
+    return _view(r)
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    by_status: dict[str, int]
+    by_label: dict[str, int]
+
+
+def status_counts(store: Store, job_id: int) -> dict[str, int]:
+    rows = dict(store.db.fetchall("SELECT status, count(*) FROM job_samples WHERE job_id = ? GROUP BY status",
+                                  [job_id]))
+    return {s: rows.get(s, 0) for s in STATUSES}
+
+
+def label_counts(store: Store, job_id: int) -> dict[str, int]:
+    from .annotations import label_usage
+
+    return label_usage(store, job_id)
+
+
+def counts(store: Store, job_id: int) -> Counts:
+    by_status = status_counts(store, job_id)
+    return Counts(sum(by_status.values()), by_status, label_counts(store, job_id))
+
+
+def labelers(store: Store, job_id: int) -> list[str]:
+    return [r[0] for r in store.db.fetchall(
+        "SELECT DISTINCT labeled_by FROM job_samples WHERE job_id = ? AND labeled_by IS NOT NULL ORDER BY 1",
+        [job_id])]
+
+
+def clusters(store: Store, job_id: int) -> list[str]:
+    return [r[0] for r in store.db.fetchall(
+        "SELECT DISTINCT cluster FROM job_samples WHERE job_id = ? AND cluster IS NOT NULL ORDER BY 1", [job_id])]
+
+
+def set_hard(store: Store, job_id: int, sample_ids: list[int], hard: bool, coefficient: float | None = None,
+             reason: str | None = None, actor: str | None = None) -> int:
+    """Mark or unmark hard examples by hand, in bulk (F4.6)."""
+    if coefficient is not None and not 0 <= coefficient <= 1:
+        raise ValidationError("a hard-example coefficient lies between 0 and 1")
+    ids = [int(s) for s in sample_ids]
+    if not ids:
+        raise ValidationError("select at least one sample first")
+    with store.db.transaction() as cur:
+        n = cur.execute(
+            "UPDATE job_samples SET hard = ?, hard_coefficient = ?, hard_reason = ? "
+            "WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
+            [hard, coefficient if hard else None, (reason or "marked by hand") if hard else None, job_id, ids]
+        ).fetchall()[0][0]
+        record_event(cur, actor, "mark_hard" if hard else "unmark_hard", job_id, samples=n)
+    return n
+
+
+def set_cluster(store: Store, job_id: int, assignments: dict[int, str]) -> None:
+    """Sample attribute from auto grouping (F4.7)."""
+    with store.db.transaction() as cur:
+        cur.executemany("UPDATE job_samples SET cluster = ? WHERE job_id = ? AND sample_id = ?",
+                        [[c, job_id, s] for s, c in assignments.items()])
+
+
+@dataclass
+class DeleteResult:
+    removed: int
+    files_deleted: int
+    errors: list[str]
+
+
+def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_source: bool = False,
+                   actor: str | None = None) -> DeleteResult:
+    """Remove samples from the job. With delete_source the files are deleted from storage too
+    (and the samples leave the dataset and every job on it): this cannot be undone."""
+    get_job(store, job_id)
+    ids = list(dict.fromkeys(int(s) for s in sample_ids))
+    if not ids:
+        raise ValidationError("select at least one sample to delete")
+    uris: list[tuple[int, str]] = []
+    with store.db.transaction() as cur:
+        removed = cur.execute("DELETE FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
+                              [job_id, ids]).fetchall()[0][0]
+        if delete_source:
+            uris = cur.execute("SELECT id, uri FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]).fetchall()
+            cur.execute("DELETE FROM job_samples WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+            cur.execute("DELETE FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids])
+        record_event(cur, actor, "delete_samples", job_id, samples=removed, delete_source=delete_source)
+    deleted, errors = 0, []
+    for sid, uri in uris:  # files go after the rows are gone: a failure leaves no dangling sample
+        try:
+            store.locations.delete(uri)
+            _thumb_path(store, sid).unlink(missing_ok=True)
+            deleted += 1
+        except (StoreError, OSError) as e:
+            errors.append(f"{uri}: {e}")
+    return DeleteResult(removed, deleted, errors)
+
+
+# -- sample files for display ------------------------------------------------------------------
+
+def _thumb_path(store: Store, sample_id: int) -> Path:
+    return store.cache_dir / "thumbs" / f"{sample_id // 1000}" / f"{sample_id}.webp"
+
+
+def _sample_uri(store: Store, sample_id: int) -> str:
+    uri = store.db.scalar("SELECT uri FROM samples WHERE id = ?", [sample_id])
+    if uri is None:
+        raise NotFound(f"sample {sample_id} not found")
+    return uri
+
+
+def sample_thumbnail(store: Store, sample_id: int) -> bytes:
+    """A cached WebP thumbnail of an image sample."""
+    path = _thumb_path(store, sample_id)
+    if path.exists():
+        return path.read_bytes()
+    data = store.locations.read(_sample_uri(store, sample_id))
+    try:
+        thumb = make_thumbnail(data, max_pixels=store.settings.max_image_pixels)
+    except StoreError:
+        raise
+    except Exception as e:
+        raise ValidationError(f"sample {sample_id} cannot be shown: {e}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(thumb)
+    tmp.replace(path)
+    return thumb
+
+
+def sample_bytes(store: Store, sample_id: int) -> bytes:
+    return store.locations.read(_sample_uri(store, sample_id))
+
+
+def sample_image(store: Store, sample_id: int):
+    """The image for the preview (PIL, RGB/RGBA, at most 2048 px a side)."""
+    return display_png(sample_bytes(store, sample_id), store.settings.max_image_pixels)

@@ -1,0 +1,63 @@
+"""Settings from environment variables (and CLI flags), with defaults that need no configuration."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENV_PREFIX = "LABELPORT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    db_path: Path | None = None  # default: <data_dir>/labeling.duckdb
+    storage: str = "local"  # "local" (a folder) or "s3"
+    objects_dir: Path | None = None  # default: <data_dir>/objects
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint: str = ""
+    s3_region: str = ""
+    max_image_pixels: int = 100_000_000  # larger images are refused with a clear message
+    max_upload_bytes: int = 512 * 1024 * 1024
+    demo: bool = True  # offer the demo job on first start
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        return self.db_path or self.data_dir / "labeling.duckdb"
+
+    @property
+    def objects_root(self) -> Path:
+        return self.objects_dir or self.data_dir / "objects"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        values: dict = {}
+        if env.get(ENV_PREFIX + "DATA_DIR"):
+            values["data_dir"] = Path(env[ENV_PREFIX + "DATA_DIR"])
+        if env.get(ENV_PREFIX + "DB"):
+            values["db_path"] = Path(env[ENV_PREFIX + "DB"])
+        if env.get(ENV_PREFIX + "OBJECTS_DIR"):
+            values["objects_dir"] = Path(env[ENV_PREFIX + "OBJECTS_DIR"])
+        for key in ("storage", "s3_bucket", "s3_prefix", "s3_endpoint"):
+            if env.get(ENV_PREFIX + key.upper()):
+                values[key] = env[ENV_PREFIX + key.upper()]
+        if env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
+            values["s3_region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if env.get(ENV_PREFIX + "MAX_IMAGE_PIXELS"):
+            values["max_image_pixels"] = int(env[ENV_PREFIX + "MAX_IMAGE_PIXELS"])
+        if env.get(ENV_PREFIX + "DEMO"):
+            values["demo"] = env[ENV_PREFIX + "DEMO"].lower() not in ("0", "false", "no")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        settings = cls(**values)
+        if settings.s3_bucket and "storage" not in values:
+            settings = replace(settings, storage="s3")
+        return settings

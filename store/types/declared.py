@@ -1,0 +1,60 @@
+"""The labeling types whose label sets, media and capabilities are declared (so jobs of any type
+can be created, SPEC F1.1/F1.2) while their labeling pages are built in later steps."""
+from __future__ import annotations
+
+from ..labelset import MAX_CLASS_NAME, LabelRules
+from .base import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, TEXT_EXTENSIONS, VIDEO_EXTENSIONS, LabelingType
+
+OBJECT_DETECTION = LabelingType(
+    id="object_detection", title="Object detection", scene="images", media="image",
+    rules=LabelRules(colors=True, attributes=True), team_labeling=True, auto_labeling=True,
+    formats=("manifest", "voc", "coco", "yolo", "parquet"), extensions=IMAGE_EXTENSIONS,
+    description="Rectangles, polygons, circles, lines, dashed lines and points with labels.")
+
+IMAGE_SEGMENTATION = LabelingType(
+    id="image_segmentation", title="Image segmentation", scene="images", media="image",
+    rules=LabelRules(colors=True), formats=("manifest", "coco", "parquet"), extensions=IMAGE_EXTENSIONS,
+    description="Polygons and extreme-point outlines.")
+
+TEXT_CLASSIFICATION = LabelingType(
+    id="text_classification", title="Text classification", scene="text", media="text",
+    rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
+    formats=("manifest", "csv", "jsonl", "parquet"), extensions=TEXT_EXTENSIONS,
+    description="One or more labels per text.")
+
+NAMED_ENTITY_RECOGNITION = LabelingType(
+    id="named_entity_recognition", title="Named entity recognition", scene="text", media="text",
+    rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
+    formats=("manifest", "conll", "jsonl", "parquet"), extensions=TEXT_EXTENSIONS,
+    description="Labeled character spans in texts.")
+
+TEXT_TRIPLET = LabelingType(
+    id="text_triplet", title="Text triplet", scene="text", media="text",
+    rules=LabelRules(colors=True, entities_relations=True), team_labeling=True,
+    formats=("manifest", "jsonl", "parquet"), extensions=TEXT_EXTENSIONS,
+    description="Entity spans and relations between them.")
+
+SOUND_CLASSIFICATION = LabelingType(
+    id="sound_classification", title="Sound classification", scene="audio", media="audio",
+    rules=LabelRules(shortcuts=True), auto_labeling=True,
+    formats=("manifest", "csv", "jsonl", "parquet"), extensions=AUDIO_EXTENSIONS,
+    description="Class labels per audio file, with shortcut keys.")
+
+SPEECH_LABELING = LabelingType(
+    id="speech_labeling", title="Speech labeling", scene="audio", media="audio",
+    rules=LabelRules(), auto_labeling=True, formats=("manifest", "jsonl", "parquet"),
+    extensions=AUDIO_EXTENSIONS, description="A transcript per audio file.")
+
+SPEECH_PARAGRAPH = LabelingType(
+    id="speech_paragraph", title="Speech paragraph labeling", scene="audio", media="audio",
+    rules=LabelRules(name_pattern="class", colors=True, classes=True, max_name=MAX_CLASS_NAME),
+    team_labeling=True, formats=("manifest", "jsonl", "parquet"), extensions=AUDIO_EXTENSIONS,
+    description="Labeled time segments, optionally with their spoken content.")
+
+VIDEO_LABELING = LabelingType(
+    id="video_labeling", title="Video labeling", scene="video", media="video",
+    rules=LabelRules(colors=True, attributes=True), formats=("manifest", "parquet"),
+    extensions=VIDEO_EXTENSIONS, description="Shapes on frames of MP4 videos.")
+
+TYPES = (OBJECT_DETECTION, IMAGE_SEGMENTATION, TEXT_CLASSIFICATION, NAMED_ENTITY_RECOGNITION,
+         TEXT_TRIPLET, SOUND_CLASSIFICATION, SPEECH_LABELING, SPEECH_PARAGRAPH, VIDEO_LABELING)

@@ -1,0 +1,32 @@
+"""Image classification: several class labels per image (SPEC F3.1)."""
+from __future__ import annotations
+
+from ..errors import ValidationError
+from ..labelset import LabelRules, LabelSet
+from .base import IMAGE_EXTENSIONS, Annotation, LabelingType
+
+RULES = LabelRules(name_pattern="word")
+
+
+def validate(data: dict, label_set: LabelSet) -> Annotation:
+    """{"labels": [name, ...]}: names from the label set, no duplicates, order kept."""
+    names = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValidationError('an image classification annotation is {"labels": [names]}')
+    known = set(label_set.names())
+    unique: list[str] = []
+    for n in names:
+        if n not in known:
+            raise ValidationError(f"label {n[:80]!r} is not in this job's label set")
+        if n not in unique:
+            unique.append(n)
+    return Annotation({"labels": unique}, unique)
+
+
+TYPE = LabelingType(
+    id="image_classification", title="Image classification", scene="images", media="image",
+    rules=RULES, team_labeling=True, auto_labeling=True,
+    formats=("imagefolder", "csv", "manifest"), validate=validate,
+    page="pages.image_classification", extensions=IMAGE_EXTENSIONS,
+    description="One or more class labels per image.",
+)

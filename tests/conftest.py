@@ -1,0 +1,45 @@
+"""Shared fixtures: a real DuckDB file and a local object folder in a temporary directory."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+pytest_plugins = ["tests.fixtures_s3"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _gradio_temp_dir(tmp_path_factory):
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from store import Settings
+
+    return Settings(data_dir=tmp_path / "data", demo=False)
+
+
+@pytest.fixture
+def store(settings):
+    from store import open_store
+
+    s = open_store(settings)
+    yield s
+    s.close()
