@@ -126,8 +126,8 @@ def create_job(store: Store, name: str | None, type_id: str, *, dataset_id: int 
                                   f"{ltype.title} needs {ltype.media} files")
     elif source:
         src = normalize_source(source)
-        dataset = find_dataset_by_source(store, src, ltype.media) or create_dataset(
-            store, dataset_name or _name_from_source(src), ltype.media, src, actor)
+        existing = find_dataset_by_source(store, src, ltype.media)
+        dataset = existing or create_dataset(store, dataset_name or _name_from_source(src), ltype.media, src, actor)
     else:
         dataset = create_dataset(store, dataset_name or f"{name}-data", ltype.media, None, actor)
     with store.db.transaction() as cur:
@@ -140,7 +140,18 @@ def create_job(store: Store, name: str | None, type_id: str, *, dataset_id: int 
                     [job_id, dataset.id])
         record_event(cur, actor, "create_job", job_id, name=name, type=type_id, dataset_id=dataset.id)
     if source and dataset_id is None:
-        synchronize(store, job_id, actor=actor)
+        try:
+            synchronize(store, job_id, actor=actor)
+        except Exception:
+            # the source could not be read (S3 down, ...): leave no half-made job (or new empty
+            # dataset) behind, so that creating it again under the same name works
+            with store.db.transaction() as cur:
+                cur.execute("DELETE FROM job_samples WHERE job_id = ?", [job_id])
+                cur.execute("DELETE FROM jobs WHERE id = ?", [job_id])
+                if existing is None:
+                    cur.execute("DELETE FROM datasets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM samples "
+                                "WHERE dataset_id = ?)", [dataset.id, dataset.id])
+            raise
     return get_job(store, job_id)
 
 

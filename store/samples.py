@@ -274,3 +274,7 @@ def sample_bytes(store: Store, sample_id: int) -> bytes:
 def sample_image(store: Store, sample_id: int):
     """The image for the preview (PIL, RGB/RGBA, at most 2048 px a side)."""
     return display_png(sample_bytes(store, sample_id), store.settings.max_image_pixels)
+
+
+def get_sample_uri(store: Store, sample_id: int) -> str:
+    return _sample_uri(store, sample_id)

@@ -1,0 +1,1 @@
+"""One module per page: layout first, then wiring; handlers call store/ and return updates."""

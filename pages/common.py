@@ -1,0 +1,53 @@
+"""Small helpers every page uses: user-facing errors, the acting user, job choices."""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from dataclasses import dataclass
+
+import gradio as gr
+
+from store import LOCAL_USER, Store, StoreError
+from store.jobs import list_jobs
+from store.types import REGISTRY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    """What every page gets: the store (and later: auth, autolabel runner)."""
+    store: Store
+
+    def actor(self, request: gr.Request | None = None) -> str:
+        user = getattr(request, "username", None) if request is not None else None
+        return user or LOCAL_USER
+
+
+def user_errors(fn):
+    """Show a StoreError as a Gradio error (escaped text), keep serving, change nothing."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as e:
+            raise gr.Error(html.escape(str(e)), print_exception=False) from None
+        except OSError as e:
+            log.exception("file error in %s", fn.__name__)
+            raise gr.Error(html.escape(f"file error: {e}"), print_exception=False) from None
+    return wrapper
+
+
+def job_choices(store: Store, type_id: str | None = None) -> list[tuple[str, int]]:
+    return [(f"{j.name}  ·  {REGISTRY[j.type].title}", j.id) for j in list_jobs(store, type_id)]
+
+
+def type_choices(only_available: bool = False) -> list[tuple[str, str]]:
+    scenes = {"images": "Images", "audio": "Audio", "text": "Text", "video": "Video"}
+    return [(f"{scenes[t.scene]} / {t.title}" + ("" if t.available else " (labeling page coming)"), t.id)
+            for t in REGISTRY.values() if t.available or not only_available]
+
+
+def esc(text) -> str:
+    return html.escape(str(text if text is not None else ""))

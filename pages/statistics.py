@@ -1,0 +1,55 @@
+"""Task statistics (F1.7): counts per label, per status, per annotator; progress over time."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from store.errors import NotFound
+from store.jobs import get_job
+from store.stats import job_stats
+
+from .common import AppContext, esc
+
+
+@dataclass
+class StatisticsPage:
+    outputs: list
+    load: Any
+
+
+def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
+    header = gr.Markdown("Pick a job in My Creations, then press Task statistics.", elem_id="stats-header")
+    with gr.Row():
+        status_plot = gr.BarPlot(x="Status", y="Samples", title="Samples per status", elem_id="stats-status")
+        label_plot = gr.BarPlot(x="Label", y="Samples", title="Samples per label", elem_id="stats-labels")
+    progress_plot = gr.LinePlot(x="Day", y="Labeled so far", title="Progress over time", elem_id="stats-progress")
+    with gr.Row():
+        label_table = gr.Dataframe(interactive=False, label="Per label", elem_id="stats-label-table")
+        annotator_table = gr.Dataframe(interactive=False, label="Per annotator", elem_id="stats-annotators")
+    refresh_btn = gr.Button("Refresh", size="sm")
+
+    def load(job_id):
+        if job_id is None:
+            return [gr.skip()] * 6
+        try:
+            job = get_job(ctx.store, job_id)
+        except NotFound:
+            return ["This job no longer exists."] + [gr.skip()] * 5
+        st = job_stats(ctx.store, job_id)
+        pct = f"{st.labeled / st.total:.0%}" if st.total else "0%"
+        statuses = pd.DataFrame({"Status": ["Labeled", "Unlabeled", "To be confirmed"],
+                                 "Samples": [st.labeled, st.unlabeled, st.to_be_confirmed]})
+        labels = pd.DataFrame({"Label": list(st.labels), "Samples": list(st.labels.values())})
+        progress = pd.DataFrame({"Day": [pd.Timestamp(d) for d, _, _ in st.progress],
+                                 "Labeled so far": [c for _, _, c in st.progress]})
+        annotators = pd.DataFrame({"Annotator": list(st.annotators), "Labeled samples": list(st.annotators.values())})
+        return [f"### Task statistics: {esc(job.name)}\n{st.labeled}/{st.total} labeled ({pct}) · "
+                f"{st.unlabeled} unlabeled · {st.to_be_confirmed} to be confirmed",
+                statuses, labels, progress, labels, annotators]
+
+    outputs = [header, status_plot, label_plot, progress_plot, label_table, annotator_table]
+    refresh_btn.click(load, [current_job], outputs)
+    return StatisticsPage(outputs, load)

@@ -1,0 +1,99 @@
+"""The web server: FastAPI with the Gradio UI mounted at / and sample media under /media."""
+from __future__ import annotations
+
+import argparse
+import logging
+import mimetypes
+import os
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import Response
+
+from store import Settings, Store, StoreError, open_store
+from store.errors import NotFound
+
+log = logging.getLogger("labelport")
+
+
+def build_server(store: Store) -> FastAPI:
+    import gradio as gr
+
+    from ui import CSS, SHORTCUTS_JS, build_ui
+
+    app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
+
+    @app.get("/media/{sample_id}/thumb")
+    def thumbnail(sample_id: int):
+        from store.samples import sample_thumbnail
+
+        try:
+            data = sample_thumbnail(store, sample_id)
+        except NotFound:
+            raise HTTPException(404, "sample not found") from None
+        except StoreError as e:
+            raise HTTPException(422, str(e)) from None
+        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/media/{sample_id}/file")
+    def sample_file(sample_id: int):
+        from store.samples import get_sample_uri, sample_bytes
+
+        try:
+            uri = get_sample_uri(store, sample_id)
+            data = sample_bytes(store, sample_id)
+        except NotFound:
+            raise HTTPException(404, "sample not found") from None
+        except StoreError as e:
+            raise HTTPException(422, str(e)) from None
+        media_type = mimetypes.guess_type(uri)[0] or "application/octet-stream"
+        # never let a stored file render as a page of this site
+        return Response(data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff",
+                                                               "Content-Security-Policy": "sandbox"})
+
+    @app.get("/healthz")
+    def health():
+        return {"ok": True}
+
+    demo = build_ui(store)
+    return gr.mount_gradio_app(app, demo, path="", css=CSS, js=SHORTCUTS_JS,
+                               max_file_size=store.settings.max_upload_bytes, footer_links=["api"])
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    from cli import add_storage_options
+
+    p = argparse.ArgumentParser(prog="python app.py", description=(
+        "Serve the Labelport web app (the store and uploads go to --data-dir, ./data by default). "
+        "Commands: create-job, import, export, stats, list-jobs (python app.py COMMAND --help)."))
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME")
+                   or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--no-demo", action="store_true", help="do not create the demo job on first start")
+    add_storage_options(p)
+    return p.parse_args(argv)
+
+
+def serve(argv: list[str]) -> int:
+    import uvicorn
+
+    from cli import settings_from_args
+    from store.demo import ensure_demo
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    args = parse_args(argv)
+    settings = settings_from_args(args)
+    if args.no_demo:
+        from dataclasses import replace
+
+        settings = replace(settings, demo=False)
+    store = open_store(settings)
+    if ensure_demo(store):
+        log.info("first start: created the demo job 'demo-shapes'")
+    app = build_server(store)
+    log.info("Labelport on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir.absolute())
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        store.close()
+    return 0

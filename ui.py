@@ -1,0 +1,53 @@
+"""The Gradio UI: My Creations, the labeling page and task statistics, sharing the current job."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from pages import image_classification, jobs, statistics
+from pages.common import AppContext
+from store import Store
+from store.errors import NotFound
+from store.jobs import get_job
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
+SHORTCUTS_JS = (ASSETS / "shortcuts.js").read_text(encoding="utf-8")
+
+
+def build_ui(store: Store) -> gr.Blocks:
+    ctx = AppContext(store)
+    with gr.Blocks(title="Labelport", analytics_enabled=False) as demo:
+        current_job = gr.State(None)
+        with gr.Row(elem_id="lp-topbar"):
+            gr.Markdown("# Labelport\nData labeling on your own machine", elem_id="lp-title")
+            gr.Markdown("Single-user mode (no users configured)", elem_id="lp-user")
+        with gr.Tabs(elem_id="lp-tabs") as tabs:
+            with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
+                jobs_page = jobs.build(ctx, current_job)
+            with gr.Tab("Labeling", id="label", elem_id="tab-label"):
+                label_page = image_classification.build(ctx, current_job)
+            with gr.Tab("Task statistics", id="stats", elem_id="tab-stats"):
+                stats_page = statistics.build(ctx, current_job)
+
+        def open_labeling(job_id):
+            if job_id is None:
+                raise gr.Error("pick a job first")
+            try:
+                job = get_job(store, job_id)
+            except NotFound as e:
+                raise gr.Error(str(e)) from None
+            if not job.labeling_type.available:
+                raise gr.Error(f"the {job.labeling_type.title} labeling page is not available yet")
+            return [job_id, gr.Tabs(selected="label")] + label_page.load(job_id)
+
+        def open_stats(job_id):
+            if job_id is None:
+                raise gr.Error("pick a job first")
+            return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id)
+
+        jobs_page.label_btn.click(open_labeling, [jobs_page.job], [current_job, tabs] + label_page.load_outputs)
+        jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
+        demo.load(lambda: jobs_page.refresh(), None, [jobs_page.table, jobs_page.job])
+    return demo
