@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,12 @@ DEFAULT_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f
                   "#bfef45", "#469990", "#9a6324", "#800000", "#808000", "#000075", "#ffe119"]
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _CLASS_NAME = re.compile(r"^[\w.\-]+$")
+
+
+def _is_letter_or_digit(c: str) -> bool:
+    """A letter or digit of any script; combining marks (Devanagari vowel signs, Thai tone marks,
+    accents typed separately) are part of the letters they sit on."""
+    return c.isalnum() or unicodedata.category(c).startswith("M")
 
 
 @dataclass
@@ -74,6 +81,15 @@ class LabelSet:
             return Label(str(item["name"]), str(item.get("color") or ""), str(item.get("shortcut") or ""),
                          {str(k): [str(x) for x in v] for k, v in attrs.items()})
 
+        for part in ("labels", "entities", "relations", "classes"):
+            if not isinstance(data.get(part) or [], list):
+                raise ValidationError(f"\"{part}\" in a label file must be a list")
+        for r in data.get("relations") or []:
+            if not isinstance(r, dict):
+                raise ValidationError(f"each relation is an object with name, source and target: got {r!r}"[:300])
+        for c in data.get("classes") or []:
+            if not isinstance(c, dict) or not isinstance(c.get("labels") or [], list):
+                raise ValidationError(f"each label class is an object with a name and a list of labels: got {c!r}"[:300])
         try:
             return cls(
                 labels=[label(x) for x in data.get("labels") or []],
@@ -97,7 +113,7 @@ def parse_labels_argument(value: str | None) -> LabelSet:
     if not value:
         return LabelSet()
     path = Path(value)
-    if value.strip().endswith(".json") or (len(value) < 4096 and path.is_file()):
+    if value.strip().endswith(".json") or _is_file(path):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -106,6 +122,13 @@ def parse_labels_argument(value: str | None) -> LabelSet:
             raise ValidationError(f"label file {value} is not valid JSON: {e}") from None
         return LabelSet.from_dict(data)
     return LabelSet(labels=[Label(name.strip()) for name in value.split(",") if name.strip()])
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a long comma list is no file name (ENAMETOOLONG)
+        return False
 
 
 @dataclass(frozen=True)
@@ -135,12 +158,12 @@ def check_label_name(name: str, rules: LabelRules, what: str = "label") -> str:
             f"{what} name has {len(name)} characters; the limit is {rules.max_name} (SPEC F1.2)")
     if any(ord(c) < 32 for c in name):
         raise ValidationError(f"{what} name {name[:40]!r} holds control characters")
-    if rules.name_pattern == "word" and not all(c.isalnum() or c in "-_" for c in name):
-        bad = sorted({c for c in name if not (c.isalnum() or c in "-_")})
+    if rules.name_pattern == "word" and not all(_is_letter_or_digit(c) or c in "-_" for c in name):
+        bad = sorted({c for c in name if not (_is_letter_or_digit(c) or c in "-_")})
         raise ValidationError(
             f"{what} name {name[:60]!r} may hold only letters, digits, '-' and '_' "
             f"(found {' '.join(repr(c) for c in bad[:5])})")
-    if rules.name_pattern == "class" and not _CLASS_NAME.match(name):
+    if rules.name_pattern == "class" and not all(_is_letter_or_digit(c) or c in "._-" for c in name):
         raise ValidationError(
             f"{what} name {name[:60]!r} may hold only letters, digits, '.', '_' and '-'")
     return name
