@@ -18,7 +18,7 @@ TEMPLATE = """
       <img src="{{thumb}}" alt="{{name}}" loading="lazy" draggable="false">
       <input type="checkbox" class="lp-check" aria-label="select {{name}}" {{#if selected}}checked{{/if}}>
       {{#if hard}}<span class="lp-hard" title="hard example">hard</span>{{/if}}
-      <button type="button" class="lp-open" title="preview">&#x1F50D;</button>
+      <button type="button" class="lp-open" title="preview">view</button>
     </div>
     <figcaption>
       <span class="lp-name">{{name}}</span>

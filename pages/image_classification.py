@@ -60,14 +60,14 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
             f_origin = gr.Radio(list(ORIGIN), value="All", label="Data attribute")
             f_hard_first = gr.Checkbox(label="Hard examples first")
         filter_btn = gr.Button("Apply filters", size="sm", elem_id="filter-apply")
-    with gr.Row(equal_height=True):
-        select_page_btn = gr.Button("Select page", size="sm", elem_id="select-page")
-        clear_btn = gr.Button("Clear selection", size="sm", elem_id="clear-selection")
+    with gr.Row(elem_id="grid-toolbar"):
+        select_page_btn = gr.Button("Select page", size="sm", scale=0, min_width=110, elem_id="select-page")
+        clear_btn = gr.Button("Clear selection", size="sm", scale=0, min_width=120, elem_id="clear-selection")
         selection_info = gr.Markdown("0 selected", elem_id="selection-info")
-        prev_btn = gr.Button("◀ Previous", size="sm", elem_id="prev-page")
+        prev_btn = gr.Button("◀ Previous", size="sm", scale=0, min_width=100, elem_id="prev-page")
         page_no = gr.Number(value=1, precision=0, minimum=1, label="Page", elem_id="page-number", scale=0,
                             min_width=90)
-        next_btn = gr.Button("Next ▶", size="sm", elem_id="next-page")
+        next_btn = gr.Button("Next ▶", size="sm", scale=0, min_width=90, elem_id="next-page")
         page_size = gr.Dropdown(PAGE_SIZES, value=48, label="Per page", scale=0, min_width=90)
         page_info = gr.Markdown("", elem_id="page-info")
     with gr.Row():
