@@ -73,7 +73,15 @@ class Database:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path))
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as e:
+            from .errors import StoreError
+
+            if "lock" in str(e).lower():
+                raise StoreError(f"the store {path} is in use by another process (is the app running? "
+                                 "DuckDB allows one writing process: stop it, or use another --data-dir)") from None
+            raise StoreError(f"cannot open the store {path}: {e}") from None
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self.migrate()
