@@ -54,6 +54,9 @@ def build_server(store: Store) -> FastAPI:
     def health():
         return {"ok": True}
 
+    from api import API_PREFIX, build_api
+
+    app.mount(API_PREFIX, build_api(store))
     demo = build_ui(store)
     return gr.mount_gradio_app(app, demo, path="", css=CSS, js=SHORTCUTS_JS,
                                max_file_size=store.settings.max_upload_bytes, footer_links=["api"])

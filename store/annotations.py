@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from .core import Store
-from .errors import NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
 from .jobs import Job, get_job
 from .labelset import Label, LabelSet, check_label_name, validate_label_set
@@ -130,11 +130,21 @@ def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], act
 def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None) -> None:
     """Save one sample's whole annotation, checked by its type (used by import and every page)."""
     job = get_job(store, job_id)
+    _require_page(job)
     ann = job.labeling_type.validate(data, job.label_set)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
         _write_annotations(cur, job_id, [(sample_id, ann)], actor)
         record_event(cur, actor, "set_annotation", job_id, sample_id=sample_id)
+
+
+def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | None = None) -> None:
+    """Remove a sample's whole annotation: it returns to Unlabeled."""
+    get_job(store, job_id)
+    with store.db.transaction() as cur:
+        _current_labels(store, job_id, [sample_id])
+        _write_annotations(cur, job_id, [(sample_id, None)], actor)
+        record_event(cur, actor, "clear_annotation", job_id, sample_id=sample_id)
 
 
 def label_usage(store: Store, job_id: int) -> dict[str, int]:
@@ -157,7 +167,7 @@ def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | Non
     if new == old:
         return 0
     if new in job.label_set.names():
-        raise ValidationError(f"a label named {new[:80]!r} already exists: names must be unique")
+        raise Conflict(f"a label named {new[:80]!r} already exists: names must be unique")
     labels = [replace(lab, name=new) if lab.name == old else lab for lab in job.label_set.labels]
     label_set = validate_label_set(replace(job.label_set, labels=labels), job.labeling_type.rules)
     with store.db.transaction() as cur:
@@ -202,7 +212,7 @@ def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str 
     job = get_job(store, job_id)
     name = check_label_name(name, job.labeling_type.rules)
     if name in job.label_set.names():
-        raise ValidationError(f"a label named {name[:80]!r} already exists: names must be unique")
+        raise Conflict(f"a label named {name[:80]!r} already exists: names must be unique")
     return add_labels_to_set(store, job_id, [Label(name, color)], actor)
 
 

@@ -15,3 +15,7 @@ class NotFound(StoreError):
 
 class StorageError(StoreError):
     """Object storage could not be reached or refused the request."""
+
+
+class Conflict(StoreError):
+    """The request clashes with the current state (a name already taken, a run in progress)."""

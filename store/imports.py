@@ -51,6 +51,7 @@ class ImportItem:
     path: str
     annotation: dict | None = None
     labels: list[str] = field(default_factory=list)  # names the annotation uses (to extend the label set)
+    meta: dict | None = None  # what a check already found (image size, mode, format)
 
 
 def start_import(store: Store, job_id: int | None, dataset_id: int | None, mode: str, fmt: str | None,
@@ -105,7 +106,7 @@ def _register_and_label(store: Store, job, items: list[ImportItem], media: str, 
                         check: bool = True) -> tuple[int, int, list[str]]:
     """Check files, register them in the job's dataset, add them to the job and write their
     annotations, all in one transaction. Returns (imported, labeled, errors)."""
-    entries = [FileEntry(it.uri, it.path) for it in items]
+    entries = [FileEntry(it.uri, it.path, None, it.meta) for it in items]
     checked = check_files(store, entries, media) if check else None
     accepted = checked.accepted if checked else entries
     errors = [r.reason for r in checked.refused] if checked else []
@@ -155,13 +156,17 @@ def write_annotations_bulk(cur, job_id: int, rows: list, actor: str | None, stat
         cur.unregister("incoming_annotations")
 
 
-def import_items(store: Store, job_id: int, items: list[ImportItem], fmt: str, path: str,
-                 actor: str | None = None) -> ImportRecord:
-    """Import what a format's reader found (files with or without labels)."""
+def import_items(store: Store, job_id: int, items: list[ImportItem], fmt: str | None, path: str,
+                 actor: str | None = None, check: bool = True) -> ImportRecord:
+    """Import what a format's reader (or an API client) found: files with or without labels.
+
+    check=False registers the references as they are (a listing someone already trusts); such
+    files are checked when first shown."""
     def work(job):
-        imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor)
+        imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor,
+                                                        check=check)
         return len(items), imported, labeled, errors
-    return _run(store, job_id, "annotation file" if fmt else "files", fmt, path, actor, work)
+    return _run(store, job_id, "annotation file" if fmt else "references", fmt, path, actor, work)
 
 
 def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | None = None) -> ImportRecord:
@@ -223,8 +228,9 @@ def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]
                 data = content if isinstance(content, bytes) else Path(content).read_bytes()
                 if len(data) > store.settings.max_upload_bytes:
                     raise ValidationError(f"{shown}: {len(data) / 2**20:.0f} MB is above the upload limit")
+                meta = None
                 if job.labeling_type.media == "image":
-                    probe_image(data, shown, store.settings.max_image_pixels)
+                    meta = probe_image(data, shown, store.settings.max_image_pixels).as_meta()
                 elif not data:
                     raise ValidationError(f"{shown}: the file is empty (0 bytes)")
             except StoreError as e:
@@ -238,7 +244,7 @@ def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]
             else:  # datasets on a folder / S3 prefix keep uploads in the store, under uploads/
                 key = unique_upload_key(store, _uploads_area(dataset), shown, taken)
             store.objects.put(key, data)
-            accepted.append(ImportItem("store://" + key, key.split("/", 2)[-1]))
+            accepted.append(ImportItem("store://" + key, key.split("/", 2)[-1], meta=meta))
         imported, labeled, more = _register_and_label(store, job, accepted, job.labeling_type.media, actor,
                                                       check=False)
         return len(files), imported, labeled, errors + more

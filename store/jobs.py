@@ -9,7 +9,7 @@ from datetime import datetime
 from .core import Store
 from .datasets import (Dataset, check_files, create_dataset, find_dataset_by_source, get_dataset,
                        list_source_files, normalize_source, register_samples)
-from .errors import NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
 from .labelset import LabelSet, validate_label_set
 from .types import LabelingType, get_type
@@ -93,7 +93,7 @@ def _check_name(store: Store, name: str, exclude_id: int | None = None) -> str:
         raise ValidationError("job name holds control characters")
     other = store.db.scalar("SELECT id FROM jobs WHERE name = ?", [name])
     if other is not None and other != exclude_id:
-        raise ValidationError(f"a job named {name!r} already exists: pick another name")
+        raise Conflict(f"a job named {name!r} already exists: pick another name")
     return name
 
 
@@ -114,7 +114,12 @@ def create_job(store: Store, name: str | None, type_id: str, *, dataset_id: int 
     """Create a job on an existing dataset (dataset_id), on a folder / s3:// prefix (source: the
     dataset is found or created and scanned), or on a new empty dataset that uploads fill."""
     ltype = get_type(type_id)
-    name = _check_name(store, name or random_job_name())
+    if not (name or "").strip():  # default task-xxxx: draw again while the name is taken
+        for _ in range(50):
+            name = random_job_name()
+            if store.db.scalar("SELECT id FROM jobs WHERE name = ?", [name]) is None:
+                break
+    name = _check_name(store, name)
     description, instructions = _check_texts(description, instructions)
     label_set = validate_label_set(label_set or LabelSet(), ltype.rules)
     if team_labeling and not ltype.team_labeling:

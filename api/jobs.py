@@ -1,0 +1,106 @@
+"""/api/v1/jobs: list, create, read, modify, copy, delete, stats, labels."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from store import Store
+from store import annotations as ann
+from store import jobs as jobs_store
+from store.samples import counts as sample_counts
+from store.stats import job_stats
+
+from .deps import get_actor, get_store
+from .models import JobCopy, JobCreate, JobOut, JobPatch, JobSummaryOut, LabelAdd, LabelRename, LabelSetIn
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def _counts(store: Store, job_id: int) -> dict[str, int]:
+    c = sample_counts(store, job_id)
+    return {"total": c.total, **c.by_status}
+
+
+@router.get("", response_model=list[JobSummaryOut], summary="The job list with progress")
+def list_jobs(type: str | None = Query(None, description="labeling type id"),
+              search: str | None = Query(None, description="substring of the name"),
+              store: Store = Depends(get_store)):
+    return [JobSummaryOut(**asdict(j), progress=j.progress) for j in jobs_store.list_jobs(store, type, search)]
+
+
+@router.post("", response_model=JobOut, status_code=201, summary="Create a job")
+def create_job(body: JobCreate, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    job = jobs_store.create_job(store, body.name, body.type, dataset_id=body.dataset_id, source=body.dataset,
+                                label_set=body.label_set(), description=body.description,
+                                instructions=body.instructions, team_labeling=body.team_labeling, actor=actor)
+    return JobOut.of(job, _counts(store, job.id))
+
+
+@router.get("/{job_id}", response_model=JobOut, summary="One job with its counts")
+def get_job(job_id: int, store: Store = Depends(get_store)):
+    return JobOut.of(jobs_store.get_job(store, job_id), _counts(store, job_id))
+
+
+@router.patch("/{job_id}", response_model=JobOut, summary="Modify name, description, instructions, labels")
+def modify_job(job_id: int, body: JobPatch, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    label_set = None
+    if body.labels is not None:
+        current = jobs_store.get_job(store, job_id).label_set
+        if isinstance(body.labels, LabelSetIn):
+            label_set = body.labels.to_label_set()
+        else:  # names only: keep colors and attributes of the labels that stay
+            from dataclasses import replace
+
+            from store.labelset import Label
+
+            known = {lab.name: lab for lab in current.labels}
+            label_set = replace(current, labels=[known.get(n, Label(n)) for n in body.labels])
+    job = jobs_store.modify_job(store, job_id, name=body.name, description=body.description,
+                                instructions=body.instructions, label_set=label_set, actor=actor)
+    return JobOut.of(job, _counts(store, job_id))
+
+
+@router.post("/{job_id}/copy", response_model=JobOut, status_code=201, summary="Copy a job (no results)")
+def copy_job(job_id: int, body: JobCopy | None = None, store: Store = Depends(get_store),
+             actor: str = Depends(get_actor)):
+    body = body or JobCopy()
+    job = jobs_store.copy_job(store, job_id, body.name, body.description, actor=actor)
+    return JobOut.of(job, _counts(store, job.id))
+
+
+@router.delete("/{job_id}", status_code=204, summary="Delete a job and its labels (the dataset stays)")
+def delete_job(job_id: int, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    jobs_store.delete_job(store, job_id, actor=actor)
+    return Response(status_code=204)
+
+
+@router.get("/{job_id}/stats", summary="Counts per status, label and annotator; progress over time")
+def stats(job_id: int, store: Store = Depends(get_store)) -> dict:
+    return job_stats(store, job_id).as_dict()
+
+
+@router.get("/{job_id}/labels", summary="The label set with the number of samples per label")
+def labels(job_id: int, store: Store = Depends(get_store)) -> dict:
+    job = jobs_store.get_job(store, job_id)
+    usage = ann.label_usage(store, job_id)
+    return {"label_set": asdict(job.label_set),
+            "labels": [{**asdict(lab), "samples": usage.get(lab.name, 0)} for lab in job.label_set.labels]}
+
+
+@router.post("/{job_id}/labels", status_code=201, summary="Add a label to the set")
+def add_label(job_id: int, body: LabelAdd, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    job = ann.add_label(store, job_id, body.name, body.color, actor=actor)
+    return {"labels": job.label_set.names()}
+
+
+@router.patch("/{job_id}/labels/{name}", summary="Rename a label everywhere")
+def rename_label(job_id: int, name: str, body: LabelRename, store: Store = Depends(get_store),
+                 actor: str = Depends(get_actor)) -> dict:
+    return {"samples_changed": ann.rename_label(store, job_id, name, body.name, actor=actor)}
+
+
+@router.delete("/{job_id}/labels/{name}", summary="Delete a label everywhere")
+def delete_label(job_id: int, name: str, delete_samples_with_only_this: bool = False,
+                 store: Store = Depends(get_store), actor: str = Depends(get_actor)) -> dict:
+    return {"samples_changed": ann.delete_label(store, job_id, name, delete_samples_with_only_this, actor=actor)}
