@@ -22,11 +22,18 @@ def add_storage_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible server (LABELPORT_S3_ENDPOINT)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments get one line, `error: ...`, like every other refusal (exit 2), not the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from store.formats import FORMATS
     from store.types import REGISTRY
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python app.py", description="Labelport: a self-hosted data-labeling portal. With no command, "
         "serves the web app; with a command, runs it against the store and exits.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

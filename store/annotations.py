@@ -45,6 +45,8 @@ def add_labels_to_set(store: Store, job_id: int, labels: Iterable[Label], actor:
 def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None]], actor: str | None,
                        status: str = "labeled") -> None:
     """Write annotations for (sample_id, annotation) pairs; an empty one returns the sample to Unlabeled."""
+    if not rows:  # e.g. removing a label no selected sample has; DuckDB's executemany refuses []
+        return
     t = now()
     params = []
     for sample_id, ann in rows:
@@ -58,10 +60,12 @@ def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None
 
 
 def _current_labels(store: Store, job_id: int, sample_ids: list[int]) -> dict[int, list[str]]:
+    # No job_id filter in SQL: DuckDB uses the sample_id index only for a filter on that column
+    # alone (a scan of a million rows otherwise); other jobs' rows are dropped here.
     rows = store.db.fetchall(
-        "SELECT sample_id, labels FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
-        [job_id, sample_ids])
-    found = {r[0]: list(r[1]) for r in rows}
+        "SELECT sample_id, labels, job_id FROM job_samples WHERE sample_id IN (SELECT unnest(?::BIGINT[]))",
+        [sample_ids])
+    found = {r[0]: list(r[1]) for r in rows if r[2] == job_id}
     missing = [s for s in sample_ids if s not in found]
     if missing:
         raise NotFound(f"{len(missing)} selected samples are no longer in this job (deleted?); refresh the page")

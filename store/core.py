@@ -33,5 +33,6 @@ def open_store(settings: Settings | None = None) -> Store:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database)
     objects = make_object_store(settings)
-    locations = Locations(objects, settings.s3_endpoint, settings.s3_region)
+    locations = Locations(objects, settings.s3_endpoint, settings.s3_region,
+                          allow_local_paths=settings.allow_local_paths)
     return Store(settings, db, objects, locations)

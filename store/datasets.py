@@ -164,15 +164,21 @@ def register_samples(store: Store, dataset_id: int, entries: Iterable[FileEntry]
             meta_col = "i.meta" if has_meta else "NULL"
             # A listing may name the same file twice: keep the first.
             cur.execute(f"""
-                INSERT INTO samples (id, dataset_id, uri, path, size, text, meta, created_at)
-                SELECT (SELECT coalesce(max(id), 0) FROM samples) + row_number() OVER (ORDER BY first_pos),
-                       ?, uri, path, size, NULL, meta, ?
+                INSERT INTO samples (id, dataset_id, uri, path, size, text, meta, created_at, path_lower)
+                SELECT greatest((SELECT coalesce(max(id), 0) FROM samples), (SELECT coalesce(max(
+                           CAST(value AS BIGINT)), 0) FROM meta WHERE key = 'sample_id_high_water'))
+                       + row_number() OVER (ORDER BY first_pos),
+                       ?, uri, path, size, NULL, meta, ?, lower(path)
                 FROM (SELECT i.uri, any_value(i.path) AS path, any_value(i.size) AS size,
                              any_value({meta_col}) AS meta, min(i.pos) AS first_pos
                       FROM (SELECT *, row_number() OVER () AS pos FROM incoming) i
                       WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.dataset_id = ? AND s.uri = i.uri)
                       GROUP BY i.uri)
             """, [dataset_id, now(), dataset_id])
+            # ids of deleted samples are never given again (thumbnails are cached by id)
+            cur.execute("INSERT OR REPLACE INTO meta SELECT 'sample_id_high_water', CAST(greatest(max(s.id), "
+                        "(SELECT coalesce(max(CAST(value AS BIGINT)), 0) FROM meta WHERE key = 'sample_id_high_water')"
+                        ") AS VARCHAR) FROM samples s HAVING max(s.id) IS NOT NULL")
             rows = cur.execute(
                 "SELECT s.uri, s.id FROM samples s SEMI JOIN incoming i ON s.uri = i.uri WHERE s.dataset_id = ?",
                 [dataset_id]).fetchall()

@@ -61,6 +61,15 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX samples_dataset ON samples (dataset_id)",
         "CREATE INDEX events_job ON events (job_id)",
     ],
+    # Scale (benchmarks/store_scale.py). path_lower = lower(path), written with the sample, for the
+    # file-name filter: kept uncompressed, a substring scan of a million paths is ~2.5x faster.
+    # job_samples_sample: DuckDB uses an ART index only for a filter on its single column, so the
+    # (job_id, sample_id) key never serves a lookup; this one finds a sample's rows in a few µs.
+    [
+        "ALTER TABLE samples ADD COLUMN path_lower VARCHAR USING COMPRESSION uncompressed",
+        "UPDATE samples SET path_lower = lower(path)",
+        "CREATE INDEX job_samples_sample ON job_samples (sample_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

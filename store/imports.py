@@ -70,7 +70,8 @@ def finish_import(store: Store, record: ImportRecord, found: int = 0, imported: 
     record.found, record.imported, record.labeled = found, imported, labeled
     record.errors = errors[:MAX_ERRORS_KEPT] + ([f"... and {len(errors) - MAX_ERRORS_KEPT} more"]
                                                 if len(errors) > MAX_ERRORS_KEPT else [])
-    record.status = "failed" if failed else ("partial" if errors else "succeeded")
+    # nothing got in and something was refused: failed; some got in: partial
+    record.status = "failed" if failed or (errors and not imported) else ("partial" if errors else "succeeded")
     record.finished_at = now()
     with store.db.transaction() as cur:
         cur.execute("UPDATE imports SET finished_at = ?, found = ?, imported = ?, labeled = ?, status = ?, errors = ? "
@@ -106,15 +107,21 @@ def _register_and_label(store: Store, job, items: list[ImportItem], media: str, 
                         check: bool = True) -> tuple[int, int, list[str]]:
     """Check files, register them in the job's dataset, add them to the job and write their
     annotations, all in one transaction. Returns (imported, labeled, errors)."""
+    exts = job.labeling_type.extensions
+    wrong = [it for it in items if media != "text" and not it.uri.lower().endswith(exts)]
+    if wrong:  # never register a file the type cannot use (a manifest naming /etc/passwd, say)
+        items = [it for it in items if it not in wrong]
     entries = [FileEntry(it.uri, it.path, None, it.meta) for it in items]
     checked = check_files(store, entries, media) if check else None
     accepted = checked.accepted if checked else entries
-    errors = [r.reason for r in checked.refused] if checked else []
+    errors = [f"{it.path}: not accepted for {job.labeling_type.title} (accepted: "
+              f"{', '.join(e.lstrip('.') for e in exts)})" for it in wrong]
+    errors += [r.reason for r in checked.refused] if checked else []
     ok_uris = {e.uri for e in accepted}
     ltype = job.labeling_type
     with store.db.transaction() as cur:
         ids = register_samples(store, job.dataset_id, accepted)
-        _add_to_jobs(cur, job.dataset_id, list(ids.values()))
+        _add_to_jobs(cur, job.dataset_id, list(ids.values()), job_id=job.id)  # this job only
         # labels the data uses that the set lacks are added (SPEC F8.4)
         known = set(job.label_set.names())
         missing = list(dict.fromkeys(n for it in items if it.uri in ok_uris for n in it.labels if n not in known))
@@ -210,6 +217,8 @@ def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]
 
     Each file is checked before anything is written; refused files are listed with a reason."""
     def work(job):
+        if not files:
+            raise ValidationError("no files were given: choose at least one file to upload")
         dataset = get_dataset(store, job.dataset_id)
         exts = job.labeling_type.extensions
         errors: list[str] = []

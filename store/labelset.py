@@ -20,7 +20,6 @@ MAX_LABELS = 10_000
 DEFAULT_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
                   "#bfef45", "#469990", "#9a6324", "#800000", "#808000", "#000075", "#ffe119"]
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-_CLASS_NAME = re.compile(r"^[\w.\-]+$")
 
 
 def _is_letter_or_digit(c: str) -> bool:

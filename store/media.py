@@ -47,6 +47,8 @@ def probe_image(data: bytes, name: str, max_pixels: int) -> ImageInfo:
                     f"limit of {max_pixels / 1e6:.0f} MP; downscale it first")
             mode = img.mode
             img.verify()  # walks the whole file: catches truncated and corrupt data
+            if fmt != "PNG":  # verify() checks PNG chunks only: decode the others
+                _decode_check(data, width * height)
     except ValidationError:
         raise
     except UnidentifiedImageError:
@@ -54,6 +56,21 @@ def probe_image(data: bytes, name: str, max_pixels: int) -> ImageInfo:
     except Exception as e:  # Pillow raises many kinds of errors on corrupt files
         raise ValidationError(f"{name}: the image is corrupt or truncated ({e.__class__.__name__}: {e})"[:300]) from None
     return ImageInfo(width, height, mode, fmt)
+
+
+FULL_DECODE_PIXELS = 16_000_000
+
+
+def _decode_check(data: bytes, pixels: int) -> None:
+    """Decode the first frame so that truncated or corrupt JPEG, BMP, GIF and WebP files are
+    refused at import rather than failing when shown. JPEG decodes at 1/8 scale (cheap at any
+    size); other formats only up to FULL_DECODE_PIXELS, to bound memory."""
+    img = Image.open(io.BytesIO(data))
+    if img.format in ("JPEG", "MPO"):
+        img.draft(img.mode, (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
+    elif pixels > FULL_DECODE_PIXELS:
+        return
+    img.load()
 
 
 def open_rgb(data: bytes, max_pixels: int = 100_000_000, draft_size: int | None = None) -> Image.Image:

@@ -58,7 +58,11 @@ def safe_file_name(name: str, default: str = "file") -> str:
 
     Unicode letters and spaces are kept (people name files in their own language)."""
     name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
-    name = _UNSAFE.sub("_", name).strip().lstrip(".")
+    name = _UNSAFE.sub("_", name).strip()
+    if name.startswith("."):
+        stripped = name.lstrip(".")
+        # '..png' or '.png': the dot that went was the extension's; keep the extension
+        name = stripped if "." in stripped or not stripped else f"{default}.{stripped}"
     if not name:
         return default
     if len(name.encode()) > 200:
@@ -227,12 +231,19 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 class Locations:
     """Resolves sample URIs to (store, key): the configured store, S3 buckets, local files."""
 
-    def __init__(self, default: ObjectStore, s3_endpoint: str = "", s3_region: str = ""):
+    def __init__(self, default: ObjectStore, s3_endpoint: str = "", s3_region: str = "",
+                 allow_local_paths: bool = True):
         self.default = default
+        self.allow_local_paths = allow_local_paths
         self.s3_endpoint = s3_endpoint
         self.s3_region = s3_region
         self._buckets: dict[str, S3Store] = {}
         self._filesystem = LocalFolderStore("/", name="filesystem")
+
+    def check_local_allowed(self, path: str) -> None:
+        if not self.allow_local_paths:
+            raise ValidationError(f"{path}: reading folders of the server's disk is turned off here "
+                                  "(LABELPORT_ALLOW_LOCAL_PATHS=0); upload the files or use an s3:// prefix")
 
     def bucket(self, name: str) -> S3Store:
         if name not in self._buckets:
@@ -250,6 +261,7 @@ class Locations:
         path = Path(uri)
         if not path.is_absolute():
             raise ValidationError(f"{uri!r} is neither an absolute path nor an s3:// or store:// URI")
+        self.check_local_allowed(uri)
         return self._filesystem, path.as_posix().lstrip("/")
 
     def read(self, uri: str) -> bytes:
@@ -282,6 +294,7 @@ class Locations:
             for obj in store.list(prefix):
                 yield f"s3://{bucket}/{obj.key}", obj.key[len(prefix):].lstrip("/"), obj.size
         else:
+            self.check_local_allowed(source)
             root = Path(source).expanduser()
             if not root.is_absolute():
                 root = root.absolute()

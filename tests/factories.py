@@ -18,6 +18,8 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (16, 12), mode: str = 
         color = COLORS[seed % len(COLORS)]
         if mode in ("L", "P", "1", "I;16"):
             color = (seed * 37) % 256
+        elif mode == "LA":
+            color = ((seed * 37) % 256, 200)
         elif mode == "RGBA":
             color = (*COLORS[seed % len(COLORS)], 128)
         elif mode == "CMYK":

@@ -41,6 +41,8 @@ def read_text_file(store: Store, path: str) -> tuple[str, Path | None]:
         base = None
     else:
         p = Path(path).expanduser().absolute()
+        if not _is_upload(p):
+            store.locations.check_local_allowed(path)
         if not p.is_file():
             raise NotFound(f"file not found: {path}")
         data = p.read_bytes()
@@ -49,6 +51,15 @@ def read_text_file(store: Store, path: str) -> tuple[str, Path | None]:
         return data.decode("utf-8-sig"), base
     except UnicodeDecodeError:
         raise ValidationError(f"{path} is not UTF-8 text") from None
+
+
+def _is_upload(path: Path) -> bool:
+    """Files the web UI received (Gradio keeps uploads in its temp folder)."""
+    import os
+    import tempfile
+
+    roots = [os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")]
+    return any(str(path.resolve()).startswith(str(Path(r).resolve()) + os.sep) for r in roots if r)
 
 
 def iter_job_samples(store: Store, job_id: int, labeled_only: bool = False, chunk: int = 5000

@@ -23,12 +23,13 @@ def read_file_label_csv(store: Store, path: str) -> tuple[list[ImportItem], list
     if any(h in FILE_COLUMNS for h in header):
         file_col = next(i for i, h in enumerate(header) if h in FILE_COLUMNS)
         label_col = header.index("label") if "label" in header else (1 if len(header) > 1 else None)
-        rows = rows[1:]
+        rows, first_line = rows[1:], 2
     else:
         file_col, label_col = 0, 1 if len(rows[0]) > 1 else None
+        first_line = 1  # no header row: the first row is line 1
     items: dict[str, ImportItem] = {}
     problems: list[str] = []
-    for n, row in enumerate(rows, start=2 if header else 1):
+    for n, row in enumerate(rows, start=first_line):
         if not row or not any(c.strip() for c in row):
             continue
         try:
