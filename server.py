@@ -54,9 +54,9 @@ def build_server(store: Store) -> FastAPI:
     def health():
         return {"ok": True}
 
-    from api import API_PREFIX, build_api
+    from api import mount_api
 
-    app.mount(API_PREFIX, build_api(store))
+    mount_api(app, store)
     demo = build_ui(store)
     return gr.mount_gradio_app(app, demo, path="", css=CSS, js=SHORTCUTS_JS,
                                max_file_size=store.settings.max_upload_bytes, footer_links=["api"])
@@ -94,9 +94,9 @@ def serve(argv: list[str]) -> int:
     if ensure_demo(store):
         log.info("first start: created the demo job 'demo-shapes'")
     app = build_server(store)
+    # Close the store when uvicorn shuts down (SIGTERM/SIGINT), before it re-raises the signal.
+    app.router.on_shutdown.append(store.close)
     log.info("Labelport on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir.absolute())
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    finally:
-        store.close()
+    # Gradio keeps a heartbeat stream open per browser tab: do not wait for it forever on shutdown.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
     return 0

@@ -49,5 +49,5 @@ def build_ui(store: Store) -> gr.Blocks:
 
         jobs_page.label_btn.click(open_labeling, [jobs_page.job], [current_job, tabs] + label_page.load_outputs)
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
-        demo.load(lambda: jobs_page.refresh(), None, [jobs_page.table, jobs_page.job])
+        demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job, jobs_page.name_box])
     return demo

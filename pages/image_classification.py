@@ -196,14 +196,14 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         return [grid_value((grid_v or {}).get("items", []), [])] + _selection_updates([])
 
     @user_errors
-    def on_apply(grid_v, labels, *args, request: gr.Request):
+    def on_apply(request: gr.Request, grid_v, labels, *args):
         ids = selected_ids(grid_v)
         n = apply_labels(store, args[0], ids, list(labels or []), actor=ctx.actor(request))
         gr.Info(f"Labeled {n} images")
         return view(*args)
 
     @user_errors
-    def on_remove(grid_v, labels, *args, request: gr.Request):
+    def on_remove(request: gr.Request, grid_v, labels, *args):
         if not labels:
             raise gr.Error("choose the labels to remove in the label box first")
         n = remove_labels(store, args[0], selected_ids(grid_v), list(labels), actor=ctx.actor(request))
@@ -212,13 +212,13 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
 
     def hard_marker(flag):
         @user_errors
-        def mark(grid_v, *args, request: gr.Request):
+        def mark(request: gr.Request, grid_v, *args):
             set_hard(store, args[0], selected_ids(grid_v), flag, actor=ctx.actor(request))
             return view(*args, selected=selected_ids(grid_v))
         return mark
 
     @user_errors
-    def on_delete(grid_v, source, confirmed, *args, request: gr.Request):
+    def on_delete(request: gr.Request, grid_v, source, confirmed, *args):
         ids = selected_ids(grid_v)
         if source and not confirmed:
             raise gr.Error("deleting source files cannot be undone: tick the confirmation box first")
@@ -250,7 +250,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         return image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True)
 
     @user_errors
-    def on_preview_save(sid, labels, *args, request: gr.Request):
+    def on_preview_save(request: gr.Request, sid, labels, *args):
         if sid is None:
             raise gr.Error("open a sample in the preview first")
         set_labels(store, args[0], sid, list(labels or []), actor=ctx.actor(request))
@@ -258,23 +258,31 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         return view(*args)
 
     @user_errors
-    def on_rename(old, new, *args, request: gr.Request):
+    def on_rename(request: gr.Request, old, new, *args):
         if not old:
             raise gr.Error("choose the label to rename")
         n = rename_label(store, args[0], old, new, actor=ctx.actor(request))
         gr.Info(f"Renamed on {n} samples")
-        return view(*args) + [""]
+        return _empty_label_box(view(*args)) + [""]
 
     @user_errors
-    def on_delete_label(old, *args, request: gr.Request):
+    def on_delete_label(request: gr.Request, old, *args):
         if not old:
             raise gr.Error("choose the label to delete")
         n = delete_label(store, args[0], old, actor=ctx.actor(request))
         gr.Info(f"Deleted the label from {n} samples")
-        return view(*args)
+        return _empty_label_box(view(*args))
+
+    def _empty_label_box(out: list) -> list:
+        """After a rename or delete the label box must not keep the old name: Apply label would
+        quietly add it back to the label set."""
+        i = view_outputs.index(label_pick)
+        if isinstance(out[i], gr.Dropdown):
+            out[i] = gr.Dropdown(choices=out[i].choices, value=[])
+        return out
 
     @user_errors
-    def on_add_label(name, *args, request: gr.Request):
+    def on_add_label(request: gr.Request, name, *args):
         add_label(store, args[0], name, actor=ctx.actor(request))
         return view(*args) + [""]
 
@@ -294,7 +302,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
             gr.Info(text)
 
     @user_errors
-    def on_upload(files, *args, request: gr.Request):
+    def on_upload(request: gr.Request, files, *args):
         if not files:
             raise gr.Error("choose files to upload first")
         import os
@@ -303,12 +311,12 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         return view(*args) + [history_frame(args[0]), None]
 
     @user_errors
-    def on_location(path, *args, request: gr.Request):
+    def on_location(request: gr.Request, path, *args):
         report(import_location(store, args[0], path, actor=ctx.actor(request)))
         return view(*args) + [history_frame(args[0])]
 
     @user_errors
-    def on_format(format_id, path, upload, *args, request: gr.Request):
+    def on_format(request: gr.Request, format_id, path, upload, *args):
         target = str(upload) if upload else path
         if not target:
             raise gr.Error("give a path or upload the annotation file")
@@ -316,7 +324,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         return view(*args) + [history_frame(args[0])]
 
     @user_errors
-    def on_sync(*args, request: gr.Request):
+    def on_sync(request: gr.Request, *args):
         report(synchronize(store, args[0], actor=ctx.actor(request)))
         return view(*args) + [history_frame(args[0])]
 

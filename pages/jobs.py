@@ -25,6 +25,7 @@ class JobsPage:
     label_btn: gr.Button
     stats_btn: gr.Button
     refresh: callable
+    name_box: gr.Textbox
 
 
 def jobs_frame(ctx: AppContext, type_id: str = "", search: str = "") -> pd.DataFrame:
@@ -194,7 +195,12 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     m_save.click(on_save, [job, m_name, m_desc, m_instr, m_labels], [table, job, status])
     copy_btn.click(on_copy, [job, k_name, k_desc], [table, job, status, k_name])
     delete_btn.click(on_delete, [job, d_confirm], [table, job, status, d_confirm])
-    return JobsPage(table, job, label_btn, stats_btn, lambda: refresh())
+    def on_page_load():
+        """Fresh list and a fresh default name for every visitor."""
+        frame, picker = refresh()
+        return frame, picker, random_job_name()
+
+    return JobsPage(table, job, label_btn, stats_btn, on_page_load, c_name)
 
 
 def _choices(ctx: AppContext):

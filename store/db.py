@@ -172,4 +172,12 @@ class Database:
             cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def close(self) -> None:
+        """Checkpoint and close; safe to call twice."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        try:
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error:
+            pass
         self._con.close()

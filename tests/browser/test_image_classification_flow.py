@@ -1,0 +1,312 @@
+"""A person labels images in the running app (Chromium, Playwright sync API), then the store is
+checked with the server stopped.
+
+Flow: create a job by uploading 6 PNGs (5 digits and one with spaces, unicode and HTML in its
+name), open it for labeling, select three cards, apply "cat", see Labeled (3), rename "cat" to
+"feline" in label management, delete one labeled image, try a label named <script> (refused with
+an error toast; the app keeps serving), stop the server and read the store.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+from playwright.sync_api import Locator, Page, expect  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # /work/shared/data
+DIGITS = SHARED_DATA / "digits_8x8" / "images"
+DIGIT_FILES = ["0000.png", "0001.png", "0002.png", "0003.png", "0004.png"]
+# "/" cannot be part of a file name, so the HTML is unclosed tags: rendered as HTML they would
+# make real <b> and <i> elements.
+HOSTILE = "<b>chat<i>x é.png"
+# Gradio's upload route strips < > : " / \ | ? * ` $ ! { } from uploaded file names
+# (gradio_client.utils.strip_invalid_filename_characters): this is the name the app receives.
+HOSTILE_UPLOADED = "bchatix é.png"
+JOB = "flow é job"
+JOB_CHOICE = f"{JOB}  ·  Image classification"
+LONG = 20_000  # ms: a handler that touches the store and re-renders the grid
+
+
+# -- helpers a person's actions map to ---------------------------------------------------------
+
+def open_accordion(page: Page, elem_id: str) -> Locator:
+    acc = page.locator(f"#{elem_id}")
+    head = acc.locator("button.label-wrap").first
+    if "open" not in (head.get_attribute("class") or "").split():
+        head.click()
+    expect(head).to_have_class(re.compile(r"\bopen\b"))
+    return acc
+
+
+def pick_option(page: Page, dropdown_id: str, option: str) -> None:
+    """Open a Gradio dropdown and click one of its options."""
+    page.locator(f"#{dropdown_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def clear_multiselect(page: Page, dropdown_id: str) -> None:
+    box = page.locator(f"#{dropdown_id}")
+    tokens = box.locator(".token")
+    while tokens.count():
+        before = tokens.count()
+        tokens.first.locator(".token-remove").click()
+        expect(tokens).to_have_count(before - 1)
+
+
+def type_multiselect_value(page: Page, dropdown_id: str, value: str) -> None:
+    """Type a (custom) value into a multiselect dropdown and press Enter to add it."""
+    inp = page.locator(f"#{dropdown_id} input")
+    inp.click()
+    inp.fill(value)
+    inp.press("Enter")
+    expect(page.locator(f"#{dropdown_id} .token").filter(has_text=value)).to_have_count(1)
+    inp.press("Escape")
+
+
+def card(page: Page, name: str) -> Locator:
+    return page.locator("#lp-sample-grid .lp-card").filter(
+        has=page.locator(".lp-name", has_text=re.compile("^" + re.escape(name) + "$")))
+
+
+def select_cards(page: Page, names: list[str]) -> None:
+    for name in names:
+        c = card(page, name)
+        expect(c).to_have_count(1)
+        c.click()
+        expect(c).to_have_class(re.compile(r"\blp-selected\b"))
+    expect(page.locator("#selection-info")).to_contain_text(f"{len(names)} selected")
+
+
+def error_toast(page: Page) -> Locator:
+    return page.locator('[data-testid="toast-body"].error')
+
+
+# -- the test ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def upload_files(tmp_path) -> list[Path]:
+    if not DIGITS.is_dir():
+        pytest.skip(f"shared data {DIGITS} is absent: the upload test needs its digit PNGs")
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    files = []
+    for name in DIGIT_FILES:
+        shutil.copy(DIGITS / name, folder / name)
+        files.append(folder / name)
+    hostile = folder / HOSTILE
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(hostile)
+    files.append(hostile)
+    return files
+
+
+def test_label_rename_delete_and_refuse_script_label(app, page: Page, page_errors, upload_files):
+    page.goto(app.url)
+    page.locator("#job-picker").wait_for()
+
+    # create a job: name, type (kept), 6 uploads, labels
+    open_accordion(page, "create-job")
+    expect(page.locator("#create-type input")).to_have_value("Images / Image classification")
+    page.locator("#create-name textarea").fill(JOB)
+    page.locator("#create-files input[type=file]").set_input_files([str(f) for f in upload_files])
+    # the six files are uploaded (each gets a download link) before the job is created
+    expect(page.locator("#create-files a[href*='/file=']")).to_have_count(len(upload_files), timeout=LONG)
+    page.locator("#create-labels textarea").fill("cat, dog")
+    page.locator("#create-submit").click()
+    expect(page.locator("#jobs-status")).to_contain_text(f"Created job {JOB}", timeout=LONG)
+    expect(page.locator("#job-table")).to_contain_text("0/6 (0%)")
+
+    # pick the job and press Label
+    expect(page.locator("#job-picker input")).to_have_value(JOB_CHOICE)
+    page.locator("#job-label").click()
+    cards = page.locator("#lp-sample-grid .lp-card")
+    expect(cards).to_have_count(6, timeout=LONG)
+    expect(page.locator("#label-header")).to_contain_text(JOB)
+    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (6)")
+
+    # the hostile file name is text: spaces and é kept, no element made from it
+    expect(card(page, HOSTILE_UPLOADED)).to_have_count(1)
+    assert page.locator("#lp-sample-grid b, #lp-sample-grid i").count() == 0
+
+    # select three cards, add "cat" in the label box, Apply label
+    expect(page.locator("#apply-label")).to_be_disabled()
+    select_cards(page, ["0000.png", "0001.png", "0002.png"])
+    expect(page.locator("#apply-label")).to_be_enabled()
+    clear_multiselect(page, "label-pick")
+    type_multiselect_value(page, "label-pick", "cat")
+    page.locator("#apply-label").click()
+    expect(page.locator("#status-tabs")).to_contain_text("Labeled (3)", timeout=LONG)
+    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (3)")
+    expect(page.locator("#label-counts")).to_contain_text("cat: 3")
+    for name in ["0000.png", "0001.png", "0002.png"]:
+        expect(card(page, name).locator(".lp-label")).to_have_text(["cat"])
+    expect(page.locator("#selection-info")).to_contain_text("0 selected")
+
+    # rename "cat" to "feline" in label management
+    open_accordion(page, "label-management")
+    pick_option(page, "lm-label", "cat")
+    expect(page.locator("#lm-label input")).to_have_value("cat")
+    page.locator("#lm-new-name textarea").fill("feline")
+    page.locator("#lm-rename").click()
+    expect(page.locator("#label-counts")).to_contain_text("feline: 3", timeout=LONG)
+    expect(page.locator("#label-counts")).not_to_contain_text("cat")
+    expect(page.locator("#lm-new-name textarea")).to_have_value("")
+    expect(page.locator("#labels-table")).to_contain_text("feline")
+    expect(page.locator("#labels-table")).not_to_contain_text("cat")
+    expect(card(page, "0000.png").locator(".lp-label")).to_have_text(["feline"])
+    # the label box no longer holds "cat" (Apply label would add it back to the label set)
+    expect(page.locator("#label-pick .token")).to_have_count(0)
+
+    # delete one labeled image (0000.png): 5 samples, 2 labeled remain
+    select_cards(page, ["0000.png"])
+    open_accordion(page, "delete-panel")
+    expect(page.locator("#delete-selected")).to_be_enabled()
+    page.locator("#delete-selected").click()
+    expect(cards).to_have_count(5, timeout=LONG)
+    expect(card(page, "0000.png")).to_have_count(0)
+    expect(page.locator("#status-tabs")).to_contain_text("All statuses (5)")
+    expect(page.locator("#status-tabs")).to_contain_text("Labeled (2)")
+    expect(page.locator("#label-counts")).to_contain_text("feline: 2")
+
+    # a label named <script> is refused with a visible error; nothing changes
+    select_cards(page, ["0003.png"])
+    clear_multiselect(page, "label-pick")
+    type_multiselect_value(page, "label-pick", "<script>")
+    page.locator("#apply-label").click()
+    toast = error_toast(page)
+    expect(toast).to_be_visible(timeout=LONG)
+    expect(toast).to_contain_text("<script>")
+    expect(toast).to_contain_text("may hold only letters")
+    expect(page.locator("#status-tabs")).to_contain_text("Labeled (2)")
+    expect(card(page, "0003.png").locator(".lp-label")).to_have_count(0)
+    assert page.locator("#lp-sample-grid script, [data-testid='toast-body'] script").count() == 0
+
+    # the app keeps serving: health, and the page still answers an action
+    assert httpx.get(app.url + "/healthz", timeout=10).json() == {"ok": True}
+    page.locator("#clear-selection").click()
+    expect(page.locator("#selection-info")).to_contain_text("0 selected")
+    assert not page_errors, page_errors
+
+    # what was saved
+    app.stop()
+    from store.jobs import find_job
+    from store.samples import SampleQuery, counts, query_samples
+
+    with app.open_store() as store:
+        job = find_job(store, JOB)
+        assert job.label_set.names() == ["feline", "dog"]
+        c = counts(store, job.id)
+        assert c.total == 5
+        assert c.by_status == {"unlabeled": 3, "labeled": 2, "to_be_confirmed": 0}
+        assert c.by_label == {"feline": 2, "dog": 0}
+        items = query_samples(store, job.id, SampleQuery(page_size=100)).items
+        assert sorted(s.name for s in items) == sorted(DIGIT_FILES[1:] + [HOSTILE_UPLOADED])
+        by_name = {s.name: s for s in items}
+        for name in ("0001.png", "0002.png"):
+            assert by_name[name].status == "labeled"
+            assert by_name[name].labels == ["feline"]
+            assert by_name[name].annotation == {"labels": ["feline"]}
+        for name in ("0003.png", "0004.png", HOSTILE_UPLOADED):
+            assert by_name[name].status == "unlabeled" and by_name[name].labels == []
+        # no "cat" and no "<script>" anywhere in the job: label set, labels, annotations
+        rows = store.db.fetchall("SELECT labels, annotation FROM job_samples WHERE job_id = ?", [job.id])
+        text = job.label_set.to_json() + json.dumps([[list(r[0]), r[1]] for r in rows], default=str)
+        assert '"cat"' not in text and "<script>" not in text
+    stats = app.cli_json("stats", "--job", JOB)
+    assert stats["total"] == 5 and stats["labeled"] == 2 and stats["labels"] == {"feline": 2, "dog": 0}
+
+
+def test_html_in_file_and_job_names_is_shown_as_text(app, page: Page, page_errors, tmp_path):
+    """File names reach the grid unchanged through a server folder (uploads lose < and >, see
+    HOSTILE_UPLOADED): a name holding HTML is displayed as text, never parsed."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(folder / HOSTILE)
+    Image.new("RGB", (16, 16), (30, 30, 200)).save(folder / "plain.png")
+    job = "<b>bold</b> job"
+
+    page.goto(app.url)
+    page.locator("#job-picker").wait_for()
+    open_accordion(page, "create-job")
+    page.locator("#create-name textarea").fill(job)
+    page.locator("#create-mode").get_by_text("Local folder", exact=True).click()
+    page.get_by_label("Local folder on the server").fill(str(folder))
+    page.locator("#create-labels textarea").fill("red, blue")
+    page.locator("#create-submit").click()
+    expect(page.locator("#jobs-status")).to_contain_text(f"Created job {job}", timeout=LONG)
+    expect(page.locator("#jobs-status b")).to_have_count(0)
+    expect(page.locator("#job-table")).to_contain_text("0/2 (0%)")
+
+    page.locator("#job-label").click()
+    expect(page.locator("#lp-sample-grid .lp-card")).to_have_count(2, timeout=LONG)
+    hostile = card(page, HOSTILE)
+    expect(hostile).to_have_count(1)
+    expect(hostile).to_contain_text("<b>chat<i>x é.png")
+    expect(hostile).to_have_attribute("title", HOSTILE)
+    assert page.locator("#lp-sample-grid b, #lp-sample-grid i").count() == 0
+    expect(page.locator("#label-header")).to_contain_text(job)
+    assert page.locator("#label-header b").count() == 0
+    assert not page_errors, page_errors
+
+    app.stop()
+    jobs = app.cli_json("list-jobs")["jobs"]
+    assert [(j["name"], j["total"], j["labeled"]) for j in jobs] == [(job, 2, 0)]
+
+
+@pytest.mark.demo
+def test_preview_hard_remove_and_upload_on_the_demo_job(app, page: Page, page_errors):
+    """The other buttons of the labeling page answer (each handler takes the acting user from
+    gr.Request): preview, mark hard, remove a label from a selection, upload more images."""
+    if not DIGITS.is_dir():
+        pytest.skip(f"shared data {DIGITS} is absent: the upload step needs a digit PNG")
+    page.goto(app.url)
+    expect(page.locator("#job-picker input")).to_have_value("demo-shapes  ·  Image classification")
+    page.locator("#job-label").click()
+    cards = page.locator("#lp-sample-grid .lp-card")
+    expect(cards).to_have_count(24, timeout=LONG)
+
+    card(page, "circle_01.png").locator(".lp-open").click()  # preview, not a selection
+    expect(page.locator("#preview-info")).to_contain_text("circle_01.png", timeout=LONG)
+    expect(page.locator("#preview-labels .token")).to_have_text(["circle"])
+    expect(page.locator("#selection-info")).to_contain_text("0 selected")
+
+    select_cards(page, ["square_05.png"])
+    page.locator("#mark-hard").click()
+    expect(card(page, "square_05.png").locator(".lp-hard")).to_have_count(1, timeout=LONG)
+
+    page.locator("#status-tabs").get_by_text("Labeled (6)").click()
+    expect(cards).to_have_count(6, timeout=LONG)
+    page.locator("#select-page").click()
+    expect(page.locator("#selection-info")).to_contain_text("6 selected")
+    clear_multiselect(page, "label-pick")
+    type_multiselect_value(page, "label-pick", "circle")
+    page.locator("#remove-label").click()
+    expect(page.locator("#status-tabs")).to_contain_text("Labeled (4)", timeout=LONG)
+    expect(page.locator("#label-counts")).to_contain_text("circle: 0")
+
+    page.locator("#status-tabs").get_by_text(re.compile(r"^All statuses")).click()
+    open_accordion(page, "add-data")
+    page.locator("#upload-files input[type=file]").set_input_files([str(DIGITS / "0010.png")])
+    expect(page.locator("#upload-files a[href*='/file=']")).to_have_count(1, timeout=LONG)
+    page.locator("#upload-submit").click()
+    expect(page.locator("#status-tabs")).to_contain_text("All statuses (25)", timeout=LONG)
+    expect(card(page, "0010.png")).to_have_count(1)
+    assert not page_errors, page_errors
+
+    app.stop()
+    stats = app.cli_json("stats", "--job", "demo-shapes")
+    assert (stats["total"], stats["labeled"]) == (25, 4)
+    assert stats["labels"] == {"circle": 0, "square": 2, "triangle": 2}
+    with app.open_store() as store:
+        from store.jobs import find_job
+
+        job_id = find_job(store, "demo-shapes").id
+        hard = store.db.fetchall("SELECT s.path FROM job_samples js JOIN samples s ON s.id = js.sample_id "
+                                 "WHERE js.job_id = ? AND js.hard", [job_id])
+        assert [r[0].rsplit("/", 1)[-1] for r in hard] == ["square_05.png"]

@@ -1,0 +1,148 @@
+"""App tests: the real app in a subprocess (first start with the demo job), driven over HTTP with
+gradio_client (the UI's own event endpoints, in one session) and httpx (the media routes).
+
+The labeling page's handlers take the current job from a gr.State, which the API does not list
+as an input: a Client keeps one session, so calling /open_labeling first sets it, as pressing
+"Label" does in the browser. The store is read (CLI, --json) only after the server stopped.
+"""
+from __future__ import annotations
+
+import html
+
+import httpx
+import pytest
+
+from tests.app_server import AppServer
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+DEMO = "demo-shapes"
+# the labeling page's view inputs after the grid and label box: tab, hard, label filter, name,
+# labeled by, cluster, origin, hard first, page, page size
+VIEW_DEFAULTS = ("all", "All", [], "", "", "", "All", False, 1, 48)
+
+
+@pytest.fixture
+def demo_app(tmp_path):
+    """The app on a fresh data folder, started without --no-demo (first start: the demo job)."""
+    server = AppServer(tmp_path / "data", tmp_path / "server", demo=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def client_for(app: AppServer) -> Client:
+    client = Client(app.url, verbose=False, download_files=False)
+    app.before_stop.append(client.close)  # stops its heartbeat thread (the stream ends later)
+    return client
+
+
+def job_list(client: Client) -> tuple[dict, dict]:
+    """Press Refresh in My Creations: the job table and the job picker (choices: (label, job id))."""
+    return client.predict("", "", None, api_name="/on_filter")
+
+
+def demo_job_id(client: Client) -> int:
+    _table, picker = job_list(client)
+    ids = [jid for label, jid in picker["choices"] if label.startswith(DEMO + "  ·  ")]
+    assert len(ids) == 1, picker
+    assert picker["value"] == ids[0]
+    return int(ids[0])
+
+
+def open_labeling(client: Client, job_id: int) -> dict:
+    """Press Label on a job: returns the sample grid's value (items with id, name, thumb, labels)."""
+    out = client.predict(job_id, api_name="/open_labeling")
+    grid = next(x for x in out if isinstance(x, dict) and "items" in x)
+    return grid
+
+
+def test_api_info_and_demo_job_on_first_start(demo_app):
+    client = client_for(demo_app)
+    info = client.view_api(return_format="dict", print_info=False)
+    named = info["named_endpoints"]
+    for endpoint in ("/on_filter", "/on_create", "/open_labeling", "/open_stats", "/on_apply", "/on_rename",
+                     "/on_delete_label", "/on_upload"):
+        assert endpoint in named, sorted(named)
+    assert [p["parameter_name"] for p in named["/on_create"]["parameters"]][:2] == ["name", "type_id"]
+
+    table, _picker = job_list(client)
+    rows = table["data"]
+    assert len(rows) == 1 and rows[0][0] == DEMO
+    assert rows[0][3] == "6/24 (25%)"
+
+    job_id = demo_job_id(client)
+    grid = open_labeling(client, job_id)
+    assert len(grid["items"]) == 24
+    assert sum(1 for it in grid["items"] if it["labels"]) == 6
+
+    demo_app.stop()
+    jobs = demo_app.cli_json("list-jobs")["jobs"]
+    assert [(j["name"], j["type"], j["total"], j["labeled"]) for j in jobs] == [
+        (DEMO, "image_classification", 24, 6)]
+
+    # a second start on the same store does not offer the demo again
+    demo_app.start()
+    demo_app.stop()
+    assert [j["name"] for j in demo_app.cli_json("list-jobs")["jobs"]] == [DEMO]
+
+
+def test_media_routes(demo_app):
+    client = client_for(demo_app)
+    grid = open_labeling(client, demo_job_id(client))
+    item = grid["items"][0]
+    assert item["thumb"] == f"/media/{item['id']}/thumb"
+    with httpx.Client(base_url=demo_app.url, timeout=30) as http:
+        r = http.get(item["thumb"])
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "image/webp"
+        assert r.content[:4] == b"RIFF" and r.content[8:12] == b"WEBP"
+        assert http.get(item["thumb"]).content == r.content  # cached thumbnail, same bytes
+
+        r = http.get(f"/media/{item['id']}/file")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "image/png"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-security-policy"] == "sandbox"
+        assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+        unknown = max(it["id"] for it in grid["items"]) + 10_000
+        assert http.get(f"/media/{unknown}/thumb").status_code == 404
+        assert http.get(f"/media/{unknown}/file").status_code == 404
+        assert http.get("/media/not-a-number/thumb").status_code == 422
+        assert http.get("/healthz").json() == {"ok": True}
+
+
+def test_apply_label_through_the_ui_endpoints(demo_app):
+    """Select two unlabeled samples and apply "circle" as the page does; a <script> label is
+    refused with a readable error and changes nothing."""
+    client = client_for(demo_app)
+    grid = open_labeling(client, demo_job_id(client))
+    chosen = [it["id"] for it in grid["items"] if not it["labels"]][:2]
+    for it in grid["items"]:
+        it["selected"] = it["id"] in chosen
+    grid["selected"] = chosen
+
+    out = client.predict(grid, ["circle"], *VIEW_DEFAULTS, api_name="/on_apply")
+    assert "8/24 labeled" in out[0]
+    new_grid = next(x for x in out if isinstance(x, dict) and "items" in x)
+    labeled = {it["id"]: it["labels"] for it in new_grid["items"]}
+    assert all(labeled[i] == ["circle"] for i in chosen)
+
+    with pytest.raises(AppError) as err:
+        client.predict(grid, ["<script>"], *VIEW_DEFAULTS, api_name="/on_apply")
+    # the message is HTML-escaped for the browser's toast; unescaped it names the refused label
+    assert "'<script>' may hold only letters" in html.unescape(str(err.value))
+
+    with pytest.raises(AppError, match="select at least one sample"):
+        client.predict({"items": grid["items"], "selected": []}, ["circle"], *VIEW_DEFAULTS,
+                       api_name="/on_apply")
+    assert httpx.get(demo_app.url + "/healthz", timeout=10).status_code == 200
+
+    demo_app.stop()
+    stats = demo_app.cli_json("stats", "--job", DEMO)
+    assert stats["total"] == 24 and stats["labeled"] == 8
+    assert stats["labels"] == {"circle": 4, "square": 2, "triangle": 2}
+    assert stats["annotators"] == {"demo": 6, "local": 2}
