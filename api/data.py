@@ -13,18 +13,29 @@ from starlette.background import BackgroundTask
 from store import Store
 from store.exports import export_job
 from store.formats import get_format
+from store.formats.common import resolve_reference
 from store.imports import ImportItem, import_format, import_items, import_location, list_imports
 from store.jobs import get_job, synchronize
 from store.samples import get_sample_uri, sample_bytes
 
 from .deps import get_actor, get_store
-from .models import ExportIn, ImportIn, SamplesAdd
+from .errors import error_responses
+from .models import ExportIn, ExportOut, FormatId, ImportIn, ImportOut, JobId, SampleId, SamplesAdd
 
-router = APIRouter(tags=["data"])
+router = APIRouter(tags=["data"], responses=error_responses(400, 404))
+
+# what a download is: a file format's own type, folder formats as a zip
+EXPORT_MEDIA_TYPES = {"manifest": ("manifest", "application/x-ndjson"), "csv": ("csv", "text/csv")}
+ZIP = "application/zip"
 
 
-@router.post("/jobs/{job_id}/imports", status_code=201, summary="Import a file, folder or S3 prefix")
-def create_import(job_id: int, body: ImportIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def _binary(*media_types: str) -> dict:
+    return {mt: {"schema": {"type": "string", "format": "binary"}} for mt in media_types}
+
+
+@router.post("/jobs/{job_id}/imports", status_code=201, response_model=ImportOut, summary="Import a file, folder or S3 prefix",
+             responses=error_responses(502))
+def create_import(job_id: JobId, body: ImportIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     if body.format:
         rec = import_format(store, job_id, body.format, body.path, actor=actor)
     else:
@@ -32,41 +43,55 @@ def create_import(job_id: int, body: ImportIn, store: Store = Depends(get_store)
     return rec.as_dict()
 
 
-@router.get("/jobs/{job_id}/imports", summary="The import history")
-def imports(job_id: int, store: Store = Depends(get_store)) -> list[dict]:
+@router.get("/jobs/{job_id}/imports", response_model=list[ImportOut], summary="The import history")
+def imports(job_id: JobId, store: Store = Depends(get_store)):
     get_job(store, job_id)
     return [r.as_dict() for r in list_imports(store, job_id)]
 
 
-@router.post("/jobs/{job_id}/samples", status_code=201,
-             summary="Add samples by reference (absolute paths or s3:// URLs), with labels")
-def add_samples(job_id: int, body: SamplesAdd, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
-    from store.formats.common import resolve_reference
-
+@router.post("/jobs/{job_id}/samples", status_code=201, response_model=ImportOut,
+             summary="Add samples by reference (absolute paths or s3:// URLs), with labels",
+             responses=error_responses(502))
+def add_samples(job_id: JobId, body: SamplesAdd, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     items = []
     for ref in body.samples:
-        uri = resolve_reference(ref.source, None)
-        names = list(dict.fromkeys(n for n in ref.labels if n))
-        items.append(ImportItem(uri, ref.source.rsplit("/", 1)[-1] if uri.startswith("s3://") else uri,
+        source = ref["source"]
+        uri = source if _normal_absolute(source) else resolve_reference(source, None)
+        labels = ref.get("labels")
+        names = list(dict.fromkeys(n for n in labels if n)) if labels else []
+        items.append(ImportItem(uri, source.rsplit("/", 1)[-1] if uri.startswith("s3://") else uri,
                                 {"labels": names} if names else None, names))
     return import_items(store, job_id, items, None, f"{len(items)} references via the API", actor=actor,
                         check=body.verify_files).as_dict()
 
 
-@router.post("/jobs/{job_id}/sync", summary="Synchronize new files from the dataset's source")
-def sync(job_id: int, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def _normal_absolute(path: str) -> bool:
+    """An absolute local path that resolve_reference would return unchanged (no '~', '.', '..',
+    doubled or trailing '/', surrounding blanks): checked in a few string tests instead of
+    pathlib, which is most of the time of a 100,000-reference request."""
+    return (path.startswith("/") and not path.endswith(("/", "/.", "/..")) and "//" not in path
+            and "/./" not in path and "/../" not in path and path == path.strip())
+
+
+@router.post("/jobs/{job_id}/sync", response_model=ImportOut, summary="Synchronize new files from the dataset's source",
+             responses=error_responses(502))
+def sync(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return synchronize(store, job_id, actor=actor).as_dict()
 
 
-@router.post("/jobs/{job_id}/exports", summary="Export to a file or folder on the server")
-def create_export(job_id: int, body: ExportIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+@router.post("/jobs/{job_id}/exports", response_model=ExportOut, summary="Export to a file or folder on the server",
+             responses=error_responses(502))
+def create_export(job_id: JobId, body: ExportIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     res = export_job(store, job_id, body.format, body.out, actor=actor)
     return {"format": res.format, "path": res.path, "samples": res.samples}
 
 
 @router.get("/jobs/{job_id}/export", summary="Download an export (folder formats come as a .zip)",
-            response_class=FileResponse)
-def download_export(job_id: int, format: str = Query(..., description="format id"),
+            response_class=FileResponse,
+            responses={200: {"description": "the export file: JSON lines (manifest), CSV, or a zip of a folder",
+                             "content": _binary("application/x-ndjson", "text/csv", ZIP)},
+                       **error_responses(502)})
+def download_export(job_id: JobId, format: FormatId = Query(..., description="format id"),
                     store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     job = get_job(store, job_id)
     get_format(format).writer_for(job.type)
@@ -80,13 +105,17 @@ def download_export(job_id: int, format: str = Query(..., description="format id
         raise
     if target.is_dir():
         archive = shutil.make_archive(str(tmp / f"job-{job.id}-{format}"), "zip", target)
-        return FileResponse(archive, filename=f"job-{job.id}-{format}.zip", background=cleanup)
-    ext = {"manifest": "manifest", "csv": "csv"}.get(format, "dat")
-    return FileResponse(target, filename=f"job-{job.id}.{ext}", background=cleanup)
+        return FileResponse(archive, media_type=ZIP, filename=f"job-{job.id}-{format}.zip", background=cleanup)
+    ext, media_type = EXPORT_MEDIA_TYPES.get(format, ("dat", "application/octet-stream"))
+    return FileResponse(target, media_type=media_type, filename=f"job-{job.id}.{ext}", background=cleanup)
 
 
-@router.get("/samples/{sample_id}/file", summary="The file content of a sample", response_class=Response)
-def sample_file(sample_id: int, store: Store = Depends(get_store)):
+@router.get("/samples/{sample_id}/file", summary="The file content of a sample", response_class=Response,
+            responses={200: {"description": "the file as stored, with its media type",
+                             "content": _binary("image/*", "audio/*", "video/*", "text/*",
+                                                "application/octet-stream")},
+                       **error_responses(502)})
+def sample_file(sample_id: SampleId, store: Store = Depends(get_store)):
     uri = get_sample_uri(store, sample_id)
     media_type = mimetypes.guess_type(uri)[0] or "application/octet-stream"
     return Response(sample_bytes(store, sample_id), media_type=media_type,

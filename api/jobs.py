@@ -12,9 +12,10 @@ from store.samples import counts as sample_counts
 from store.stats import job_stats
 
 from .deps import get_actor, get_store
-from .models import JobCopy, JobCreate, JobOut, JobPatch, JobSummaryOut, LabelAdd, LabelRename, LabelSetIn
+from .errors import error_responses
+from .models import ChangedOut, JobCopy, JobId, LabelNamesOut, LabelUsageOut, JobCreate, JobOut, JobPatch, JobSummaryOut, LabelAdd, LabelRename, LabelSetIn
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=error_responses(400, 404))
 
 
 def _counts(store: Store, job_id: int) -> dict[str, int]:
@@ -29,7 +30,8 @@ def list_jobs(type: str | None = Query(None, description="labeling type id"),
     return [JobSummaryOut(**asdict(j), progress=j.progress) for j in jobs_store.list_jobs(store, type, search)]
 
 
-@router.post("", response_model=JobOut, status_code=201, summary="Create a job")
+@router.post("", response_model=JobOut, status_code=201, summary="Create a job",
+             responses=error_responses(409, 502))
 def create_job(body: JobCreate, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     job = jobs_store.create_job(store, body.name, body.type, dataset_id=body.dataset_id, source=body.dataset,
                                 label_set=body.label_set(), description=body.description,
@@ -38,12 +40,13 @@ def create_job(body: JobCreate, store: Store = Depends(get_store), actor: str = 
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="One job with its counts")
-def get_job(job_id: int, store: Store = Depends(get_store)):
+def get_job(job_id: JobId, store: Store = Depends(get_store)):
     return JobOut.of(jobs_store.get_job(store, job_id), _counts(store, job_id))
 
 
-@router.patch("/{job_id}", response_model=JobOut, summary="Modify name, description, instructions, labels")
-def modify_job(job_id: int, body: JobPatch, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+@router.patch("/{job_id}", response_model=JobOut, summary="Modify name, description, instructions, labels",
+              responses=error_responses(409))
+def modify_job(job_id: JobId, body: JobPatch, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     label_set = None
     if body.labels is not None:
         current = jobs_store.get_job(store, job_id).label_set
@@ -61,8 +64,9 @@ def modify_job(job_id: int, body: JobPatch, store: Store = Depends(get_store), a
     return JobOut.of(job, _counts(store, job_id))
 
 
-@router.post("/{job_id}/copy", response_model=JobOut, status_code=201, summary="Copy a job (no results)")
-def copy_job(job_id: int, body: JobCopy | None = None, store: Store = Depends(get_store),
+@router.post("/{job_id}/copy", response_model=JobOut, status_code=201, summary="Copy a job (no results)",
+             responses=error_responses(409))
+def copy_job(job_id: JobId, body: JobCopy | None = None, store: Store = Depends(get_store),
              actor: str = Depends(get_actor)):
     body = body or JobCopy()
     job = jobs_store.copy_job(store, job_id, body.name, body.description, actor=actor)
@@ -70,37 +74,38 @@ def copy_job(job_id: int, body: JobCopy | None = None, store: Store = Depends(ge
 
 
 @router.delete("/{job_id}", status_code=204, summary="Delete a job and its labels (the dataset stays)")
-def delete_job(job_id: int, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def delete_job(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     jobs_store.delete_job(store, job_id, actor=actor)
     return Response(status_code=204)
 
 
 @router.get("/{job_id}/stats", summary="Counts per status, label and annotator; progress over time")
-def stats(job_id: int, store: Store = Depends(get_store)) -> dict:
+def stats(job_id: JobId, store: Store = Depends(get_store)) -> dict:
     return job_stats(store, job_id).as_dict()
 
 
-@router.get("/{job_id}/labels", summary="The label set with the number of samples per label")
-def labels(job_id: int, store: Store = Depends(get_store)) -> dict:
+@router.get("/{job_id}/labels", response_model=LabelUsageOut, summary="The label set with the number of samples per label")
+def labels(job_id: JobId, store: Store = Depends(get_store)):
     job = jobs_store.get_job(store, job_id)
     usage = ann.label_usage(store, job_id)
     return {"label_set": asdict(job.label_set),
             "labels": [{**asdict(lab), "samples": usage.get(lab.name, 0)} for lab in job.label_set.labels]}
 
 
-@router.post("/{job_id}/labels", status_code=201, summary="Add a label to the set")
-def add_label(job_id: int, body: LabelAdd, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+@router.post("/{job_id}/labels", status_code=201, response_model=LabelNamesOut, summary="Add a label to the set",
+             responses=error_responses(409))
+def add_label(job_id: JobId, body: LabelAdd, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     job = ann.add_label(store, job_id, body.name, body.color, actor=actor)
     return {"labels": job.label_set.names()}
 
 
-@router.patch("/{job_id}/labels/{name}", summary="Rename a label everywhere")
-def rename_label(job_id: int, name: str, body: LabelRename, store: Store = Depends(get_store),
-                 actor: str = Depends(get_actor)) -> dict:
+@router.patch("/{job_id}/labels/{name}", response_model=ChangedOut, summary="Rename a label everywhere", responses=error_responses(409))
+def rename_label(job_id: JobId, name: str, body: LabelRename, store: Store = Depends(get_store),
+                 actor: str = Depends(get_actor)):
     return {"samples_changed": ann.rename_label(store, job_id, name, body.name, actor=actor)}
 
 
-@router.delete("/{job_id}/labels/{name}", summary="Delete a label everywhere")
-def delete_label(job_id: int, name: str, delete_samples_with_only_this: bool = False,
-                 store: Store = Depends(get_store), actor: str = Depends(get_actor)) -> dict:
+@router.delete("/{job_id}/labels/{name}", response_model=ChangedOut, summary="Delete a label everywhere")
+def delete_label(job_id: JobId, name: str, delete_samples_with_only_this: bool = False,
+                 store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return {"samples_changed": ann.delete_label(store, job_id, name, delete_samples_with_only_this, actor=actor)}

@@ -1,37 +1,105 @@
 """Request and response bodies of the API (pydantic), converted from the store's dataclasses."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from fastapi import Path as PathParam
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import NotRequired, TypedDict
 
+from store.formats import FORMATS
 from store.labelset import LabelSet
+from store.types import REGISTRY
 
 Status = Literal["all", "unlabeled", "labeled", "to_be_confirmed"]
+TypeId = Literal[tuple(REGISTRY)]  # the labeling types, listed in the spec
+FormatId = Literal[tuple(sorted(FORMATS))]  # the import/export formats
+MAX_ID = 2**63 - 1  # ids are BIGINT in the store: a larger number is bad input, not a lookup
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+JobId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="the job's id")]
+SampleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="the sample's id")]
 
 
-class LabelIn(BaseModel):
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("a path cannot hold a NUL character")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.astimezone()
+
+
+# The store keeps naive local times; the API states their offset (RFC 3339 date-time).
+Timestamp = Annotated[datetime, AfterValidator(_aware)]
+
+
+# A file, folder or URL on the server side: the OS refuses NUL bytes in paths.
+ServerPath = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _lone_surrogate(data) -> bool:
+    """True when a string anywhere in parsed JSON holds a lone UTF-16 surrogate ("\\ud800"): JSON
+    allows the escape, but such text cannot be stored as UTF-8. One pass in C (json's encoder)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (TypeError, ValueError):  # not plain JSON data (objects built in Python): pydantic checks them
+        return False
+    return False
+
+
+class StrictIn(BaseModel):
+    """Request parts take JSON types as they are: `false` is no number, `"1"` no id."""
+    model_config = ConfigDict(strict=True)
+
+
+class InModel(StrictIn):
+    """Base of request bodies: text anywhere in the body (nested parts included) must be valid Unicode."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data):
+        if _lone_surrogate(data):
+            raise ValueError("text holds a lone surrogate (an invalid \\uD800-\\uDFFF escape); send valid UTF-8")
+        return data
+
+
+class ErrorInfo(BaseModel):
+    status: int = Field(..., description="the HTTP status, repeated")
+    message: str = Field(..., description="what was refused and what to do")
+    details: list[dict[str, Any]] | None = Field(None, description="request validation: one entry per problem")
+
+
+class ErrorOut(BaseModel):
+    """Every error: {"error": {"status", "message"}}."""
+    error: ErrorInfo
+
+
+class LabelIn(StrictIn):
     name: str
     color: str = ""
     shortcut: str = ""
     attributes: dict[str, list[str]] = Field(default_factory=dict)
 
 
-class RelationIn(BaseModel):
+class RelationIn(StrictIn):
     name: str
     source: str
     target: str
     color: str = ""
 
 
-class ClassIn(BaseModel):
+class ClassIn(StrictIn):
     name: str
     labels: list[str]
 
 
-class LabelSetIn(BaseModel):
+class LabelSetIn(StrictIn):
     labels: list[LabelIn | str] = Field(default_factory=list)
     entities: list[LabelIn | str] = Field(default_factory=list)
     relations: list[RelationIn] = Field(default_factory=list)
@@ -48,11 +116,11 @@ class LabelSetIn(BaseModel):
                                    "speech_content": self.speech_content})
 
 
-class JobCreate(BaseModel):
+class JobCreate(InModel):
     name: str | None = Field(None, description="unique; default task-xxxx")
-    type: str = Field(..., description="labeling type id, e.g. image_classification")
-    dataset: str | None = Field(None, description="folder on the server or s3://bucket/prefix/ (scanned)")
-    dataset_id: int | None = Field(None, description="an existing dataset instead of `dataset`")
+    type: TypeId = Field(..., description="labeling type id, e.g. image_classification")
+    dataset: ServerPath | None = Field(None, description="folder on the server or s3://bucket/prefix/ (scanned)")
+    dataset_id: Id | None = Field(None, description="an existing dataset instead of `dataset`")
     labels: list[str] | LabelSetIn = Field(default_factory=list, description="names, or a full label set")
     description: str = ""
     instructions: str = ""
@@ -64,14 +132,14 @@ class JobCreate(BaseModel):
         return LabelSet.from_dict({"labels": list(self.labels)})
 
 
-class JobPatch(BaseModel):
+class JobPatch(InModel):
     name: str | None = None
     description: str | None = None
     instructions: str | None = None
     labels: list[str] | LabelSetIn | None = None
 
 
-class JobCopy(BaseModel):
+class JobCopy(InModel):
     name: str | None = None
     description: str | None = None
 
@@ -85,9 +153,9 @@ class JobOut(BaseModel):
     dataset_id: int
     team_labeling: bool
     label_set: dict
-    created_at: datetime
+    created_at: Timestamp
     created_by: str | None
-    updated_at: datetime
+    updated_at: Timestamp
     counts: dict[str, int] | None = None
 
     @classmethod
@@ -104,7 +172,7 @@ class JobSummaryOut(BaseModel):
     type: str
     dataset: str
     description: str
-    created_at: datetime
+    created_at: Timestamp
     total: int
     labeled: int
     unlabeled: int
@@ -121,7 +189,7 @@ class SampleOut(BaseModel):
     labels: list[str]
     annotation: dict | None
     labeled_by: str | None
-    labeled_at: datetime | None
+    labeled_at: Timestamp | None
     hard: bool
     hard_coefficient: float | None
     hard_reason: str | None
@@ -149,52 +217,97 @@ class PageOut(BaseModel):
     pages: int
 
 
-class LabelsChange(BaseModel):
-    sample_ids: list[int] = Field(..., min_length=1, max_length=100_000)
+class LabelsChange(InModel):
+    sample_ids: list[Id] = Field(..., min_length=1, max_length=100_000)
     labels: list[str] = Field(..., min_length=1)
 
 
-class AnnotationIn(BaseModel):
+class AnnotationIn(InModel):
     annotation: dict = Field(..., description='type-specific; image classification: {"labels": [...]}')
 
 
-class SamplesDelete(BaseModel):
-    sample_ids: list[int] = Field(..., min_length=1, max_length=100_000)
+class SamplesDelete(InModel):
+    sample_ids: list[Id] = Field(..., min_length=1, max_length=100_000)
     delete_source: bool = False
 
 
-class HardMark(BaseModel):
-    sample_ids: list[int] = Field(..., min_length=1, max_length=100_000)
+class HardMark(InModel):
+    sample_ids: list[Id] = Field(..., min_length=1, max_length=100_000)
     hard: bool = True
     coefficient: float | None = Field(None, ge=0, le=1)
     reason: str | None = None
 
 
-class LabelAdd(BaseModel):
+class LabelAdd(InModel):
     name: str
     color: str = ""
 
 
-class LabelRename(BaseModel):
+class LabelRename(InModel):
     name: str = Field(..., description="the new name")
 
 
-class ImportIn(BaseModel):
-    path: str = Field(..., description="file or folder on the server, or an s3:// URL / prefix")
-    format: str | None = Field(None, description="a format id (manifest, csv, imagefolder...); none: plain files")
+class ImportIn(InModel):
+    path: ServerPath = Field(..., description="file or folder on the server, or an s3:// URL / prefix")
+    format: FormatId | None = Field(None, description="a format id (manifest, csv, imagefolder...); none: plain files")
 
 
-class SampleRef(BaseModel):
-    source: str = Field(..., description="absolute path or s3:// URL of the file")
-    labels: list[str] = Field(default_factory=list)
+class SampleRef(TypedDict):
+    """A TypedDict, not a model: a request may carry a million of them, and validating plain dicts
+    is ~20x faster than building model instances."""
+    __pydantic_config__ = ConfigDict(strict=True)  # type: ignore[misc]
+    source: Annotated[ServerPath, Field(description="absolute path or s3:// URL of the file")]
+    labels: NotRequired[Annotated[list[str], Field(description="label names (new ones join the set)")]]
 
 
-class SamplesAdd(BaseModel):
+class SamplesAdd(InModel):
     samples: list[SampleRef] = Field(..., min_length=1, max_length=1_000_000)
     verify_files: bool = Field(True, description="open each file to check it (false: register references "
                                                  "as they are, checked when first shown)")
 
 
-class ExportIn(BaseModel):
+class ExportIn(InModel):
+    format: FormatId
+    out: ServerPath = Field(..., description="file or folder on the server to write")
+
+
+class ImportOut(BaseModel):
+    """One import (or synchronize) and what it did; `errors` says why files were refused."""
+    model_config = ConfigDict(extra="allow")
+    id: int
+    job_id: int | None
+    started_at: Timestamp
+    finished_at: Timestamp | None
+    mode: str
+    format: str | None
+    path: str | None
+    found: int
+    imported: int
+    labeled: int
+    status: str = Field(..., description="running | succeeded | partial | failed")
+    errors: list[str]
+
+
+class ExportOut(BaseModel):
     format: str
-    out: str = Field(..., description="file or folder on the server to write")
+    path: str = Field(..., description="the absolute path written")
+    samples: int
+
+
+class ChangedOut(BaseModel):
+    samples_changed: int
+
+
+class DeletedOut(BaseModel):
+    removed: int
+    files_deleted: int
+    errors: list[str]
+
+
+class LabelNamesOut(BaseModel):
+    labels: list[str]
+
+
+class LabelUsageOut(BaseModel):
+    label_set: dict[str, Any]
+    labels: list[dict[str, Any]] = Field(..., description="each label of the set with `samples`, its usage")

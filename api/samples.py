@@ -6,16 +6,18 @@ from fastapi import APIRouter, Depends, Query, Response
 from store import Store
 from store import annotations as ann
 from store import samples as samples_store
+from store.jobs import get_job
 from store.samples import SampleQuery
 
 from .deps import get_actor, get_store
-from .models import AnnotationIn, HardMark, LabelsChange, PageOut, SampleOut, SamplesDelete, Status
+from .errors import error_responses
+from .models import AnnotationIn, ChangedOut, DeletedOut, JobId, SampleId, HardMark, LabelsChange, PageOut, SampleOut, SamplesDelete, Status
 
-router = APIRouter(tags=["samples"])
+router = APIRouter(tags=["samples"], responses=error_responses(400, 404))
 
 
 @router.get("/jobs/{job_id}/samples", response_model=PageOut, summary="A page of a tab, with filters")
-def list_samples(job_id: int, status: Status = "all",
+def list_samples(job_id: JobId, status: Status = "all",
                  label: list[str] = Query(default=[], description="any of these labels (repeat the parameter)"),
                  name: str = Query("", description="substring of the file name or path"),
                  labeled_by: str = "", hard: bool | None = None, cluster: str = "",
@@ -27,18 +29,21 @@ def list_samples(job_id: int, status: Status = "all",
                     cluster=cluster, from_inference=from_inference, hard_first=hard_first, page=page,
                     page_size=page_size)
     p = samples_store.query_samples(store, job_id, q)
+    if not p.total:  # nothing found: is there such a job at all? (a job with samples surely exists)
+        get_job(store, job_id)
     return PageOut(items=[SampleOut.of(s) for s in p.items], total=p.total, page=p.page, page_size=p.page_size,
                    pages=p.pages)
 
 
-@router.get("/jobs/{job_id}/samples/{sample_id}", response_model=SampleOut, summary="One sample with its annotation")
-def get_sample(job_id: int, sample_id: int, store: Store = Depends(get_store)):
+# {sample_id:int}: /jobs/1/samples/labels (POST only) must not match here, so a GET on it is a 405
+@router.get("/jobs/{job_id}/samples/{sample_id:int}", response_model=SampleOut, summary="One sample with its annotation")
+def get_sample(job_id: JobId, sample_id: SampleId, store: Store = Depends(get_store)):
     return SampleOut.of(samples_store.get_sample(store, job_id, sample_id))
 
 
 @router.put("/jobs/{job_id}/samples/{sample_id}/annotation", response_model=SampleOut,
             summary="Save a sample's annotation (an empty one returns it to Unlabeled)")
-def save_annotation(job_id: int, sample_id: int, body: AnnotationIn, store: Store = Depends(get_store),
+def save_annotation(job_id: JobId, sample_id: SampleId, body: AnnotationIn, store: Store = Depends(get_store),
                     actor: str = Depends(get_actor)):
     ann.set_annotation(store, job_id, sample_id, body.annotation, actor=actor)
     return SampleOut.of(samples_store.get_sample(store, job_id, sample_id))
@@ -46,32 +51,33 @@ def save_annotation(job_id: int, sample_id: int, body: AnnotationIn, store: Stor
 
 @router.delete("/jobs/{job_id}/samples/{sample_id}/annotation", status_code=204,
                summary="Delete a sample's annotation (it returns to Unlabeled)")
-def delete_annotation(job_id: int, sample_id: int, store: Store = Depends(get_store),
+def delete_annotation(job_id: JobId, sample_id: SampleId, store: Store = Depends(get_store),
                       actor: str = Depends(get_actor)):
     ann.clear_annotation(store, job_id, sample_id, actor=actor)
     return Response(status_code=204)
 
 
-@router.post("/jobs/{job_id}/samples/labels", summary="Add labels to many samples in one action")
-def add_labels(job_id: int, body: LabelsChange, store: Store = Depends(get_store),
-               actor: str = Depends(get_actor)) -> dict:
+@router.post("/jobs/{job_id}/samples/labels", response_model=ChangedOut, summary="Add labels to many samples in one action")
+def add_labels(job_id: JobId, body: LabelsChange, store: Store = Depends(get_store),
+               actor: str = Depends(get_actor)):
     return {"samples_changed": ann.apply_labels(store, job_id, body.sample_ids, body.labels, actor=actor)}
 
 
-@router.post("/jobs/{job_id}/samples/labels/remove", summary="Remove labels from many samples")
-def remove_labels(job_id: int, body: LabelsChange, store: Store = Depends(get_store),
-                  actor: str = Depends(get_actor)) -> dict:
+@router.post("/jobs/{job_id}/samples/labels/remove", response_model=ChangedOut, summary="Remove labels from many samples")
+def remove_labels(job_id: JobId, body: LabelsChange, store: Store = Depends(get_store),
+                  actor: str = Depends(get_actor)):
     return {"samples_changed": ann.remove_labels(store, job_id, body.sample_ids, body.labels, actor=actor)}
 
 
-@router.post("/jobs/{job_id}/samples/hard", summary="Mark or unmark hard examples")
-def mark_hard(job_id: int, body: HardMark, store: Store = Depends(get_store), actor: str = Depends(get_actor)) -> dict:
+@router.post("/jobs/{job_id}/samples/hard", response_model=ChangedOut, summary="Mark or unmark hard examples")
+def mark_hard(job_id: JobId, body: HardMark, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     n = samples_store.set_hard(store, job_id, body.sample_ids, body.hard, body.coefficient, body.reason, actor=actor)
     return {"samples_changed": n}
 
 
-@router.post("/jobs/{job_id}/samples/delete", summary="Remove samples from the job (optionally their files)")
-def delete_samples(job_id: int, body: SamplesDelete, store: Store = Depends(get_store),
-                   actor: str = Depends(get_actor)) -> dict:
+@router.post("/jobs/{job_id}/samples/delete", response_model=DeletedOut, summary="Remove samples from the job (optionally their files)",
+             responses=error_responses(502))
+def delete_samples(job_id: JobId, body: SamplesDelete, store: Store = Depends(get_store),
+                   actor: str = Depends(get_actor)):
     res = samples_store.delete_samples(store, job_id, body.sample_ids, body.delete_source, actor=actor)
     return {"removed": res.removed, "files_deleted": res.files_deleted, "errors": res.errors}
