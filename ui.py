@@ -50,4 +50,14 @@ def build_ui(store: Store) -> gr.Blocks:
         jobs_page.label_btn.click(open_labeling, [jobs_page.job], [current_job, tabs] + label_page.load_outputs)
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
         demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job, jobs_page.name_box])
+    hide_ui_events_from_api_page(demo)
     return demo
+
+
+def hide_ui_events_from_api_page(demo: gr.Blocks) -> None:
+    """UI plumbing stays off Gradio's API page (scripts use the REST API at /api/v1); the events
+    stay callable by the page itself and by gradio_client."""
+    for fn in demo.fns.values():
+        if fn.api_visibility == "public":
+            fn.api_visibility = "undocumented"
+

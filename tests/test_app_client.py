@@ -62,11 +62,8 @@ def open_labeling(client: Client, job_id: int) -> dict:
 def test_api_info_and_demo_job_on_first_start(demo_app):
     client = client_for(demo_app)
     info = client.view_api(return_format="dict", print_info=False)
-    named = info["named_endpoints"]
-    for endpoint in ("/on_filter", "/on_create", "/open_labeling", "/open_stats", "/on_apply", "/on_rename",
-                     "/on_delete_label", "/on_upload"):
-        assert endpoint in named, sorted(named)
-    assert [p["parameter_name"] for p in named["/on_create"]["parameters"]][:2] == ["name", "type_id"]
+    # UI plumbing is hidden from Gradio's API page (scripts use /api/v1), yet stays callable below
+    assert info["named_endpoints"] == {}, sorted(info["named_endpoints"])
 
     table, _picker = job_list(client)
     rows = table["data"]
