@@ -14,6 +14,12 @@ from store.stats import job_stats
 from .common import AppContext, esc
 
 
+def _bars(frame: pd.DataFrame, y: str) -> gr.BarPlot:
+    """Bars from zero (a chart whose values are all equal otherwise shows no bar at all)."""
+    top = int(frame[y].max()) if len(frame) else 0
+    return gr.BarPlot(value=frame, y_lim=[0, max(1, top) * 1.1])
+
+
 @dataclass
 class StatisticsPage:
     outputs: list
@@ -25,7 +31,8 @@ def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
     with gr.Row():
         status_plot = gr.BarPlot(x="Status", y="Samples", title="Samples per status", elem_id="stats-status")
         label_plot = gr.BarPlot(x="Label", y="Samples", title="Samples per label", elem_id="stats-labels")
-    progress_plot = gr.LinePlot(x="Day", y="Labeled so far", title="Progress over time", elem_id="stats-progress")
+    progress_plot = gr.BarPlot(x="Day", y="Labeled so far", title="Progress over time (labeled samples so far)",
+                               elem_id="stats-progress")
     with gr.Row():
         label_table = gr.Dataframe(interactive=False, label="Per label", elem_id="stats-label-table")
         annotator_table = gr.Dataframe(interactive=False, label="Per annotator", elem_id="stats-annotators")
@@ -43,12 +50,13 @@ def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
         statuses = pd.DataFrame({"Status": ["Labeled", "Unlabeled", "To be confirmed"],
                                  "Samples": [st.labeled, st.unlabeled, st.to_be_confirmed]})
         labels = pd.DataFrame({"Label": list(st.labels), "Samples": list(st.labels.values())})
-        progress = pd.DataFrame({"Day": [pd.Timestamp(d) for d, _, _ in st.progress],
+        progress = pd.DataFrame({"Day": [d for d, _, _ in st.progress],
                                  "Labeled so far": [c for _, _, c in st.progress]})
         annotators = pd.DataFrame({"Annotator": list(st.annotators), "Labeled samples": list(st.annotators.values())})
         return [f"### Task statistics: {esc(job.name)}\n{st.labeled}/{st.total} labeled ({pct}) · "
                 f"{st.unlabeled} unlabeled · {st.to_be_confirmed} to be confirmed",
-                statuses, labels, progress, labels, annotators]
+                _bars(statuses, "Samples"), _bars(labels, "Samples"), _bars(progress, "Labeled so far"),
+                labels, annotators]
 
     outputs = [header, status_plot, label_plot, progress_plot, label_table, annotator_table]
     refresh_btn.click(load, [current_job], outputs)
