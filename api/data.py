@@ -33,8 +33,8 @@ def _binary(*media_types: str) -> dict:
     return {mt: {"schema": {"type": "string", "format": "binary"}} for mt in media_types}
 
 
-@router.post("/jobs/{job_id}/imports", status_code=201, response_model=ImportOut, summary="Import a file, folder or S3 prefix",
-             responses=error_responses(502))
+@router.post("/jobs/{job_id}/imports", status_code=201, response_model=ImportOut,
+             summary="Import a file, folder or S3 prefix", responses=error_responses(502))
 def create_import(job_id: JobId, body: ImportIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     if body.format:
         rec = import_format(store, job_id, body.format, body.path, actor=actor)
@@ -73,8 +73,8 @@ def _normal_absolute(path: str) -> bool:
             and "/./" not in path and "/../" not in path and path == path.strip())
 
 
-@router.post("/jobs/{job_id}/sync", response_model=ImportOut, summary="Synchronize new files from the dataset's source",
-             responses=error_responses(502))
+@router.post("/jobs/{job_id}/sync", response_model=ImportOut,
+             summary="Synchronize new files from the dataset's source", responses=error_responses(502))
 def sync(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return synchronize(store, job_id, actor=actor).as_dict()
 

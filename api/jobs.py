@@ -13,7 +13,8 @@ from store.stats import job_stats
 
 from .deps import get_actor, get_store
 from .errors import error_responses
-from .models import ChangedOut, JobCopy, JobId, LabelNamesOut, LabelUsageOut, JobCreate, JobOut, JobPatch, JobSummaryOut, LabelAdd, LabelRename, LabelSetIn
+from .models import (ChangedOut, JobCopy, JobCreate, JobId, JobOut, JobPatch, JobSummaryOut, LabelAdd,
+                     LabelNamesOut, LabelRename, LabelSetIn, LabelUsageOut)
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=error_responses(400, 404))
 
@@ -84,7 +85,8 @@ def stats(job_id: JobId, store: Store = Depends(get_store)) -> dict:
     return job_stats(store, job_id).as_dict()
 
 
-@router.get("/{job_id}/labels", response_model=LabelUsageOut, summary="The label set with the number of samples per label")
+@router.get("/{job_id}/labels", response_model=LabelUsageOut,
+            summary="The label set with the number of samples per label")
 def labels(job_id: JobId, store: Store = Depends(get_store)):
     job = jobs_store.get_job(store, job_id)
     usage = ann.label_usage(store, job_id)
@@ -99,7 +101,8 @@ def add_label(job_id: JobId, body: LabelAdd, store: Store = Depends(get_store), 
     return {"labels": job.label_set.names()}
 
 
-@router.patch("/{job_id}/labels/{name}", response_model=ChangedOut, summary="Rename a label everywhere", responses=error_responses(409))
+@router.patch("/{job_id}/labels/{name}", response_model=ChangedOut, summary="Rename a label everywhere",
+              responses=error_responses(409))
 def rename_label(job_id: JobId, name: str, body: LabelRename, store: Store = Depends(get_store),
                  actor: str = Depends(get_actor)):
     return {"samples_changed": ann.rename_label(store, job_id, name, body.name, actor=actor)}

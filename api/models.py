@@ -249,7 +249,7 @@ class LabelRename(InModel):
 
 class ImportIn(InModel):
     path: ServerPath = Field(..., description="file or folder on the server, or an s3:// URL / prefix")
-    format: FormatId | None = Field(None, description="a format id (manifest, csv, imagefolder...); none: plain files")
+    format: FormatId | None = Field(None, description="a format id (manifest, csv, imagefolder); none: plain files")
 
 
 class SampleRef(TypedDict):

@@ -11,7 +11,8 @@ from store.samples import SampleQuery
 
 from .deps import get_actor, get_store
 from .errors import error_responses
-from .models import AnnotationIn, ChangedOut, DeletedOut, JobId, SampleId, HardMark, LabelsChange, PageOut, SampleOut, SamplesDelete, Status
+from .models import (AnnotationIn, ChangedOut, DeletedOut, HardMark, JobId, LabelsChange, PageOut, SampleId,
+                     SampleOut, SamplesDelete, Status)
 
 router = APIRouter(tags=["samples"], responses=error_responses(400, 404))
 
@@ -36,7 +37,8 @@ def list_samples(job_id: JobId, status: Status = "all",
 
 
 # {sample_id:int}: /jobs/1/samples/labels (POST only) must not match here, so a GET on it is a 405
-@router.get("/jobs/{job_id}/samples/{sample_id:int}", response_model=SampleOut, summary="One sample with its annotation")
+@router.get("/jobs/{job_id}/samples/{sample_id:int}", response_model=SampleOut,
+            summary="One sample with its annotation")
 def get_sample(job_id: JobId, sample_id: SampleId, store: Store = Depends(get_store)):
     return SampleOut.of(samples_store.get_sample(store, job_id, sample_id))
 
@@ -57,13 +59,15 @@ def delete_annotation(job_id: JobId, sample_id: SampleId, store: Store = Depends
     return Response(status_code=204)
 
 
-@router.post("/jobs/{job_id}/samples/labels", response_model=ChangedOut, summary="Add labels to many samples in one action")
+@router.post("/jobs/{job_id}/samples/labels", response_model=ChangedOut,
+             summary="Add labels to many samples in one action")
 def add_labels(job_id: JobId, body: LabelsChange, store: Store = Depends(get_store),
                actor: str = Depends(get_actor)):
     return {"samples_changed": ann.apply_labels(store, job_id, body.sample_ids, body.labels, actor=actor)}
 
 
-@router.post("/jobs/{job_id}/samples/labels/remove", response_model=ChangedOut, summary="Remove labels from many samples")
+@router.post("/jobs/{job_id}/samples/labels/remove", response_model=ChangedOut,
+             summary="Remove labels from many samples")
 def remove_labels(job_id: JobId, body: LabelsChange, store: Store = Depends(get_store),
                   actor: str = Depends(get_actor)):
     return {"samples_changed": ann.remove_labels(store, job_id, body.sample_ids, body.labels, actor=actor)}
@@ -75,8 +79,8 @@ def mark_hard(job_id: JobId, body: HardMark, store: Store = Depends(get_store), 
     return {"samples_changed": n}
 
 
-@router.post("/jobs/{job_id}/samples/delete", response_model=DeletedOut, summary="Remove samples from the job (optionally their files)",
-             responses=error_responses(502))
+@router.post("/jobs/{job_id}/samples/delete", response_model=DeletedOut,
+             summary="Remove samples from the job (optionally their files)", responses=error_responses(502))
 def delete_samples(job_id: JobId, body: SamplesDelete, store: Store = Depends(get_store),
                    actor: str = Depends(get_actor)):
     res = samples_store.delete_samples(store, job_id, body.sample_ids, body.delete_source, actor=actor)
