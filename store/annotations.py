@@ -135,7 +135,8 @@ def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor:
     """Save one sample's whole annotation, checked by its type (used by import and every page)."""
     job = get_job(store, job_id)
     _require_page(job)
-    ann = job.labeling_type.validate(data, job.label_set)
+    meta = store.db.scalar("SELECT meta FROM samples WHERE id = ?", [sample_id])
+    ann = job.labeling_type.validate(data, job.label_set, json.loads(meta) if meta else None)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
         _write_annotations(cur, job_id, [(sample_id, ann)], actor)
@@ -176,6 +177,10 @@ def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | Non
     label_set = validate_label_set(replace(job.label_set, labels=labels), job.labeling_type.rules)
     with store.db.transaction() as cur:
         cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
+        if job.labeling_type.relabel is not None:
+            changed = _relabel_rows(cur, job, old, new)
+            record_event(cur, actor, "rename_label", job_id, old=old, new=new, samples=changed)
+            return changed
         changed = cur.execute(
             "UPDATE job_samples SET labels = list_transform(labels, lambda x: CASE WHEN x = ? THEN ? ELSE x END), "
             "annotation = json_object('labels', list_transform(labels, lambda x: CASE WHEN x = ? THEN ? ELSE x END)) "
@@ -199,6 +204,11 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
         if delete_samples_with_only_this:
             removed = cur.execute("DELETE FROM job_samples WHERE job_id = ? AND labels = [?]::VARCHAR[]",
                                   [job_id, name]).fetchall()[0][0]
+        if job.labeling_type.relabel is not None:
+            changed = _relabel_rows(cur, job, name, None)
+            record_event(cur, actor, "delete_label", job_id, label=name, samples=changed + removed,
+                         deleted_samples=removed)
+            return changed + removed
         changed = cur.execute(
             "UPDATE job_samples SET labels = list_filter(labels, lambda x: x <> ?), "
             "annotation = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL "
@@ -210,6 +220,25 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
         record_event(cur, actor, "delete_label", job_id, label=name, samples=changed + removed,
                      deleted_samples=removed)
     return changed + removed
+
+
+def _relabel_rows(cur, job: Job, old: str, new: str | None) -> int:
+    """Rename (new) or drop (new=None) a label inside structured annotations (shapes, spans...);
+    who labeled a sample stays; a sample left with nothing returns to Unlabeled."""
+    rows = cur.execute("SELECT sample_id, annotation FROM job_samples WHERE job_id = ? AND list_contains(labels, ?)",
+                       [job.id, old]).fetchall()
+    params = []
+    for sample_id, raw in rows:
+        data = job.labeling_type.relabel(json.loads(raw) if raw else {}, old, new)
+        labels = job.labeling_type.label_names(data)
+        params.append([labels, json.dumps(data, ensure_ascii=False) if labels else None,
+                       bool(labels), bool(labels), bool(labels), job.id, sample_id])
+    cur.executemany(
+        "UPDATE job_samples SET labels = ?, annotation = ?, "
+        "status = CASE WHEN ? THEN status ELSE 'unlabeled' END, "
+        "labeled_by = CASE WHEN ? THEN labeled_by ELSE NULL END, "
+        "labeled_at = CASE WHEN ? THEN labeled_at ELSE NULL END WHERE job_id = ? AND sample_id = ?", params)
+    return len(rows)
 
 
 def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None) -> Job:

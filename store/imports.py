@@ -118,6 +118,7 @@ def _register_and_label(store: Store, job, items: list[ImportItem], media: str, 
               f"{', '.join(e.lstrip('.') for e in exts)})" for it in wrong]
     errors += [r.reason for r in checked.refused] if checked else []
     ok_uris = {e.uri for e in accepted}
+    meta_by_uri = {e.uri: e.meta for e in accepted if e.meta}
     ltype = job.labeling_type
     with store.db.transaction() as cur:
         ids = register_samples(store, job.dataset_id, accepted)
@@ -134,7 +135,7 @@ def _register_and_label(store: Store, job, items: list[ImportItem], media: str, 
             if it.annotation is None or it.uri not in ok_uris:
                 continue
             try:
-                ann = ltype.validate(it.annotation, job.label_set)
+                ann = ltype.validate(it.annotation, job.label_set, meta_by_uri.get(it.uri) or it.meta)
             except StoreError as e:
                 errors.append(f"{it.path}: {e}")
                 continue

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 from ..errors import ValidationError
-from . import declared, image_classification
+from . import declared, image_classification, image_segmentation, object_detection
 from .base import Annotation, LabelingType
 
-REGISTRY: dict[str, LabelingType] = {t.id: t for t in (image_classification.TYPE, *declared.TYPES)}
+_ORDER = ("image_classification", "object_detection", "image_segmentation", "text_classification",
+          "named_entity_recognition", "text_triplet", "sound_classification", "speech_labeling",
+          "speech_paragraph", "video_labeling")
+_TYPES = {t.id: t for t in (image_classification.TYPE, object_detection.TYPE, image_segmentation.TYPE,
+                            *declared.TYPES)}
+REGISTRY: dict[str, LabelingType] = {type_id: _TYPES[type_id] for type_id in _ORDER}
 
 SCENES = {"images": "Images", "audio": "Audio", "text": "Text", "video": "Video"}
 

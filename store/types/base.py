@@ -29,8 +29,13 @@ class LabelingType:
     team_labeling: bool = False
     auto_labeling: bool = False
     formats: tuple[str, ...] = ("manifest", "parquet")
-    # Checks an annotation against the job's label set; None while the type has no labeling page.
-    validate: Callable[[dict, LabelSet], Annotation] | None = None
+    # Checks an annotation against the job's label set and the sample's meta (image width and
+    # height, audio duration...); None while the type has no labeling page.
+    validate: Callable[..., Annotation] | None = None
+    # Renames (new) or drops (new=None) a label inside a structured annotation; None: the
+    # annotation is just the label list (classification), done in SQL.
+    relabel: Callable[[dict, str, str | None], dict] | None = None
+    label_names: Callable[[dict], list[str]] | None = None  # labels an annotation uses
     page: str | None = None  # module under pages/ that labels this type
     description: str = ""
     extensions: tuple[str, ...] = field(default=())

@@ -3,18 +3,7 @@ can be created, SPEC F1.1/F1.2) while their labeling pages are built in later st
 from __future__ import annotations
 
 from ..labelset import MAX_CLASS_NAME, LabelRules
-from .base import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, TEXT_EXTENSIONS, VIDEO_EXTENSIONS, LabelingType
-
-OBJECT_DETECTION = LabelingType(
-    id="object_detection", title="Object detection", scene="images", media="image",
-    rules=LabelRules(colors=True, attributes=True), team_labeling=True, auto_labeling=True,
-    formats=("manifest", "voc", "coco", "yolo", "parquet"), extensions=IMAGE_EXTENSIONS,
-    description="Rectangles, polygons, circles, lines, dashed lines and points with labels.")
-
-IMAGE_SEGMENTATION = LabelingType(
-    id="image_segmentation", title="Image segmentation", scene="images", media="image",
-    rules=LabelRules(colors=True), formats=("manifest", "coco", "parquet"), extensions=IMAGE_EXTENSIONS,
-    description="Polygons and extreme-point outlines.")
+from .base import AUDIO_EXTENSIONS, TEXT_EXTENSIONS, VIDEO_EXTENSIONS, LabelingType
 
 TEXT_CLASSIFICATION = LabelingType(
     id="text_classification", title="Text classification", scene="text", media="text",
@@ -56,5 +45,5 @@ VIDEO_LABELING = LabelingType(
     rules=LabelRules(colors=True, attributes=True), formats=("manifest", "parquet"),
     extensions=VIDEO_EXTENSIONS, description="Shapes on frames of MP4 videos.")
 
-TYPES = (OBJECT_DETECTION, IMAGE_SEGMENTATION, TEXT_CLASSIFICATION, NAMED_ENTITY_RECOGNITION,
+TYPES = (TEXT_CLASSIFICATION, NAMED_ENTITY_RECOGNITION,
          TEXT_TRIPLET, SOUND_CLASSIFICATION, SPEECH_LABELING, SPEECH_PARAGRAPH, VIDEO_LABELING)

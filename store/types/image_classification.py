@@ -8,7 +8,7 @@ from .base import IMAGE_EXTENSIONS, Annotation, LabelingType
 RULES = LabelRules(name_pattern="word")
 
 
-def validate(data: dict, label_set: LabelSet) -> Annotation:
+def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annotation:
     """{"labels": [name, ...]}: names from the label set, no duplicates, order kept."""
     names = data.get("labels") if isinstance(data, dict) else None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):

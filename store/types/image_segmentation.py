@@ -1,0 +1,17 @@
+"""Image segmentation: labeled polygons (drawn, or proposed from extreme points) (F3.3)."""
+from __future__ import annotations
+
+from ..labelset import LabelRules, LabelSet
+from .base import IMAGE_EXTENSIONS, Annotation, LabelingType
+from .shapes import relabel_shapes, shape_label_names, validate_shapes
+
+
+def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annotation:
+    return validate_shapes(data, label_set, meta, ("polygon",))
+
+
+TYPE = LabelingType(
+    id="image_segmentation", title="Image segmentation", scene="images", media="image",
+    rules=LabelRules(colors=True), formats=("manifest", "coco", "parquet"), validate=validate, relabel=relabel_shapes, label_names=shape_label_names,
+    page="pages.image_segmentation", extensions=IMAGE_EXTENSIONS,
+    description="Polygons and extreme-point outlines.")
