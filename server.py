@@ -50,6 +50,30 @@ def build_server(store: Store) -> FastAPI:
         return Response(data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff",
                                                                "Content-Security-Policy": "sandbox"})
 
+    @app.get("/media/{sample_id}/display")
+    def display(sample_id: int):
+        from store.samples import sample_display
+
+        try:
+            data = sample_display(store, sample_id)
+        except NotFound:
+            raise HTTPException(404, "sample not found") from None
+        except StoreError as e:
+            raise HTTPException(422, str(e)) from None
+        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/media/{sample_id}/crop")
+    def crop(sample_id: int, x1: float, y1: float, x2: float, y2: float):
+        from store.samples import sample_crop
+
+        try:
+            data = sample_crop(store, sample_id, (x1, y1, x2, y2))
+        except NotFound:
+            raise HTTPException(404, "sample not found") from None
+        except StoreError as e:
+            raise HTTPException(422, str(e)) from None
+        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=600"})
+
     @app.get("/healthz")
     def health():
         return {"ok": True}

@@ -69,6 +69,11 @@ element.addEventListener('click', (e) => {
     trigger('preview');
     return;
   }
+  if (props.open_on_click) {  // pages that open one sample at a time (shapes): a click opens it
+    update(v => { v.preview = id; v.items.forEach(x => { x.selected = x.id === id; }); });
+    trigger('preview');
+    return;
+  }
   update(v => { const it = v.items.find(x => x.id === id); if (it) it.selected = !it.selected; });
   trigger('change');
 });
@@ -115,6 +120,8 @@ def preview_id(value) -> int | None:
         return None
 
 
-def sample_grid(**kwargs) -> gr.HTML:
+def sample_grid(open_on_click: bool = False, elem_id: str = "lp-sample-grid", **kwargs) -> gr.HTML:
+    """The grid; with open_on_click a click opens the sample (event `preview`) instead of
+    toggling its selection."""
     return gr.HTML(value=grid_value([]), html_template=TEMPLATE, css_template=CSS, js_on_load=JS,
-                   elem_id="lp-sample-grid", **kwargs)
+                   elem_id=elem_id, open_on_click=open_on_click, **kwargs)

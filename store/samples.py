@@ -116,8 +116,9 @@ _SHALLOW = 5_000  # up to this offset a plain ORDER BY ... LIMIT/OFFSET is cheap
 
 
 def _count_by_bucket(store: Store, job_id: int, q: SampleQuery, where: str, params: list,
-                     needs_samples: bool) -> list[tuple[int, int]]:
-    """[(sample_id >> _BUCKET_BITS, rows)] in order: the total and where any page lies, in one pass.
+                     needs_samples: bool) -> tuple[list[tuple[int, int]], str, str, list]:
+    """[(sample_id >> _BUCKET_BITS, rows)] in order: the total and where any page lies, in one pass;
+    with the id column, FROM ... WHERE ... and parameters that select the matching sample ids.
 
     A filter on the file name alone reads samples only when the job holds every sample of its
     dataset (the usual case): a job's samples are samples of its dataset, so equal counts mean the
@@ -130,12 +131,15 @@ def _count_by_bucket(store: Store, job_id: int, q: SampleQuery, where: str, para
             dataset_id = store.db.scalar("SELECT dataset_id FROM jobs WHERE id = ?", [job_id])
             if store.db.scalar("SELECT (SELECT count(*) FROM job_samples WHERE job_id = ?) "
                                "= (SELECT count(*) FROM samples WHERE dataset_id = ?)", [job_id, dataset_id]):
+                matching = f"samples s WHERE s.dataset_id = ? AND {rest}"
+                matching_params = [dataset_id, *params[1:]]
                 return store.db.fetchall(
-                    f"SELECT s.id >> {_BUCKET_BITS} AS bucket, count(*) FROM samples s "
-                    f"WHERE s.dataset_id = ? AND {rest} GROUP BY bucket ORDER BY bucket", [dataset_id, *params[1:]])
+                    f"SELECT s.id >> {_BUCKET_BITS} AS bucket, count(*) FROM {matching} GROUP BY bucket ORDER BY bucket",
+                    matching_params), "s.id", matching, matching_params
     source = "job_samples js JOIN samples s ON s.id = js.sample_id" if needs_samples else "job_samples js"
-    return store.db.fetchall(f"SELECT js.sample_id >> {_BUCKET_BITS} AS bucket, count(*) FROM {source} "
-                             f"WHERE {where} GROUP BY bucket ORDER BY bucket", params)
+    matching = f"{source} WHERE {where}"
+    return store.db.fetchall(f"SELECT js.sample_id >> {_BUCKET_BITS} AS bucket, count(*) FROM {matching} "
+                             "GROUP BY bucket ORDER BY bucket", params), "js.sample_id", matching, params
 
 
 def _views_by_id(store: Store, job_id: int, ids: list[int]) -> list[SampleView]:
@@ -159,22 +163,23 @@ def query_samples(store: Store, job_id: int, q: SampleQuery) -> Page:
     where, params, needs_samples = _where(job_id, q)
     source = "job_samples js JOIN samples s ON s.id = js.sample_id" if needs_samples else "job_samples js"
     buckets = None
-    if needs_samples and not q.hard_first:  # a file-name filter is a scan: count and place pages at once
-        buckets = _count_by_bucket(store, job_id, q, where, params, needs_samples)
+    # A file-name filter (a scan) or a deep page: the counts per bucket give the total too.
+    if not q.hard_first and (needs_samples or (max(1, q.page) - 1) * q.page_size > _SHALLOW):
+        buckets, id_col, matching, matching_params = _count_by_bucket(store, job_id, q, where, params, needs_samples)
         total = sum(n for _, n in buckets)
     else:
         total = store.db.scalar(f"SELECT count(*) FROM {source} WHERE {where}", params)
+    if total == 0:
+        get_job(store, job_id)  # an empty view of a job that does not exist is an error
     pages = max(1, -(-total // q.page_size))
     page = min(max(1, q.page), pages)
     offset = (page - 1) * q.page_size
-    if q.hard_first or (buckets is None and offset <= _SHALLOW):
+    if buckets is None:
         order = "js.hard DESC, js.hard_coefficient DESC NULLS LAST, js.sample_id" if q.hard_first else "js.sample_id"
         ids = [r[0] for r in store.db.fetchall(
             f"SELECT js.sample_id FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
             [*params, q.page_size, offset])]
     else:
-        if buckets is None:
-            buckets = _count_by_bucket(store, job_id, q, where, params, needs_samples)
         lo = hi = None
         skip = before = 0
         for bucket, n in buckets:  # the buckets holding rows offset .. offset + page_size - 1
@@ -186,9 +191,8 @@ def query_samples(store: Store, job_id: int, q: SampleQuery) -> Page:
                 hi = bucket
             before += n
         ids = [] if lo is None else [r[0] for r in store.db.fetchall(
-            f"SELECT js.sample_id FROM {source} WHERE {where} AND js.sample_id BETWEEN ? AND ? "
-            "ORDER BY js.sample_id LIMIT ? OFFSET ?",
-            [*params, lo << _BUCKET_BITS, ((hi + 1) << _BUCKET_BITS) - 1, q.page_size, skip])]
+            f"SELECT {id_col} FROM {matching} AND {id_col} BETWEEN ? AND ? ORDER BY {id_col} LIMIT ? OFFSET ?",
+            [*matching_params, lo << _BUCKET_BITS, ((hi + 1) << _BUCKET_BITS) - 1, q.page_size, skip])]
     return Page(_views_by_id(store, job_id, ids), total, page, q.page_size)
 
 
@@ -346,3 +350,55 @@ def sample_image(store: Store, sample_id: int):
 
 def get_sample_uri(store: Store, sample_id: int) -> str:
     return _sample_uri(store, sample_id)
+
+
+DISPLAY_MAX_SIDE = 4096
+
+
+def sample_display(store: Store, sample_id: int) -> bytes:
+    """The image as the browser shows it for drawing: first frame, RGB(A), 8-bit, at most
+    4096 px a side (shapes stay in the original's pixels: the widget scales), cached as WebP."""
+    path = store.cache_dir / "display" / f"{sample_id // 1000}" / f"{sample_id}.webp"
+    if path.exists():
+        return path.read_bytes()
+    import io
+
+    img = display_png(sample_bytes(store, sample_id), store.settings.max_image_pixels, DISPLAY_MAX_SIDE)
+    out = io.BytesIO()
+    img.save(out, "WEBP", quality=90, method=4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(out.getvalue())
+    tmp.replace(path)
+    return out.getvalue()
+
+
+def sample_size(store: Store, sample_id: int) -> tuple[int, int]:
+    """(width, height) of an image sample in its own pixels (from the import check, or read now)."""
+    raw = store.db.scalar("SELECT meta FROM samples WHERE id = ?", [sample_id])
+    meta = json.loads(raw) if raw else {}
+    if meta.get("width") and meta.get("height"):
+        return int(meta["width"]), int(meta["height"])
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(sample_bytes(store, sample_id))) as img:
+        return img.size
+
+
+def sample_crop(store: Store, sample_id: int, box: tuple[float, float, float, float], size: int = 160) -> bytes:
+    """A WebP crop of an image sample around box = (x_min, y_min, x_max, y_max), with a margin."""
+    import io
+
+    img = display_png(sample_bytes(store, sample_id), store.settings.max_image_pixels, DISPLAY_MAX_SIDE)
+    w, h = sample_size(store, sample_id)
+    sx, sy = img.size[0] / w, img.size[1] / h
+    x1, y1, x2, y2 = box
+    m = 0.1 * max(x2 - x1, y2 - y1, 4)
+    crop = img.crop((max(0, int((x1 - m) * sx)), max(0, int((y1 - m) * sy)),
+                     min(img.size[0], int((x2 + m) * sx) + 1), min(img.size[1], int((y2 + m) * sy) + 1)))
+    crop.thumbnail((size, size))
+    out = io.BytesIO()
+    crop.save(out, "WEBP", quality=85)
+    return out.getvalue()
