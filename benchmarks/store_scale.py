@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import resource
@@ -50,9 +51,9 @@ PAGE_SIZE = 50
 
 
 def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100)."""
+    """Nearest-rank percentile (p in 0..100): of 20 timings, p95 is the 19th."""
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    k = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
     return ordered[k]
 
 
@@ -124,19 +125,23 @@ def time_views(st, job_id: int, repeat: int, rng: random.Random) -> dict[str, di
         pages = {"first": 1, "middle": max(1, (first.pages + 1) // 2), "last": first.pages}
         for where, page in pages.items():
             pq = SampleQuery(**{**q.__dict__, "page": page, "page_size": PAGE_SIZE})
-            times = []
+            times, cpu = [], []
             for _ in range(repeat):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 result = samples.query_samples(st, job_id, pq)
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
             out[f"{view}@{where}"] = {"page": page, "pages": first.pages, "total": first.total,
                                       "items": len(result.items), "p50_ms": ms(statistics.median(times)),
-                                      "p95_ms": ms(percentile(times, 95))}
+                                      "p95_ms": ms(percentile(times, 95)),
+                                      # CPU of this process (all threads): what other load cannot inflate
+                                      "cpu_p50_ms": ms(statistics.median(cpu))}
     return out
 
 
 def run(n: int, repeat: int, saves: int, data_dir: Path) -> dict:
     rng = random.Random(20240312)
+    load_start = os.getloadavg()[0]
     settings = store.Settings(data_dir=data_dir, demo=False)
     st = store.open_store(settings)
     label_set = LabelSet(labels=[Label(name) for name in LABELS])
@@ -147,6 +152,7 @@ def run(n: int, repeat: int, saves: int, data_dir: Path) -> dict:
     table = listing_table(paths, rng)
     del paths
     print(f"listing built in {time.perf_counter() - t:.1f} s (not timed)")
+    rss_by_phase = {"listing": peak_rss_mb()}  # peak so far, after each phase
 
     # -- registering: register_samples + attaching to the job --------------------------------
     job = jobs.create_job(st, "scale", "image_classification", label_set=label_set)
@@ -161,6 +167,7 @@ def run(n: int, repeat: int, saves: int, data_dir: Path) -> dict:
     del table, ids
     register_per_s = round(n / register_s)
     print(f"registered {n:,} samples in {t_reg:.2f} s + attached in {t_attach:.2f} s: {register_per_s:,}/s")
+    rss_by_phase["register"] = peak_rss_mb()
 
     # -- labeling 30% in bulk (setup, not a metric) ---------------------------------------------
     sample_ids.sort()
@@ -179,9 +186,11 @@ def run(n: int, repeat: int, saves: int, data_dir: Path) -> dict:
     label_setup_s = time.perf_counter() - t
     del by_actor, chosen
     print(f"labeled {n_labeled:,} (+{int(n * TBC_SHARE):,} to be confirmed) in {label_setup_s:.2f} s (setup)")
+    rss_by_phase["label"] = peak_rss_mb()
 
     # -- views ------------------------------------------------------------------------------
     views = time_views(st, job.id, repeat, rng)
+    rss_by_phase["views"] = peak_rss_mb()
 
     # -- saving one label ---------------------------------------------------------------------
     save_times = []
@@ -210,6 +219,7 @@ def run(n: int, repeat: int, saves: int, data_dir: Path) -> dict:
         small_ids = datasets.register_samples(st, small.dataset_id, listing_table(small_paths, rng))
         attach(st, small.dataset_id, small.id, list(small_ids.values()))
     jobs_setup_s = time.perf_counter() - t
+    rss_by_phase["saves_counts_jobs"] = peak_rss_mb()
     jl = []
     for _ in range(max(3, repeat // 2)):
         t = time.perf_counter()
@@ -230,7 +240,9 @@ def run(n: int, repeat: int, saves: int, data_dir: Path) -> dict:
         "setup": {"register_s": round(t_reg, 2), "attach_s": round(t_attach, 2),
                   "label_bulk_s": round(label_setup_s, 2), "small_jobs_s": round(jobs_setup_s, 2),
                   "db_file_mb": round(settings.database.stat().st_size / 2**20, 1),
-                  "cpus": os.cpu_count()},
+                  "cpus": os.cpu_count(), "peak_rss_mb_after": rss_by_phase,
+                  # other processes on the machine inflate wall times: the 1-minute load average
+                  "load_avg": [round(load_start, 2), round(os.getloadavg()[0], 2)]},
         "views": views,
     }
     st.close()
@@ -239,9 +251,11 @@ def run(n: int, repeat: int, saves: int, data_dir: Path) -> dict:
 
 def print_table(r: dict) -> None:
     print()
-    print(f"{'view':40} {'page':>7} {'total':>9} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"{'view':32} {'page':>7} {'total':>9} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8}")
     for name, v in r["views"].items():
-        print(f"{name:40} {v['page']:>7} {v['total']:>9} {v['p50_ms']:>8.1f} {v['p95_ms']:>8.1f}")
+        print(f"{name:32} {v['page']:>7} {v['total']:>9} {v['p50_ms']:>8.1f} {v['p95_ms']:>8.1f} "
+              f"{v['cpu_p50_ms']:>8.1f}")
+    print(f"\nload average (1 min) at start / end: {r['setup']['load_avg']} on {r['setup']['cpus']} CPUs")
     print()
     targets = {"register_per_s": ("> 20000", lambda x: x > 20000), "page_p95_ms": ("< 50", lambda x: x < 50),
                "save_p95_ms": ("< 20", lambda x: x < 20), "rss_mb": ("< 1500", lambda x: x < 1500)}
@@ -256,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--json", type=Path, help="write the figures here")
-    ap.add_argument("--repeat", type=int, default=10, help="timings per page view")
+    ap.add_argument("--repeat", type=int, default=20, help="timings per page view (p95 of 20 = the 19th)")
     ap.add_argument("--saves", type=int, default=200, help="single-label saves to time")
     ap.add_argument("--keep", type=Path, help="build the store in this folder and keep it")
     args = ap.parse_args(argv)

@@ -186,11 +186,13 @@ def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | N
     path = str(path).strip()
     if not path:
         raise ValidationError("give the path of the file or folder to import")
-    items, problems = reader(store, path)
 
     def work(job):
+        # inside the record: a file that cannot be read at all is a failed import in the history too
+        # (items, problems) or (items, problems, found) where problems are not one sample each
+        items, problems, *found = reader(store, path)
         imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor)
-        return len(items) + len(problems), imported, labeled, problems + errors
+        return (found[0] if found else len(items) + len(problems)), imported, labeled, problems + errors
     return _run(store, job_id, "annotation file", fmt, path, actor, work)
 
 

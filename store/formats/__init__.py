@@ -60,4 +60,4 @@ def formats_for(type_id: str, direction: str = "read") -> list[str]:
     return [f.id for f in FORMATS.values() if type_id in (f.readers if direction == "read" else f.writers)]
 
 
-from . import csv_format, imagefolder, manifest  # noqa: E402,F401  (registration)
+from . import coco, csv_format, imagefolder, manifest, voc, yolo  # noqa: E402,F401  (registration)
