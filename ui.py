@@ -1,11 +1,12 @@
-"""The Gradio UI: My Creations, the labeling page and task statistics, sharing the current job."""
+"""The Gradio UI: My Creations, the labeling pages (one per labeling type, shown by the job's
+type), quick review and task statistics, sharing the current job."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import gradio as gr
 
-from pages import image_classification, jobs, statistics
+from pages import image_classification, image_segmentation, jobs, object_detection, quick_review, statistics
 from pages.common import AppContext
 from store import Store
 from store.errors import NotFound
@@ -14,6 +15,10 @@ from store.jobs import get_job
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
 SHORTCUTS_JS = (ASSETS / "shortcuts.js").read_text(encoding="utf-8")
+
+# type id -> the module under pages/ that labels it (from the registry: store/types)
+LABELING_PAGES = {"image_classification": image_classification, "object_detection": object_detection,
+                  "image_segmentation": image_segmentation}
 
 
 def build_ui(store: Store) -> gr.Blocks:
@@ -27,9 +32,17 @@ def build_ui(store: Store) -> gr.Blocks:
             with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
                 jobs_page = jobs.build(ctx, current_job)
             with gr.Tab("Labeling", id="label", elem_id="tab-label"):
-                label_page = image_classification.build(ctx, current_job)
+                columns, pages = {}, {}
+                for type_id, module in LABELING_PAGES.items():
+                    with gr.Column(visible=type_id == "image_classification", elem_id=f"page-{type_id}") as col:
+                        pages[type_id] = module.build(ctx, current_job)
+                    columns[type_id] = col
+            with gr.Tab("Quick review", id="review", elem_id="tab-review"):
+                review_page = quick_review.build(ctx, current_job)
             with gr.Tab("Task statistics", id="stats", elem_id="tab-stats"):
                 stats_page = statistics.build(ctx, current_job)
+
+        label_outputs = [c for p in pages.values() for c in p.load_outputs]
 
         def open_labeling(job_id):
             if job_id is None:
@@ -38,16 +51,23 @@ def build_ui(store: Store) -> gr.Blocks:
                 job = get_job(store, job_id)
             except NotFound as e:
                 raise gr.Error(str(e)) from None
-            if not job.labeling_type.available:
+            if job.type not in pages:
                 raise gr.Error(f"the {job.labeling_type.title} labeling page is not available yet")
-            return [job_id, gr.Tabs(selected="label")] + label_page.load(job_id)
+            updates = []
+            for type_id, page in pages.items():
+                updates += page.load(job_id) if type_id == job.type else [gr.skip()] * len(page.load_outputs)
+            visibility = [gr.Column(visible=t == job.type) for t in columns]
+            review = review_page.load(job_id)
+            return [job_id, gr.Tabs(selected="label")] + visibility + updates + review
 
         def open_stats(job_id):
             if job_id is None:
                 raise gr.Error("pick a job first")
             return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id)
 
-        jobs_page.label_btn.click(open_labeling, [jobs_page.job], [current_job, tabs] + label_page.load_outputs)
+        jobs_page.label_btn.click(open_labeling, [jobs_page.job],
+                                  [current_job, tabs] + list(columns.values()) + label_outputs
+                                  + review_page.load_outputs)
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
         demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job, jobs_page.name_box])
     hide_ui_events_from_api_page(demo)
@@ -60,4 +80,3 @@ def hide_ui_events_from_api_page(demo: gr.Blocks) -> None:
     for fn in demo.fns.values():
         if fn.api_visibility == "public":
             fn.api_visibility = "undocumented"
-

@@ -8,12 +8,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from components.data_panel import build_data_panel, history_frame
 from components.sample_grid import grid_value, preview_id, sample_grid, selected_ids
 from store.annotations import add_label, apply_labels, delete_label, remove_labels, rename_label, set_labels
 from store.errors import NotFound
-from store.formats import FORMATS, formats_for
-from store.imports import import_format, import_location, list_imports, upload_files
-from store.jobs import get_job, synchronize
+from store.jobs import get_job
 from store.samples import (TABS, SampleQuery, clusters, counts, delete_samples, get_sample, labelers,
                            query_samples, sample_image, set_hard)
 
@@ -108,22 +107,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
             lm_add = gr.Textbox(label="Add a label", elem_id="lm-add-name")
             lm_add_btn = gr.Button("Add label", elem_id="lm-add")
             lm_delete = gr.Button("Delete the chosen label everywhere", variant="stop", elem_id="lm-delete")
-    with gr.Accordion("Add data", open=False, elem_id="add-data"):
-        with gr.Tab("Upload files"):
-            up_files = gr.File(file_count="multiple", label="Images (JPEG, PNG, BMP, WebP, GIF)", elem_id="upload-files")
-            up_btn = gr.Button("Upload", elem_id="upload-submit")
-        with gr.Tab("Folder or S3 prefix"):
-            loc = gr.Textbox(label="Local folder on the server, or s3://bucket/prefix/", elem_id="import-location")
-            loc_btn = gr.Button("Import files", elem_id="import-location-submit")
-        with gr.Tab("Annotation file (import as labeled)"):
-            fmt = gr.Dropdown([(FORMATS[f].title, f) for f in formats_for("image_classification")], value="manifest",
-                              label="Format", elem_id="import-format")
-            fmt_path = gr.Textbox(label="Path of the file or folder (local or s3://)", elem_id="import-path")
-            fmt_file = gr.File(label="…or upload the annotation file", file_count="single")
-            fmt_example = gr.Code(FORMATS["manifest"].example_text(), label="Example", interactive=False)
-            fmt_btn = gr.Button("Import", elem_id="import-format-submit")
-        sync_btn = gr.Button("Synchronize new data from the dataset's source", elem_id="sync")
-        history = gr.Dataframe(interactive=False, label="Import history", elem_id="import-history")
+    data = build_data_panel(ctx, current_job, "image_classification")
 
     # wiring ---------------------------------------------------------------------------------
     view_inputs = [current_job, tab, f_hard, f_labels, f_name, f_by, f_cluster, f_origin, f_hard_first, page_no,
@@ -286,48 +270,6 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         add_label(store, args[0], name, actor=ctx.actor(request))
         return view(*args) + [""]
 
-    def history_frame(job_id):
-        if job_id is None:
-            return pd.DataFrame()
-        rows = [[r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.mode, r.format or "", r.path or "", r.found,
-                 r.imported, r.labeled, r.status, "; ".join(r.errors[:5])] for r in list_imports(store, job_id)]
-        return pd.DataFrame(rows, columns=["Time", "Mode", "Format", "Path", "Found", "Imported", "Labeled",
-                                           "Status", "Errors"])
-
-    def report(rec):
-        text = f"Import {rec.status}: {rec.found} found, {rec.imported} imported, {rec.labeled} labeled"
-        if rec.errors:
-            gr.Warning(esc(text + ". " + "; ".join(rec.errors[:3])))
-        else:
-            gr.Info(text)
-
-    @user_errors
-    def on_upload(request: gr.Request, files, *args):
-        if not files:
-            raise gr.Error("choose files to upload first")
-        import os
-
-        report(upload_files(store, args[0], [(os.path.basename(str(f)), f) for f in files], actor=ctx.actor(request)))
-        return view(*args) + [history_frame(args[0]), None]
-
-    @user_errors
-    def on_location(request: gr.Request, path, *args):
-        report(import_location(store, args[0], path, actor=ctx.actor(request)))
-        return view(*args) + [history_frame(args[0])]
-
-    @user_errors
-    def on_format(request: gr.Request, format_id, path, upload, *args):
-        target = str(upload) if upload else path
-        if not target:
-            raise gr.Error("give a path or upload the annotation file")
-        report(import_format(store, args[0], format_id, target, actor=ctx.actor(request)))
-        return view(*args) + [history_frame(args[0])]
-
-    @user_errors
-    def on_sync(request: gr.Request, *args):
-        report(synchronize(store, args[0], actor=ctx.actor(request)))
-        return view(*args) + [history_frame(args[0])]
-
     def on_describe(visible_now):
         return gr.Markdown(visible=not visible_now), not visible_now
 
@@ -357,19 +299,16 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     lm_rename.click(on_rename, [lm_old, lm_new] + view_inputs, view_outputs + [lm_new])
     lm_delete.click(on_delete_label, [lm_old] + view_inputs, view_outputs)
     lm_add_btn.click(on_add_label, [lm_add] + view_inputs, view_outputs + [lm_add])
-    up_btn.click(on_upload, [up_files] + view_inputs, view_outputs + [history, up_files])
-    loc_btn.click(on_location, [loc] + view_inputs, view_outputs + [history])
-    fmt.change(lambda f: FORMATS[f].example_text(), [fmt], [fmt_example])
-    fmt_btn.click(on_format, [fmt, fmt_path, fmt_file] + view_inputs, view_outputs + [history])
-    sync_btn.click(on_sync, view_inputs, view_outputs + [history])
     describe_btn.click(on_describe, [described], [description, described])
+    for event in data.events:  # after an import the view shows the new samples and counts
+        event.success(refresh, view_inputs, view_outputs)
 
     def load(job_id):
         """Open a job on this page: first tab, first page, no filters."""
         base = view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48)
-        return base + [history_frame(job_id)]
+        return base + [history_frame(ctx, job_id)]
 
-    return LabelingPage(header, view_outputs + [history], load)
+    return LabelingPage(header, view_outputs + [data.history], load)
 
 
 def _selection_updates(ids: list[int]) -> list:

@@ -398,7 +398,14 @@ def sample_crop(store: Store, sample_id: int, box: tuple[float, float, float, fl
     m = 0.1 * max(x2 - x1, y2 - y1, 4)
     crop = img.crop((max(0, int((x1 - m) * sx)), max(0, int((y1 - m) * sy)),
                      min(img.size[0], int((x2 + m) * sx) + 1), min(img.size[1], int((y2 + m) * sy) + 1)))
-    crop.thumbnail((size, size))
+    scale = size / max(crop.size)
+    if scale > 1:  # small shapes are shown enlarged, so a reviewer can judge them
+        from PIL import Image
+
+        crop = crop.resize((max(1, round(crop.size[0] * scale)), max(1, round(crop.size[1] * scale))),
+                           Image.Resampling.BICUBIC)
+    else:
+        crop.thumbnail((size, size))
     out = io.BytesIO()
     crop.save(out, "WEBP", quality=85)
     return out.getvalue()

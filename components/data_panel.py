@@ -1,0 +1,134 @@
+"""The "Add data / Export" panel every labeling page shows (F2.1, F2.2, F7): upload files, import
+a folder or S3 prefix, import an annotation file in the type's formats, synchronize, the import
+history, and export in the type's formats (download)."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from pages.common import AppContext, esc, user_errors
+from store.exports import export_job
+from store.formats import FORMATS, formats_for
+from store.imports import import_format, import_location, list_imports, upload_files
+from store.jobs import get_job, synchronize
+from store.types import get_type
+
+
+@dataclass
+class DataPanel:
+    history: gr.Dataframe
+    events: list  # the events after which the page should refresh its view (.then(...))
+
+
+def history_frame(ctx: AppContext, job_id) -> pd.DataFrame:
+    cols = ["Time", "Mode", "Format", "Path", "Found", "Imported", "Labeled", "Status", "Errors"]
+    if job_id is None:
+        return pd.DataFrame(columns=cols)
+    rows = [[r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.mode, r.format or "", r.path or "", r.found,
+             r.imported, r.labeled, r.status, "; ".join(r.errors[:5])] for r in list_imports(ctx.store, job_id)]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _report(rec) -> None:
+    text = f"Import {rec.status}: {rec.found} found, {rec.imported} imported, {rec.labeled} labeled"
+    if rec.errors:
+        gr.Warning(esc(text + ". " + "; ".join(rec.errors[:3])))
+    else:
+        gr.Info(text)
+
+
+def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefix: str = "") -> DataPanel:
+    """Layout and wiring of the panel; `prefix` keeps element ids unique per page."""
+    store = ctx.store
+    ltype = get_type(type_id)
+    readers = formats_for(type_id, "read")
+    writers = formats_for(type_id, "write")
+    accepted = ", ".join(e.lstrip(".").upper() for e in ltype.extensions)
+    with gr.Accordion("Add data", open=False, elem_id=f"{prefix}add-data"):
+        with gr.Tab("Upload files"):
+            up_files = gr.File(file_count="multiple", label=f"Files ({accepted})", elem_id=f"{prefix}upload-files")
+            up_btn = gr.Button("Upload", elem_id=f"{prefix}upload-submit")
+        with gr.Tab("Folder or S3 prefix"):
+            loc = gr.Textbox(label="Local folder on the server, or s3://bucket/prefix/",
+                             elem_id=f"{prefix}import-location")
+            loc_btn = gr.Button("Import files", elem_id=f"{prefix}import-location-submit")
+        with gr.Tab("Annotation file (import as labeled)"):
+            first = "manifest" if "manifest" in readers else (readers[0] if readers else None)
+            fmt = gr.Dropdown([(FORMATS[f].title, f) for f in readers], value=first, label="Format",
+                              elem_id=f"{prefix}import-format")
+            fmt_path = gr.Textbox(label="Path of the file or folder (local or s3://)", elem_id=f"{prefix}import-path")
+            fmt_file = gr.File(label="…or upload the annotation file", file_count="single")
+            fmt_example = gr.Code(FORMATS[first].example_text() if first else "", label="Example", interactive=False)
+            fmt_btn = gr.Button("Import", elem_id=f"{prefix}import-format-submit")
+        sync_btn = gr.Button("Synchronize new data from the dataset's source", elem_id=f"{prefix}sync")
+        history = gr.Dataframe(interactive=False, label="Import history", elem_id=f"{prefix}import-history")
+    with gr.Accordion("Export", open=False, elem_id=f"{prefix}export"):
+        with gr.Row():
+            out_fmt = gr.Dropdown([(FORMATS[f].title, f) for f in writers], value=writers[0] if writers else None,
+                                  label="Format", elem_id=f"{prefix}export-format")
+            out_btn = gr.Button("Export", elem_id=f"{prefix}export-submit", scale=0, min_width=120)
+        out_file = gr.File(label="Download", interactive=False, elem_id=f"{prefix}export-file")
+
+    # wiring ---------------------------------------------------------------------------------
+    @user_errors
+    def on_upload(request: gr.Request, job_id, files):
+        if job_id is None:
+            raise gr.Error("open a job first")
+        if not files:
+            raise gr.Error("choose files to upload first")
+        _report(upload_files(store, job_id, [(os.path.basename(str(f)), f) for f in files], actor=ctx.actor(request)))
+        return history_frame(ctx, job_id), None
+
+    @user_errors
+    def on_location(request: gr.Request, job_id, path):
+        if job_id is None:
+            raise gr.Error("open a job first")
+        _report(import_location(store, job_id, path, actor=ctx.actor(request)))
+        return history_frame(ctx, job_id)
+
+    @user_errors
+    def on_format(request: gr.Request, job_id, format_id, path, upload):
+        if job_id is None:
+            raise gr.Error("open a job first")
+        target = str(upload) if upload else path
+        if not target:
+            raise gr.Error("give a path or upload the annotation file")
+        _report(import_format(store, job_id, format_id, target, actor=ctx.actor(request)))
+        return history_frame(ctx, job_id)
+
+    @user_errors
+    def on_sync(request: gr.Request, job_id):
+        if job_id is None:
+            raise gr.Error("open a job first")
+        _report(synchronize(store, job_id, actor=ctx.actor(request)))
+        return history_frame(ctx, job_id)
+
+    @user_errors
+    def on_export(request: gr.Request, job_id, format_id):
+        if job_id is None:
+            raise gr.Error("open a job first")
+        job = get_job(store, job_id)
+        tmp = Path(tempfile.mkdtemp(prefix="labelport-export-", dir=os.environ.get("GRADIO_TEMP_DIR")))
+        target = tmp / f"{job.name[:40].replace('/', '_')}-{format_id}"
+        res = export_job(store, job_id, format_id, target, actor=ctx.actor(request))
+        path = Path(res.path)
+        if path.is_dir():
+            path = Path(shutil.make_archive(str(path), "zip", path))
+        gr.Info(f"Exported {res.samples} samples as {format_id}")
+        return str(path)
+
+    events = [
+        up_btn.click(on_upload, [current_job, up_files], [history, up_files]),
+        loc_btn.click(on_location, [current_job, loc], [history]),
+        fmt_btn.click(on_format, [current_job, fmt, fmt_path, fmt_file], [history]),
+        sync_btn.click(on_sync, [current_job], [history]),
+    ]
+    fmt.change(lambda f: FORMATS[f].example_text() if f else "", [fmt], [fmt_example])
+    out_btn.click(on_export, [current_job, out_fmt], [out_file])
+    return DataPanel(history, events)
