@@ -132,6 +132,7 @@ def cpage(browser, app_url):
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(app_url)
     pg.wait_for_selector(f"{ROOT}[data-render-ms]")
+    pg.locator(f"{ROOT} canvas").first.hover()  # keys act on the widget under the pointer, as for a person
     yield pg
     context.close()
     assert not errors, errors
