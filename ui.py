@@ -69,7 +69,7 @@ def build_ui(store: Store) -> gr.Blocks:
                                   [current_job, tabs] + list(columns.values()) + label_outputs
                                   + review_page.load_outputs)
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
-        demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job, jobs_page.name_box])
+        demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job])
     hide_ui_events_from_api_page(demo)
     return demo
 

@@ -25,7 +25,6 @@ class JobsPage:
     label_btn: gr.Button
     stats_btn: gr.Button
     refresh: callable
-    name_box: gr.Textbox
 
 
 def jobs_frame(ctx: AppContext, type_id: str = "", search: str = "") -> pd.DataFrame:
@@ -60,7 +59,8 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
 
     with gr.Accordion("Create a job", open=not list_jobs(store), elem_id="create-job"):
         with gr.Row():
-            c_name = gr.Textbox(label="Name", value=random_job_name(), elem_id="create-name")
+            c_name = gr.Textbox(label="Name", placeholder="empty: a random name like task-3f9a",
+                                elem_id="create-name")
             c_type = gr.Dropdown(type_choices(), value="image_classification", label="Scene / labeling type",
                                  elem_id="create-type")
         c_desc = gr.Textbox(label="Description (at most 256 characters)", max_length=256, elem_id="create-desc")
@@ -138,7 +138,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
                 if rec.errors:
                     gr.Warning(f"{len(rec.errors)} files refused: " + "; ".join(rec.errors[:3]))
         frame, picker = refresh(picked=job.id)
-        return (frame, picker, f"Created job **{_md(job.name)}**.", random_job_name(), None,
+        return (frame, picker, f"Created job **{_md(job.name)}**.", "", None,
                 gr.Dropdown(choices=_dataset_choices(ctx)), job.id)
 
     @user_errors
@@ -196,11 +196,10 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     copy_btn.click(on_copy, [job, k_name, k_desc], [table, job, status, k_name])
     delete_btn.click(on_delete, [job, d_confirm], [table, job, status, d_confirm])
     def on_page_load():
-        """Fresh list and a fresh default name for every visitor."""
-        frame, picker = refresh()
-        return frame, picker, random_job_name()
+        """A fresh job list for every visitor."""
+        return refresh()
 
-    return JobsPage(table, job, label_btn, stats_btn, on_page_load, c_name)
+    return JobsPage(table, job, label_btn, stats_btn, on_page_load)
 
 
 def _choices(ctx: AppContext):
