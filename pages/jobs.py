@@ -8,7 +8,7 @@ import pandas as pd
 
 from store.datasets import list_datasets
 from store.imports import upload_files
-from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job, random_job_name
+from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job
 from store.labelset import Label, LabelSet
 from store.types import REGISTRY, get_type
 
