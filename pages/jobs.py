@@ -9,7 +9,7 @@ import pandas as pd
 from store.datasets import list_datasets
 from store.imports import upload_files
 from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job
-from store.labelset import Label, LabelSet
+from store.labelset import Label, LabelSet, split_label_list
 from store.types import REGISTRY, get_type
 
 from .common import AppContext, type_choices, user_errors
@@ -39,7 +39,7 @@ def parse_labels_text(text: str) -> LabelSet:
     text = (text or "").strip()
     if text.startswith("{"):
         return LabelSet.from_json(text)
-    names = [n.strip() for part in text.splitlines() for n in part.split(",")]
+    names = [n.strip() for part in text.splitlines() for n in split_label_list(part)]
     return LabelSet(labels=[Label(n) for n in names if n])
 
 

@@ -120,7 +120,25 @@ def parse_labels_argument(value: str | None) -> LabelSet:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValidationError(f"label file {value} is not valid JSON: {e}") from None
         return LabelSet.from_dict(data)
-    return LabelSet(labels=[Label(name.strip()) for name in value.split(",") if name.strip()])
+    return LabelSet(labels=[Label(name.strip()) for name in split_label_list(value) if name.strip()])
+
+
+def split_label_list(text: str) -> list[str]:
+    """Split a comma-separated label list; commas inside brackets stay in the name, so relation
+    classes like `Cause-Effect(e1,e2)` survive."""
+    names, depth, current = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}" and depth:
+            depth -= 1
+        if ch == "," and depth == 0:
+            names.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    names.append("".join(current))
+    return names
 
 
 def _is_file(path: Path) -> bool:

@@ -398,3 +398,10 @@ def test_create_job_stores_the_normalised_label_set(store):
                      label_set=LabelSet(labels=[Label(" cat ", "#FF8800", attributes={"color": ["black"]}), Label("dog")]))
     assert job.label_set.labels[0] == Label("cat", "#ff8800", "", {"color": ["black"]})
     assert HEX.match(job.label_set.labels[1].color)
+
+
+def test_comma_list_keeps_commas_inside_brackets():
+    from store.labelset import parse_labels_argument
+
+    names = parse_labels_argument("Cause-Effect(e1,e2),Other, Entity-Origin(e2,e1) ,x").names()
+    assert names == ["Cause-Effect(e1,e2)", "Other", "Entity-Origin(e2,e1)", "x"]
