@@ -6,19 +6,24 @@ from pathlib import Path
 
 import gradio as gr
 
-from pages import image_classification, image_segmentation, jobs, object_detection, quick_review, statistics
+import importlib
+
+from pages import jobs, quick_review, statistics
 from pages.common import AppContext
 from store import Store
 from store.errors import NotFound
 from store.jobs import get_job
+from store.types import REGISTRY
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
 SHORTCUTS_JS = (ASSETS / "shortcuts.js").read_text(encoding="utf-8")
 
-# type id -> the module under pages/ that labels it (from the registry: store/types)
-LABELING_PAGES = {"image_classification": image_classification, "object_detection": object_detection,
-                  "image_segmentation": image_segmentation}
+
+
+def labeling_pages() -> dict:
+    """type id -> the module under pages/ that labels it, as the registry (store/types) says."""
+    return {t.id: importlib.import_module(t.page) for t in REGISTRY.values() if t.available}
 
 
 def build_ui(store: Store) -> gr.Blocks:
@@ -33,7 +38,7 @@ def build_ui(store: Store) -> gr.Blocks:
                 jobs_page = jobs.build(ctx, current_job)
             with gr.Tab("Labeling", id="label", elem_id="tab-label"):
                 columns, pages = {}, {}
-                for type_id, module in LABELING_PAGES.items():
+                for type_id, module in labeling_pages().items():
                     with gr.Column(visible=type_id == "image_classification", elem_id=f"page-{type_id}") as col:
                         pages[type_id] = module.build(ctx, current_job)
                     columns[type_id] = col
