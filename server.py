@@ -9,7 +9,7 @@ import os
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import Response
 
-from store import Settings, Store, StoreError, open_store
+from store import Store, StoreError, open_store
 from store.errors import NotFound
 
 log = logging.getLogger("labelport")
@@ -22,57 +22,40 @@ def build_server(store: Store) -> FastAPI:
 
     app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
 
+    from store import samples
+
+    def media(make, *args, media_type: str = "image/webp", headers: dict | None = None) -> Response:
+        """Run one store function for a sample's media; unknown sample 404, refused 422."""
+        try:
+            data = make(store, *args)
+        except NotFound:
+            raise HTTPException(404, "sample not found") from None
+        except StoreError as e:
+            raise HTTPException(422, str(e)) from None
+        return Response(data, media_type=media_type, headers=headers or {"Cache-Control": "private, max-age=3600"})
+
     @app.get("/media/{sample_id}/thumb")
     def thumbnail(sample_id: int):
-        from store.samples import sample_thumbnail
-
-        try:
-            data = sample_thumbnail(store, sample_id)
-        except NotFound:
-            raise HTTPException(404, "sample not found") from None
-        except StoreError as e:
-            raise HTTPException(422, str(e)) from None
-        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
-
-    @app.get("/media/{sample_id}/file")
-    def sample_file(sample_id: int):
-        from store.samples import get_sample_uri, sample_bytes
-
-        try:
-            uri = get_sample_uri(store, sample_id)
-            data = sample_bytes(store, sample_id)
-        except NotFound:
-            raise HTTPException(404, "sample not found") from None
-        except StoreError as e:
-            raise HTTPException(422, str(e)) from None
-        media_type = mimetypes.guess_type(uri)[0] or "application/octet-stream"
-        # never let a stored file render as a page of this site
-        return Response(data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff",
-                                                               "Content-Security-Policy": "sandbox"})
+        return media(samples.sample_thumbnail, sample_id)
 
     @app.get("/media/{sample_id}/display")
     def display(sample_id: int):
-        from store.samples import sample_display
-
-        try:
-            data = sample_display(store, sample_id)
-        except NotFound:
-            raise HTTPException(404, "sample not found") from None
-        except StoreError as e:
-            raise HTTPException(422, str(e)) from None
-        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
+        return media(samples.sample_display, sample_id)
 
     @app.get("/media/{sample_id}/crop")
     def crop(sample_id: int, x1: float, y1: float, x2: float, y2: float):
-        from store.samples import sample_crop
+        return media(samples.sample_crop, sample_id, (x1, y1, x2, y2))
 
+    @app.get("/media/{sample_id}/file")
+    def sample_file(sample_id: int):
         try:
-            data = sample_crop(store, sample_id, (x1, y1, x2, y2))
+            uri = samples.get_sample_uri(store, sample_id)
         except NotFound:
             raise HTTPException(404, "sample not found") from None
-        except StoreError as e:
-            raise HTTPException(422, str(e)) from None
-        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=600"})
+        # never let a stored file render as a page of this site
+        return media(samples.sample_bytes, sample_id,
+                     media_type=mimetypes.guess_type(uri.split("#")[0])[0] or "application/octet-stream",
+                     headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
     @app.get("/healthz")
     def health():
