@@ -59,21 +59,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def make_paths(n: int, folder: str = "/srv/bench") -> list[str]:
-    """N distinct file paths: camera dumps, class folders (10% under kittens/), some unicode."""
-    out = []
-    for i in range(n):
-        kind = i % 10
-        if kind < 5:
-            out.append(f"{folder}/batch_{i // 5000:03d}/IMG_{i:07d}.jpg")
-        elif kind == 5:
-            out.append(f"{folder}/cats/kitten-{i:07d}.png")
-        elif kind == 6:
-            out.append(f"{folder}/dogs/Puppy_{i:07d}.JPEG")
-        elif kind == 7:
-            out.append(f"{folder}/写真/猫_{i:07d}.png")
-        else:
-            out.append(f"{folder}/scans/scan {i:07d} (copy).webp")
-    return out
+    """N distinct, realistic file paths under `folder` (the same names as store_scale.py)."""
+    from benchmarks.store_scale import make_paths as relative_paths
+
+    return [f"{folder}/{p}" for p in relative_paths(n, random.Random(n))]
 
 
 def build_store(data_dir: Path, n: int, rng: random.Random) -> dict:
