@@ -74,8 +74,9 @@ element.addEventListener('click', (e) => {
     trigger('preview');
     return;
   }
+  // Gradio dispatches 'change' itself when props.value changes: a trigger('change') here ran
+  // every .change handler twice per click
   update(v => { const it = v.items.find(x => x.id === id); if (it) it.selected = !it.selected; });
-  trigger('change');
 });
 element.addEventListener('dblclick', (e) => {
   const card = cardOf(e);

@@ -135,7 +135,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
             return [gr.skip()] * 4
         if isinstance(value, dict) and value.get("dirty") and value.get("sample_id") != sid:
             gr.Warning("This image has unsaved changes: save (Ctrl+S) or discard them first")
-            return [gr.skip()] * 4
+            items = grid_v.get("items") if isinstance(grid_v, dict) else None  # the open image stays highlighted
+            return [gr.skip()] * 3 + [grid_value(items or [], [value.get("sample_id")])]
         job = get_job(store, job_id)
         v, info, frame = open_value(job, sid, value)
         return [v, info, frame, grid_v]
@@ -148,6 +149,10 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
             i = ids.index(sample_id) + step
             if 0 <= i < len(ids):
                 return ids[i], p.page
+        elif sample_id is not None:  # it left the view (saved on the Unlabeled tab); views are in id order
+            later = [i for i in ids if (i > sample_id if step > 0 else i < sample_id)]
+            if later:
+                return (later[0] if step > 0 else later[-1]), p.page
         target = p.page + step
         if 1 <= target <= p.pages:
             q = page_of(job_id, tab_v, name, target)
@@ -173,7 +178,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
             add_labels_to_set(store, job_id, new, actor)
         set_annotation(store, job_id, int(value["sample_id"]), {"shapes": shapes_of(value)}, actor=actor)
         action = action_of(value) or "save"
-        gr.Info(f"Saved {len(shapes_of(value))} shapes" if shapes_of(value)
+        n = len(shapes_of(value))
+        gr.Info(f"Saved {n} shape{'' if n == 1 else 's'}" if n
                 else "Saved: no shapes left, the image is back in Unlabeled")
         if action in ("save_next", "save_prev"):
             return _go(job_id, tab_v, name, page, {**value, "dirty": False}, 1 if action == "save_next" else -1)

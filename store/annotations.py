@@ -135,8 +135,11 @@ def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor:
     """Save one sample's whole annotation, checked by its type (used by import and every page)."""
     job = get_job(store, job_id)
     _require_page(job)
-    meta = store.db.scalar("SELECT meta FROM samples WHERE id = ?", [sample_id])
-    ann = job.labeling_type.validate(data, job.label_set, json.loads(meta) if meta else None)
+    row = store.db.fetchone("SELECT meta, text FROM samples WHERE id = ?", [sample_id])
+    meta = json.loads(row[0]) if row and row[0] else None
+    if row and row[1] is not None:  # text samples: span offsets are checked against the text
+        meta = {**(meta or {}), "text": row[1]}
+    ann = job.labeling_type.validate(data, job.label_set, meta)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
         _write_annotations(cur, job_id, [(sample_id, ann)], actor)
@@ -166,15 +169,21 @@ def label_usage(store: Store, job_id: int) -> dict[str, int]:
 def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | None = None) -> int:
     """Rename a label in the label set and on every sample. Returns the samples changed."""
     job = get_job(store, job_id)
-    if old not in job.label_set.names():
+    ls = job.label_set
+    typed = [e.name for e in ls.entities] + [r.name for r in ls.relations]  # text triplet labels
+    if old not in ls.names() and old not in typed:
         raise NotFound(f"label {old[:80]!r} is not in this job's label set")
     new = check_label_name(new, job.labeling_type.rules)
     if new == old:
         return 0
-    if new in job.label_set.names():
+    if new in ls.names() or new in typed:
         raise Conflict(f"a label named {new[:80]!r} already exists: names must be unique")
-    labels = [replace(lab, name=new) if lab.name == old else lab for lab in job.label_set.labels]
-    label_set = validate_label_set(replace(job.label_set, labels=labels), job.labeling_type.rules)
+    labels = [replace(lab, name=new) if lab.name == old else lab for lab in ls.labels]
+    ren = (lambda n: new if n == old else n)
+    label_set = validate_label_set(replace(
+        ls, labels=labels, entities=[replace(e, name=ren(e.name)) for e in ls.entities],
+        relations=[replace(r, name=ren(r.name), source=ren(r.source), target=ren(r.target)) for r in ls.relations]),
+        job.labeling_type.rules)
     with store.db.transaction() as cur:
         cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
         if job.labeling_type.relabel is not None:
@@ -194,10 +203,15 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
     """Delete a label from the set and from every sample; samples left without labels return to
     Unlabeled. Returns the samples changed."""
     job = get_job(store, job_id)
-    if name not in job.label_set.names():
+    if name in [e.name for e in job.label_set.entities]:
+        raise ValidationError(f"entity label {name[:80]!r} was defined when the job was created: "
+                              "entity labels of a text triplet job cannot be deleted")
+    relation = name in [r.name for r in job.label_set.relations]  # text triplet: a relationship label
+    if name not in job.label_set.names() and not relation:
         raise NotFound(f"label {name[:80]!r} is not in this job's label set")
     labels = [lab for lab in job.label_set.labels if lab.name != name]
-    label_set = replace(job.label_set, labels=labels)
+    label_set = replace(job.label_set, labels=labels,
+                        relations=[r for r in job.label_set.relations if r.name != name])
     with store.db.transaction() as cur:
         cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
         removed = 0
@@ -247,6 +261,23 @@ def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str 
     if name in job.label_set.names():
         raise Conflict(f"a label named {name[:80]!r} already exists: names must be unique")
     return add_labels_to_set(store, job_id, [Label(name, color)], actor)
+
+
+def recolor_label(store: Store, job_id: int, name: str, color: str, actor: str | None = None) -> Job:
+    """Change the color of a label (or an entity / relationship label) everywhere it is shown."""
+    job = get_job(store, job_id)
+    ls = job.label_set
+    if name not in ls.names() + [e.name for e in ls.entities] + [r.name for r in ls.relations]:
+        raise NotFound(f"label {name[:80]!r} is not in this job's label set")
+    label_set = validate_label_set(replace(
+        ls, labels=[replace(x, color=color) if x.name == name else x for x in ls.labels],
+        entities=[replace(x, color=color) if x.name == name else x for x in ls.entities],
+        relations=[replace(x, color=color) if x.name == name else x for x in ls.relations]),
+        job.labeling_type.rules)
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
+        record_event(cur, actor, "recolor_label", job_id, label=name, color=color)
+    return get_job(store, job_id)
 
 
 def as_label_set(names: list[str]) -> LabelSet:

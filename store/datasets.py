@@ -38,6 +38,7 @@ class FileEntry:
     path: str
     size: int | None = None
     meta: dict | None = None
+    text: str | None = None  # a text record (its uri is file#L<line>)
 
 
 @dataclass
@@ -123,6 +124,8 @@ def list_source_files(store: Store, source: str, extensions: Iterable[str]) -> l
 def check_files(store: Store, entries: list[FileEntry], media: str) -> Checked:
     """Read and check each file (images: format, corruption, size); refused files get a reason."""
     out = Checked()
+    if media == "text":
+        return _check_text_files(store, entries)
     if media != "image":
         out.accepted = list(entries)
         return out
@@ -148,6 +151,36 @@ def check_files(store: Store, entries: list[FileEntry], media: str) -> Checked:
     return out
 
 
+def _check_text_files(store: Store, entries: list[FileEntry]) -> Checked:
+    """Text: an entry that is already a record (has its text) is checked; a whole .txt/.csv/.jsonl
+    file is read and becomes one entry per record (store/texts.py)."""
+    from .texts import check_text, parse_text_file, record_path, record_uri
+
+    out = Checked()
+    for entry in entries:
+        if entry.text is not None:
+            try:
+                check_text(entry.text, entry.path)
+                out.accepted.append(entry)
+            except StoreError as e:
+                out.refused.append(Refused(entry.path, str(e)))
+            continue
+        try:
+            if entry.size is not None and entry.size > store.settings.max_upload_bytes:
+                raise ValidationError(f"{entry.path}: {entry.size / 2**20:.0f} MB is above the file size limit")
+            parsed = parse_text_file(store.locations.read(entry.uri), entry.path)
+        except StoreError as e:
+            out.refused.append(Refused(entry.path, str(e)))
+            continue
+        except OSError as e:
+            out.refused.append(Refused(entry.path, f"{entry.path}: cannot be read ({e.strerror or e})"))
+            continue
+        out.refused += [Refused(entry.path, p) for p in parsed.problems]
+        out.accepted += [FileEntry(record_uri(entry.uri, r.line), record_path(entry.path, r.line),
+                                   len(r.text.encode("utf-8")), None, r.text) for r in parsed.records]
+    return out
+
+
 def register_samples(store: Store, dataset_id: int, entries: Iterable[FileEntry] | pa.Table,
                      texts: bool = False) -> dict[str, int]:
     """Add files to a dataset in one statement; files already there (same uri) are skipped.
@@ -162,15 +195,16 @@ def register_samples(store: Store, dataset_id: int, entries: Iterable[FileEntry]
         try:
             has_meta = "meta" in table.column_names
             meta_col = "i.meta" if has_meta else "NULL"
+            text_col = "i.text" if "text" in table.column_names else "NULL"
             # A listing may name the same file twice: keep the first.
             cur.execute(f"""
                 INSERT INTO samples (id, dataset_id, uri, path, size, text, meta, created_at, path_lower)
                 SELECT greatest((SELECT coalesce(max(id), 0) FROM samples), (SELECT coalesce(max(
                            CAST(value AS BIGINT)), 0) FROM meta WHERE key = 'sample_id_high_water'))
                        + row_number() OVER (ORDER BY first_pos),
-                       ?, uri, path, size, NULL, meta, ?, lower(path)
+                       ?, uri, path, size, text, meta, ?, lower(path)
                 FROM (SELECT i.uri, any_value(i.path) AS path, any_value(i.size) AS size,
-                             any_value({meta_col}) AS meta, min(i.pos) AS first_pos
+                             any_value({meta_col}) AS meta, any_value({text_col}) AS text, min(i.pos) AS first_pos
                       FROM (SELECT *, row_number() OVER () AS pos FROM incoming) i
                       WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.dataset_id = ? AND s.uri = i.uri)
                       GROUP BY i.uri)
@@ -194,6 +228,8 @@ def _entries_table(entries: Iterable[FileEntry]) -> pa.Table:
         "path": pa.array([e.path for e in entries], pa.string()),
         "size": pa.array([e.size for e in entries], pa.int64()),
         "meta": pa.array([json.dumps(e.meta) if e.meta else None for e in entries], pa.string()),
+        **({"text": pa.array([e.text for e in entries], pa.string())} if any(e.text is not None for e in entries)
+           else {}),
     })
 
 

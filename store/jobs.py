@@ -177,6 +177,8 @@ def synchronize(store: Store, job_id: int, actor: str | None = None):
         known = {r[0] for r in store.db.fetchall("SELECT uri FROM samples WHERE dataset_id = ?", [dataset.id])}
         new = [e for e in listing if e.uri not in known]
         checked = check_files(store, new, dataset.media)
+        if dataset.media == "text":  # a text file's records: those already there are not new
+            checked.accepted = [e for e in checked.accepted if e.uri not in known]
         ids = register_samples(store, dataset.id, checked.accepted)
         with store.db.transaction() as cur:
             _add_to_jobs(cur, dataset.id, list(ids.values()))

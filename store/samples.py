@@ -340,6 +340,9 @@ def sample_thumbnail(store: Store, sample_id: int) -> bytes:
 
 
 def sample_bytes(store: Store, sample_id: int) -> bytes:
+    text = store.db.scalar("SELECT text FROM samples WHERE id = ?", [sample_id])
+    if text is not None:  # a text record (its uri is file#L<line>): the record itself, UTF-8
+        return text.encode("utf-8")
     return store.locations.read(_sample_uri(store, sample_id))
 
 

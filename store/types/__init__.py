@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from ..errors import ValidationError
-from . import declared, image_classification, image_segmentation, object_detection
+from . import (declared, image_classification, image_segmentation, named_entity_recognition, object_detection,
+               text_classification, text_triplet)
 from .base import Annotation, LabelingType
 
 _ORDER = ("image_classification", "object_detection", "image_segmentation", "text_classification",
           "named_entity_recognition", "text_triplet", "sound_classification", "speech_labeling",
           "speech_paragraph", "video_labeling")
 _TYPES = {t.id: t for t in (image_classification.TYPE, object_detection.TYPE, image_segmentation.TYPE,
+                            text_classification.TYPE, named_entity_recognition.TYPE, text_triplet.TYPE,
                             *declared.TYPES)}
 REGISTRY: dict[str, LabelingType] = {type_id: _TYPES[type_id] for type_id in _ORDER}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..labelset import LabelRules, LabelSet
+from ..labelset import LabelRules
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")

@@ -3,25 +3,7 @@ can be created, SPEC F1.1/F1.2) while their labeling pages are built in later st
 from __future__ import annotations
 
 from ..labelset import MAX_CLASS_NAME, LabelRules
-from .base import AUDIO_EXTENSIONS, TEXT_EXTENSIONS, VIDEO_EXTENSIONS, LabelingType
-
-TEXT_CLASSIFICATION = LabelingType(
-    id="text_classification", title="Text classification", scene="text", media="text",
-    rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
-    formats=("manifest", "csv", "jsonl", "parquet"), extensions=TEXT_EXTENSIONS,
-    description="One or more labels per text.")
-
-NAMED_ENTITY_RECOGNITION = LabelingType(
-    id="named_entity_recognition", title="Named entity recognition", scene="text", media="text",
-    rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
-    formats=("manifest", "conll", "jsonl", "parquet"), extensions=TEXT_EXTENSIONS,
-    description="Labeled character spans in texts.")
-
-TEXT_TRIPLET = LabelingType(
-    id="text_triplet", title="Text triplet", scene="text", media="text",
-    rules=LabelRules(colors=True, entities_relations=True), team_labeling=True,
-    formats=("manifest", "jsonl", "parquet"), extensions=TEXT_EXTENSIONS,
-    description="Entity spans and relations between them.")
+from .base import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, LabelingType
 
 SOUND_CLASSIFICATION = LabelingType(
     id="sound_classification", title="Sound classification", scene="audio", media="audio",
@@ -45,5 +27,4 @@ VIDEO_LABELING = LabelingType(
     rules=LabelRules(colors=True, attributes=True), formats=("manifest", "parquet"),
     extensions=VIDEO_EXTENSIONS, description="Shapes on frames of MP4 videos.")
 
-TYPES = (TEXT_CLASSIFICATION, NAMED_ENTITY_RECOGNITION,
-         TEXT_TRIPLET, SOUND_CLASSIFICATION, SPEECH_LABELING, SPEECH_PARAGRAPH, VIDEO_LABELING)
+TYPES = (SOUND_CLASSIFICATION, SPEECH_LABELING, SPEECH_PARAGRAPH, VIDEO_LABELING)

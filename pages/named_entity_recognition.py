@@ -1,0 +1,11 @@
+"""Named entity recognition labeling page (F3.6): the span page in "ner" mode."""
+from __future__ import annotations
+
+import gradio as gr
+
+from . import text_spans
+from .common import AppContext
+
+
+def build(ctx: AppContext, current_job: gr.State) -> text_spans.SpansPage:
+    return text_spans.build(ctx, current_job, "named_entity_recognition")

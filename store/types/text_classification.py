@@ -1,0 +1,29 @@
+"""Text classification: one or more labels per text (SPEC F3.5).
+
+An annotation is {"labels": [name, ...]}: names from the label set (any characters, colors in
+the set), no duplicates, order kept. relabel is None: renaming and deleting labels everywhere is
+done in SQL (store/annotations.py)."""
+from __future__ import annotations
+
+from ..errors import ValidationError
+from ..labelset import LabelRules, LabelSet
+from .base import TEXT_EXTENSIONS, Annotation, LabelingType
+
+
+def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annotation:
+    names = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValidationError('a text classification annotation is {"labels": [names]}')
+    known = set(label_set.names())
+    unique = list(dict.fromkeys(names))
+    for n in unique:
+        if n not in known:
+            raise ValidationError(f"label {n[:80]!r} is not in this job's label set")
+    return Annotation({"labels": unique}, unique)
+
+
+TYPE = LabelingType(
+    id="text_classification", title="Text classification", scene="text", media="text",
+    rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
+    formats=("manifest", "csv", "jsonl", "parquet"), validate=validate, extensions=TEXT_EXTENSIONS,
+    page="pages.text_classification", description="One or more labels per text.")

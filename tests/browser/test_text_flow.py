@@ -1,0 +1,301 @@
+"""A person labels texts in the running app (Chromium, Playwright sync API): text classification,
+named entities (offsets checked on a text with an emoji and CJK characters) and triplets (a
+relation between two entities; an invalid pair refused with a visible reason), saves, reloads and
+finds it all; then the store is checked with the server stopped.
+
+Jobs are created with the CLI before the server starts (DuckDB allows one writer process).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+from playwright.sync_api import Locator, Page, expect  # noqa: E402
+
+from tests.app_server import AppServer  # noqa: E402
+
+LONG = 20_000  # ms: a handler that touches the store and re-renders
+TC_LINES = ["I love this movie", "Terrible service <b>never</b> again", "It was fine"]
+NER_LINES = ["Hi 😀 東京 is in Japan", "Barack Obama visited Paris"]
+TT_LINES = ["Aspirin causes nausea in some patients", "Ibuprofen relieves pain"]
+TRIPLET_LABELS = {"entities": [{"name": "drug", "color": "#3366ff"}, {"name": "effect"}],
+                  "relations": [{"name": "causes", "source": "drug", "target": "effect"}]}
+
+
+# -- a server prepared with the CLI before it starts ---------------------------------------------
+
+@pytest.fixture
+def server(tmp_path):
+    s = AppServer(tmp_path / "data", tmp_path / "server")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def tpage(browser, server, page_errors, request, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    pg.on("pageerror", lambda e: page_errors.append(str(e)))
+    closed = []
+
+    def close():
+        if closed:
+            return
+        closed.append(True)
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            try:
+                shot = tmp_path / f"{request.node.name}.png"
+                pg.screenshot(path=str(shot), full_page=True)
+                print(f"screenshot of the failure: {shot}\nserver log:\n{server.log()}")
+            except Exception:  # the page may be gone
+                pass
+        context.close()
+
+    server.before_stop.append(close)
+    yield pg
+    close()
+
+
+def write_lines(folder: Path, name: str, lines: list[str]) -> Path:
+    folder.mkdir(parents=True)
+    (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+# -- helpers a person's actions map to -----------------------------------------------------------
+
+def open_job(page: Page, choice: str) -> None:
+    page.get_by_role("tab", name="My Creations").click()
+    page.locator("#job-picker input").click()
+    page.get_by_role("option", name=choice, exact=True).click()
+    expect(page.locator("#job-picker input")).to_have_value(choice)
+    page.locator("#job-label").click()
+
+
+def open_accordion(page: Page, elem_id: str) -> Locator:
+    acc = page.locator(f"#{elem_id}")
+    head = acc.locator("button.label-wrap").first
+    if "open" not in (head.get_attribute("class") or "").split():
+        head.click()
+    expect(head).to_have_class(re.compile(r"\bopen\b"))
+    return acc
+
+
+def row(page: Page, list_id: str, text: str) -> Locator:
+    return page.locator(f"#{list_id} .tl-row").filter(has=page.locator(".tl-text", has_text=text))
+
+
+def select_text(page: Page, picker: str, needle: str) -> None:
+    """Select `needle` with the DOM selection API (UTF-16 offsets, as a mouse selection gives
+    them) in the picker's text, then release the mouse as a person would."""
+    page.evaluate("""([picker, needle]) => {
+      for (const seg of document.querySelectorAll(`#${picker} .sp-seg`)) {
+        const t = seg.firstChild; const i = t ? t.data.indexOf(needle) : -1;
+        if (i < 0) continue;
+        const r = document.createRange(); r.setStart(t, i); r.setEnd(t, i + needle.length);
+        const s = document.getSelection(); s.removeAllRanges(); s.addRange(r);
+        seg.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+        return;
+      }
+      throw new Error('text not found: ' + needle);
+    }""", [picker, needle])
+    expect(page.locator(f"#{picker} .sp-pending")).to_have_text(needle)
+
+
+def span(page: Page, picker: str, text: str) -> Locator:
+    return page.locator(f"#{picker} mark.sp-span").filter(
+        has=page.locator(".sp-seg", has_text=re.compile("^" + re.escape(text) + "$")))
+
+
+def picker_state(page: Page, picker: str) -> dict:
+    return page.evaluate(f"() => document.querySelector('#{picker} .sp-root').__spanPicker.state()")
+
+
+def pick(page: Page, label: str) -> None:
+    """Tick or untick a label in the text classification label set."""
+    page.locator("#tc-label-pick").get_by_text(label, exact=True).click()
+
+
+def error_toast(page: Page) -> Locator:
+    return page.locator('[data-testid="toast-body"].error')
+
+
+# -- the test ------------------------------------------------------------------------------------
+
+def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, page_errors, tmp_path):
+    page = tpage
+    tc = write_lines(tmp_path / "tc", "reviews.txt", TC_LINES)
+    ner = write_lines(tmp_path / "ner", "ner.txt", NER_LINES)
+    tt = write_lines(tmp_path / "tt", "tt.txt", TT_LINES)
+    label_file = tmp_path / "triplet-labels.json"
+    label_file.write_text(json.dumps(TRIPLET_LABELS), encoding="utf-8")
+    server.cli("create-job", "--name", "reviews", "--type", "text_classification", "--dataset", str(tc),
+               "--labels", "a,b", "--instructions", "Label the **sentiment**")
+    server.cli("create-job", "--name", "places", "--type", "named_entity_recognition", "--dataset", str(ner),
+               "--labels", "PER,LOC")
+    server.cli("create-job", "--name", "drugs", "--type", "text_triplet", "--dataset", str(tt),
+               "--labels", str(label_file))
+    server.start()
+    page.goto(server.url)
+    page.locator("#job-picker").wait_for()
+
+    # -- text classification: label two texts, a second label on one, remove one label --------
+    open_job(page, "reviews  ·  Text classification")
+    rows = page.locator("#tc-list .tl-row")
+    expect(rows).to_have_count(3, timeout=LONG)
+    expect(page.locator("#tc-list .tl-chip-del")).to_have_count(0)
+    expect(page.locator("#tc-tabs")).to_contain_text("Unlabeled (3)")
+    assert page.locator("#tc-list b").count() == 0  # the record's HTML is text
+    expect(row(page, "tc-list", "Terrible service")).to_contain_text("<b>never</b>")
+    page.locator("#tc-describe").click()
+    expect(page.locator("#tc-description")).to_contain_text("Label the sentiment")
+    row(page, "tc-list", "I love").click()
+    row(page, "tc-list", "Terrible").click()
+    expect(page.locator("#tc-list .tl-row.lp-selected")).to_have_count(2)
+    pick(page, "a")
+    page.locator("#tc-apply").click()
+    expect(page.locator("#tc-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
+    # add a label with its color from the page, apply it to one text
+    page.locator("#tc-add-name textarea").fill("urgent")
+    page.locator("#tc-add").click()
+    expect(page.locator("#tc-label-pick")).to_contain_text("urgent", timeout=LONG)
+    row(page, "tc-list", "Terrible").click()
+    pick(page, "a")  # unpick a
+    pick(page, "urgent")
+    page.locator("#tc-apply").click()
+    expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["a", "urgent"], timeout=LONG)
+    # remove one label from one text with its chip's ×
+    row(page, "tc-list", "Terrible").locator(".tl-chip[data-label='a'] .tl-chip-del").click()
+    expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["urgent"], timeout=LONG)
+    expect(row(page, "tc-list", "I love").locator(".tl-chip-name")).to_have_text(["a"])
+    page.locator("#tc-save-page").click()
+    expect(page.locator("#tc-label-counts")).to_contain_text("urgent: 1", timeout=LONG)
+
+    # -- NER: 東京 after an emoji, and Japan; keys 1-9 pick the label, Ctrl+S saves -------------
+    open_job(page, "places  ·  Named entity recognition")
+    expect(page.locator("#ner-picker .sp-text")).to_contain_text("東京", timeout=LONG)
+    select_text(page, "ner-picker", "東京")
+    page.keyboard.press("2")  # LOC
+    expect(span(page, "ner-picker", "東京")).to_have_attribute("data-label", "LOC")
+    select_text(page, "ner-picker", "Japan")
+    page.locator("#ner-picker .sp-label-btn[data-label='LOC']").click()
+    select_text(page, "ner-picker", "Hi")
+    page.keyboard.press("1")  # PER, then removed with its ×
+    span(page, "ner-picker", "Hi").locator(".sp-del").click()
+    expect(span(page, "ner-picker", "Hi")).to_have_count(0)
+    # a selection overlapping a span is refused
+    page.evaluate("""() => {
+      const segs = [...document.querySelectorAll('#ner-picker .sp-seg')];
+      const a = segs.find(s => s.textContent.includes(' in ')), b = segs.find(s => s.textContent === 'Japan');
+      const r = document.createRange(); r.setStart(a.firstChild, a.textContent.indexOf('in')); r.setEnd(b.firstChild, 3);
+      const sel = document.getSelection(); sel.removeAllRanges(); sel.addRange(r);
+      a.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+    }""")
+    expect(page.locator("#ner-picker .sp-message")).to_contain_text("cannot overlap")
+    page.keyboard.press("Escape")
+    st = picker_state(page, "ner-picker")
+    text = NER_LINES[0]
+    assert sorted((s["start"], s["end"], s["label"]) for s in st["spans"]) == [
+        (text.index("東京"), text.index("東京") + 2, "LOC"), (text.index("Japan"), len(text), "LOC")]
+    page.locator("#ner-picker .sp-text").click(position={"x": 2, "y": 2})
+    page.keyboard.press("Control+s")
+    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    assert page.locator("#ner-list .tl-chip-del").count() == 0  # chips of the opening list are not buttons
+    # the next record: select "Barack Obama" with the mouse, label it, save; then delete its labels
+    page.locator("#ner-next").click()
+    expect(page.locator("#ner-picker .sp-text")).to_contain_text("Barack Obama", timeout=LONG)
+    box = page.evaluate("""() => {
+      const t = [...document.querySelectorAll('#ner-picker .sp-seg')].find(s => s.textContent.includes('Barack')).firstChild;
+      const r = document.createRange(); r.setStart(t, 0); r.setEnd(t, 1); const a = r.getBoundingClientRect();
+      r.setStart(t, 11); r.setEnd(t, 12); const b = r.getBoundingClientRect();
+      return {x0: a.left + 1, y0: a.top + a.height / 2, x1: b.right - 1, y1: b.top + b.height / 2};
+    }""")
+    page.mouse.move(box["x0"], box["y0"])
+    page.mouse.down()
+    page.mouse.move(box["x1"], box["y1"], steps=8)
+    page.mouse.up()
+    expect(page.locator("#ner-picker .sp-pending")).to_have_text("Barack Obama")
+    page.keyboard.press("1")  # PER
+    expect(span(page, "ner-picker", "Barack Obama")).to_have_attribute("data-label", "PER")
+    page.locator("#ner-save").click()
+    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
+    page.locator("#ner-clear").click()
+    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    expect(span(page, "ner-picker", "Barack Obama")).to_have_count(0)
+
+    # -- triplet: two entities, an invalid pair refused, then a relation ----------------------
+    open_job(page, "drugs  ·  Text triplet")
+    expect(page.locator("#tt-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
+    select_text(page, "tt-picker", "Aspirin")
+    page.keyboard.press("1")  # drug
+    select_text(page, "tt-picker", "nausea")
+    page.keyboard.press("2")  # effect
+    span(page, "tt-picker", "nausea").locator(".sp-seg").click()  # source: effect
+    span(page, "tt-picker", "Aspirin").locator(".sp-seg").click()  # target: drug
+    expect(page.locator("#tt-picker .sp-message")).to_contain_text(
+        "No relationship goes from an effect entity to a drug entity")
+    expect(page.locator("#tt-picker .sp-message")).to_have_class(re.compile(r"\bsp-error\b"))
+    expect(page.locator("#tt-picker .sp-rel-option")).to_have_count(0)
+    span(page, "tt-picker", "Aspirin").locator(".sp-seg").click()  # source: drug
+    span(page, "tt-picker", "nausea").locator(".sp-seg").click()  # target: effect
+    expect(page.locator("#tt-picker .sp-rel-option")).to_have_text(["causes"])
+    page.locator("#tt-picker .sp-rel-option").click()
+    expect(page.locator("#tt-picker .sp-relation")).to_have_count(1)
+    expect(page.locator("#tt-picker .sp-relation")).to_contain_text("Aspirin [drug] —causes→ nausea [effect]")
+    page.locator("#tt-save").click()
+    expect(page.locator("#tt-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    # entity labels defined at creation cannot be deleted
+    open_accordion(page, "tt-label-management")
+    page.locator("#tt-lm-label input").click()
+    page.get_by_role("option", name="drug", exact=True).click()
+    page.locator("#tt-lm-delete").click()
+    expect(error_toast(page)).to_contain_text("cannot be deleted", timeout=LONG)
+
+    # -- reload: everything is still there --------------------------------------------------
+    page.reload()
+    page.locator("#job-picker").wait_for()
+    open_job(page, "reviews  ·  Text classification")
+    expect(row(page, "tc-list", "I love").locator(".tl-chip-name")).to_have_text(["a"], timeout=LONG)
+    expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["urgent"])
+    open_job(page, "places  ·  Named entity recognition")
+    expect(span(page, "ner-picker", "東京")).to_have_attribute("data-label", "LOC", timeout=LONG)
+    expect(span(page, "ner-picker", "Japan")).to_have_attribute("data-label", "LOC")
+    open_job(page, "drugs  ·  Text triplet")
+    expect(page.locator("#tt-picker .sp-relation")).to_contain_text("Aspirin [drug] —causes→ nausea [effect]",
+                                                                     timeout=LONG)
+    assert not page_errors, page_errors
+
+    # -- the store -------------------------------------------------------------------------
+    server.stop()
+    from store.jobs import find_job
+    from store.samples import SampleQuery, query_samples
+
+    with server.open_store() as store:
+        def by_text(name):
+            job = find_job(store, name)
+            return job, {s.text: s for s in query_samples(store, job.id, SampleQuery(page_size=100)).items}
+
+        job, items = by_text("reviews")
+        assert "urgent" in job.label_set.names()
+        assert items[TC_LINES[0]].labels == ["a"] and items[TC_LINES[0]].status == "labeled"
+        assert items[TC_LINES[1]].annotation == {"labels": ["urgent"]}
+        assert items[TC_LINES[2]].status == "unlabeled"
+        _, items = by_text("places")
+        spans = items[NER_LINES[0]].annotation["spans"]
+        got = [(s["start"], s["end"], s["label"]) for s in spans]
+        assert got == [(5, 7, "LOC"), (14, 19, "LOC")], got  # code points: 😀 counts one
+        assert [NER_LINES[0][a:b] for a, b, _ in got] == ["東京", "Japan"]
+        assert items[NER_LINES[1]].status == "unlabeled"
+        job, items = by_text("drugs")
+        assert [e.name for e in job.label_set.entities] == ["drug", "effect"]
+        ann = items[TT_LINES[0]].annotation
+        ents = {e["id"]: TT_LINES[0][e["start"]:e["end"]] + "/" + e["label"] for e in ann["entities"]}
+        assert sorted(ents.values()) == ["Aspirin/drug", "nausea/effect"]
+        assert [(ents[r["from"]], r["label"], ents[r["to"]]) for r in ann["relations"]] == [
+            ("Aspirin/drug", "causes", "nausea/effect")]
