@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import mimetypes
 import os
+import re
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
 from store import Store, StoreError, open_store
@@ -23,6 +25,9 @@ def build_server(store: Store) -> FastAPI:
     app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
 
     from store import samples
+
+    def _jsonable(o):
+        return o.tolist() if hasattr(o, "tolist") else str(o)
 
     def media(make, *args, media_type: str = "image/webp", headers: dict | None = None) -> Response:
         """Run one store function for a sample's media; unknown sample 404, refused 422."""
@@ -47,15 +52,53 @@ def build_server(store: Store) -> FastAPI:
         return media(samples.sample_crop, sample_id, (x1, y1, x2, y2))
 
     @app.get("/media/{sample_id}/file")
-    def sample_file(sample_id: int):
+    def sample_file(sample_id: int, request: Request):
         try:
             uri = samples.get_sample_uri(store, sample_id)
         except NotFound:
             raise HTTPException(404, "sample not found") from None
         # never let a stored file render as a page of this site
-        return media(samples.sample_bytes, sample_id,
+        resp = media(samples.sample_bytes, sample_id,
                      media_type=mimetypes.guess_type(uri.split("#")[0])[0] or "application/octet-stream",
                      headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+        return byte_range(resp, request.headers.get("range"))
+
+    def byte_range(resp: Response, header: str | None) -> Response:
+        """Answer a single `Range: bytes=a-b` with 206: browsers seek in <audio>/<video> only
+        when the server serves ranges."""
+        resp.headers["Accept-Ranges"] = "bytes"
+        m = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header or "")
+        body, size = resp.body, len(resp.body)
+        if not m or not (m.group(1) or m.group(2)):
+            return resp
+        if m.group(1):
+            first = int(m.group(1))
+            last = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+        else:
+            first, last = max(0, size - int(m.group(2))), size - 1
+        headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "content-type")}
+        if first >= size or last < first:
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        return Response(body[first:last + 1], status_code=206, media_type=resp.media_type,
+                        headers={**headers, "Content-Range": f"bytes {first}-{last}/{size}"})
+
+    @app.get("/media/{sample_id}/peaks")
+    def audio_peaks(sample_id: int, start: float = 0.0, end: float | None = None, buckets: int = 1000):
+        """Waveform peaks of [start, end) seconds in at most 4000 buckets (JSON): the waveform
+        editor fetches only the window it shows, so a long file never loads whole."""
+        from store import audio
+
+        buckets = max(1, min(int(buckets), 4000))
+        return media(lambda st, sid: json.dumps(audio.waveform_peaks(st, sid, start, end, buckets),
+                                                           default=_jsonable).encode(),
+                     sample_id, media_type="application/json")
+
+    @app.get("/media/{sample_id}/segment")
+    def audio_segment(sample_id: int, start: float, end: float):
+        """The audio of [start, end) seconds as WAV (play one segment)."""
+        from store import audio
+
+        return media(audio.segment_audio_bytes, sample_id, start, end, media_type="audio/wav")
 
     @app.get("/healthz")
     def health():

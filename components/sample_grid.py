@@ -69,7 +69,9 @@ element.addEventListener('click', (e) => {
     trigger('preview');
     return;
   }
-  if (props.open_on_click) {  // pages that open one sample at a time (shapes): a click opens it
+  // pages that open one sample at a time (shapes): a click opens it. The flag travels in the value:
+  // extra gr.HTML props do not reach this script in Gradio 6.31.
+  if ((props.value && props.value.open_on_click) || props.open_on_click) {
     update(v => { v.preview = id; v.items.forEach(x => { x.selected = x.id === id; }); });
     trigger('preview');
     return;
@@ -94,11 +96,13 @@ element.addEventListener('keydown', (e) => {
 """
 
 
-def grid_value(items: list[dict], selected: list[int] | None = None, preview: int | None = None) -> dict:
+def grid_value(items: list[dict], selected: list[int] | None = None, preview: int | None = None,
+               open_on_click: bool = False) -> dict:
     chosen = set(selected or [])
     for it in items:
         it["selected"] = it["id"] in chosen
-    return {"items": items, "selected": [it["id"] for it in items if it["selected"]], "preview": preview}
+    return {"items": items, "selected": [it["id"] for it in items if it["selected"]], "preview": preview,
+            "open_on_click": open_on_click}
 
 
 def selected_ids(value) -> list[int]:
@@ -124,5 +128,5 @@ def preview_id(value) -> int | None:
 def sample_grid(open_on_click: bool = False, elem_id: str = "lp-sample-grid", **kwargs) -> gr.HTML:
     """The grid; with open_on_click a click opens the sample (event `preview`) instead of
     toggling its selection."""
-    return gr.HTML(value=grid_value([]), html_template=TEMPLATE, css_template=CSS, js_on_load=JS,
-                   elem_id=elem_id, open_on_click=open_on_click, **kwargs)
+    return gr.HTML(value=grid_value([], open_on_click=open_on_click), html_template=TEMPLATE, css_template=CSS,
+                   js_on_load=JS, elem_id=elem_id, open_on_click=open_on_click, **kwargs)

@@ -69,7 +69,7 @@ element.addEventListener('click', (e) => {
     trigger('remove');
     return;
   }
-  if (props.open_on_click) {
+  if ((props.value && props.value.open_on_click) || props.open_on_click) {  // the flag travels in the value
     update(v => { v.preview = id; v.items.forEach(x => { x.selected = x.id === id; }); });
     trigger('preview');
     return;
@@ -108,5 +108,5 @@ def remove_request(value) -> tuple[int, str] | None:
 def text_list(open_on_click: bool = False, elem_id: str = "text-list", **kwargs) -> gr.HTML:
     for event in ("remove", "preview"):
         assert f"'{event}'" in JS
-    return gr.HTML(value=grid_value([]), html_template=TEMPLATE, css_template=CSS, js_on_load=JS,
-                   elem_id=elem_id, open_on_click=open_on_click, **kwargs)
+    return gr.HTML(value=grid_value([], open_on_click=open_on_click), html_template=TEMPLATE, css_template=CSS,
+                   js_on_load=JS, elem_id=elem_id, open_on_click=open_on_click, **kwargs)

@@ -113,15 +113,15 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
     def on_relabel(grid_v, crop_rows, mod_rows, new_label, page_no):
         if not new_label:
             raise gr.Error("choose the new label")
-        added = [{"sample_id": c["sample_id"], "shape_id": c["shape_id"], "action": "relabel", "label": new_label}
-                 for c in _targets(grid_v, crop_rows)]
+        added = [{"sample_id": c["sample_id"], "shape_id": c["shape_id"], "action": "relabel", "label": new_label,
+                  "batch": len(mod_rows)} for c in _targets(grid_v, crop_rows)]
         rows = mod_rows + added
         grid_v, text = render(crop_rows, rows, page_no=page_no)
         return grid_v, rows, [], text
 
     @user_errors
     def on_delete(grid_v, crop_rows, mod_rows, page_no):
-        added = [{"sample_id": c["sample_id"], "shape_id": c["shape_id"], "action": "delete"}
+        added = [{"sample_id": c["sample_id"], "shape_id": c["shape_id"], "action": "delete", "batch": len(mod_rows)}
                  for c in _targets(grid_v, crop_rows)]
         rows = mod_rows + added
         grid_v, text = render(crop_rows, rows, page_no=page_no)
@@ -156,16 +156,25 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
     def on_undo(crop_rows, mod_rows, redo_rows, page_no):
         if not mod_rows:
             return gr.skip(), mod_rows, redo_rows, "Nothing to undo"
-        rows, undone = mod_rows[:-1], mod_rows[-1]
+        n = _last_action(mod_rows)  # one click on Relabel / Delete is one action, however many crops
+        rows, undone = mod_rows[:-n], mod_rows[-n:]
         grid_v, text = render(crop_rows, rows, page_no=page_no)
-        return grid_v, rows, redo_rows + [undone], text
+        return grid_v, rows, redo_rows + undone[::-1], text
 
     def on_redo(crop_rows, mod_rows, redo_rows, page_no):
         if not redo_rows:
             return gr.skip(), mod_rows, redo_rows, "Nothing to redo"
-        rows = mod_rows + [redo_rows[-1]]
+        n = _last_action(redo_rows)
+        rows = mod_rows + redo_rows[-n:][::-1]
         grid_v, text = render(crop_rows, rows, page_no=page_no)
-        return grid_v, rows, redo_rows[:-1], text
+        return grid_v, rows, redo_rows[:-n], text
+
+    def _last_action(rows):
+        """How many rows at the end of `rows` one action made (rows of a relabel / delete share a batch)."""
+        batch, n = rows[-1].get("batch"), 1
+        while batch is not None and n < len(rows) and rows[-1 - n].get("batch") == batch:
+            n += 1
+        return n
 
     def on_undo_all(crop_rows, mod_rows, page_no):
         grid_v, text = render(crop_rows, [], page_no=page_no)

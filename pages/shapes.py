@@ -72,7 +72,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
     def grid_items(p, open_id=None):
         items = [{"id": s.id, "name": s.name, "thumb": f"/media/{s.id}/thumb",
                   "labels": list(dict.fromkeys(s.labels)), "hard": s.hard, "status": s.status} for s in p.items]
-        return grid_value(items, [open_id] if open_id else [])
+        return grid_value(items, [open_id] if open_id else [], open_on_click=True)
 
     def open_value(job, sample_id, previous=None):
         s = get_sample(store, job.id, sample_id)

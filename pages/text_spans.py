@@ -136,7 +136,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
             value = picker_value(None, "", None, ls.entities if triplet else ls.labels, ls.relations, mode=mode)
             info = "No record in this view."
         frame, names = label_rows(job, c)
-        return [head, gr.Radio(choices=tabs, value=tab_v or "all"), grid_value(items, [open_id] if open_id else []),
+        return [head, gr.Radio(choices=tabs, value=tab_v or "all"), grid_value(items, [open_id] if open_id else [], open_on_click=True),
                 f"page {p.page} of {p.pages} · {p.total:,} texts", value, info, p.page, frame,
                 gr.Dropdown(choices=names, value=None),
                 job.instructions or "_This job has no labeling instructions._"]

@@ -268,6 +268,10 @@ def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]
                 meta = None
                 if job.labeling_type.media == "image":
                     meta = probe_image(data, shown, store.settings.max_image_pixels).as_meta()
+                elif job.labeling_type.media == "audio":
+                    from .audio import probe_audio
+
+                    meta = probe_audio(data, shown)
                 elif not data:
                     raise ValidationError(f"{shown}: the file is empty (0 bytes)")
             except StoreError as e:

@@ -62,7 +62,8 @@ def write_text_jsonl(store: Store, job, out: Path, type_id: str) -> int:
     return n
 
 
-register(Format("jsonl", "JSON lines (text)",
-                "One JSON object a line: text, and labels / spans / entities and relations.",
+register(Format("jsonl", "JSON lines (text, audio)",
+                "One JSON object a line: text (or an audio source), and labels / spans / entities and "
+                "relations / content / segments.",
                 readers={t: partial(read_text_jsonl, type_id=t) for t in TEXT_TYPES},
                 writers={t: partial(write_text_jsonl, type_id=t) for t in TEXT_TYPES}, example="text.jsonl"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import ValidationError
 from . import (declared, image_classification, image_segmentation, named_entity_recognition, object_detection,
-               text_classification, text_triplet)
+               sound_classification, speech_labeling, speech_paragraph, text_classification, text_triplet)
 from .base import Annotation, LabelingType
 
 _ORDER = ("image_classification", "object_detection", "image_segmentation", "text_classification",
@@ -11,6 +11,7 @@ _ORDER = ("image_classification", "object_detection", "image_segmentation", "tex
           "speech_paragraph", "video_labeling")
 _TYPES = {t.id: t for t in (image_classification.TYPE, object_detection.TYPE, image_segmentation.TYPE,
                             text_classification.TYPE, named_entity_recognition.TYPE, text_triplet.TYPE,
+                            sound_classification.TYPE, speech_labeling.TYPE, speech_paragraph.TYPE,
                             *declared.TYPES)}
 REGISTRY: dict[str, LabelingType] = {type_id: _TYPES[type_id] for type_id in _ORDER}
 

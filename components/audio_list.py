@@ -1,0 +1,112 @@
+"""The file list of the audio pages: one row per audio file with a play button, its duration, its
+label chips (sound classification) or its transcript (speech labeling); one <audio> element plays
+any file of the list (``/media/{id}/file``).
+
+A gr.HTML widget (assets/audio_list.js) whose value is a dict:
+    {"items": [{"id", "name", "audio", "duration", "labels": [{"name", "color"}], "content",
+                "status", "who", "selected"}],
+     "labels": [{"name", "color", "shortcut"}], "selected": [ids], "preview": id | None,
+     "apply": {"label": name, "ids": [ids]} | None, "remove": {"id": id, "label": name} | None,
+     "open_on_click": bool}
+
+Sound classification (``open_on_click`` False): a click checks a row; the label buttons, or a
+label's shortcut key followed by a confirmation in the page (Enter / Esc), set ``apply`` and fire
+``apply``; a chip's × sets ``remove`` and fires ``remove``. Speech labeling (``open_on_click``
+True): a click opens the row (``preview``, fires ``preview``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from components.sample_grid import preview_id, selected_ids  # noqa: F401  (same value shape)
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+TEMPLATE = '<div class="al-root" data-testid="audio-list-root"></div>'
+SNIPPET = 300
+
+CSS = """
+.al-root { display: flex; flex-direction: column; gap: 6px; }
+.al-root [hidden] { display: none !important; }
+.al-labels { display: flex; flex-wrap: wrap; gap: 6px; }
+.al-label-btn { display: inline-flex; align-items: center; gap: 5px; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; padding: 3px 8px; background: var(--block-background-fill); cursor: pointer; font-size: 13px; color: inherit; }
+.al-label-btn kbd { font-size: 11px; border: 1px solid var(--border-color-primary); border-radius: 3px; padding: 0 4px; }
+.al-swatch { width: 10px; height: 10px; border-radius: 3px; display: inline-block; }
+.al-confirm { display: flex; gap: 8px; align-items: center; padding: 6px 10px; border-radius: 6px;
+  border: 2px solid var(--color-accent); background: var(--color-accent-soft); font-size: 14px; }
+.al-confirm button { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 10px; cursor: pointer; }
+.al-yes { background: var(--color-accent); color: white; }
+.al-message { min-height: 1.1em; font-size: 13px; }
+.al-message.al-error { color: #d9480f; font-weight: 600; }
+.al-player { display: flex; gap: 8px; align-items: center; font-size: 12px; }
+.al-player audio { height: 32px; flex: 1; }
+.al-list { display: flex; flex-direction: column; gap: 5px; }
+.al-row { display: flex; gap: 8px; align-items: center; border: 2px solid var(--border-color-primary);
+  border-radius: 8px; padding: 4px 8px; cursor: pointer; background: var(--block-background-fill); }
+.al-row.lp-selected { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
+.al-check { pointer-events: none; }
+.al-play { border: 1px solid var(--border-color-primary); border-radius: 50%; width: 30px; height: 30px; cursor: pointer;
+  background: var(--block-background-fill); color: inherit; flex: none; }
+.al-body { flex: 1; min-width: 0; }
+.al-name { display: flex; gap: 8px; font-size: 14px; }
+.al-name span:first-child { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.al-dur, .al-who { font-size: 11px; color: var(--body-text-color-subdued); }
+.al-content { font-size: 13px; white-space: pre-wrap; word-break: break-word; max-height: 4.5em; overflow: hidden; }
+.al-meta { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+.al-chips { display: flex; gap: 4px; flex-wrap: wrap; }
+.al-chip { display: inline-flex; align-items: center; gap: 2px; font-size: 12px; border-radius: 6px; padding: 0 2px 0 6px;
+  background: color-mix(in srgb, var(--al-c, #888) 25%, transparent); border: 1px solid var(--al-c, #888); }
+.al-chip-del { border: none; background: transparent; cursor: pointer; padding: 0 3px; font-size: 12px; color: inherit; }
+.al-empty, .al-none { padding: 20px; text-align: center; color: var(--body-text-color-subdued); }
+"""
+
+
+def list_item(sample, colors: dict[str, str]) -> dict:
+    who = (f"{sample.labeled_by} · {sample.labeled_at:%Y-%m-%d %H:%M}" if sample.labeled_by and sample.labeled_at
+           else "")
+    ann = sample.annotation if isinstance(sample.annotation, dict) else {}
+    content = ann.get("content") if isinstance(ann.get("content"), str) else ""
+    meta = sample.meta if isinstance(sample.meta, dict) else {}
+    return {"id": sample.id, "name": sample.name, "audio": f"/media/{sample.id}/file",
+            "duration": meta.get("duration"),
+            "labels": [{"name": n, "color": colors.get(n) or "#888888"} for n in dict.fromkeys(sample.labels)],
+            "content": content if len(content) <= SNIPPET else content[:SNIPPET] + "…",
+            "status": sample.status, "who": who}
+
+
+def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False) -> dict:
+    """``open_on_click`` (speech pages): a click opens a row instead of checking it (kept in the
+    value: the widget reads it from there)."""
+    sel = set(selected or ())
+    out = [{**it, "selected": it["id"] in sel} for it in items]
+    return {"items": out, "selected": [it["id"] for it in out if it["selected"]],
+            "labels": [{"name": lab.name, "color": lab.color or "", "shortcut": lab.shortcut or ""}
+                       for lab in labels],
+            "preview": None, "apply": None, "remove": None, "open_on_click": bool(open_on_click)}
+
+
+def apply_request(value) -> tuple[str, list[int]] | None:
+    a = value.get("apply") if isinstance(value, dict) else None
+    try:
+        return (str(a["label"]), [int(i) for i in a["ids"]]) if isinstance(a, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def remove_request(value) -> tuple[int, str] | None:
+    r = value.get("remove") if isinstance(value, dict) else None
+    try:
+        return (int(r["id"]), str(r["label"])) if isinstance(r, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def audio_list(open_on_click: bool = False, elem_id: str = "audio-list", **kwargs) -> gr.HTML:
+    js = (ASSETS / "audio_list.js").read_text(encoding="utf-8")
+    for event in ("apply", "remove", "preview"):
+        assert f"'{event}'" in js
+    return gr.HTML(value=list_value([], open_on_click=open_on_click), html_template=TEMPLATE, css_template=CSS,
+                   js_on_load=js,
+                   elem_id=elem_id, open_on_click=open_on_click, apply_default_css=False, **kwargs)
