@@ -14,10 +14,15 @@ import pandas as pd
 
 from pages.common import AppContext, esc, user_errors
 from store.exports import export_job
+from store.objects import safe_file_name
 from store.formats import FORMATS, formats_for
 from store.imports import import_format, import_location, list_imports, upload_files
 from store.jobs import get_job, synchronize
 from store.types import get_type
+
+
+# formats that write one file get its usual extension; the others write a folder (downloaded as .zip)
+FILE_EXTENSIONS = {"manifest": ".manifest", "csv": ".csv", "coco": ".json", "jsonl": ".jsonl", "conll": ".conll"}
 
 
 @dataclass
@@ -115,11 +120,14 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
             raise gr.Error("open a job first")
         job = get_job(store, job_id)
         tmp = Path(tempfile.mkdtemp(prefix="labelport-export-", dir=os.environ.get("GRADIO_TEMP_DIR")))
-        target = tmp / f"{job.name[:40].replace('/', '_')}-{format_id}"
+        stem = safe_file_name(f"{job.name[:60]}-{format_id}", default=f"job-{job.id}-{format_id}")
+        folder = tmp / stem
+        folder.mkdir()
+        target = folder / (stem + FILE_EXTENSIONS.get(format_id, ""))
         res = export_job(store, job_id, format_id, target, actor=ctx.actor(request))
         path = Path(res.path)
-        if path.is_dir():
-            path = Path(shutil.make_archive(str(path), "zip", path))
+        if path.is_dir() or len(list(folder.iterdir())) > 1:  # a folder layout, or a file with images beside it
+            path = Path(shutil.make_archive(str(tmp / stem), "zip", folder))
         gr.Info(f"Exported {res.samples} samples as {format_id}")
         return str(path)
 

@@ -18,6 +18,7 @@ Coordinates are image pixels, turned into screen positions by the widget's own v
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -27,6 +28,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+import zipfile
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
@@ -390,7 +392,11 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     href = link.get_attribute("href")
     res = httpx.get(href if href.startswith("http") else app.url + href, timeout=30)
     assert res.status_code == 200
-    coco = res.json()
+    # COCO writes its images beside the JSON: the download is a zip of both
+    with zipfile.ZipFile(io.BytesIO(res.content)) as zf:
+        names = zf.namelist()
+        assert "images/0.png" in names, names
+        coco = json.loads(zf.read(next(n for n in names if n.endswith(".json"))))
     assert [(im["file_name"], im["width"], im["height"]) for im in coco["images"]] == [("images/0.png", 512, 512)]
     cats = {c["id"]: c["name"] for c in coco["categories"]}
     assert sorted(cats.values()) == ["cell", "debris"]
