@@ -22,13 +22,13 @@ import io
 import json
 import re
 import shutil
+import zipfile
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-import zipfile
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
