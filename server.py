@@ -100,6 +100,16 @@ def build_server(store: Store) -> FastAPI:
 
         return media(audio.segment_audio_bytes, sample_id, start, end, media_type="audio/wav")
 
+    @app.get("/media/{sample_id}/frame")
+    def video_frame(sample_id: int, index: int, max_side: int = 1280, format: str = "jpeg"):
+        """Frame `index` (presentation order) of a video, exactly, downscaled for display to at
+        most `max_side` pixels on its longer side (shapes stay in the video's own pixels)."""
+        from store import video
+
+        fmt = "webp" if format == "webp" else "jpeg"
+        return media(video.video_frame, sample_id, index, max(16, min(int(max_side), 4096)), fmt,
+                     media_type=f"image/{fmt}")
+
     @app.get("/healthz")
     def health():
         return {"ok": True}

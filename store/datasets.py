@@ -130,6 +130,10 @@ def check_files(store: Store, entries: list[FileEntry], media: str) -> Checked:
         from .audio import check_audio_files
 
         return check_audio_files(store, entries)
+    if media == "video":  # MP4 (H.264): boxes, movie header and first frame (store/video.py)
+        from .video import check_video_files
+
+        return check_video_files(store, entries)
     if media != "image":
         out.accepted = list(entries)
         return out

@@ -272,6 +272,10 @@ def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]
                     from .audio import probe_audio
 
                     meta = probe_audio(data, shown)
+                elif job.labeling_type.media == "video":
+                    from .video import probe_video
+
+                    meta = probe_video(data, shown)
                 elif not data:
                     raise ValidationError(f"{shown}: the file is empty (0 bytes)")
             except StoreError as e:

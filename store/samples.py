@@ -320,18 +320,27 @@ def _sample_uri(store: Store, sample_id: int) -> str:
     return uri
 
 
+THUMB_SIZE_VIDEO = 256
+
+
 def sample_thumbnail(store: Store, sample_id: int) -> bytes:
     """A cached WebP thumbnail of an image sample."""
     path = _thumb_path(store, sample_id)
     if path.exists():
         return path.read_bytes()
-    data = store.locations.read(_sample_uri(store, sample_id))
-    try:
-        thumb = make_thumbnail(data, max_pixels=store.settings.max_image_pixels)
-    except StoreError:
-        raise
-    except Exception as e:
-        raise ValidationError(f"sample {sample_id} cannot be shown: {e}") from None
+    uri = _sample_uri(store, sample_id)
+    if uri.lower().endswith(".mp4"):  # a video: its first frame (store/video.py)
+        from .video import video_frame
+
+        thumb = video_frame(store, sample_id, 0, THUMB_SIZE_VIDEO, "webp")
+    else:
+        data = store.locations.read(uri)
+        try:
+            thumb = make_thumbnail(data, max_pixels=store.settings.max_image_pixels)
+        except StoreError:
+            raise
+        except Exception as e:
+            raise ValidationError(f"sample {sample_id} cannot be shown: {e}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_bytes(thumb)

@@ -63,3 +63,4 @@ def formats_for(type_id: str, direction: str = "read") -> list[str]:
 from . import coco, csv_format, imagefolder, manifest, voc, yolo  # noqa: E402,F401  (registration)
 from . import conll, jsonl_format, text_io  # noqa: E402,F401  (text formats; text_io extends csv, manifest)
 from . import audio_io  # noqa: E402,F401  (audio types: extends csv, jsonl, manifest)
+from . import video_io  # noqa: E402,F401  (video labeling: extends coco, jsonl, manifest)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from ..errors import ValidationError
-from . import (declared, image_classification, image_segmentation, named_entity_recognition, object_detection,
-               sound_classification, speech_labeling, speech_paragraph, text_classification, text_triplet)
+from . import (image_classification, image_segmentation, named_entity_recognition, object_detection,
+               sound_classification, speech_labeling, speech_paragraph, text_classification, text_triplet,
+               video_labeling)
 from .base import Annotation, LabelingType
 
 _ORDER = ("image_classification", "object_detection", "image_segmentation", "text_classification",
@@ -12,7 +13,7 @@ _ORDER = ("image_classification", "object_detection", "image_segmentation", "tex
 _TYPES = {t.id: t for t in (image_classification.TYPE, object_detection.TYPE, image_segmentation.TYPE,
                             text_classification.TYPE, named_entity_recognition.TYPE, text_triplet.TYPE,
                             sound_classification.TYPE, speech_labeling.TYPE, speech_paragraph.TYPE,
-                            *declared.TYPES)}
+                            video_labeling.TYPE)}
 REGISTRY: dict[str, LabelingType] = {type_id: _TYPES[type_id] for type_id in _ORDER}
 
 SCENES = {"images": "Images", "audio": "Audio", "text": "Text", "video": "Video"}

@@ -1,0 +1,142 @@
+// Labelport video player: the body of gr.HTML(js_on_load=...), run with element, trigger, props,
+// watch. See components/video_player.py for the value contract. Events: trigger('draw').
+// Keys (when the focus is not in a text field): , one frame back, . one frame forward,
+// k play / pause (pausing snaps to the frame shown); Enter on the widget: draw on this frame.
+'use strict';
+
+const doc = element.ownerDocument;
+const root = element.querySelector('.vp-root') || element;
+root.textContent = '';
+
+function el(tag, attrs, ...kids) {
+  const n = doc.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') n.className = v;
+    else if (k === 'text') n.textContent = String(v);
+    else n.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const kid of kids) if (kid !== null && kid !== undefined) n.append(kid);
+  return n;
+}
+
+let V = { sample_id: null };
+let lastJSON = '';
+let lastNonce = null;
+let frame = 0;  // the frame shown (paused) or playing
+
+const video = el('video', { preload: 'auto', playsinline: true, 'data-testid': 'vp-video' });
+video.muted = false;
+const btnBack = el('button', { type: 'button', class: 'vp-back', title: 'one frame back (,)', 'aria-label': 'one frame back', text: '⏮ ,' });
+const btnPlay = el('button', { type: 'button', class: 'vp-play', title: 'play / pause (k)', 'aria-label': 'play', text: '▶' });
+const btnFwd = el('button', { type: 'button', class: 'vp-fwd', title: 'one frame forward (.)', 'aria-label': 'one frame forward', text: '. ⏭' });
+const seekbar = el('input', { type: 'range', class: 'vp-seekbar', min: 0, max: 0, step: 1, value: 0, 'aria-label': 'frame' });
+const pos = el('span', { class: 'vp-pos', 'data-testid': 'vp-pos', role: 'status' });
+const btnDraw = el('button', { type: 'button', class: 'vp-draw', 'data-testid': 'vp-draw', text: 'Draw on this frame' });
+const hint = el('div', { class: 'vp-hint', text: 'keys: , / . one frame back / forward · k play / pause · Enter: draw on this frame' });
+const message = el('div', { class: 'vp-message', role: 'status', 'aria-live': 'polite' });
+const empty = el('div', { class: 'vp-empty', text: 'No video open.' });
+root.append(empty, video, el('div', { class: 'vp-bar' }, btnPlay, btnBack, btnFwd, seekbar, pos, btnDraw), hint, message);
+
+const fps = () => Number(V.fps) > 0 ? Number(V.fps) : 25;
+const lastFrame = () => {
+  const n = Number(V.frame_count) > 0 ? Number(V.frame_count) : Math.round((Number(V.duration) || video.duration || 0) * fps());
+  return Math.max(0, n - 1);
+};
+const clampFrame = (f) => Math.max(0, Math.min(lastFrame(), Math.round(f)));
+const timeOf = (f) => Math.round((f / fps()) * 1e6) / 1e6;
+
+function showPos() {
+  const t = timeOf(frame);
+  pos.textContent = `frame ${frame} / ${lastFrame()} · ${t.toFixed(3)} s`;
+  root.setAttribute('data-frame', String(frame));
+  root.setAttribute('data-time', String(t));
+  seekbar.max = String(lastFrame());
+  seekbar.value = String(frame);
+  btnPlay.textContent = video.paused ? '▶' : '⏸';
+  btnPlay.setAttribute('aria-label', video.paused ? 'play' : 'pause');
+}
+
+function goTo(f) {
+  frame = clampFrame(f);
+  if (!video.paused) video.pause();
+  // a little after the frame's start: the decoder shows frame `frame`, round(t * fps) stays `frame`
+  const t = (frame + 0.25) / fps();
+  try { video.currentTime = t; } catch (e) { /* not loaded yet: 'loadedmetadata' seeks */ }
+  showPos();
+}
+
+function step(d) { goTo(frame + d); }
+function togglePlay() {
+  if (!V.src) return;
+  if (video.paused) video.play().catch((err) => { message.textContent = `Cannot play this video: ${err.message}`; showPos(); });
+  else video.pause();
+}
+function draw() {
+  if (V.sample_id === null || V.sample_id === undefined) return;
+  if (!video.paused) { video.pause(); frame = clampFrame(video.currentTime * fps()); goTo(frame); }
+  V = { ...V, draw: { frame, time: timeOf(frame) } };
+  lastJSON = JSON.stringify(V);
+  props.value = V;
+  trigger('draw');
+}
+
+video.addEventListener('timeupdate', () => { if (!video.paused && !video.seeking) { frame = clampFrame(video.currentTime * fps()); showPos(); } });
+video.addEventListener('play', showPos);
+video.addEventListener('pause', () => { if (!video.seeking) frame = clampFrame(video.currentTime * fps()); goTo(frame); });
+video.addEventListener('loadedmetadata', () => { goTo(frame); });
+video.addEventListener('error', () => { if (video.getAttribute('src')) message.textContent = 'This video could not be played in this browser (frames are still shown below when you draw)'; });
+btnBack.addEventListener('click', () => step(-1));
+btnFwd.addEventListener('click', () => step(1));
+btnPlay.addEventListener('click', togglePlay);
+btnDraw.addEventListener('click', draw);
+seekbar.addEventListener('input', () => goTo(Number(seekbar.value)));
+
+function typingIn(t) {
+  if (!t || !t.tagName) return false;
+  if (t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return true;
+  if (t.tagName !== 'INPUT') return false;
+  return !['button', 'checkbox', 'radio', 'color', 'range', 'submit', 'reset', 'file', 'image'].includes((t.type || '').toLowerCase());
+}
+const visible = () => root.isConnected && root.getClientRects().length > 0 && V.sample_id !== null && V.sample_id !== undefined;
+function onKeyDown(e) {
+  if (!root.isConnected) { window.removeEventListener('keydown', onKeyDown, true); return; }
+  if (e.isComposing || e.ctrlKey || e.metaKey || e.altKey || !visible()) return;
+  if (typingIn(e.target) || typingIn(doc.activeElement)) return;
+  let handled = true;
+  if (e.key === ',') step(-1);
+  else if (e.key === '.') step(1);
+  else if (e.key === 'k' || e.key === 'K') togglePlay();
+  else if (e.key === 'Enter' && root.contains(doc.activeElement) && doc.activeElement.tagName !== 'BUTTON') draw();
+  else handled = false;
+  if (handled) { e.preventDefault(); e.stopPropagation(); }
+}
+window.addEventListener('keydown', onKeyDown, true);
+
+function load(v) {
+  v = v && typeof v === 'object' ? v : {};
+  const j = JSON.stringify(v);
+  if (j === lastJSON) return;
+  lastJSON = j;
+  const newVideo = (v.src || '') !== (V.src || '');
+  V = { ...v };
+  empty.hidden = !!V.src;
+  video.hidden = !V.src;
+  message.textContent = '';
+  if (newVideo) {
+    frame = 0;
+    if (V.src) { video.src = V.src; video.load(); } else { video.removeAttribute('src'); video.load(); }
+    root.setAttribute('data-sample', String(V.sample_id));
+  }
+  const s = V.seek;
+  if (s && typeof s === 'object' && s.nonce !== lastNonce) {
+    lastNonce = s.nonce;
+    goTo(Number(s.frame) || 0);
+  }
+  showPos();
+}
+
+root.__videoPlayer = { video, state() { return { frame, time: timeOf(frame), paused: video.paused, currentTime: video.currentTime }; }, goTo };
+
+load(props.value);
+if (typeof watch === 'function') watch('value', () => load(props.value));

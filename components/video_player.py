@@ -1,0 +1,62 @@
+"""The video player of the video labeling page (SPEC F3.11): an HTML5 <video> of
+``/media/{id}/file`` with play / pause, one frame back / forward (keys , and .), the current frame
+index and time, and "Draw on this frame".
+
+A gr.HTML widget (assets/video_player.js) whose value is a dict:
+
+    {"sample_id": int | None, "src": "/media/12/file", "fps": float, "frame_count": int,
+     "duration": float, "seek": {"frame": int, "nonce": int} | None,   # set by Python: go there, paused
+     "draw": {"frame": int, "time": float} | None}                    # set by the widget
+
+Frames are numbered from 0; the frame shown at time t is ``round(t * fps)`` and frame N starts at
+``N / fps`` (the stored time point). "Draw on this frame" (or the key Enter on the widget) pauses,
+sets ``draw`` to the paused frame and fires ``draw``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+TEMPLATE = '<div class="vp-root" data-testid="video-player"></div>'
+
+CSS = """
+.vp-root { display: flex; flex-direction: column; gap: 6px; }
+.vp-root video { width: 100%; max-height: 52vh; background: #000; border-radius: 6px; }
+.vp-bar { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; font-size: 14px; }
+.vp-bar button { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 3px 10px; cursor: pointer;
+  background: var(--block-background-fill); color: inherit; }
+.vp-bar button.vp-draw { background: var(--color-accent); color: white; border-color: var(--color-accent); }
+.vp-pos { font-variant-numeric: tabular-nums; min-width: 16em; }
+.vp-seekbar { flex: 1; min-width: 120px; }
+.vp-hint { font-size: 12px; color: var(--body-text-color-subdued); }
+.vp-message { min-height: 1.1em; font-size: 13px; color: #d9480f; }
+.vp-empty { padding: 20px; text-align: center; color: var(--body-text-color-subdued); }
+"""
+
+
+def player_value(sample_id=None, fps=0.0, frame_count=0, duration=0.0, seek_frame: int | None = None,
+                 nonce: int = 0) -> dict:
+    return {"sample_id": int(sample_id) if sample_id is not None else None,
+            "src": f"/media/{int(sample_id)}/file" if sample_id is not None else "",
+            "fps": float(fps or 0), "frame_count": int(frame_count or 0), "duration": float(duration or 0),
+            "seek": {"frame": int(seek_frame), "nonce": int(nonce)} if seek_frame is not None else None,
+            "draw": None}
+
+
+def draw_request(value) -> tuple[int, float] | None:
+    """(frame, time) of a "Draw on this frame", or None."""
+    d = value.get("draw") if isinstance(value, dict) else None
+    try:
+        return (int(d["frame"]), float(d["time"])) if isinstance(d, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def video_player(elem_id: str = "video-player", **kwargs) -> gr.HTML:
+    js = (ASSETS / "video_player.js").read_text(encoding="utf-8")
+    if "'draw'" not in js:
+        raise ValueError("assets/video_player.js must trigger 'draw'")
+    return gr.HTML(value=player_value(), html_template=TEMPLATE, css_template=CSS, js_on_load=js,
+                   elem_id=elem_id, apply_default_css=False, **kwargs)

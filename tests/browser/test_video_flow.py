@@ -1,0 +1,202 @@
+"""A person labels a video in the running app (Chromium, Playwright sync API); the store is checked
+with the server stopped.
+
+A job made with the CLI on a copy of one clip of ../shared/data/video: open it, play and pause,
+step 10 frames with the key ".", "Draw on this frame", draw a box of track b1 on that exact frame,
+save (Ctrl+S); the Label List shows it; 10 frames on, a second box of track b1: the 9 frames
+between show interpolated boxes (the middle one halfway); after a reload the video is in Labeled and the Label List
+still has the time point; jump-to opens the frame again with its box; the store holds the frame
+index, its time and the box (original pixels). Then: the paused <video> shows the frame the server
+extracts for the same index.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+from playwright.sync_api import Page, expect  # noqa: E402
+
+from tests.browser.test_shapes_flow import (  # noqa: E402,F401  (fixtures used by name)
+    LONG, Canvas, cli_page, cli_server, close, expect_toast)
+
+VIDEO = Path(__file__).resolve().parents[3] / "shared" / "data" / "video"  # /work/shared/data/video
+CLIP = "bikes.mp4"  # 640 x 272, 25 fps, 250 frames
+BOX = [[100, 60], [300, 200]]
+BOX2 = [[200, 80], [400, 240]]  # ten frames later, same track: halfway is [[150, 70], [350, 220]]
+
+
+def player_frame(page: Page) -> int:
+    return int(page.locator("#vid-player .vp-root").get_attribute("data-frame"))
+
+
+def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tmp_path):
+    if not (VIDEO / CLIP).is_file():
+        pytest.skip(f"shared data {VIDEO / CLIP} is absent: the video flow labels one of its clips")
+    page = cli_page
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(VIDEO / CLIP, folder / CLIP)
+    (folder / CLIP).chmod(0o644)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": [{"name": "bike", "color": "#ff8800"}]}), encoding="utf-8")
+    cli_server.cli("create-job", "--name", "clips", "--type", "video_labeling", "--dataset", str(folder),
+                   "--labels", str(labels))
+    cli_server.start()
+
+    page.goto(cli_server.url)
+    expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
+    page.locator("#job-label").click()
+    expect(page.locator("#vid-list .al-row")).to_have_count(1, timeout=LONG)
+    expect(page.locator("#vid-sample-info")).to_contain_text(CLIP)
+    expect(page.locator("#vid-tabs")).to_contain_text("Unlabeled (1)")
+    player = page.locator("#vid-player .vp-root")
+    expect(player).to_have_attribute("data-frame", "0")
+    sample_id = int(player.get_attribute("data-sample"))
+
+    # play a moment, pause: the player stops on a whole frame
+    player.locator(".vp-play").click()
+    page.wait_for_timeout(400)
+    player.locator(".vp-play").click()
+    page.wait_for_function("() => document.querySelector('#vid-player video').paused")
+    start = player_frame(page)
+    assert 0 <= start < 200
+
+    # ten frames forward with the key "." (the pointer on the player, the focus on the page)
+    player.locator("video").hover()
+    page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
+    for _ in range(10):
+        page.keyboard.press(".")
+    expect(player).to_have_attribute("data-frame", str(start + 10))
+    page.keyboard.press(",")
+    page.keyboard.press(".")
+    target = start + 10
+    expect(player.locator(".vp-pos")).to_contain_text(f"frame {target} / 249")
+
+    # draw on this frame: the canvas opens /media/{id}/frame?index=target
+    cv = Canvas(page, "vid-canvas")
+    page.locator(cv.sel).evaluate("r => r.removeAttribute('data-rendered-sample')")
+    player.locator(".vp-draw").click()
+    cv.wait_sample(sample_id, 0)
+    expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {target}")
+    page.locator("#vid-track textarea, #vid-track input").first.fill("b1")  # new shapes get track b1
+    page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
+    cv.show()
+    cv.key("1")
+    cv.drag(BOX[0], BOX[1])
+    assert len(cv.shapes()) == 1 and cv.state()["dirty"] is True
+    cv.key("Control+s")
+    expect_toast(page, f"Saved 1 shape on frame {target}")
+    cv.wait_clean(1)
+    expect(page.locator("#vid-labels")).to_contain_text("bike")
+    expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)")
+
+    # ten more frames, a second box of track b1: the frames between show interpolated boxes
+    player.locator("video").hover()
+    for _ in range(10):
+        page.keyboard.press(".")
+    expect(player).to_have_attribute("data-frame", str(target + 10))
+    page.locator(cv.sel).evaluate("r => r.removeAttribute('data-rendered-sample')")
+    player.locator(".vp-draw").click()
+    cv.wait_sample(sample_id, 0)
+    expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {target + 10}")
+    cv.show()
+    cv.drag(BOX2[0], BOX2[1])
+    cv.key("Control+s")
+    expect_toast(page, f"Saved 1 shape on frame {target + 10}")
+    cv.wait_clean(1)
+    middle = page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated").nth(4)
+    expect(middle).to_contain_text(str(target + 5))
+    expect(page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated")).to_have_count(9)
+
+    # reload: the time point is in the Label List, jump-to opens the frame with its box
+    page.reload()
+    expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
+    page.locator("#job-label").click()
+    expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    table = page.locator("#vid-labels")
+    expect(table).to_contain_text("bike")
+    expect(table).to_contain_text("keyframe")
+    expect(table.get_by_role("row").filter(has_text="keyframe").first).to_contain_text(str(target))
+    page.locator("#vid-time-point input").click()
+    page.get_by_role("option", name=re.compile(rf"^frame {target} ")).click()
+    page.locator("#vid-jump").click()
+    expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {target}")
+    expect(player).to_have_attribute("data-frame", str(target))
+    cv.wait_sample(sample_id, 1)
+    assert close(cv.shapes()[0]["points"], BOX, tol=2.0)
+    expect(table.get_by_role("row").filter(has_text="interpolated")).to_have_count(9)
+    assert not page_errors, page_errors
+
+    cli_server.stop()
+    from store.jobs import list_jobs
+    from store.samples import get_sample
+
+    with cli_server.open_store() as store:
+        job = list_jobs(store)[0]
+        s = get_sample(store, job.id, sample_id)
+        assert s.status == "labeled"
+        frames = s.annotation["frames"]
+        assert [f["frame"] for f in frames] == [target, target + 10]
+        assert frames[0]["time"] == pytest.approx(target / 25, abs=1e-3)
+        (shape,) = frames[0]["shapes"]
+        assert shape["type"] == "rectangle" and shape["label"] == "bike" and shape["track"] == "b1"
+        assert close(shape["points"], BOX, tol=2.0)
+        assert frames[1]["shapes"][0]["track"] == "b1" and close(frames[1]["shapes"][0]["points"], BOX2, tol=2.0)
+        from store.video import interpolate_tracks
+
+        (mid,) = interpolate_tracks(s.annotation)[target + 5]
+        assert close(mid["points"], [[150, 70], [350, 220]], tol=2.0)
+
+
+FRAME_DIFF_JS = """async ([sid, frames]) => {
+  const root = document.querySelector('#vid-player .vp-root'); const v = root.querySelector('video');
+  const api = root.__videoPlayer; const out = [];
+  const grab = (src) => new Promise((ok, ko) => { const im = new Image(); im.onload = () => ok(im); im.onerror = ko; im.src = src; });
+  const px = (img, w, h) => { const c = document.createElement('canvas'); c.width = w; c.height = h;
+    const x = c.getContext('2d'); x.drawImage(img, 0, 0, w, h); return x.getImageData(0, 0, w, h).data; };
+  for (const f of frames) {
+    api.goTo(f);
+    await new Promise((r) => { if (!v.seeking) r(); else v.addEventListener('seeked', r, { once: true }); });
+    await new Promise((r) => setTimeout(r, 100));
+    const w = 160, h = Math.round(160 * v.videoHeight / v.videoWidth);
+    const a = px(v, w, h); const diffs = [];
+    for (const g of [f - 1, f, f + 1]) {
+      const bb = px(await grab(`/media/${sid}/frame?index=${g}`), w, h);
+      let s = 0; for (let i = 0; i < a.length; i += 4) s += Math.abs(a[i] - bb[i]) + Math.abs(a[i + 1] - bb[i + 1]) + Math.abs(a[i + 2] - bb[i + 2]);
+      diffs.push(s / (a.length / 4 * 3));
+    }
+    out.push([f, root.getAttribute('data-frame'), diffs]);
+  }
+  return out; }"""
+
+
+def test_player_shows_the_frame_the_server_extracts(cli_server, cli_page: Page, page_errors, tmp_path):
+    """The <video> paused on frame N (a frame step or a jump) shows the image of
+    /media/{id}/frame?index=N: closer to it than to frames N - 1 and N + 1."""
+    if not (VIDEO / CLIP).is_file():
+        pytest.skip(f"shared data {VIDEO / CLIP} is absent")
+    page = cli_page
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(VIDEO / CLIP, folder / CLIP)
+    (folder / CLIP).chmod(0o644)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": [{"name": "bike"}]}), encoding="utf-8")
+    cli_server.cli("create-job", "--name", "clips", "--type", "video_labeling", "--dataset", str(folder),
+                   "--labels", str(labels))
+    cli_server.start()
+    page.goto(cli_server.url)
+    page.locator("#job-label").click()
+    player = page.locator("#vid-player .vp-root")
+    expect(player).to_have_attribute("data-sample", re.compile(r"^\d+$"), timeout=LONG)
+    page.wait_for_function("() => document.querySelector('#vid-player video').readyState >= 2", timeout=LONG)
+    sid = int(player.get_attribute("data-sample"))
+    for frame, shown, (before, same, after) in page.evaluate(FRAME_DIFF_JS, [sid, [1, 10, 37, 100, 117]]):
+        assert shown == str(frame)
+        assert same < before and same < after, (frame, before, same, after)
+    assert not page_errors, page_errors

@@ -1,0 +1,205 @@
+"""Video labeling (SPEC F3.11): MP4 probing at import, exact frames, shapes on frames, track
+interpolation, and the manifest / jsonl / coco formats, on the clips in ../shared/data/video."""
+import io
+import json
+import shutil
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from store.annotations import set_annotation
+from store.errors import ValidationError
+from store.exports import export_job
+from store.imports import import_format, upload_files
+from store.jobs import create_job
+from store.labelset import Label, LabelSet
+from store.samples import SampleQuery, query_samples, sample_thumbnail
+from store.types import REGISTRY, get_type
+from store.video import build_index, decode_frame, interpolate_tracks, probe_video, video_frame
+
+VL = get_type("video_labeling")
+LABELS = LabelSet(labels=[Label("car"), Label("person")])
+META = {"width": 640, "height": 272, "fps": 25.0, "frame_count": 250, "duration": 10.0, "codec": "h264",
+        "format": "mp4"}
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """set_annotation needs a labeling page: stand one in while the video page is being built."""
+    from dataclasses import replace
+
+    if REGISTRY["video_labeling"].page is None:
+        monkeypatch.setitem(REGISTRY, "video_labeling", replace(REGISTRY["video_labeling"], page="pages.video_labeling"))
+
+
+def rect(x1, y1, x2, y2, label="car", track=None):
+    s = {"type": "rectangle", "label": label, "points": [[x1, y1], [x2, y2]]}
+    if track:
+        s["track"] = track
+    return s
+
+
+def make_video(container_fmt: str, n_frames: int = 5, codec: str = "mpeg4", size=(64, 48)) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=container_fmt) as c:
+        st = c.add_stream(codec, rate=10)
+        st.width, st.height, st.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(n_frames):
+            img = np.full((size[1], size[0], 3), i * 40 % 255, np.uint8)
+            for p in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        c.start_encoding()  # a file with a header even when no frame is written
+        for p in st.encode():
+            c.mux(p)
+    return buf.getvalue()
+
+
+def video_job(store, shared_data, name="video"):
+    job = create_job(store, name, "video_labeling", source=str(shared_data / "video"), label_set=LABELS)
+    rows = store.db.fetchall("SELECT s.id, s.path, s.meta FROM samples s JOIN job_samples js ON js.sample_id = s.id "
+                             "WHERE js.job_id = ? ORDER BY s.path", [job.id])
+    return job, {p.rsplit("/", 1)[-1]: (sid, json.loads(m)) for sid, p, m in rows}
+
+
+def test_video_type_is_a_module_in_registry_order():
+    assert list(REGISTRY)[-1] == "video_labeling"
+    assert VL.validate is not None and VL.relabel is not None and VL.media == "video"
+    assert {"manifest", "jsonl", "coco"} <= set(VL.formats)
+
+
+def test_import_shared_clips_meta(store, shared_data):
+    job, samples = video_job(store, shared_data)
+    assert sorted(samples) == ["bikes.mp4", "carphone_pristine.mp4", "tree.mp4"]
+    bikes = samples["bikes.mp4"][1]
+    assert bikes == META
+    tree = samples["tree.mp4"][1]
+    assert (tree["width"], tree["height"], tree["frame_count"], tree["codec"]) == (320, 240, 449, "h264")
+    assert abs(tree["duration"] - 29.933483) < 1e-3 and abs(tree["fps"] - 15.0) < 1e-3
+    assert sample_thumbnail(store, samples["bikes.mp4"][0])[:4] == b"RIFF"
+
+
+def test_frames_by_index_equal_sequential_decode(store, shared_data):
+    job, samples = video_job(store, shared_data)
+    for name, (sid, meta) in samples.items():
+        path = shared_data / "video" / name
+        with av.open(str(path)) as c:
+            seq = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        assert len(seq) == meta["frame_count"]
+        picks = sorted({0, 1, len(seq) // 3, len(seq) // 2, len(seq) - 2, len(seq) - 1, 37 % len(seq)})
+        with av.open(str(path)) as c:
+            index = build_index(c)
+            for i in reversed(picks):  # backwards: every seek goes back
+                assert np.array_equal(decode_frame(c, index, i).to_ndarray(format="rgb24"), seq[i]), (name, i)
+        # the served JPEG is that frame (lossy: close, not equal) at the video's size
+        i = picks[len(picks) // 2]
+        img = np.asarray(Image.open(io.BytesIO(video_frame(store, sid, i))).convert("RGB"), dtype=np.int16)
+        assert img.shape == seq[i].shape and np.abs(img - seq[i]).mean() < 6
+        with pytest.raises(ValidationError, match="outside the video"):
+            video_frame(store, sid, meta["frame_count"])
+    # downscaled for display; shapes stay in original pixels
+    sid = samples["bikes.mp4"][0]
+    assert Image.open(io.BytesIO(video_frame(store, sid, 3, max_side=320, fmt="webp"))).size == (320, 136)
+
+
+def test_bad_input_is_refused_with_a_reason(store, tmp_path):
+    clip = (tmp_path / "ok.mp4")
+    good = make_video("mp4")
+    assert probe_video(good, "ok.mp4")["frame_count"] == 5  # PyAV-made MP4 (MPEG-4 part 2) is fine
+    cases = {
+        "random.mp4": (np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes(), "not an MP4"),
+        "avi.mp4": (make_video("avi"), "AVI"),
+        "mkv.mp4": (make_video("matroska"), "Matroska"),
+        "cut.mp4": (good[: len(good) * 2 // 3], "truncated"),
+        "empty.mp4": (b"", "empty"),
+        "zero.mp4": (make_video("mp4", n_frames=0), "0 frames"),
+    }
+    for name, (data, why) in cases.items():
+        with pytest.raises(ValidationError, match=why) as e:
+            probe_video(data, name)
+        assert "MP4 (H.264) is required" in str(e.value), name
+    # a truncated copy of a real clip, through an upload
+    job = create_job(store, "up", "video_labeling", label_set=LABELS)
+    clip.write_bytes(good)
+    rec = upload_files(store, job.id, [("ok.mp4", clip), ("avi.mp4", cases["avi.mp4"][0]),
+                                       ("cut.mp4", cases["cut.mp4"][0])])
+    assert rec.imported == 1 and len(rec.errors) == 2
+    assert all("MP4 (H.264) is required" in e for e in rec.errors)
+
+
+def test_truncated_real_clip(shared_data):
+    data = (shared_data / "video" / "bikes.mp4").read_bytes()
+    for cut in (len(data) // 2, len(data) - 50):
+        with pytest.raises(ValidationError, match="truncated"):
+            probe_video(data[:cut], "bikes.mp4")
+
+
+def test_annotation_schema_and_status(store, shared_data, page):
+    ann = VL.validate({"frames": [{"frame": 50, "time": 2.0, "shapes": [rect(10, 10, 100, 80, track="a")]},
+                                  {"frame": 10, "shapes": [rect(1, 1, 5, 5, "person")]},
+                                  {"frame": 20, "shapes": []}]}, LABELS, META)
+    assert [f["frame"] for f in ann.data["frames"]] == [10, 50]
+    assert ann.data["frames"][1]["time"] == 2.0 and ann.data["frames"][0]["time"] == 0.4
+    assert ann.data["frames"][1]["shapes"][0]["track"] == "a" and ann.labels == ["person", "car"]
+    bad = [({"frames": [{"frame": 0, "shapes": [rect(600, 200, 700, 250)]}]}, "outside the image"),
+           ({"frames": [{"frame": 250, "shapes": [rect(1, 1, 5, 5)]}]}, "outside the video"),
+           ({"frames": [{"frame": -1, "shapes": [rect(1, 1, 5, 5)]}]}, "outside the video"),
+           ({"frames": [{"frame": 1.5, "shapes": [rect(1, 1, 5, 5)]}]}, "whole frame index"),
+           ({"frames": [{"frame": 50, "time": 3.0, "shapes": [rect(1, 1, 5, 5)]}]}, "does not match"),
+           ({"frames": [{"frame": 5, "shapes": [rect(1, 1, 5, 5, track="t"), rect(2, 2, 6, 6, track="t")]}]},
+            "two shapes"),
+           ({"frames": [{"frame": 5, "shapes": [rect(1, 1, 5, 5, "bird")]}]}, "not in this job's label set"),
+           ({"shapes": []}, "frames")]
+    for data, why in bad:
+        with pytest.raises(ValidationError, match=why):
+            VL.validate(data, LABELS, META)
+    assert VL.label_names(ann.data) == ["person", "car"]
+    dropped = VL.relabel(ann.data, "person", None)
+    assert [f["frame"] for f in dropped["frames"]] == [50]
+    assert VL.relabel(ann.data, "car", "person")["frames"][1]["shapes"][0]["label"] == "person"
+
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    set_annotation(store, job.id, sid, {"frames": [{"frame": 3, "shapes": [rect(10, 10, 50, 50)]}]})
+    labeled = query_samples(store, job.id, SampleQuery(status="labeled")).items
+    assert [s.id for s in labeled] == [sid]
+    set_annotation(store, job.id, sid, {"frames": []})
+    assert not query_samples(store, job.id, SampleQuery(status="labeled")).items
+
+
+def test_interpolation_at_the_middle_frame():
+    ann = VL.validate({"frames": [{"frame": 10, "shapes": [rect(0, 0, 100, 50, track="car-1"), rect(1, 1, 2, 2, "person")]},
+                                  {"frame": 20, "shapes": [rect(100, 50, 300, 150, track="car-1")]}]}, LABELS, META)
+    boxes = interpolate_tracks(ann.data)
+    assert sorted(boxes) == list(range(11, 20))
+    (mid,) = boxes[15]
+    assert mid["points"] == [[50, 25], [200, 100]] and mid["track"] == "car-1" and mid["interpolated"]
+    assert mid["label"] == "car"
+
+
+def test_manifest_jsonl_coco_round_trip(store, shared_data, tmp_path, page):
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    data = {"frames": [{"frame": 0, "shapes": [rect(10, 10, 110, 60, track="c1"), rect(5, 5, 20, 30, "person")]},
+                       {"frame": 10, "shapes": [rect(110, 60, 310, 160, track="c1"),
+                                                {"type": "polygon", "label": "person", "points": [[1, 1], [9, 1], [5, 8]]}]}]}
+    set_annotation(store, job.id, sid, data)
+    saved = query_samples(store, job.id, SampleQuery(status="labeled")).items[0].annotation
+    for fmt, name in (("manifest", "v.manifest"), ("jsonl", "v.jsonl"), ("coco", "coco/v.json")):
+        out = tmp_path / fmt / name
+        export_job(store, job.id, fmt, out)
+        job2 = create_job(store, f"v-{fmt}", "video_labeling", label_set=LABELS)
+        rec = import_format(store, job2.id, fmt, str(out))
+        assert rec.labeled == 1, (fmt, rec.errors)
+        got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0]
+        assert got.annotation == saved, fmt
+    line = json.loads((tmp_path / "manifest" / "v.manifest").read_text().splitlines()[0])
+    assert [a["property"]["@modelarts:time_in_video"] for a in line["annotation"]] == ["0.000", "0.400"]
+    coco = json.loads((tmp_path / "coco" / "coco" / "v.json").read_text())
+    names = [i["file_name"] for i in coco["images"]]
+    assert names == [f"images/bikes_{i:06d}.jpg" for i in range(11)]  # keyframes and the frames between
+    assert all((tmp_path / "coco" / "coco" / n).is_file() for n in names)
+    mid = [a for a in coco["annotations"] if a["image_id"] == 6]
+    assert mid == [{**mid[0], "bbox": [60, 35, 150, 75]}] and mid[0]["labelport_interpolated"]
