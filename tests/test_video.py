@@ -203,3 +203,21 @@ def test_manifest_jsonl_coco_round_trip(store, shared_data, tmp_path, page):
     assert all((tmp_path / "coco" / "coco" / n).is_file() for n in names)
     mid = [a for a in coco["annotations"] if a["image_id"] == 6]
     assert mid == [{**mid[0], "bbox": [60, 35, 150, 75]}] and mid[0]["labelport_interpolated"]
+
+
+def test_4k_video_frames_are_downscaled_and_shapes_stay_in_original_pixels(store, page):
+    """A 3840x2160 clip: the display frame is at most 1280 px wide, the shapes are checked and kept
+    in the video's own pixels."""
+    data = make_video("mp4", n_frames=3, size=(3840, 2160))
+    job = create_job(store, "uhd", "video_labeling", label_set=LABELS)
+    rec = upload_files(store, job.id, [("uhd.mp4", data)])
+    assert rec.imported == 1, rec.errors
+    sample = query_samples(store, job.id, SampleQuery()).items[0]
+    assert (sample.meta["width"], sample.meta["height"]) == (3840, 2160)
+    shown = Image.open(io.BytesIO(video_frame(store, sample.id, 1)))
+    assert max(shown.size) <= 1280 and shown.size[0] / shown.size[1] == pytest.approx(16 / 9, rel=0.01)
+    set_annotation(store, job.id, sample.id, {"frames": [{"frame": 1, "shapes": [rect(3000, 1500, 3800, 2100)]}]})
+    saved = store.db.scalar("SELECT annotation FROM job_samples WHERE sample_id = ?", [sample.id])
+    assert json.loads(saved)["frames"][0]["shapes"][0]["points"] == [[3000, 1500], [3800, 2100]]
+    with pytest.raises(ValidationError, match="outside the image"):
+        set_annotation(store, job.id, sample.id, {"frames": [{"frame": 1, "shapes": [rect(3000, 1500, 3900, 2100)]}]})
