@@ -14,17 +14,17 @@ import pandas as pd
 
 from components.audio_list import apply_request, audio_list, list_item, list_value, remove_request, selected_ids
 from components.data_panel import build_data_panel, history_frame
-from store.annotations import (add_labels_to_set, apply_labels, delete_label, recolor_label, remove_labels,
-                               rename_label)
+from store.annotations import add_labels_to_set, apply_labels, remove_labels
 from store.errors import Conflict, NotFound
 from store.jobs import get_job
 from store.labelset import Label, check_label_name
 from store.samples import TABS, SampleQuery, counts, query_samples
 
+from .label_actions import LabelActions, delete_choices
 from .common import AppContext, esc, user_errors
 
 PAGE_SIZES = [10, 20, 50, 100]
-DELETE_CHOICES = ["delete the label", "delete the label and the files that have only this label"]
+DELETE_CHOICES = delete_choices("files")
 
 
 @dataclass
@@ -35,6 +35,7 @@ class SoundClassificationPage:
 
 def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
     store = ctx.store
+    labels_ = LabelActions(store, "files")
     with gr.Row():
         header = gr.Markdown("Pick a job in My Creations, then press Label.", elem_id="sc-header")
         describe_btn = gr.Button("Labeling Description", size="sm", scale=0, elem_id="sc-describe")
@@ -192,27 +193,17 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
 
     @user_errors
     def on_rename(request: gr.Request, old, new, *args):
-        if not old:
-            raise gr.Error("choose the label to rename")
-        n = rename_label(store, args[0], old, new, actor=ctx.actor(request))
-        gr.Info(f"Renamed on {n} files")
+        labels_.rename(ctx.actor(request), args[0], old, new)
         return view(*args) + [""]
 
     @user_errors
     def on_recolor(request: gr.Request, name, color, *args):
-        if not name:
-            raise gr.Error("choose the label to recolor")
-        recolor_label(store, args[0], name, color, actor=ctx.actor(request))
-        gr.Info(f"Color of {esc(name)} changed")
+        labels_.recolor(ctx.actor(request), args[0], name, color)
         return view(*args)
 
     @user_errors
     def on_delete(request: gr.Request, name, mode, *args):
-        if not name:
-            raise gr.Error("choose the label to delete")
-        with_files = mode == DELETE_CHOICES[1]
-        n = delete_label(store, args[0], name, delete_samples_with_only_this=with_files, actor=ctx.actor(request))
-        gr.Info(f"Deleted the label {esc(name)} ({n} files changed{' or deleted' if with_files else ''})")
+        labels_.delete(ctx.actor(request), args[0], name, mode)
         return view(*args)
 
     tab.input(first_page, view_inputs, view_outputs)

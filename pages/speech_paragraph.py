@@ -16,15 +16,16 @@ import pandas as pd
 from components.audio_list import audio_list, list_item, list_value, preview_id
 from components.data_panel import build_data_panel, history_frame
 from components.waveform import annotation_of, unlabeled_segments, waveform, waveform_value
-from store.annotations import add_label, clear_annotation, delete_label, recolor_label, rename_label, set_annotation
+from store.annotations import clear_annotation, set_annotation
 from store.errors import NotFound
 from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
+from .label_actions import LabelActions, delete_choices
 from .common import AppContext, esc, user_errors
 
 PAGE_SIZE = 20
-DELETE_CHOICES = ["delete the label", "delete the label and the files that have only this label"]
+DELETE_CHOICES = delete_choices("files")
 
 
 @dataclass
@@ -278,27 +279,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
             return view(job_id, tab_v, page, open_id=_sid(value)) + [""]
         return act
 
-    def do_rename(actor, job_id, old, new):
-        if not old:
-            raise gr.Error("choose the label to rename")
-        n = rename_label(store, job_id, old, new, actor=actor)
-        gr.Info(f"Renamed on {n} files")
-
-    def do_recolor(actor, job_id, name, color):
-        if not name:
-            raise gr.Error("choose the label to recolor")
-        recolor_label(store, job_id, name, color, actor=actor)
-        gr.Info(f"Color of {esc(name)} changed")
-
-    def do_delete(actor, job_id, name, how):
-        if not name:
-            raise gr.Error("choose the label to delete")
-        n = delete_label(store, job_id, name, delete_samples_with_only_this=how == DELETE_CHOICES[1], actor=actor)
-        gr.Info(f"Deleted the label {esc(name)} ({n} files changed)")
-
-    def do_add(actor, job_id, name, color):
-        add_label(store, job_id, name, color or "", actor=actor)
-        gr.Info(f"Label {esc((name or '').strip())} added")
+    labels_ = LabelActions(store, "files")
 
     inputs = [current_job, tab, page_state, editor]
     tab.input(on_filter, [current_job, tab, editor], view_outputs)
@@ -313,10 +294,10 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
     discard_btn.click(on_discard, inputs, view_outputs)
     detect_btn.click(on_detect, inputs, view_outputs)
     clear_btn.click(on_clear, inputs, view_outputs)
-    lm_rename.click(_label_action(do_rename), [lm_label, lm_new] + inputs, view_outputs + [lm_new])
-    lm_recolor.click(_label_action(do_recolor), [lm_label, lm_color] + inputs, view_outputs + [lm_new])
-    lm_delete.click(_label_action(do_delete), [lm_label, lm_mode] + inputs, view_outputs + [lm_new])
-    add_btn.click(_label_action(do_add), [add_name, add_color] + inputs, view_outputs + [add_name])
+    lm_rename.click(_label_action(labels_.rename), [lm_label, lm_new] + inputs, view_outputs + [lm_new])
+    lm_recolor.click(_label_action(labels_.recolor), [lm_label, lm_color] + inputs, view_outputs + [lm_new])
+    lm_delete.click(_label_action(labels_.delete), [lm_label, lm_mode] + inputs, view_outputs + [lm_new])
+    add_btn.click(_label_action(labels_.add), [add_name, add_color] + inputs, view_outputs + [add_name])
     describe_btn.click(lambda shown: (gr.Markdown(visible=not shown), not shown), [described],
                        [description, described])
     for event in data.events:

@@ -11,16 +11,16 @@ import pandas as pd
 
 from components.data_panel import build_data_panel, history_frame
 from components.text_list import grid_value, list_item, remove_request, selected_ids, text_list
-from store.annotations import (add_label, apply_labels, delete_label, recolor_label, remove_labels, rename_label,
-                               set_labels)
+from store.annotations import add_label, apply_labels, remove_labels, set_labels
 from store.errors import NotFound
 from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, query_samples
 
+from .label_actions import LabelActions, delete_choices
 from .common import AppContext, esc, user_errors
 
 PAGE_SIZES = [10, 20, 50, 100]
-DELETE_CHOICES = ["delete the label", "delete the label and the texts that have only this label"]
+DELETE_CHOICES = delete_choices("texts")
 
 
 @dataclass
@@ -31,6 +31,7 @@ class TextClassificationPage:
 
 def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
     store = ctx.store
+    labels_ = LabelActions(store, "texts")
     with gr.Row():
         header = gr.Markdown("Pick a job in My Creations, then press Label.", elem_id="tc-header")
         describe_btn = gr.Button("Labeling Description", size="sm", scale=0, elem_id="tc-describe")
@@ -175,27 +176,17 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
 
     @user_errors
     def on_rename(request: gr.Request, old, new, *args):
-        if not old:
-            raise gr.Error("choose the label to rename")
-        n = rename_label(store, args[0], old, new, actor=ctx.actor(request))
-        gr.Info(f"Renamed on {n} texts")
+        labels_.rename(ctx.actor(request), args[0], old, new)
         return view(*args) + [""]
 
     @user_errors
     def on_recolor(request: gr.Request, name, color, *args):
-        if not name:
-            raise gr.Error("choose the label to recolor")
-        recolor_label(store, args[0], name, color, actor=ctx.actor(request))
-        gr.Info(f"Color of {esc(name)} changed")
+        labels_.recolor(ctx.actor(request), args[0], name, color)
         return view(*args)
 
     @user_errors
     def on_delete(request: gr.Request, name, mode, *args):
-        if not name:
-            raise gr.Error("choose the label to delete")
-        with_texts = mode == DELETE_CHOICES[1]
-        n = delete_label(store, args[0], name, delete_samples_with_only_this=with_texts, actor=ctx.actor(request))
-        gr.Info(f"Deleted the label {esc(name)} ({n} texts changed{' or deleted' if with_texts else ''})")
+        labels_.delete(ctx.actor(request), args[0], name, mode)
         return view(*args)
 
     tab.input(first_page, view_inputs, view_outputs)

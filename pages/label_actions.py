@@ -1,0 +1,50 @@
+"""Label management actions shared by the labeling pages: rename, recolor, delete (with the two
+choices of F3.5), add. Each checks the page's input, calls one store function and says what
+happened; the page refreshes its own view."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from store import Store
+from store.annotations import add_label, delete_label, recolor_label, rename_label
+
+from .common import esc
+
+
+def delete_choices(noun: str) -> list[str]:
+    return ["delete the label", f"delete the label and the {noun} that have only this label"]
+
+
+@dataclass(frozen=True)
+class LabelActions:
+    store: Store
+    noun: str  # what a sample is called on the page: texts, files
+
+    @property
+    def delete_choices(self) -> list[str]:
+        return delete_choices(self.noun)
+
+    def rename(self, actor: str, job_id: int, old: str, new: str) -> None:
+        if not old:
+            raise gr.Error("choose the label to rename")
+        n = rename_label(self.store, job_id, old, new, actor=actor)
+        gr.Info(f"Renamed on {n} {self.noun}")
+
+    def recolor(self, actor: str, job_id: int, name: str, color: str) -> None:
+        if not name:
+            raise gr.Error("choose the label to recolor")
+        recolor_label(self.store, job_id, name, color, actor=actor)
+        gr.Info(f"Color of {esc(name)} changed")
+
+    def delete(self, actor: str, job_id: int, name: str, how: str) -> None:
+        if not name:
+            raise gr.Error("choose the label to delete")
+        with_samples = how == self.delete_choices[1]
+        n = delete_label(self.store, job_id, name, delete_samples_with_only_this=with_samples, actor=actor)
+        gr.Info(f"Deleted the label {esc(name)} ({n} {self.noun} changed{' or deleted' if with_samples else ''})")
+
+    def add(self, actor: str, job_id: int, name: str, color: str) -> None:
+        add_label(self.store, job_id, name, color or "", actor=actor)
+        gr.Info(f"Label {esc((name or '').strip())} added")
