@@ -32,6 +32,11 @@ def open_store(settings: Settings | None = None) -> Store:
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database)
+    from .runs import recover_interrupted_runs
+
+    interrupted = recover_interrupted_runs(Store(settings, db, None, None))  # type: ignore[arg-type]
+    if interrupted:
+        log.warning("%d auto-labeling runs were interrupted by a stop of the app: marked failed", interrupted)
     objects = make_object_store(settings)
     locations = Locations(objects, settings.s3_endpoint, settings.s3_region,
                           allow_local_paths=settings.allow_local_paths)

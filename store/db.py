@@ -70,6 +70,23 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE samples SET path_lower = lower(path)",
         "CREATE INDEX job_samples_sample ON job_samples (sample_id)",
     ],
+    # Auto labeling (F4): registered models and background runs with their progress and history.
+    [
+        "CREATE SEQUENCE IF NOT EXISTS seq_model START 1",
+        "CREATE SEQUENCE IF NOT EXISTS seq_run START 1",
+        """CREATE TABLE models (
+            id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, source VARCHAR NOT NULL, version VARCHAR NOT NULL,
+            task VARCHAR NOT NULL, labels JSON, created_at TIMESTAMP NOT NULL, created_by VARCHAR,
+            UNIQUE (name, version))""",
+        """CREATE TABLE runs (
+            id BIGINT PRIMARY KEY, job_id BIGINT NOT NULL, kind VARCHAR NOT NULL, mode VARCHAR,
+            model VARCHAR, device VARCHAR NOT NULL DEFAULT 'cpu', batch_size INTEGER NOT NULL DEFAULT 16,
+            status VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
+            total INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+            labeled INTEGER NOT NULL DEFAULT 0, hard INTEGER NOT NULL DEFAULT 0,
+            cancel_requested BOOLEAN NOT NULL DEFAULT false, message VARCHAR, created_by VARCHAR)""",
+        "CREATE INDEX runs_job ON runs (job_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -276,6 +276,9 @@ def delete_job(store: Store, job_id: int, actor: str | None = None) -> None:
     """Delete a job and its labels; the dataset and its files stay (F1.4)."""
     job = get_job(store, job_id)
     with store.db.transaction() as cur:
+        if cur.execute("SELECT count(*) FROM runs WHERE job_id = ? AND status = 'running'", [job_id]).fetchall()[0][0]:
+            raise Conflict("an auto-labeling run of this job is in progress: cancel it first, then delete the job")
+        cur.execute("DELETE FROM runs WHERE job_id = ?", [job_id])
         cur.execute("DELETE FROM job_samples WHERE job_id = ?", [job_id])
         cur.execute("DELETE FROM jobs WHERE id = ?", [job_id])
         record_event(cur, actor, "delete_job", job_id, name=job.name)

@@ -52,6 +52,7 @@ class SampleView:
     confidence: float | None
     meta: dict = field(default_factory=dict)
     text: str | None = None
+    model: str | None = None  # the model that proposed a To Be Confirmed annotation
 
     @property
     def name(self) -> str:
@@ -103,12 +104,12 @@ def _where(job_id: int, q: SampleQuery) -> tuple[str, list, bool]:
 
 
 _VIEW_COLUMNS = ("s.id, s.path, s.uri, js.status, js.labels, js.annotation, js.labeled_by, js.labeled_at, js.hard, "
-                 "js.hard_coefficient, js.hard_reason, js.cluster, js.from_inference, js.confidence, s.meta, s.text")
+                 "js.hard_coefficient, js.hard_reason, js.cluster, js.from_inference, js.confidence, s.meta, s.text, js.model")
 
 
 def _view(r) -> SampleView:
     return SampleView(r[0], r[1], r[2], r[3], list(r[4]), json.loads(r[5]) if r[5] else None, r[6], r[7], r[8],
-                      r[9], r[10], r[11], r[12], r[13], json.loads(r[14]) if r[14] else {}, r[15])
+                      r[9], r[10], r[11], r[12], r[13], json.loads(r[14]) if r[14] else {}, r[15], r[16])
 
 
 _BUCKET_BITS = 14  # deep pages are found from counts per 16,384 sample ids

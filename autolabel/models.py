@@ -1,0 +1,88 @@
+"""The model registry (F4.3): a Hugging Face model id or a local folder, with a version; the task
+is read from the model's own config (never guessed from its name) and checked against the job
+type when a run uses it. Nothing is downloaded unless the model is already in the local cache or
+the machine may reach the hub (HF_HUB_OFFLINE unset)."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from store import Store
+from store.errors import ValidationError
+from store.models import ModelRecord, add_model
+
+log = logging.getLogger(__name__)
+
+# The end of a transformers architecture name -> the task it performs.
+_SUFFIX_TASKS = (
+    ("ForImageClassification", "image-classification"),
+    ("ForImageClassificationWithTeacher", "image-classification"),
+    ("ForObjectDetection", "object-detection"),
+    ("ForTokenClassification", "token-classification"),
+    ("ForSequenceClassification", "text-classification"),
+    ("ForAudioClassification", "audio-classification"),
+    ("ForCTC", "automatic-speech-recognition"),
+    ("ForSpeechSeq2Seq", "automatic-speech-recognition"),
+    ("ForConditionalGeneration", "automatic-speech-recognition"),  # whisper, speech2text; checked below
+    ("Model", "embedding"),
+)
+_SPEECH_MODELS = ("whisper", "speech_to_text", "speech-encoder-decoder", "moonshine")
+
+
+def inspect_model(source: str) -> tuple[str, list[str]]:
+    """(task, label names) of a model folder or Hugging Face id, from its config."""
+    source = (source or "").strip()
+    if not source:
+        raise ValidationError("give a Hugging Face model id or a local folder")
+    folder = Path(source).expanduser()
+    if folder.is_dir() and (folder / "modules.json").is_file():
+        return "embedding", []  # a sentence-transformers model
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(source)
+    except Exception as e:
+        where = "folder" if folder.exists() else "model id"
+        raise ValidationError(f"cannot read a transformers config from {where} {source!r}: "
+                              f"{str(e).splitlines()[0][:300]}") from None
+    archs = list(getattr(config, "architectures", None) or [])
+    task = None
+    for arch in archs:
+        for suffix, t in _SUFFIX_TASKS:
+            if arch.endswith(suffix):
+                if suffix == "ForConditionalGeneration" and config.model_type not in _SPEECH_MODELS:
+                    continue
+                task = t
+                break
+        if task:
+            break
+    if task is None:
+        raise ValidationError(f"model {source!r} ({', '.join(archs) or config.model_type}) does none of the tasks "
+                              "auto labeling uses (image/audio/text/token classification, object detection, "
+                              "speech recognition, or a backbone for embeddings)")
+    labels = []
+    if task in ("image-classification", "object-detection", "token-classification", "text-classification",
+                "audio-classification"):
+        id2label = getattr(config, "id2label", None) or {}
+        labels = [str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))]
+    return task, labels
+
+
+def register_model(store: Store, source: str, version: str = "1", name: str | None = None,
+                   actor: str | None = None) -> ModelRecord:
+    """Read the model's task and labels, then record it."""
+    task, labels = inspect_model(source)
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        source = str(folder.resolve())
+    return add_model(store, name or "", source, version, task, labels, actor)
+
+
+def describe(record: ModelRecord) -> str:
+    labels = f", {len(record.labels)} labels" if record.labels else ""
+    return f"{record.ref} · {record.task}{labels} · {record.source}"
+
+
+def as_json(record: ModelRecord) -> str:
+    return json.dumps(record.as_dict())
