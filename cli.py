@@ -9,7 +9,8 @@ import json
 import logging
 import sys
 
-COMMANDS = ("create-job", "import", "export", "stats", "list-jobs")
+COMMANDS = ("create-job", "import", "export", "stats", "list-jobs", "autolabel", "register-model", "list-models",
+            "confirm")
 log = logging.getLogger("labelport.cli")
 
 
@@ -67,6 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("list-jobs", help="the job list with progress")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("autolabel", help="run auto labeling on a job now (active learning, pre-labeling, grouping)")
+    p.add_argument("--job", required=True)
+    p.add_argument("--kind", default="active_learning", choices=("active_learning", "prelabel", "grouping"))
+    p.add_argument("--mode", default="fast", choices=("fast", "precise"), help="active learning mode")
+    p.add_argument("--model", help="a registered model (id, name@version or name); see register-model")
+    p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--strategy", default="margin", choices=("least_confidence", "margin", "entropy"),
+                   help="uncertainty measure for hard examples")
+    p.add_argument("--confirm-above", type=float, metavar="T",
+                   help="then confirm every prediction with confidence >= T (0..1)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("register-model", help="register a Hugging Face model id or local folder for auto labeling")
+    p.add_argument("source", help="Hugging Face model id (in the local cache) or a local folder")
+    p.add_argument("--version", default="1")
+    p.add_argument("--name", help="defaults to the last part of the source")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("list-models", help="registered models")
+    p.add_argument("--type", choices=sorted(REGISTRY), metavar="TYPE", help="only models fitting this job type")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("confirm", help="confirm To Be Confirmed samples with confidence >= a threshold")
+    p.add_argument("--job", required=True)
+    p.add_argument("--above", type=float, required=True, metavar="T", help="confidence threshold 0..1")
     p.add_argument("--json", action="store_true")
 
     for name, sp in sub.choices.items():
@@ -134,9 +163,47 @@ def run_command(args) -> int:
             _print(args, {"jobs": [{"name": j.name, "type": j.type, "dataset": j.dataset, "total": j.total,
                                     "labeled": j.labeled, "to_be_confirmed": j.to_be_confirmed} for j in jobs]},
                    "\n".join(f"{j.name}\t{j.type}\t{j.labeled}/{j.total}" for j in jobs) or "no jobs")
+        elif args.command in ("autolabel", "register-model", "list-models", "confirm"):
+            return _autolabel_command(store, args)
         return 0
     finally:
         store.close()
+
+
+def _autolabel_command(store, args) -> int:
+    from store.jobs import find_job
+    from store.models import list_models
+    from store.predictions import confirm_above
+
+    if args.command == "register-model":
+        from autolabel.models import register_model
+
+        m = register_model(store, args.source, args.version, args.name, actor="cli")
+        _print(args, m.as_dict(), f"registered {m.ref}: {m.task}" + (f", labels {', '.join(m.labels[:20])}"
+                                                                       if m.labels else ""))
+    elif args.command == "list-models":
+        ms = list_models(store, args.type)
+        _print(args, {"models": [m.as_dict() for m in ms]},
+               "\n".join(f"{m.ref}\t{m.task}\t{m.source}" for m in ms) or "no models registered")
+    elif args.command == "confirm":
+        job = find_job(store, args.job)
+        n = confirm_above(store, job.id, args.above, actor="cli")
+        _print(args, {"confirmed": n}, f"confirmed {n} samples with confidence >= {args.above}")
+    else:
+        from autolabel.runner import run_now
+
+        job = find_job(store, args.job)
+        run = run_now(store, job.id, args.kind, args.mode, args.model, args.device, args.batch_size,
+                      args.strategy, actor="cli")
+        data = run.as_dict()
+        text = f"{run.title} run {run.id}: {run.status} — {run.message}"
+        if run.status == "done" and args.confirm_above is not None:
+            data["confirmed"] = confirm_above(store, job.id, args.confirm_above, actor="cli")
+            text += f"\nconfirmed {data['confirmed']} samples with confidence >= {args.confirm_above}"
+        _print(args, data, text)
+        if run.status != "done":
+            return 1
+    return 0
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,7 @@ from starlette.routing import Mount
 
 from store import Store
 
-from . import data, jobs, samples
+from . import autolabel, data, jobs, samples
 from .deps import single_query_values
 from .errors import install_error_handlers
 
@@ -32,9 +32,10 @@ def build_api(store: Store) -> FastAPI:
                   dependencies=[Depends(single_query_values)])
     api.state.store = store
     install_error_handlers(api)
-    for router in (jobs.router, samples.router, data.router):
+    routers = (jobs.router, samples.router, data.router, autolabel.router)
+    for router in routers:
         api.include_router(router)
-    api.state.route_methods = [(r.path_regex, r.methods) for router in (jobs.router, samples.router, data.router)
+    api.state.route_methods = [(r.path_regex, r.methods) for router in routers
                                for r in router.routes if isinstance(r, APIRoute)]  # for 405's Allow
     _document_errors_as_400(api)
     return api

@@ -198,6 +198,7 @@ class SampleOut(BaseModel):
     confidence: float | None
     meta: dict[str, Any]
     text: str | None = None
+    model: str | None = Field(None, description="the model that proposed a To Be Confirmed annotation")
     file_url: str
 
     @classmethod
@@ -206,7 +207,7 @@ class SampleOut(BaseModel):
                    annotation=s.annotation, labeled_by=s.labeled_by, labeled_at=s.labeled_at, hard=s.hard,
                    hard_coefficient=s.hard_coefficient, hard_reason=s.hard_reason, cluster=s.cluster,
                    from_inference=s.from_inference, confidence=s.confidence, meta=s.meta or {}, text=s.text,
-                   file_url=f"/api/v1/samples/{s.id}/file")
+                   model=s.model, file_url=f"/api/v1/samples/{s.id}/file")
 
 
 class PageOut(BaseModel):
@@ -311,3 +312,68 @@ class LabelNamesOut(BaseModel):
 class LabelUsageOut(BaseModel):
     label_set: dict[str, Any]
     labels: list[dict[str, Any]] = Field(..., description="each label of the set with `samples`, its usage")
+
+
+# -- auto labeling ------------------------------------------------------------------------------
+RunKind = Literal["active_learning", "prelabel", "grouping"]
+
+
+class ModelIn(InModel):
+    source: str = Field(..., min_length=1, max_length=1000,
+                        description="a Hugging Face model id (in the local cache) or a local folder")
+    version: str = Field("1", min_length=1, max_length=64)
+    name: str | None = Field(None, max_length=128, description="defaults to the last part of the source")
+
+
+class ModelOut(BaseModel):
+    id: int
+    name: str
+    source: str
+    version: str
+    task: str
+    labels: list[str]
+    created_at: Timestamp
+    created_by: str | None
+    ref: str
+
+
+class RunIn(InModel):
+    kind: RunKind
+    mode: Literal["fast", "precise"] | None = Field(None, description="active learning only")
+    model: str | None = Field(None, max_length=200, description="a registered model: id, name@version or name")
+    device: Literal["cpu", "gpu"] = "cpu"
+    batch_size: int = Field(16, ge=1, le=512)
+    strategy: Literal["least_confidence", "margin", "entropy"] = "margin"
+
+
+class RunOut(BaseModel):
+    id: int
+    job_id: int
+    kind: str
+    mode: str | None
+    model: str | None
+    device: str
+    batch_size: int
+    status: str
+    started_at: Timestamp
+    finished_at: Timestamp | None
+    total: int
+    done: int
+    labeled: int
+    hard: int
+    cancel_requested: bool
+    message: str | None
+    created_by: str | None
+    progress: float
+
+
+class ConfirmIn(InModel):
+    sample_ids: list[Id] = Field(..., min_length=1, max_length=100_000)
+
+
+class ConfirmAboveIn(InModel):
+    threshold: float = Field(..., ge=0, le=1)
+
+
+class DiscardIn(InModel):
+    sample_ids: list[Id] | None = Field(None, max_length=100_000, description="omitted: every prediction")

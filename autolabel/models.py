@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 from store import Store
@@ -27,6 +28,7 @@ _SUFFIX_TASKS = (
     ("ForConditionalGeneration", "automatic-speech-recognition"),  # whisper, speech2text; checked below
     ("Model", "embedding"),
 )
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 _SPEECH_MODELS = ("whisper", "speech_to_text", "speech-encoder-decoder", "moonshine")
 
 
@@ -36,6 +38,8 @@ def inspect_model(source: str) -> tuple[str, list[str]]:
     if not source:
         raise ValidationError("give a Hugging Face model id or a local folder")
     folder = Path(source).expanduser()
+    if not folder.exists() and not _HUB_ID.fullmatch(source):
+        raise ValidationError(f"{source[:200]!r} is neither a local folder nor a Hugging Face model id (owner/name)")
     if folder.is_dir() and (folder / "modules.json").is_file():
         return "embedding", []  # a sentence-transformers model
     try:

@@ -19,7 +19,7 @@ from store import Store
 from store.errors import StoreError, ValidationError
 from store.jobs import Job, get_job
 from store.models import ModelRecord, check_model_fits, find_model
-from store.runs import Run, finish_run, get_run, start_run, update_progress
+from store.runs import KINDS, Run, finish_run, get_run, start_run, update_progress
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def handler(type_id: str, kind: str, tasks: tuple[str, ...] = (), model_required
 def _resolve_model(store: Store, job: Job, kind: str, model: str | None) -> ModelRecord | None:
     key = (job.type, kind)
     if key not in HANDLERS:
-        raise ValidationError(f"{kind.replace('_', ' ')} is not available for {job.labeling_type.title} jobs")
+        raise ValidationError(f"{KINDS.get(kind, kind)} is not available for {job.labeling_type.title} jobs")
     if not model:
         if key in MODEL_REQUIRED:
             raise ValidationError("pre-labeling needs a registered model whose task matches the job: register one "
@@ -161,3 +161,4 @@ def offered(type_id: str) -> list[str]:
 
 # handlers register themselves
 from . import active_learning  # noqa: E402,F401
+from . import prelabel, detection  # noqa: E402,F401

@@ -8,11 +8,13 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
 from components.sample_grid import grid_value, preview_id, sample_grid, selected_ids
 from store.annotations import add_label, apply_labels, delete_label, remove_labels, rename_label, set_labels
 from store.errors import NotFound
 from store.jobs import get_job
+from store.predictions import confirm_samples
 from store.samples import (TABS, SampleQuery, clusters, counts, delete_samples, get_sample, labelers,
                            query_samples, sample_image, set_hard)
 
@@ -78,6 +80,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
                                      multiselect=True, elem_id="label-pick")
             apply_btn = gr.Button("Apply label", variant="primary", interactive=False, elem_id="apply-label")
             remove_btn = gr.Button("Remove these labels from selected", interactive=False, elem_id="remove-label")
+            confirm_btn = gr.Button("Confirm selected", interactive=False, elem_id="confirm-selected")
             with gr.Row():
                 hard_btn = gr.Button("Mark hard", size="sm", interactive=False, elem_id="mark-hard")
                 unhard_btn = gr.Button("Unmark hard", size="sm", interactive=False, elem_id="unmark-hard")
@@ -108,6 +111,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
             lm_add_btn = gr.Button("Add label", elem_id="lm-add")
             lm_delete = gr.Button("Delete the chosen label everywhere", variant="stop", elem_id="lm-delete")
     data = build_data_panel(ctx, current_job, "image_classification")
+    auto = build_autolabel_panel(ctx, current_job, "image_classification")
 
     # wiring ---------------------------------------------------------------------------------
     view_inputs = [current_job, tab, f_hard, f_labels, f_name, f_by, f_cluster, f_origin, f_hard_first, page_no,
@@ -149,7 +153,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
 
     view_outputs = [header, tab, f_labels, f_by, f_cluster, grid, page_no, page_info, label_pick, label_counts_md,
                     labels_table, lm_old, preview_labels, description, selection_info, apply_btn, remove_btn,
-                    hard_btn, unhard_btn, delete_btn]
+                    hard_btn, unhard_btn, delete_btn, confirm_btn]
 
     def refresh(*args):
         return view(*args)
@@ -184,6 +188,12 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         ids = selected_ids(grid_v)
         n = apply_labels(store, args[0], ids, list(labels or []), actor=ctx.actor(request))
         gr.Info(f"Labeled {n} images")
+        return view(*args)
+
+    @user_errors
+    def on_confirm_selected(request: gr.Request, grid_v, *args):
+        n = confirm_samples(store, args[0], selected_ids(grid_v), actor=ctx.actor(request))
+        gr.Info(f"Confirmed {n} images: they are Labeled")
         return view(*args)
 
     @user_errors
@@ -230,6 +240,8 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
                else "Not labeled yet" if not s.labels else "Labeled")
         info = (f"**{esc(s.name)}**  \n`{esc(s.path)}`  \n{meta.get('width', '?')}×{meta.get('height', '?')} px, "
                 f"{esc(meta.get('mode', ''))}  \nStatus: {s.status.replace('_', ' ')}  \n{who}"
+                + (f"  \nPredicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
+                   if s.confidence is not None else "")
                 + (f"  \nHard example ({s.hard_coefficient or 0:.2f}): {esc(s.hard_reason)}" if s.hard else ""))
         return image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True)
 
@@ -274,7 +286,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         return gr.Markdown(visible=not visible_now), not visible_now
 
     described = gr.State(False)
-    sel_outputs = [selection_info, apply_btn, remove_btn, hard_btn, unhard_btn, delete_btn]
+    sel_outputs = [selection_info, apply_btn, remove_btn, hard_btn, unhard_btn, delete_btn, confirm_btn]
     for comp in (tab, f_hard, f_origin, f_hard_first, page_size):
         comp.change(first_page, view_inputs, view_outputs)
     for comp in (f_labels, f_by, f_cluster):
@@ -291,6 +303,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     clear_btn.click(on_clear, [grid], [grid] + sel_outputs)
     apply_btn.click(on_apply, [grid, label_pick] + view_inputs, view_outputs)
     remove_btn.click(on_remove, [grid, label_pick] + view_inputs, view_outputs)
+    confirm_btn.click(on_confirm_selected, [grid] + view_inputs, view_outputs)
     hard_btn.click(hard_marker(True), [grid] + view_inputs, view_outputs)
     unhard_btn.click(hard_marker(False), [grid] + view_inputs, view_outputs)
     del_source.change(lambda v: gr.Checkbox(visible=v, value=False), [del_source], [del_confirm])
@@ -302,16 +315,19 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     describe_btn.click(on_describe, [described], [description, described])
     for event in data.events:  # after an import the view shows the new samples and counts
         event.success(refresh, view_inputs, view_outputs)
+    for event in auto.events:  # a finished run, a bulk confirm or discard: counts and tabs change
+        event.success(refresh, view_inputs, view_outputs)
 
     def load(job_id):
         """Open a job on this page: first tab, first page, no filters."""
         base = view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48)
-        return base + [history_frame(ctx, job_id)]
+        return base + [history_frame(ctx, job_id)] + auto.load(job_id)
 
-    return LabelingPage(header, view_outputs + [data.history], load)
+    return LabelingPage(header, view_outputs + [data.history] + auto.outputs, load)
 
 
 def _selection_updates(ids: list[int]) -> list:
     on = bool(ids)
     return [f"**{len(ids)}** selected", gr.Button(interactive=on), gr.Button(interactive=on),
-            gr.Button(interactive=on), gr.Button(interactive=on), gr.Button(interactive=on)]
+            gr.Button(interactive=on), gr.Button(interactive=on), gr.Button(interactive=on),
+            gr.Button(interactive=on)]

@@ -8,12 +8,14 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
 from components.sample_grid import grid_value, preview_id, sample_grid
 from components.shape_canvas import action_of, canvas_value, new_labels_of, shape_canvas, shapes_of
 from store.annotations import add_labels_to_set, set_annotation
 from store.jobs import get_job
 from store.labelset import Label
+from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples, sample_size
 
 from .common import AppContext, esc, user_errors
@@ -58,9 +60,11 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
                 save_btn = gr.Button("Save (Ctrl+S)", variant="primary", scale=0, min_width=140,
                                      elem_id=f"{prefix}-save")
                 discard_btn = gr.Button("Discard changes", scale=0, min_width=140, elem_id=f"{prefix}-discard")
+                confirm_btn = gr.Button("Confirm this image", scale=0, min_width=150, elem_id=f"{prefix}-confirm")
                 sample_info = gr.Markdown(elem_id=f"{prefix}-sample-info")
             shapes_table = gr.Dataframe(interactive=False, label="Shapes on this image", elem_id=f"{prefix}-shapes")
     data = build_data_panel(ctx, current_job, type_id, prefix=f"{prefix}-")
+    auto = build_autolabel_panel(ctx, current_job, type_id, prefix=prefix)
     page_state = gr.State(1)
     described = gr.State(False)
 
@@ -84,7 +88,9 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
                              _labels_for_canvas(job), tools, tool=tool, label=prev.get("label"))
         who = (f"labeled by **{esc(s.labeled_by)}** on {s.labeled_at:%Y-%m-%d %H:%M}" if s.labeled_at and s.labeled_by
                else "not labeled yet")
-        info = f"**{esc(s.name)}** · {w}×{h} px · {who}"
+        info = f"**{esc(s.name)}** · {w}×{h} px · {s.status.replace('_', ' ')} · {who}"
+        if s.confidence is not None:
+            info += f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
         return value, info, _shapes_frame(value["shapes"])
 
     def view(job_id, tab_v, name, page, open_id=None, previous=None):
@@ -108,7 +114,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
     view_outputs = [header, tab, grid, page_info, canvas, sample_info, shapes_table, page_state, description]
 
     def load(job_id):
-        return view(job_id, "all", "", 1) + [history_frame(ctx, job_id)]
+        return view(job_id, "all", "", 1) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
     @user_errors
     def on_filter(job_id, tab_v, name, value):
@@ -201,6 +207,17 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
         sid = value.get("sample_id") if isinstance(value, dict) else None
         return view(job_id, tab_v, name, page, open_id=sid, previous=value)
 
+    @user_errors
+    def on_confirm(request: gr.Request, job_id, tab_v, name, page, value):
+        sid = value.get("sample_id") if isinstance(value, dict) else None
+        if job_id is None or sid is None:
+            raise gr.Error("open an image first")
+        if value.get("dirty"):
+            raise gr.Error("this image has unsaved changes: Save them (saving confirms the image too)")
+        confirm_samples(store, job_id, [int(sid)], actor=ctx.actor(request))
+        gr.Info("Confirmed: the image is Labeled")
+        return view(job_id, tab_v, name, page, open_id=int(sid), previous=value)
+
     inputs = [current_job, tab, name_filter, page_state, canvas]
     tab.input(on_filter, [current_job, tab, name_filter, canvas], view_outputs)
     name_filter.submit(on_filter, [current_job, tab, name_filter, canvas], view_outputs)
@@ -213,10 +230,25 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
     canvas.navigate(on_navigate, inputs, view_outputs)
     canvas.change(lambda v: _shapes_frame(shapes_of(v)), [canvas], [shapes_table])
     discard_btn.click(on_discard, inputs, view_outputs)
+    confirm_btn.click(on_confirm, inputs, view_outputs)
     for event in data.events:  # after an import the view shows the new samples and shapes
         event.success(on_discard, inputs, view_outputs)
+    def on_auto_done(job_id, tab_v, name, page, value):
+        """After a finished run, a bulk confirm or discard: new tabs and boxes, but an image with
+        unsaved changes keeps them."""
+        if job_id is None:
+            return [gr.skip()] * len(view_outputs)
+        sid = value.get("sample_id") if isinstance(value, dict) else None
+        out = view(job_id, tab_v, name, page, open_id=sid, previous=value)
+        if isinstance(value, dict) and value.get("dirty"):
+            for comp in (canvas, sample_info, shapes_table):
+                out[view_outputs.index(comp)] = gr.skip()
+        return out
+
+    for event in auto.events:
+        event.success(user_errors(on_auto_done), inputs, view_outputs)
     describe_btn.click(lambda shown: (gr.Markdown(visible=not shown), not shown), [described], [description, described])
-    return ShapesPage(view_outputs + [data.history], load)
+    return ShapesPage(view_outputs + [data.history] + auto.outputs, load)
 
 
 def _shapes_frame(shapes: list[dict]) -> pd.DataFrame:

@@ -13,11 +13,13 @@ import gradio as gr
 import pandas as pd
 
 from components.audio_list import apply_request, audio_list, list_item, list_value, remove_request, selected_ids
+from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
 from store.annotations import add_labels_to_set, apply_labels, remove_labels
 from store.errors import Conflict, NotFound
 from store.jobs import get_job
 from store.labelset import Label, check_label_name
+from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, query_samples
 
 from .label_actions import LabelActions, delete_choices
@@ -62,6 +64,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
             label_pick = gr.CheckboxGroup([], label="Edit the checked files' labels", elem_id="sc-label-pick")
             apply_btn = gr.Button("Add picked labels to checked files", variant="primary", elem_id="sc-apply")
             remove_btn = gr.Button("Remove picked labels from checked files", elem_id="sc-remove")
+            confirm_btn = gr.Button("Confirm checked files (To Be Confirmed)", elem_id="sc-confirm")
             with gr.Group():
                 add_name = gr.Textbox(label="New label", elem_id="sc-add-name")
                 with gr.Row():
@@ -80,6 +83,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
             lm_mode = gr.Radio(DELETE_CHOICES, value=DELETE_CHOICES[0], label="Delete", elem_id="sc-lm-delete-mode")
             lm_delete = gr.Button("Delete the chosen label", variant="stop", elem_id="sc-lm-delete")
     data = build_data_panel(ctx, current_job, "sound_classification", prefix="sc-")
+    auto = build_autolabel_panel(ctx, current_job, "sound_classification", prefix="sc")
     described = gr.State(False)
 
     # wiring ---------------------------------------------------------------------------------
@@ -105,7 +109,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
             f"### {esc(job.name)}\n{esc(job.labeling_type.title)} · {c.by_status['labeled']}/{c.total} labeled"
             " · check files, then a label button or its shortcut key",
             gr.Radio(choices=tabs, value=tab_v or "all"),
-            list_value([list_item(s, colors) for s in p.items], keep, labels),
+            list_value([_item(s, colors) for s in p.items], keep, labels),
             gr.Number(value=p.page),
             f"{p.total:,} files · page {p.page} of {p.pages}",
             gr.CheckboxGroup(choices=names, value=[]),
@@ -158,6 +162,14 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
             raise gr.Error("check at least one file first")
         n = apply_labels(store, args[0], ids, [label], actor=ctx.actor(request))
         gr.Info(f"Labeled {n} files {esc(label)}")
+        return view(*args)
+
+    @user_errors
+    def on_confirm(request: gr.Request, v, *args):
+        if args[0] is None:
+            raise gr.Error("open a job first")
+        n = confirm_samples(store, args[0], selected_ids(v), actor=ctx.actor(request))
+        gr.Info(f"Confirmed {n} files: they are Labeled")
         return view(*args)
 
     @user_errors
@@ -215,6 +227,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
     clear_btn.click(on_clear, [records], [records])
     apply_btn.click(on_apply, [records, label_pick] + view_inputs, view_outputs)
     remove_btn.click(on_remove, [records, label_pick] + view_inputs, view_outputs)
+    confirm_btn.click(on_confirm, [records] + view_inputs, view_outputs)
     records.apply(on_key_apply, [records] + view_inputs, view_outputs)
     records.remove(on_chip_remove, [records] + view_inputs, view_outputs)
     add_btn.click(on_add, [add_name, add_key, add_color, records] + view_inputs, view_outputs + [add_name, add_key])
@@ -227,8 +240,18 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
                        [description, described])
     for event in data.events:
         event.success(view, view_inputs, view_outputs)
+    for event in auto.events:  # a finished run, a bulk confirm or discard
+        event.success(view, view_inputs, view_outputs)
 
     def load(job_id):
-        return view(job_id, "all", 1, 20) + [history_frame(ctx, job_id)]
+        return view(job_id, "all", 1, 20) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
-    return SoundClassificationPage(view_outputs + [data.history], load)
+    return SoundClassificationPage(view_outputs + [data.history] + auto.outputs, load)
+
+
+def _item(sample, colors) -> dict:
+    """A list row; a prediction says its model and confidence."""
+    it = list_item(sample, colors)
+    if sample.confidence is not None:
+        it["who"] = f"predicted by {sample.model or 'a model'} · confidence {sample.confidence:.2f}"
+    return it

@@ -13,10 +13,12 @@ from typing import Any
 import gradio as gr
 
 from components.audio_list import audio_list, list_item, list_value, preview_id
+from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
 from store.annotations import clear_annotation, set_annotation
 from store.errors import NotFound
 from store.jobs import get_job
+from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .common import AppContext, esc, user_errors
@@ -102,9 +104,11 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
                 discard_btn = gr.Button("Discard changes", scale=0, min_width=130, elem_id="sl-discard")
                 clear_btn = gr.Button("Delete the transcript", variant="stop", scale=0, min_width=160,
                                       elem_id="sl-clear")
+                confirm_btn = gr.Button("Confirm", scale=0, min_width=100, elem_id="sl-confirm")
             sample_info = gr.Markdown(elem_id="sl-sample-info")
             gr.Markdown(KEYS_HELP, elem_classes=["lp-hint"])
     data = build_data_panel(ctx, current_job, "speech_labeling", prefix="sl-")
+    auto = build_autolabel_panel(ctx, current_job, "speech_labeling", prefix="sl")
     page_state = gr.State(1)
     open_state = gr.State(None)
     described = gr.State(False)
@@ -148,6 +152,8 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
                    if s.labeled_by and s.labeled_at else "not labeled yet")
             info = (f"**{esc(s.name)}** · {float(dur):.1f} s · " if isinstance(dur, (int, float)) else
                     f"**{esc(s.name)}** · ") + f"{s.status.replace('_', ' ')} · {who}"
+            if s.confidence is not None:
+                info += f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
             pv = {"name": s.name, "audio": f"/media/{s.id}/file"}
         else:
             text, info, pv = "", "No file in this view.", {"name": "", "audio": ""}
@@ -162,7 +168,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
                     description]
 
     def load(job_id):
-        return view(job_id, "all", 1) + [history_frame(ctx, job_id)]
+        return view(job_id, "all", 1) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
     def _dirty(job_id, sid, text) -> bool:
         try:
@@ -271,6 +277,27 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
         gr.Info("Deleted the transcript: the file is back in Unlabeled")
         return view(job_id, tab_v, page, open_id=sid)
 
+    @user_errors
+    def on_confirm(request: gr.Request, job_id, tab_v, page, sid, text):
+        if job_id is None or sid is None:
+            raise gr.Error("open a file first")
+        if _dirty(job_id, sid, text):
+            raise gr.Error("the transcript has unsaved changes: Label it (Ctrl+S), which confirms it too")
+        confirm_samples(store, job_id, [int(sid)], actor=ctx.actor(request))
+        gr.Info("Confirmed: the file is Labeled")
+        return view(job_id, tab_v, _page_holding(job_id, tab_v, int(page or 1), sid), open_id=sid)
+
+    @user_errors
+    def on_auto_done(job_id, tab_v, page, sid, text):
+        """After a finished run, a bulk confirm or discard; an unsaved transcript stays in the box."""
+        if job_id is None:
+            return [gr.skip()] * len(view_outputs)
+        dirty = bool((text or "").strip()) and _dirty(job_id, sid, text)  # an empty box: take the prediction
+        out = view(job_id, tab_v, page, open_id=sid)
+        if dirty:
+            out[view_outputs.index(content)] = gr.skip()
+        return out
+
     inputs = [current_job, tab, page_state, open_state, content]
     tab.input(on_filter, [current_job, tab, open_state, content], view_outputs)
     prev_page.click(pager(-1), inputs, view_outputs)
@@ -282,8 +309,11 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
     next_btn.click(mover(1), inputs, view_outputs)
     discard_btn.click(on_discard, inputs, view_outputs)
     clear_btn.click(on_clear, inputs, view_outputs)
+    confirm_btn.click(on_confirm, inputs, view_outputs)
     describe_btn.click(lambda shown: (gr.Markdown(visible=not shown), not shown), [described],
                        [description, described])
     for event in data.events:
         event.success(on_discard, inputs, view_outputs)
-    return SpeechLabelingPage(view_outputs + [data.history], load)
+    for event in auto.events:
+        event.success(on_auto_done, inputs, view_outputs)
+    return SpeechLabelingPage(view_outputs + [data.history] + auto.outputs, load)

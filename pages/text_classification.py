@@ -9,11 +9,13 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
 from components.text_list import grid_value, list_item, remove_request, selected_ids, text_list
 from store.annotations import add_label, apply_labels, remove_labels, set_labels
 from store.errors import NotFound
 from store.jobs import get_job
+from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, query_samples
 
 from .label_actions import LabelActions, delete_choices
@@ -54,6 +56,7 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
             apply_btn = gr.Button("Apply to checked texts", variant="primary", elem_id="tc-apply")
             remove_btn = gr.Button("Remove picked labels from checked texts", elem_id="tc-remove")
             save_page_btn = gr.Button("Save Current Page", elem_id="tc-save-page")
+            confirm_btn = gr.Button("Confirm checked texts (To Be Confirmed)", elem_id="tc-confirm")
             label_counts_md = gr.Markdown(elem_id="tc-label-counts")
             with gr.Group():
                 add_name = gr.Textbox(label="New label", elem_id="tc-add-name")
@@ -72,6 +75,7 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
             lm_mode = gr.Radio(DELETE_CHOICES, value=DELETE_CHOICES[0], label="Delete", elem_id="tc-lm-delete-mode")
             lm_delete = gr.Button("Delete the chosen label", variant="stop", elem_id="tc-lm-delete")
     data = build_data_panel(ctx, current_job, "text_classification", prefix="tc-")
+    auto = build_autolabel_panel(ctx, current_job, "text_classification", prefix="tc")
     described = gr.State(False)
 
     # wiring ---------------------------------------------------------------------------------
@@ -97,7 +101,7 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
             f"### {esc(job.name)}\n{esc(job.labeling_type.title)} · {c.by_status['labeled']}/{c.total} labeled"
             " · click texts to check them, pick labels, Apply",
             gr.Radio(choices=tabs, value=tab_v or "all"),
-            grid_value([list_item(s, colors) for s in p.items], keep),
+            grid_value([_item(s, colors) for s in p.items], keep),
             gr.Number(value=p.page),
             f"{p.total:,} texts · page {p.page} of {p.pages}",
             gr.CheckboxGroup(choices=names),
@@ -133,6 +137,14 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
             raise gr.Error("check at least one text first")
         n = apply_labels(store, args[0], ids, list(labels or []), actor=ctx.actor(request))
         gr.Info(f"Labeled {n} texts")
+        return view(*args)
+
+    @user_errors
+    def on_confirm(request: gr.Request, v, *args):
+        if args[0] is None:
+            raise gr.Error("open a job first")
+        n = confirm_samples(store, args[0], selected_ids(v), actor=ctx.actor(request))
+        gr.Info(f"Confirmed {n} texts: they are Labeled")
         return view(*args)
 
     @user_errors
@@ -200,6 +212,7 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
     remove_btn.click(on_remove, [records, label_pick] + view_inputs, view_outputs)
     records.remove(on_chip_remove, [records] + view_inputs, view_outputs)
     save_page_btn.click(on_save_page, [records] + view_inputs, view_outputs)
+    confirm_btn.click(on_confirm, [records] + view_inputs, view_outputs)
     add_btn.click(on_add, [add_name, add_color, records] + view_inputs, view_outputs + [add_name])
     add_name.submit(on_add, [add_name, add_color, records] + view_inputs, view_outputs + [add_name])
     lm_rename.click(on_rename, [lm_label, lm_new] + view_inputs, view_outputs + [lm_new])
@@ -209,8 +222,18 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
                        [description, described])
     for event in data.events:
         event.success(view, view_inputs, view_outputs)
+    for event in auto.events:  # a finished run, a bulk confirm or discard
+        event.success(view, view_inputs, view_outputs)
 
     def load(job_id):
-        return view(job_id, "all", 1, 20) + [history_frame(ctx, job_id)]
+        return view(job_id, "all", 1, 20) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
-    return TextClassificationPage(view_outputs + [data.history], load)
+    return TextClassificationPage(view_outputs + [data.history] + auto.outputs, load)
+
+
+def _item(sample, colors) -> dict:
+    """A list row; a prediction says its model and confidence."""
+    it = list_item(sample, colors)
+    if sample.confidence is not None:
+        it["who"] = f"predicted by {sample.model or 'a model'} · confidence {sample.confidence:.2f}"
+    return it

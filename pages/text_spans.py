@@ -9,12 +9,14 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
 from components.span_picker import annotation_of, picker_value, span_picker
 from components.text_list import grid_value, list_item, preview_id, text_list
 from store.annotations import clear_annotation, set_annotation
 from store.errors import NotFound
 from store.jobs import get_job
+from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .label_actions import LabelActions, delete_choices
@@ -62,6 +64,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
                 discard_btn = gr.Button("Discard changes", scale=0, min_width=130, elem_id=f"{prefix}-discard")
                 clear_btn = gr.Button("Delete Labels on Current Item", variant="stop", scale=0, min_width=200,
                                       elem_id=f"{prefix}-clear")
+                confirm_btn = gr.Button("Confirm", scale=0, min_width=100, visible=not triplet,
+                                        elem_id=f"{prefix}-confirm")
             sample_info = gr.Markdown(elem_id=f"{prefix}-sample-info")
     with gr.Accordion("Label management", open=False, elem_id=f"{prefix}-label-management"):
         labels_table = gr.Dataframe(interactive=False, label="Labels", elem_id=f"{prefix}-labels-table")
@@ -83,6 +87,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         if triplet:
             gr.Markdown("Entity labels defined when the job was created cannot be deleted.")
     data = build_data_panel(ctx, current_job, type_id, prefix=f"{prefix}-")
+    auto = build_autolabel_panel(ctx, current_job, type_id, prefix=prefix)
     page_state = gr.State(1)
     described = gr.State(False)
 
@@ -98,7 +103,10 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         value = picker_value(sample_id, s.text, s.annotation, labels, ls.relations, mode=mode, message=message)
         who = (f"labeled by **{esc(s.labeled_by)}** on {s.labeled_at:%Y-%m-%d %H:%M}" if s.labeled_by and s.labeled_at
                else "not labeled yet")
-        return value, f"**{esc(s.name)}** · {len(s.text or '')} characters · {s.status.replace('_', ' ')} · {who}"
+        pred = (f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
+                if s.confidence is not None else "")
+        return value, (f"**{esc(s.name)}** · {len(s.text or '')} characters · {s.status.replace('_', ' ')} · {who}"
+                       + pred)
 
     def label_rows(job, c):
         ls = job.label_set
@@ -145,7 +153,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
                     description]
 
     def load(job_id):
-        return view(job_id, "all", 1) + [history_frame(ctx, job_id)]
+        return view(job_id, "all", 1) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
     def _dirty(value) -> bool:
         return isinstance(value, dict) and bool(value.get("dirty"))
@@ -238,6 +246,28 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         gr.Info("Deleted the labels of this text")
         return view(job_id, tab_v, page, open_id=int(sid), message="Labels deleted")
 
+    @user_errors
+    def on_confirm(request: gr.Request, job_id, tab_v, page, value):
+        sid = value.get("sample_id") if isinstance(value, dict) else None
+        if job_id is None or sid is None:
+            raise gr.Error("open a text first")
+        if _dirty(value):
+            raise gr.Error("this text has unsaved changes: Save them (saving confirms the text too)")
+        confirm_samples(store, job_id, [int(sid)], actor=ctx.actor(request))
+        gr.Info("Confirmed: the text is Labeled")
+        return view(job_id, tab_v, page, open_id=int(sid), message="Confirmed")
+
+    def on_auto_done(job_id, tab_v, page, value):
+        """After a finished run, a bulk confirm or discard; a text with unsaved changes keeps them."""
+        if job_id is None:
+            return [gr.skip()] * len(view_outputs)
+        sid = value.get("sample_id") if isinstance(value, dict) else None
+        out = view(job_id, tab_v, page, open_id=sid)
+        if _dirty(value):
+            for comp in (picker, sample_info):
+                out[view_outputs.index(comp)] = gr.skip()
+        return out
+
     def _label_action(fn):
         @user_errors
         def act(request: gr.Request, *args):
@@ -264,6 +294,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
     next_btn.click(mover(1), inputs, view_outputs)
     discard_btn.click(on_discard, inputs, view_outputs)
     clear_btn.click(on_clear, inputs, view_outputs)
+    confirm_btn.click(on_confirm, inputs, view_outputs)
     lm_rename.click(_label_action(labels_.rename), [lm_label, lm_new] + inputs, view_outputs + [lm_new])
     lm_recolor.click(_label_action(labels_.recolor), [lm_label, lm_color] + inputs, view_outputs + [lm_new])
     lm_delete.click(_label_action(labels_.delete), [lm_label, lm_mode] + inputs, view_outputs + [lm_new])
@@ -272,4 +303,6 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
                        [description, described])
     for event in data.events:
         event.success(on_discard, inputs, view_outputs)
-    return SpansPage(view_outputs + [data.history], load)
+    for event in auto.events:
+        event.success(user_errors(on_auto_done), inputs, view_outputs)
+    return SpansPage(view_outputs + [data.history] + auto.outputs, load)
