@@ -87,6 +87,50 @@ MIGRATIONS: list[list[str]] = [
             cancel_requested BOOLEAN NOT NULL DEFAULT false, message VARCHAR, created_by VARCHAR)""",
         "CREATE INDEX runs_job ON runs (job_id)",
     ],
+    # Users, teams and team labeling (F5, F6.1).
+    [
+        "CREATE SEQUENCE IF NOT EXISTS seq_team START 1",
+        "CREATE SEQUENCE IF NOT EXISTS seq_acceptance START 1",
+        "CREATE SEQUENCE IF NOT EXISTS seq_outbox START 1",
+        """CREATE TABLE users (
+            username VARCHAR PRIMARY KEY, email VARCHAR, password_hash VARCHAR, is_admin BOOLEAN NOT NULL DEFAULT false,
+            source VARCHAR NOT NULL DEFAULT 'local', created_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE sessions (
+            token_hash VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE teams (
+            id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, description VARCHAR NOT NULL, owner VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL, UNIQUE (owner, name))""",
+        """CREATE TABLE team_members (
+            team_id BIGINT NOT NULL, email VARCHAR NOT NULL, description VARCHAR NOT NULL, role VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL, PRIMARY KEY (team_id, email))""",
+        """CREATE TABLE team_jobs (
+            job_id BIGINT PRIMARY KEY, team_id BIGINT NOT NULL, mode VARCHAR NOT NULL, manager VARCHAR,
+            auto_assign_new BOOLEAN NOT NULL, load_prelabels BOOLEAN NOT NULL, overlap INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE job_members (
+            job_id BIGINT NOT NULL, email VARCHAR NOT NULL, role VARCHAR NOT NULL, PRIMARY KEY (job_id, email))""",
+        # One row per (sample, labeler): the labeler's own work, separate from the job's labels
+        # until an acceptance lets it through.
+        """CREATE TABLE assignments (
+            job_id BIGINT NOT NULL, sample_id BIGINT NOT NULL, email VARCHAR NOT NULL, state VARCHAR NOT NULL,
+            labels VARCHAR[] NOT NULL DEFAULT [], annotation JSON, labeled_at TIMESTAMP, reason VARCHAR,
+            rating VARCHAR, reviewer VARCHAR, reviewed_at TIMESTAMP, assigned_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (job_id, sample_id, email))""",
+        "CREATE INDEX assignments_email ON assignments (email)",
+        """CREATE TABLE acceptances (
+            id BIGINT PRIMARY KEY, job_id BIGINT NOT NULL, status VARCHAR NOT NULL, sample_by VARCHAR NOT NULL,
+            amount DOUBLE NOT NULL, created_by VARCHAR, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
+            overwrite BOOLEAN, scope VARCHAR, accepted INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE acceptance_items (
+            acceptance_id BIGINT NOT NULL, sample_id BIGINT NOT NULL, email VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL DEFAULT 'pending', rating VARCHAR, reason VARCHAR, decided_by VARCHAR,
+            decided_at TIMESTAMP, PRIMARY KEY (acceptance_id, sample_id, email))""",
+        """CREATE TABLE outbox (
+            id BIGINT PRIMARY KEY, to_email VARCHAR NOT NULL, subject VARCHAR NOT NULL, body VARCHAR NOT NULL,
+            job_id BIGINT, created_at TIMESTAMP NOT NULL, sent_at TIMESTAMP, error VARCHAR)""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

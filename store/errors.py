@@ -19,3 +19,7 @@ class StorageError(StoreError):
 
 class Conflict(StoreError):
     """The request clashes with the current state (a name already taken, a run in progress)."""
+
+
+class Forbidden(StoreError):
+    """The acting user's role does not allow this (a labeler reviewing, a member accepting)."""

@@ -182,6 +182,12 @@ def synchronize(store: Store, job_id: int, actor: str | None = None):
         ids = register_samples(store, dataset.id, checked.accepted)
         with store.db.transaction() as cur:
             _add_to_jobs(cur, dataset.id, list(ids.values()))
+        if ids:  # team jobs on the dataset that ask for it hand the new samples out (F5.3)
+            from .team_jobs import assign_new_samples
+
+            for (jid,) in store.db.fetchall("SELECT job_id FROM team_jobs WHERE auto_assign_new AND job_id IN "
+                                            "(SELECT id FROM jobs WHERE dataset_id = ?)", [dataset.id]):
+                assign_new_samples(store, jid)
         return finish_import(store, record, found=len(listing), imported=len(ids), labeled=0,
                              errors=[r.reason for r in checked.refused])
     except Exception as e:
@@ -279,6 +285,10 @@ def delete_job(store: Store, job_id: int, actor: str | None = None) -> None:
         if cur.execute("SELECT count(*) FROM runs WHERE job_id = ? AND status = 'running'", [job_id]).fetchall()[0][0]:
             raise Conflict("an auto-labeling run of this job is in progress: cancel it first, then delete the job")
         cur.execute("DELETE FROM runs WHERE job_id = ?", [job_id])
+        cur.execute("DELETE FROM acceptance_items WHERE acceptance_id IN (SELECT id FROM acceptances WHERE job_id = ?)",
+                    [job_id])
+        for table in ("acceptances", "assignments", "job_members", "team_jobs"):
+            cur.execute(f"DELETE FROM {table} WHERE job_id = ?", [job_id])
         cur.execute("DELETE FROM job_samples WHERE job_id = ?", [job_id])
         cur.execute("DELETE FROM jobs WHERE id = ?", [job_id])
         record_event(cur, actor, "delete_job", job_id, name=job.name)

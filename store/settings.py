@@ -24,6 +24,13 @@ class Settings:
     # Read datasets from folders of the server's disk. Off by default on a public Space: there,
     # data comes from uploads and S3 only, so a visitor cannot read the server's files.
     allow_local_paths: bool = True
+    users_file: str = ""  # JSON list of users to add at start (F6.1)
+    smtp_host: str = ""  # notifications (F5.4): SMTP when set, else the in-app outbox
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "labelport@localhost"
+    public_url: str = "http://127.0.0.1:7860"  # the link in notification emails
     extra: dict = field(default_factory=dict)
 
     @property
@@ -53,6 +60,13 @@ class Settings:
                 values[key] = env[ENV_PREFIX + key.upper()]
         if env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
             values["s3_region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        for key in ("users_file", "smtp_host", "smtp_user", "smtp_password", "smtp_from", "public_url"):
+            if env.get(ENV_PREFIX + key.upper()):
+                values[key] = env[ENV_PREFIX + key.upper()]
+        if env.get(ENV_PREFIX + "SMTP_PORT"):
+            values["smtp_port"] = int(env[ENV_PREFIX + "SMTP_PORT"])
+        if env.get("SPACE_HOST") and not env.get(ENV_PREFIX + "PUBLIC_URL"):
+            values["public_url"] = "https://" + env["SPACE_HOST"]
         if env.get(ENV_PREFIX + "MAX_IMAGE_PIXELS"):
             values["max_image_pixels"] = int(env[ENV_PREFIX + "MAX_IMAGE_PIXELS"])
         local = env.get(ENV_PREFIX + "ALLOW_LOCAL_PATHS")
