@@ -23,6 +23,9 @@ def build_server(store: Store) -> FastAPI:
     from ui import CSS, SHORTCUTS_JS, build_ui
 
     app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
+    from auth import current_user, install_auth, multi_user
+
+    install_auth(app, store)
 
     from store import samples
 
@@ -118,8 +121,9 @@ def build_server(store: Store) -> FastAPI:
 
     mount_api(app, store)
     demo = build_ui(store)
+    auth = {"auth_dependency": lambda request: current_user(store, request)} if multi_user(store) else {}
     return gr.mount_gradio_app(app, demo, path="", css=CSS, js=SHORTCUTS_JS,
-                               max_file_size=store.settings.max_upload_bytes, footer_links=["api"])
+                               max_file_size=store.settings.max_upload_bytes, footer_links=["api"], **auth)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -151,6 +155,10 @@ def serve(argv: list[str]) -> int:
 
         settings = replace(settings, demo=False)
     store = open_store(settings)
+    if settings.users_file:
+        from store.users import load_users_file
+
+        log.info("users file %s: %d users added", settings.users_file, load_users_file(store, settings.users_file))
     if ensure_demo(store):
         log.info("first start: created the demo job 'demo-shapes'")
     app = build_server(store)

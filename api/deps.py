@@ -12,8 +12,9 @@ def get_store(request: Request) -> Store:
 
 
 def get_actor(request: Request) -> str:
-    # Single-user until users are configured (team labeling); then the session or token decides.
-    return LOCAL_USER
+    """The logged-in user (auth.py's middleware put it on the request); the local user in
+    single-user mode."""
+    return getattr(request.state, "user", None) or LOCAL_USER
 
 
 REPEATABLE_QUERY = {"label"}  # list parameters; any other one given twice is ambiguous

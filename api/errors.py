@@ -13,21 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from store.errors import Conflict, NotFound, StorageError, StoreError
+from store.errors import Conflict, Forbidden, NotFound, StorageError, StoreError
 
 from .models import ErrorOut
 
 log = logging.getLogger(__name__)
 
 
-class Forbidden(StoreError):
-    pass
-
-
 STATUS = [(NotFound, 404), (Conflict, 409), (Forbidden, 403), (StorageError, 502), (StoreError, 400)]
 
 DESCRIPTIONS = {
     400: "Bad input: the message says what to change (nothing was saved)",
+    401: "Not logged in (users are configured): POST /api/v1/login first",
     403: "Not allowed for this user",
     404: "Unknown job, sample, label, dataset or file",
     409: "Conflicts with the current state (e.g. a name already taken)",

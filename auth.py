@@ -1,0 +1,99 @@
+"""Log in and sessions for the web app and the REST API (F6.1).
+
+With no configured user the app is single-user: everything is open on the machine it runs on
+and actions are recorded as the local user (the header says so). Once users exist (a users file,
+`python app.py add-user`), every page, media file and API call needs a session: a random token
+in an HTTP-only cookie set by the login form (/login) or by POST /api/v1/login. The Gradio UI gets
+the user from the same cookie (gradio's `auth_dependency`), so `request.username` is the user in
+every page handler."""
+from __future__ import annotations
+
+import html
+import logging
+import re
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from store import Store
+from store.team_jobs import can_see_sample
+from store.users import create_session, end_session, session_user, users_configured, verify_password
+
+log = logging.getLogger(__name__)
+COOKIE = "labelport_session"
+_SAMPLE_FILE = re.compile(r"/(?:media|api/v1/samples)/(\d{1,18})/")
+OPEN_PATHS = ("/login", "/logout", "/healthz", "/api/v1/login", "/favicon.ico")
+
+
+def multi_user(store: Store) -> bool:
+    return users_configured(store)
+
+
+def current_user(store: Store, request: Request) -> str | None:
+    """The logged-in user, or None (no session; or single-user mode)."""
+    return session_user(store, request.cookies.get(COOKIE))
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
+                        max_age=14 * 24 * 3600, path="/")
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log in · Labelport</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;background:#f6f7f9;display:flex;justify-content:center;
+align-items:center;min-height:100vh;margin:0}}form{{background:#fff;padding:2rem 2.5rem;border-radius:10px;
+box-shadow:0 2px 12px #0002;min-width:300px}}h1{{font-size:1.4rem;margin:0 0 1rem}}label{{display:block;
+margin:.8rem 0 .2rem;font-size:.9rem}}input{{width:100%;padding:.5rem;box-sizing:border-box;border:1px solid #ccc;
+border-radius:6px}}button{{margin-top:1.2rem;width:100%;padding:.6rem;border:0;border-radius:6px;background:#f97316;
+color:#fff;font-size:1rem;cursor:pointer}}.err{{color:#b91c1c;font-size:.9rem;margin-top:.6rem}}</style></head>
+<body><form method="post" action="/login"><h1>Labelport</h1>
+<label for="username">User name</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password"
+autocomplete="current-password" required>
+<button type="submit" id="login-submit">Log in</button>{error}</form></body></html>"""
+
+
+def install_auth(app: FastAPI, store: Store) -> None:
+    @app.get("/login", include_in_schema=False)
+    def login_page(error: str | None = None):
+        msg = '<p class="err" id="login-error">Wrong user name or password.</p>' if error else ""
+        return HTMLResponse(_PAGE.format(error=msg))
+
+    @app.post("/login", include_in_schema=False)
+    def login_form(request: Request, username: str = Form(""), password: str = Form("")):
+        user = verify_password(store, username, password)
+        if user is None:
+            log.warning("failed login for %r", html.escape(username[:64]))
+            return RedirectResponse("/login?error=1", status_code=303)
+        resp = RedirectResponse("/", status_code=303)
+        set_session_cookie(resp, request, create_session(store, user.username))
+        return resp
+
+    @app.get("/logout", include_in_schema=False)
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request):
+        end_session(store, request.cookies.get(COOKIE))
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    @app.middleware("http")
+    async def require_session(request: Request, call_next):
+        path = request.url.path
+        request.state.user = None
+        if path in OPEN_PATHS or not multi_user(store):
+            return await call_next(request)
+        user = current_user(store, request)
+        if user:
+            request.state.user = user
+            m = _SAMPLE_FILE.match(path)
+            if m and not can_see_sample(store, int(m.group(1)), user):  # no file of a job one is not in
+                return JSONResponse({"error": {"status": 404, "message": "sample not found"}}, status_code=404)
+            return await call_next(request)
+        if path.startswith("/api/"):
+            return JSONResponse({"error": {"status": 401, "message": "log in first (POST /api/v1/login)"}},
+                                status_code=401)
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse({"error": {"status": 401, "message": "log in first"}}, status_code=401)
