@@ -198,11 +198,15 @@ def detection_run(ctx: RunContext) -> Outcome:
     if mode == "precise":
         extra = []
         for done, results in learner.predict(pending, pseudo_threshold, done, total, "pseudo-labels"):
-            for s, _size, boxes in results:
-                confident = [b for b in boxes if b.score >= pseudo_threshold]
-                if confident:
-                    extra.append(TrainImage(s, [[b.xyxy[0], b.xyxy[1], b.xyxy[2] - b.xyxy[0], b.xyxy[3] - b.xyxy[1]]
-                                                for b in confident], [b.label_id for b in confident], pseudo=True))
+            for s, (w, h), boxes in results:
+                kept, classes = [], []
+                for b in boxes:
+                    x1, y1, x2, y2 = (min(max(v, 0.0), lim) for v, lim in zip(b.xyxy, (w, h, w, h)))
+                    if b.score >= pseudo_threshold and x2 - x1 > 1 and y2 - y1 > 1:
+                        kept.append([x1, y1, x2 - x1, y2 - y1])
+                        classes.append(b.label_id)
+                if kept:
+                    extra.append(TrainImage(s, kept, classes, pseudo=True))
         pseudo = len(extra)
         total = done + epochs2 * (len(train) + pseudo) + len(pending)  # now known exactly
         done, loss = learner.fine_tune(train + extra, epochs2, done, total, "fine-tuning with pseudo-labels")

@@ -57,6 +57,8 @@ def inspect_model(source: str) -> tuple[str, list[str]]:
             if arch.endswith(suffix):
                 if suffix == "ForConditionalGeneration" and config.model_type not in _SPEECH_MODELS:
                     continue
+                if suffix == "ForSequenceClassification" and _is_audio_classifier(config.model_type):
+                    t = "audio-classification"  # wav2vec2, HuBERT, WavLM... classify sounds
                 task = t
                 break
         if task:
@@ -71,6 +73,12 @@ def inspect_model(source: str) -> tuple[str, list[str]]:
         id2label = getattr(config, "id2label", None) or {}
         labels = [str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))]
     return task, labels
+
+
+def _is_audio_classifier(model_type: str) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES
+
+    return model_type in MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES
 
 
 def register_model(store: Store, source: str, version: str = "1", name: str | None = None,

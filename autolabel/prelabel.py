@@ -6,8 +6,9 @@ What each task writes and how sure it is (the confidence is 0..1 for the whole a
 - image / text / sound classification: {"labels": [top label]}; confidence = the top label's
   probability (softmax; sigmoid for multi-label models).
 - object detection: rectangles in the job's shape schema, clipped to the image, only boxes
-  scoring >= the `score_threshold` option (default 0.5); confidence = the mean box score. An
-  image without such a box is not written (it stays Unlabeled).
+  scoring >= the `score_threshold` option (default 0.5), near-duplicates of a better box of the
+  same label (IoU >= 0.9) dropped; confidence = the mean box score. An image without such a box
+  is not written (it stays Unlabeled).
 - named entity recognition: token classification aggregated "simple" (B-/I- tags merged into
   entities); spans use the str offsets of the fast tokenizer, which are code points, as the
   type wants; confidence = the lowest entity score (an annotation is as sure as its least sure
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 HARD_BELOW = 0.5
 SCORE_THRESHOLD = 0.5
 AUDIO_CHUNK_S = 30.0
+DUPLICATE_IOU = 0.9  # boxes of one label overlapping this much are one object
 BIO_PREFIXES = ("B-", "I-", "E-", "S-", "L-", "U-")
 
 
@@ -103,7 +105,8 @@ class Tally:
         if self.empty:
             out.append(f"{self.empty} sample(s) got {empty_what} and stay unlabeled")
         if self.refused:
-            out.append(f"{self.refused} prediction(s) refused by the type's check ({self.first_refusal})")
+            out.append(f"{self.refused} prediction(s) not written: refused by the type's check "
+                       f"({self.first_refusal}) or labeled meanwhile")
         return out
 
 
@@ -276,9 +279,6 @@ class Classifier(Predictor):
             logits = self.model(**inputs).logits
         return list(probabilities(logits, self.model.config).cpu().numpy())
 
-    def extra_message(self) -> str:
-        return ""
-
 
 class ImageClassifier(Classifier):
     def __init__(self, ctx):
@@ -296,7 +296,8 @@ class ImageClassifier(Classifier):
 
 
 def max_text_length(tokenizer, config) -> int:
-    limits = [n for n in (getattr(tokenizer, "model_max_length", None), getattr(config, "max_position_embeddings", None))
+    limits = [n for n in (getattr(tokenizer, "model_max_length", None),
+                          getattr(config, "max_position_embeddings", None))
               if isinstance(n, int) and 0 < n < 100_000]
     return min(limits + [512])
 
@@ -448,9 +449,19 @@ def detect(model, processor, images: list, threshold: float, device: str) -> lis
              for sc, lab, box in zip(r["scores"].cpu(), r["labels"].cpu(), r["boxes"].cpu())] for r in results]
 
 
-def rectangles(boxes: list[Box], id2label: dict, labels: LabelMatcher, width: float, height: float) -> list[tuple[dict, float]]:
-    """Boxes as rectangle shapes clipped to the image, with their scores; boxes whose label is
-    outside the label set or that have no area inside the image are dropped."""
+def iou(points: list[list[float]], box: tuple[float, float, float, float]) -> float:
+    (a1, b1), (a2, b2) = points
+    x1, y1, x2, y2 = box
+    inter = max(0.0, min(a2, x2) - max(a1, x1)) * max(0.0, min(b2, y2) - max(b1, y1))
+    union = (a2 - a1) * (b2 - b1) + (x2 - x1) * (y2 - y1) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def rectangles(boxes: list[Box], id2label: dict, labels: LabelMatcher, width: float,
+               height: float) -> list[tuple[dict, float]]:
+    """Boxes as rectangle shapes clipped to the image, with their scores, best first; boxes whose
+    label is outside the label set, that have no area inside the image, or that repeat a better
+    box of the same label (IoU >= DUPLICATE_IOU) are dropped."""
     out = []
     for b in sorted(boxes, key=lambda b: -b.score):
         name = labels(id2label.get(b.label_id, str(b.label_id)))
@@ -462,6 +473,9 @@ def rectangles(boxes: list[Box], id2label: dict, labels: LabelMatcher, width: fl
         x1, y1, x2, y2 = (round(v, 2) for v in (x1, y1, x2, y2))
         if x2 - x1 < 0.01 or y2 - y1 < 0.01:
             continue
+        if any(shape["label"] == name and iou(shape["points"], (x1, y1, x2, y2)) >= DUPLICATE_IOU
+               for shape, _ in out):
+            continue  # the same object twice (undertrained set predictors do that): keep the higher score
         out.append(({"id": f"p{len(out) + 1}", "type": "rectangle", "label": name, "points": [[x1, y1], [x2, y2]]},
                     b.score))
     return out

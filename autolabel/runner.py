@@ -82,8 +82,9 @@ def _resolve_model(store: Store, job: Job, kind: str, model: str | None) -> Mode
         raise ValidationError(f"{KINDS.get(kind, kind)} is not available for {job.labeling_type.title} jobs")
     if not model:
         if key in MODEL_REQUIRED:
-            raise ValidationError("pre-labeling needs a registered model whose task matches the job: register one "
-                                  "(a Hugging Face model id or a local folder) and pick it")
+            tasks = " or ".join(MODEL_TASKS.get(key) or ()) or "the job's"
+            raise ValidationError(f"{KINDS.get(kind, kind)} needs a registered model whose task is {tasks}: register "
+                                  "one (a Hugging Face model id or a local folder) and pick it")
         return None
     record = find_model(store, model)
     check_model_fits(record, job.type, MODEL_TASKS.get(key) or None)

@@ -62,7 +62,7 @@ def write_predictions(store: Store, job_id: int, predictions: list[Prediction], 
         except ValidationError as e:
             errors.append(str(e))
             continue
-        if not ann.labels and not ann.data:
+        if not ann.labels:  # an empty proposal (no box, blank transcript): the sample stays unlabeled
             continue
         coef = None if p.hard_coefficient is None else float(min(1.0, max(0.0, p.hard_coefficient)))
         rows.append((p.sample_id, ann, float(p.confidence), bool(p.hard), coef,

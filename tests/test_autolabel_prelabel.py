@@ -163,7 +163,7 @@ def test_a_model_whose_task_does_not_fit_the_job_is_refused(store, tmp_path):
 def test_prelabeling_without_a_model_is_refused(store):
     job = new_job(store, labels=("cat", "dog"))
     upload(store, job.id, images())
-    with pytest.raises(ValidationError, match="pre-labeling needs a registered model"):
+    with pytest.raises(ValidationError, match="(?i)pre-labeling needs a registered model"):
         run_now(store, job.id, "prelabel", model=None)
 
 
@@ -179,16 +179,15 @@ def test_object_detection_rectangles_clipped_to_the_image(store, tmp_path):
     run = run_now(store, job.id, "prelabel", model=record.ref, batch_size=2)
     assert run.status == "done", run.message
     got = check_predictions(store, job.id, 3, record.ref)
-    metas = {s.id: s for s in query_samples(store, job.id, SampleQuery(page_size=50)).items}
     for sid, (ann, conf, _hard) in got.items():
-        assert ann["shapes"] and conf > 0.9
+        assert len(ann["shapes"]) == 1 and conf > 0.9  # 5 queries on one box: duplicates dropped
         for shape in ann["shapes"]:
             assert shape["type"] == "rectangle" and shape["label"] == "dog"
             (x1, y1), (x2, y2) = shape["points"]
             assert 0 <= x1 < x2 and 0 <= y1 < y2
         w = json.loads(store.db.scalar("SELECT meta FROM samples WHERE id = ?", [sid]))["width"]
         assert max(s["points"][1][0] for s in ann["shapes"]) == pytest.approx(w)  # clipped at the right edge
-    assert ids[0] in metas and "could not be read" in run.message
+    assert ids[0] not in got and "could not be read" in run.message
 
 
 def test_object_detection_threshold_option_and_outside_labels(store, tmp_path):
@@ -288,8 +287,18 @@ def test_sound_classification(store, tmp_path):
     assert {a["labels"][0] for a, _, _ in got.values()} == {"meow"}
 
 
-@pytest.mark.xfail(reason="autolabel/models.py reads every *ForSequenceClassification as text-classification, "
-                          "so a wav2vec2/HuBERT audio classifier registers with the wrong task", strict=False)
 def test_wav2vec2_audio_classifier_registers_as_audio_classification(store, tmp_path):
     record = register_model(store, str(T.wav2vec2_audio_classifier(tmp_path / "w2v", ["bark", "meow"])))
     assert record.task == "audio-classification"
+
+
+def test_long_texts_are_tagged_in_overlapping_windows(store, tmp_path):
+    record = register_model(store, str(T.bert_token_classifier(tmp_path / "ner", ["O", "B-PLACE", "I-PLACE"],
+                                                               favor="B-PLACE")))
+    job = new_job(store, labels=("place",), type_id="named_entity_recognition")
+    text = " ".join(["anna lives in london"] * 40)  # 160 words: several 64-token windows
+    upload(store, job.id, [("t.txt", (text + "\n").encode())])
+    run = run_now(store, job.id, "prelabel", model=record.ref, batch_size=2)
+    assert run.status == "done", run.message
+    ((ann, _conf, _hard),) = check_predictions(store, job.id, 1, record.ref).values()
+    assert [text[s["start"]:s["end"]] for s in ann["spans"]] == text.split()  # every word once, in order

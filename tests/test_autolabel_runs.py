@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -304,7 +303,7 @@ def test_sigkill_during_a_run_then_restart_marks_it_failed(tmp_path):
         run_id = r.json()["id"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            cur = httpx.get(f"{app.url}/api/v1/runs/{run_id}", timeout=10).json()
+            cur = httpx.get(f"{app.url}/api/v1/runs/{run_id}", timeout=30).json()
             if cur["done"] > 20 or cur["status"] != "running":
                 break
             time.sleep(0.05)
@@ -313,7 +312,7 @@ def test_sigkill_during_a_run_then_restart_marks_it_failed(tmp_path):
         app.proc.wait(10)
         app.proc = None
         app.start()
-        after = httpx.get(f"{app.url}/api/v1/runs/{run_id}", timeout=10).json()
+        after = httpx.get(f"{app.url}/api/v1/runs/{run_id}", timeout=30).json()
         assert after["status"] == "failed" and "interrupted" in after["message"]
         r = httpx.post(f"{app.url}/api/v1/jobs/{job.id}/runs", json={"kind": "grouping"}, timeout=30)
         assert r.status_code == 202, r.text
@@ -361,27 +360,28 @@ def test_api_run_progress_history_and_confirm(tmp_path):
     app = AppServer(data, tmp_path / "work").start()
     try:
         base = f"{app.url}/api/v1"
-        r = httpx.post(f"{base}/jobs/{job.id}/runs", json={"kind": "active_learning", "mode": "turbo"})
+        http = httpx.Client(timeout=60)
+        r = http.post(f"{base}/jobs/{job.id}/runs", json={"kind": "active_learning", "mode": "turbo"})
         assert r.status_code == 400
-        r = httpx.post(f"{base}/jobs/{job.id}/runs", json={"kind": "active_learning", "mode": "fast"}, timeout=30)
+        r = http.post(f"{base}/jobs/{job.id}/runs", json={"kind": "active_learning", "mode": "fast"})
         assert r.status_code == 202, r.text
         run_id = r.json()["id"]
         deadline = time.monotonic() + 120
-        while (cur := httpx.get(f"{base}/runs/{run_id}").json())["status"] == "running":
+        while (cur := http.get(f"{base}/runs/{run_id}").json())["status"] == "running":
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert cur["status"] == "done" and cur["progress"] == 1.0, cur
-        hist = httpx.get(f"{base}/jobs/{job.id}/runs").json()
+        hist = http.get(f"{base}/jobs/{job.id}/runs").json()
         assert [h["id"] for h in hist] == [run_id]
-        page = httpx.get(f"{base}/jobs/{job.id}/samples", params={"status": "to_be_confirmed"}).json()
+        page = http.get(f"{base}/jobs/{job.id}/samples", params={"status": "to_be_confirmed"}).json()
         assert page["total"] == 9 and all(i["model"] and i["confidence"] is not None for i in page["items"])
         first = page["items"][0]["id"]
-        r = httpx.post(f"{base}/jobs/{job.id}/samples/confirm", json={"sample_ids": [first]})
+        r = http.post(f"{base}/jobs/{job.id}/samples/confirm", json={"sample_ids": [first]})
         assert r.json() == {"samples_changed": 1}
-        r = httpx.post(f"{base}/jobs/{job.id}/samples/confirm-above", json={"threshold": 0})
+        r = http.post(f"{base}/jobs/{job.id}/samples/confirm-above", json={"threshold": 0})
         assert r.json() == {"samples_changed": 8}
-        assert httpx.post(f"{base}/runs/{run_id}/cancel").status_code == 409
-        assert httpx.get(f"{base}/runs/999999").status_code == 404
-        assert httpx.post(f"{base}/models", json={"source": "../../etc"}).status_code == 400
+        assert http.post(f"{base}/runs/{run_id}/cancel").status_code == 409
+        assert http.get(f"{base}/runs/999999").status_code == 404
+        assert http.post(f"{base}/models", json={"source": "../../etc"}).status_code == 400
     finally:
         app.stop()
