@@ -61,6 +61,15 @@ def model_choices(store, type_id: str, kind: str | None) -> list[tuple[str, str]
     return choices
 
 
+def model_update(store, type_id: str, kind: str | None, value: str | None = None) -> gr.Dropdown:
+    """The model dropdown for a kind: "(default)" picked where the kind has one."""
+    choices = model_choices(store, type_id, kind)
+    values = [v for _, v in choices]
+    if value not in values:
+        value = DEFAULT_MODEL if DEFAULT_MODEL in values else None
+    return gr.Dropdown(choices=choices, value=value)
+
+
 def run_status(run: Run | None) -> str:
     """One paragraph: the run's title, state, done/total, percent and message."""
     if run is None:
@@ -121,7 +130,8 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
             strategy = gr.Radio(STRATEGIES, value="margin", label="Uncertainty (hard examples)",
                                 visible=first == "active_learning", elem_id=f"{p}-strategy")
         with gr.Row():
-            model = gr.Dropdown(model_choices(store, type_id, first), value=None, label="Model",
+            model = gr.Dropdown(model_choices(store, type_id, first), label="Model",
+                                value=DEFAULT_MODEL if (type_id, first) not in MODEL_REQUIRED else None,
                                 elem_id=f"{p}-model", scale=3)
             device = gr.Radio(DEVICES, value="cpu", label="Device", elem_id=f"{p}-device", scale=1)
             batch = gr.Number(value=16, precision=0, minimum=1, maximum=512, label="Batch size",
@@ -167,28 +177,29 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
         """Open a job: its active run (followed by the timer), history, models, histogram."""
         if not _job_fits(job_id):
             return [IDLE, gr.Button(interactive=False), history_frame(store, None), gr.skip(), "",
-                    gr.Timer(active=False), None]
+                    gr.Timer(active=False), None] + [gr.skip()] * 3
         run = active_run(store, job_id)
         return [run_status(run), gr.Button(interactive=run is not None), history_frame(store, job_id),
-                gr.Dropdown(choices=model_choices(store, type_id, first), value=None),
-                histogram_markdown(store, job_id), gr.Timer(active=run is not None), run.id if run else None]
+                model_update(store, type_id, first),
+                histogram_markdown(store, job_id), gr.Timer(active=run is not None), run.id if run else None,
+                gr.Radio(value=first), gr.Radio(visible=first == "active_learning"),
+                gr.Radio(visible=first == "active_learning")]
 
-    load_outputs = [status, cancel_btn, history, model, histogram, timer, watching]
+    load_outputs = [status, cancel_btn, history, model, histogram, timer, watching, kind, mode, strategy]
 
     def autolabel_kind(k):
         al = k == "active_learning"
         return (gr.Radio(visible=al), gr.Radio(visible=al),
-                gr.Dropdown(choices=model_choices(store, type_id, k), value=None))
+                model_update(store, type_id, k))
 
     @user_errors
     def autolabel_register(request: gr.Request, source, version, k):
         rec = register_model(store, source, version or "1", actor=ctx.actor(request))
         gr.Info(f"Registered {esc(describe(rec))}")
-        choices = model_choices(store, type_id, k)
-        value = rec.ref if any(v == rec.ref for _, v in choices) else None
-        if value is None:
+        update = model_update(store, type_id, k, rec.ref)
+        if rec.ref not in [v for _, v in model_choices(store, type_id, k)]:
             gr.Warning(f"{esc(rec.ref)} does {esc(rec.task)}: it does not fit this kind of run")
-        return gr.Dropdown(choices=choices, value=value), ""
+        return update, ""
 
     @user_errors
     def autolabel_start(request: gr.Request, job_id, k, m, strat, model_ref, dev, size):

@@ -157,6 +157,7 @@ def test_active_learning_run_then_confirm(server_for, browser_page: Page):
     page.locator("#al-kind").get_by_label("Active learning").check()
     page.locator("#al-mode").get_by_label("Fast").check()
     expect(page.locator("#al-device").get_by_label("CPU")).to_be_checked()
+    expect(page.locator("#al-model input")).to_have_value("(default)")
     page.locator("#al-start").click()
     status = page.locator("#al-status")
     expect(status).to_contain_text("Active learning (fast)", timeout=LONG)
