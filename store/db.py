@@ -131,6 +131,13 @@ MIGRATIONS: list[list[str]] = [
             id BIGINT PRIMARY KEY, to_email VARCHAR NOT NULL, subject VARCHAR NOT NULL, body VARCHAR NOT NULL,
             job_id BIGINT, created_at TIMESTAMP NOT NULL, sent_at TIMESTAMP, error VARCHAR)""",
     ],
+    # Published versions (F1.6): immutable, numbered per job, written to object storage.
+    [
+        """CREATE TABLE versions (
+            job_id BIGINT NOT NULL, number INTEGER NOT NULL, location VARCHAR NOT NULL, samples INTEGER NOT NULL,
+            labeled INTEGER NOT NULL, label_counts JSON NOT NULL, bytes BIGINT NOT NULL, description VARCHAR,
+            created_at TIMESTAMP NOT NULL, created_by VARCHAR, PRIMARY KEY (job_id, number))""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
