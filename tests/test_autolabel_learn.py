@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 
 from autolabel.learn import (STRATEGIES, calibrate_threshold, choose_for_labeling, cluster, cross_val_proba,
-                             train_classifier, uncertainty)
+                             logistic_c, train_classifier, uncertainty)
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Tiny matrices: BLAS threads only contend with each other (and with parallel test workers)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 def _blobs(n_per: int = 40, k: int = 3, dim: int = 8, spread: float = 0.3, seed: int = 0):
@@ -84,6 +93,12 @@ def test_train_classifier_fast_and_precise(head):
         train_classifier(X[lab], [labels[i] for i in lab], mode="slow")
 
 
+def test_logistic_penalty_per_sample():
+    assert logistic_c(10) == 1.0  # a few labels: as before (C=1)
+    assert logistic_c(5000) == pytest.approx(0.01)
+    assert logistic_c(0) == 1.0
+
+
 def test_train_classifier_one_class():
     X, _ = _blobs(n_per=5)
     clf = train_classifier(X, ["a"] * len(X))
@@ -116,7 +131,7 @@ def test_benchmark_smoke_on_digits_subset(shared_data, tmp_path):
     from benchmarks.active_learning import main
 
     out = tmp_path / "al.json"
-    result = main(["--dataset", "digits_8x8", "--limit", "300", "--batch", "50", "--max-rounds", "3",
+    result = main(["--dataset", "digits_8x8", "--limit", "300", "--batch", "50", "--max-rounds", "2",
                    "--data", str(shared_data), "--json", str(out)])
     saved = json.loads(out.read_text())
     assert saved["n"] == result["n"] == 300
