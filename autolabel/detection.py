@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass
 
 from store.errors import ValidationError
-from store.predictions import RunSample, run_samples, write_predictions
+from store.predictions import RunSample, run_samples
 from store.runs import MIN_DETECTION_IMAGES
 from store.samples import sample_bytes
 from store.types.shapes import image_size
@@ -225,13 +225,8 @@ def detection_run(ctx: RunContext) -> Outcome:
                 tally.empty += 1
             else:
                 batch.append(p)
-        if batch:
-            res = write_predictions(ctx.store, ctx.job.id, batch, model=name, actor=ctx.actor)
-            written += res.written
-            hard += res.hard
-            if res.first_error:
-                tally.refused += res.skipped
-                tally.first_refusal = tally.first_refusal or res.first_error
+        new, new_hard = tally.write(ctx, batch, name)
+        written, hard = written + new, hard + new_hard
         ctx.progress(done, total, f"{written} images with proposed boxes")
 
     saved = ""

@@ -94,6 +94,16 @@ class Tally:
     refused: int = 0
     first_refusal: str | None = None
 
+    def write(self, ctx: RunContext, batch: list[Prediction], model: str) -> tuple[int, int]:
+        """Write a batch of predictions; count what the store refused. Returns (written, hard)."""
+        if not batch:
+            return 0, 0
+        res = write_predictions(ctx.store, ctx.job.id, batch, model=model, actor=ctx.actor)
+        if res.first_error:
+            self.refused += res.skipped
+            self.first_refusal = self.first_refusal or res.first_error
+        return res.written, res.hard
+
     def lines(self, empty_what: str) -> list[str]:
         out = []
         if self.unreadable:
@@ -233,13 +243,8 @@ def prelabel_run(ctx: RunContext, make: Callable[[RunContext], Predictor], what:
                 tally.empty += 1
             else:
                 batch.append(p)
-        if batch:
-            res = write_predictions(ctx.store, ctx.job.id, batch, model=name, actor=ctx.actor)
-            written += res.written
-            hard += res.hard
-            if res.first_error:
-                tally.refused += res.skipped
-                tally.first_refusal = tally.first_refusal or res.first_error
+        new, new_hard = tally.write(ctx, batch, name)
+        written, hard = written + new, hard + new_hard
         done += len(chunk)
         ctx.progress(done, total, f"{written} of {total} pre-labeled")
     parts = [f"pre-labeling ({what}) with {ctx.model.ref}: {written} of {total} samples to To Be Confirmed, "
