@@ -8,16 +8,19 @@ import gradio as gr
 
 import importlib
 
-from pages import jobs, quick_review, statistics
-from pages.common import AppContext
+from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
+from pages.common import AppContext, esc
 from store import Store
 from store.errors import NotFound
 from store.jobs import get_job
+from store.team_jobs import visible_job_ids
 from store.types import REGISTRY
+from store.users import users_configured
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
 SHORTCUTS_JS = (ASSETS / "shortcuts.js").read_text(encoding="utf-8")
+SINGLE_USER = "Single-user mode (no users configured)"
 
 
 
@@ -32,7 +35,7 @@ def build_ui(store: Store) -> gr.Blocks:
         current_job = gr.State(None)
         with gr.Row(elem_id="lp-topbar"):
             gr.Markdown("# Labelport\nData labeling on your own machine", elem_id="lp-title")
-            gr.Markdown("Single-user mode (no users configured)", elem_id="lp-user")
+            user_md = gr.Markdown(SINGLE_USER if not users_configured(store) else "", elem_id="lp-user")
         with gr.Tabs(elem_id="lp-tabs") as tabs:
             with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
                 jobs_page = jobs.build(ctx, current_job)
@@ -46,16 +49,30 @@ def build_ui(store: Store) -> gr.Blocks:
                 review_page = quick_review.build(ctx, current_job)
             with gr.Tab("Task statistics", id="stats", elem_id="tab-stats"):
                 stats_page = statistics.build(ctx, current_job)
+            with gr.Tab("Storage", id="storage", elem_id="tab-storage") as storage_tab:  # mirror status
+                storage_page = importlib.import_module("pages.storage").build(ctx)
+                storage_tab.select(storage_page.load, None, storage_page.outputs)
+            with gr.Tab("Labeling Teams", id="teams", elem_id="tab-teams") as teams_tab:
+                teams_page = teams.build(ctx)
+            with gr.Tab("Team job", id="team-job", elem_id="tab-team-job") as team_job_tab:
+                team_job_page = team_job.build(ctx, jobs_page.job)
+            with gr.Tab("Acceptance", id="acceptance", elem_id="tab-acceptance") as acceptance_tab:
+                acceptance_page = acceptance.build(ctx, jobs_page.job)
+            with gr.Tab("My Participations", id="participations", elem_id="tab-participations") as part_tab:
+                part_page = participations.build(ctx)
+            with gr.Tab("Team review", id="team-review", elem_id="tab-team-review") as team_review_tab:
+                team_review_page = team_review.build(ctx)
 
         label_outputs = [c for p in pages.values() for c in p.load_outputs]
 
-        def open_labeling(job_id):
+        def open_labeling(job_id, request: gr.Request):
             if job_id is None:
                 raise gr.Error("pick a job first")
             try:
                 job = get_job(store, job_id)
+                check_visible(job_id, request)
             except NotFound as e:
-                raise gr.Error(str(e)) from None
+                raise gr.Error(esc(e)) from None
             if job.type not in pages:
                 raise gr.Error(f"the {job.labeling_type.title} labeling page is not available yet")
             updates = []
@@ -65,9 +82,18 @@ def build_ui(store: Store) -> gr.Blocks:
             review = review_page.load(job_id)
             return [job_id, gr.Tabs(selected="label")] + visibility + updates + review
 
-        def open_stats(job_id):
+        def check_visible(job_id, request):
+            visible = visible_job_ids(store, ctx.actor(request))
+            if visible is not None and int(job_id) not in visible:
+                raise NotFound(f"job {job_id} does not exist")
+
+        def open_stats(job_id, request: gr.Request):
             if job_id is None:
                 raise gr.Error("pick a job first")
+            try:
+                check_visible(job_id, request)
+            except NotFound as e:
+                raise gr.Error(esc(e)) from None
             return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id)
 
         jobs_page.label_btn.click(open_labeling, [jobs_page.job],
@@ -75,6 +101,20 @@ def build_ui(store: Store) -> gr.Blocks:
                                   + review_page.load_outputs)
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
         demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job])
+
+        def show_user(request: gr.Request):
+            """The header: who is logged in (with a log-out link), or single-user mode."""
+            name = getattr(request, "username", None)
+            if users_configured(store) and name:
+                return f'Logged in as **{esc(name)}** · <a href="/logout" id="lp-logout">Log out</a>'
+            return SINGLE_USER
+
+        demo.load(show_user, None, [user_md])
+        teams_tab.select(teams_page.load, [teams_page.outputs[1]], teams_page.outputs)
+        team_job_tab.select(team_job_page.load, [jobs_page.job], team_job_page.outputs)
+        acceptance_tab.select(acceptance_page.load, [jobs_page.job], acceptance_page.outputs)
+        part_tab.select(part_page.load, part_page.inputs, part_page.outputs)
+        team_review_tab.select(team_review_page.load, [team_review_page.outputs[0]], team_review_page.outputs)
     hide_ui_events_from_api_page(demo)
     return demo
 

@@ -10,7 +10,9 @@ from store.datasets import list_datasets
 from store.imports import upload_files
 from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job
 from store.labelset import Label, LabelSet, split_label_list
+from store.team_jobs import visible_job_ids
 from store.types import REGISTRY, get_type
+from store.users import users_configured
 
 from .common import AppContext, type_choices, user_errors
 
@@ -27,10 +29,22 @@ class JobsPage:
     refresh: callable
 
 
-def jobs_frame(ctx: AppContext, type_id: str = "", search: str = "") -> pd.DataFrame:
+def visible_jobs(ctx: AppContext, actor: str | None, type_id: str | None = None, search: str | None = None):
+    """The jobs the user may see (F6.1); actor None (building the page, no request yet): all of
+    them in single-user mode, none once users exist (the page load fills the user's list)."""
+    jobs = list_jobs(ctx.store, type_id, search)
+    if actor is None:
+        if users_configured(ctx.store):
+            return []
+        actor = ctx.actor(None)
+    ids = visible_job_ids(ctx.store, actor)
+    return jobs if ids is None else [j for j in jobs if j.id in ids]
+
+
+def jobs_frame(ctx: AppContext, type_id: str = "", search: str = "", actor: str | None = None) -> pd.DataFrame:
     rows = [[j.name, REGISTRY[j.type].title, j.dataset, f"{j.labeled}/{j.total} ({j.progress:.0%})",
              j.to_be_confirmed, j.created_at.strftime("%Y-%m-%d %H:%M"), j.description]
-            for j in list_jobs(ctx.store, type_id or None, search or None)]
+            for j in visible_jobs(ctx, actor, type_id or None, search or None)]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -97,18 +111,18 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     status = gr.Markdown(elem_id="jobs-status")
 
     # wiring ---------------------------------------------------------------------------------
-    def refresh(type_id="", text="", picked=None):
-        choices = _choices(ctx)
+    def refresh(type_id="", text="", picked=None, actor=None):
+        choices = _choices(ctx, actor)
         ids = [c[1] for c in choices]
         value = picked if picked in ids else (ids[0] if ids else None)
-        return jobs_frame(ctx, type_id, text), gr.Dropdown(choices=choices, value=value)
+        return jobs_frame(ctx, type_id, text, actor), gr.Dropdown(choices=choices, value=value)
 
-    def on_filter(type_id, text, picked):
-        return refresh(type_id, text, picked)
+    def on_filter(type_id, text, picked, request: gr.Request):
+        return refresh(type_id, text, picked, ctx.actor(request))
 
-    def on_row_select(frame: pd.DataFrame, evt: gr.SelectData):
+    def on_row_select(frame: pd.DataFrame, evt: gr.SelectData, request: gr.Request):
         name = frame.iloc[evt.index[0], 0]
-        for label, jid in _choices(ctx):
+        for label, jid in _choices(ctx, ctx.actor(request)):
             if label.split("  ·  ")[0] == name:
                 return jid
         return gr.skip()
@@ -137,7 +151,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
                 rec = upload_files(store, job.id, [(_orig_name(f), f) for f in files], actor=actor)
                 if rec.errors:
                     gr.Warning(f"{len(rec.errors)} files refused: " + "; ".join(rec.errors[:3]))
-        frame, picker = refresh(picked=job.id)
+        frame, picker = refresh(picked=job.id, actor=actor)
         return (frame, picker, f"Created job **{_md(job.name)}**.", "", None,
                 gr.Dropdown(choices=_dataset_choices(ctx)), job.id)
 
@@ -160,7 +174,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
                           speech_content=job.label_set.speech_content)
         job = modify_job(store, job_id, name=name, description=desc, instructions=instr, label_set=merged,
                          actor=ctx.actor(request))
-        frame, picker = refresh(picked=job.id)
+        frame, picker = refresh(picked=job.id, actor=ctx.actor(request))
         return frame, picker, f"Saved job **{_md(job.name)}**."
 
     @user_errors
@@ -168,7 +182,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
         if job_id is None:
             raise gr.Error("pick a job first")
         job = copy_job(store, job_id, name or None, desc or None, actor=ctx.actor(request))
-        frame, picker = refresh(picked=job.id)
+        frame, picker = refresh(picked=job.id, actor=ctx.actor(request))
         return frame, picker, f"Copied to **{_md(job.name)}**.", ""
 
     @user_errors
@@ -179,7 +193,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
             raise gr.Error("tick the confirmation box first: deleting a job loses its labels")
         name = get_job(store, job_id).name
         delete_job(store, job_id, actor=ctx.actor(request))
-        frame, picker = refresh()
+        frame, picker = refresh(actor=ctx.actor(request))
         return frame, picker, f"Deleted job **{_md(name)}**.", False
 
     type_filter.change(on_filter, [type_filter, search, job], [table, job])
@@ -195,15 +209,15 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     m_save.click(on_save, [job, m_name, m_desc, m_instr, m_labels], [table, job, status])
     copy_btn.click(on_copy, [job, k_name, k_desc], [table, job, status, k_name])
     delete_btn.click(on_delete, [job, d_confirm], [table, job, status, d_confirm])
-    def on_page_load():
-        """A fresh job list for every visitor."""
-        return refresh()
+    def on_page_load(request: gr.Request):
+        """A fresh job list for every visitor: the jobs they may see."""
+        return refresh(actor=ctx.actor(request))
 
     return JobsPage(table, job, label_btn, stats_btn, on_page_load)
 
 
-def _choices(ctx: AppContext):
-    return [(f"{j.name}  ·  {REGISTRY[j.type].title}", j.id) for j in list_jobs(ctx.store)]
+def _choices(ctx: AppContext, actor: str | None = None):
+    return [(f"{j.name}  ·  {REGISTRY[j.type].title}", j.id) for j in visible_jobs(ctx, actor)]
 
 
 def _first(ctx: AppContext):

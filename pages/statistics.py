@@ -10,6 +10,7 @@ import pandas as pd
 from store.errors import NotFound
 from store.jobs import get_job
 from store.stats import job_stats
+from store.team_jobs import agreement, annotator_stats, get_team_job
 
 from .common import AppContext, esc
 
@@ -36,15 +37,39 @@ def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
     with gr.Row():
         label_table = gr.Dataframe(interactive=False, label="Per label", elem_id="stats-label-table")
         annotator_table = gr.Dataframe(interactive=False, label="Per annotator", elem_id="stats-annotators")
+    with gr.Column(visible=False, elem_id="stats-team") as team_col:
+        gr.Markdown("### Team labeling: per annotator and agreement")
+        team_table = gr.Dataframe(interactive=False, label="Per annotator (team labeling)",
+                                  elem_id="stats-team-annotators")
+        agreement_md = gr.Markdown(elem_id="stats-agreement-info")
+        agreement_table = gr.Dataframe(interactive=False, label="Inter-annotator agreement per label",
+                                       elem_id="stats-agreement")
     refresh_btn = gr.Button("Refresh", size="sm")
+
+    def team_figures(job_id):
+        """The per-annotator table and the agreement, for a team labeling job."""
+        if get_team_job(ctx.store, job_id) is None:
+            return [gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip()]
+        rows = annotator_stats(ctx.store, job_id)
+        team = pd.DataFrame([[r["annotator"], r["assigned"], r["labeled"], r["approved"], r["rejected"],
+                              r["accepted"], " ".join(f"{k}: {v}" for k, v in sorted(r["ratings"].items()))]
+                             for r in rows],
+                            columns=["Annotator", "Assigned", "Labeled", "Approved", "Rejected", "Accepted",
+                                     "Ratings"])
+        ag = agreement(ctx.store, job_id)
+        per = pd.DataFrame([[lab, v.get("fleiss_kappa"), v.get("cohen_kappa")] for lab, v in ag["per_label"].items()],
+                           columns=["Label", "Fleiss' kappa", "Cohen's kappa"])
+        note = (f"Agreement on {ag['samples']} samples labeled by {ag['raters']} labelers each."
+                if ag["samples"] else "No agreement yet: it needs samples labeled by several labelers (overlap).")
+        return [gr.Column(visible=True), team, note, per]
 
     def load(job_id):
         if job_id is None:
-            return [gr.skip()] * 6
+            return [gr.skip()] * 10
         try:
             job = get_job(ctx.store, job_id)
         except NotFound:
-            return ["This job no longer exists."] + [gr.skip()] * 5
+            return ["This job no longer exists."] + [gr.skip()] * 9
         st = job_stats(ctx.store, job_id)
         pct = f"{st.labeled / st.total:.0%}" if st.total else "0%"
         statuses = pd.DataFrame({"Status": ["Labeled", "Unlabeled", "To be confirmed"],
@@ -56,8 +81,9 @@ def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
         return [f"### Task statistics: {esc(job.name)}\n{st.labeled}/{st.total} labeled ({pct}) · "
                 f"{st.unlabeled} unlabeled · {st.to_be_confirmed} to be confirmed",
                 _bars(statuses, "Samples"), _bars(labels, "Samples"), _bars(progress, "Labeled so far"),
-                labels, annotators]
+                labels, annotators] + team_figures(job_id)
 
-    outputs = [header, status_plot, label_plot, progress_plot, label_table, annotator_table]
+    outputs = [header, status_plot, label_plot, progress_plot, label_table, annotator_table,
+               team_col, team_table, agreement_md, agreement_table]
     refresh_btn.click(load, [current_job], outputs)
     return StatisticsPage(outputs, load)

@@ -57,6 +57,9 @@ def page_errors() -> list[str]:
 def page(browser, app, page_errors, request, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     context.set_default_timeout(15_000)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # assertions too: the UI takes ~6 s to render on a busy 2-core machine
     pg = context.new_page()
     pg.on("pageerror", lambda e: page_errors.append(str(e)))
     # app.stop() closes the page first: an open page keeps the server from exiting on SIGTERM

@@ -1,0 +1,202 @@
+"""My Participations (F5.5): the team jobs I am a member of with my samples per state; open one of
+my samples, label it (or fix a rejected one) and save it: it goes To Be Reviewed. Layout and
+wiring only: the rules are in store/team_jobs.py."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from store.errors import ValidationError
+from store.jobs import get_job
+from store.team_jobs import STATES, my_jobs, my_samples, save_my_annotation
+
+from .common import AppContext, esc, user_errors
+
+STATE_TITLES = {"unlabeled": "Unlabeled", "to_be_confirmed": "To be confirmed", "rejected": "Rejected",
+                "to_be_reviewed": "To be reviewed", "approved": "Approved", "accepted": "Accepted"}
+CLASSIFICATION = {"image_classification", "text_classification", "sound_classification"}
+JOB_COLUMNS = ["Job", "Type", "My role"] + [STATE_TITLES[s] for s in STATES] + ["Waiting for review (all)"]
+SAMPLE_COLUMNS = ["Sample", "File", "State", "Labels", "Reason (rejected)", "Rating"]
+PAGE_SIZE = 500
+
+
+@dataclass
+class ParticipationsPage:
+    outputs: list
+    load: Any
+    inputs: list  # what load reads: the job picker and the state filter
+
+
+def file_name(path: str) -> str:
+    return str(path or "").replace("\\", "/").rstrip("/").split("/")[-1] or str(path)
+
+
+def preview_html(job, sample_id: int, path: str, text: str | None) -> str:
+    """The sample as the browser shows it: image and audio from the app's media routes (which
+    check the user may see the sample), text escaped."""
+    media = job.labeling_type.media
+    name = f'<div class="lp-team-file">{esc(file_name(path))}</div>'
+    if media == "image":
+        body = f'<img class="lp-team-image" src="/media/{int(sample_id)}/display" alt="{esc(file_name(path))}">'
+    elif media == "audio":
+        body = f'<audio class="lp-team-audio" controls preload="metadata" src="/media/{int(sample_id)}/file"></audio>'
+    elif media == "video":
+        body = f'<video class="lp-team-video" controls preload="metadata" src="/media/{int(sample_id)}/file"></video>'
+    else:
+        body = f'<pre class="lp-team-text">{esc(text if text is not None else "")}</pre>'
+    return f'<div class="lp-team-preview" data-sample="{int(sample_id)}">{name}{body}</div>'
+
+
+def annotation_json(annotation: dict | None) -> str:
+    return json.dumps(annotation or {}, ensure_ascii=False, indent=2)
+
+
+def parse_annotation(job, labels, text) -> dict:
+    """The payload to save: the picked labels (classification) or the JSON editor's object."""
+    if job.type in CLASSIFICATION:
+        return {"labels": list(labels or [])}
+    try:
+        data = json.loads(text or "{}")
+    except ValueError as e:
+        raise ValidationError(f"the annotation is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ValidationError("the annotation is a JSON object")
+    return data
+
+
+def build(ctx: AppContext) -> ParticipationsPage:
+    store = ctx.store
+    gr.Markdown("## My Participations\nThe team labeling jobs you are a member of. Label your samples and save "
+                "them: they go to review. Rejected samples show the reviewer's reason: fix them and save again.")
+    jobs_table = gr.Dataframe(pd.DataFrame(columns=JOB_COLUMNS), interactive=False, wrap=True,
+                              elem_id="part-jobs", label="My jobs (my samples per state)")
+    with gr.Row():
+        job = gr.Dropdown(label="Job", choices=[], value=None, elem_id="part-job", scale=3)
+        state = gr.Radio([("All", "all")] + [(STATE_TITLES[s], s) for s in STATES], value="all",
+                         label="My samples in state", elem_id="part-state", scale=5)
+        refresh_btn = gr.Button("Refresh", scale=1, elem_id="part-refresh")
+    samples_table = gr.Dataframe(pd.DataFrame(columns=SAMPLE_COLUMNS), interactive=False, wrap=True,
+                                 elem_id="part-samples", label="My samples")
+    sample = gr.Dropdown(label="Open a sample", choices=[], value=None, elem_id="part-sample")
+    with gr.Row():
+        with gr.Column(scale=3):
+            preview = gr.HTML(elem_id="part-preview")
+        with gr.Column(scale=2):
+            info = gr.Markdown(elem_id="part-info")
+            labels = gr.Dropdown(label="Labels", choices=[], value=[], multiselect=True, elem_id="part-labels")
+            editor = gr.Code(value="{}", language="json", label="Annotation (JSON in this labeling type's schema)",
+                             visible=False, elem_id="part-json")
+            with gr.Row():
+                save_btn = gr.Button("Save", variant="primary", elem_id="part-save")
+                next_btn = gr.Button("Next", elem_id="part-next")
+    status = gr.Markdown(elem_id="part-status")
+
+    # wiring ---------------------------------------------------------------------------------
+    def jobs_view(actor, picked=None):
+        mine = my_jobs(store, actor)
+        frame = pd.DataFrame([[j["name"], j["type"].replace("_", " "), j["role_title"]]
+                              + [j["states"][s] for s in STATES] + [j["to_review"]] for j in mine],
+                             columns=JOB_COLUMNS)
+        choices = [(f'{j["name"]} ({j["role_title"]})', j["job_id"]) for j in mine]
+        ids = [c[1] for c in choices]
+        value = picked if picked in ids else (ids[0] if ids else None)
+        return frame, gr.Dropdown(choices=choices, value=value), value
+
+    def sample_list(job_id, st, actor):
+        items, total = my_samples(store, int(job_id), actor, None if st in (None, "", "all") else st, 1, PAGE_SIZE)
+        return items, total
+
+    def open_view(job_id, item):
+        """preview, info, labels, editor for one assignment (or empty)."""
+        if item is None:
+            return ["", "No sample open.", gr.Dropdown(choices=[], value=[]), gr.Code(value="{}", visible=False)]
+        jb = get_job(store, int(job_id))
+        cls = jb.type in CLASSIFICATION
+        lines = [f"**{esc(file_name(item.path))}** · state **{STATE_TITLES[item.state]}**"]
+        if item.state == "rejected" and item.reason:
+            lines.append(f'<div class="lp-team-reason">Rejected: {esc(item.reason)}</div>')
+        if item.rating:
+            lines.append(f"Rating: **{esc(item.rating)}**")
+        if item.state in ("approved", "accepted"):
+            lines.append("This sample is closed: it can no longer be edited.")
+        if not cls:
+            lines.append(f"Edit the annotation as JSON in the {esc(jb.labeling_type.title)} schema.")
+        return [preview_html(jb, item.sample_id, item.path, item.text), "\n\n".join(lines),
+                gr.Dropdown(choices=jb.label_set.names(), value=list(item.labels), visible=cls),
+                gr.Code(value=annotation_json(item.annotation), visible=not cls,
+                        label=f"Annotation (JSON in the {jb.labeling_type.title} schema)")]
+
+    def samples_view(job_id, st, actor, open_id=None, keep=None):
+        """samples table, sample picker, then the opened sample's view."""
+        if job_id is None:
+            return [pd.DataFrame(columns=SAMPLE_COLUMNS), gr.Dropdown(choices=[], value=None)] + open_view(None, None)
+        items, total = sample_list(job_id, st, actor)
+        frame = pd.DataFrame([[a.sample_id, file_name(a.path), STATE_TITLES[a.state], ", ".join(a.labels),
+                               a.reason or "", a.rating or ""] for a in items], columns=SAMPLE_COLUMNS)
+        if keep is not None and keep.sample_id not in {a.sample_id for a in items}:
+            items = [keep] + list(items)  # the sample just saved stays open though it left this state
+        choices = [(f"{file_name(a.path)} · {STATE_TITLES[a.state]}", a.sample_id) for a in items]
+        current = next((a for a in items if a.sample_id == open_id), None) or (items[0] if items else None)
+        return ([frame, gr.Dropdown(choices=choices, value=current.sample_id if current else None,
+                                    label=f"Open a sample ({total} in this state)" if st not in (None, "", "all")
+                                    else f"Open a sample ({total} assigned to you)")]
+                + open_view(job_id, current))
+
+    @user_errors
+    def part_load(picked, st, request: gr.Request):
+        actor = ctx.actor(request)
+        frame, picker, value = jobs_view(actor, picked)
+        return [frame, picker] + samples_view(value, st, actor)
+
+    @user_errors
+    def part_on_job(job_id, st, request: gr.Request):
+        actor = ctx.actor(request)
+        return [jobs_view(actor, job_id)[0]] + samples_view(job_id, st, actor)
+
+    @user_errors
+    def part_on_sample(job_id, sample_id, request: gr.Request):
+        if job_id is None or sample_id is None:
+            return open_view(None, None)
+        items, _ = sample_list(job_id, "all", ctx.actor(request))
+        return open_view(job_id, next((a for a in items if a.sample_id == int(sample_id)), None))
+
+    @user_errors
+    def part_on_save(job_id, st, sample_id, picked_labels, text, request: gr.Request):
+        actor = ctx.actor(request)
+        if job_id is None or sample_id is None:
+            raise gr.Error("open a sample first")
+        jb = get_job(store, int(job_id))
+        a = save_my_annotation(store, jb.id, int(sample_id), actor, parse_annotation(jb, picked_labels, text))
+        frame, picker, _ = jobs_view(actor, jb.id)
+        # keep the saved sample open, even when it left the state shown
+        rest = samples_view(jb.id, st, actor, a.sample_id, keep=a)
+        msg = (f"Saved {esc(file_name(a.path))}: **{STATE_TITLES[a.state]}**." if a.state != "unlabeled"
+               else f"Saved {esc(file_name(a.path))} without labels: it stays unlabeled.")
+        return [frame] + rest + [msg]
+
+    @user_errors
+    def part_on_next(job_id, st, sample_id, request: gr.Request):
+        actor = ctx.actor(request)
+        if job_id is None:
+            raise gr.Error("pick a job first")
+        items, _ = sample_list(job_id, st, actor)
+        if not items:
+            raise gr.Error("no sample in this state")
+        ids = [a.sample_id for a in items]
+        later = [i for i in ids if sample_id is None or i > int(sample_id)]
+        nxt = later[0] if later else ids[0]
+        return samples_view(job_id, st, actor, nxt)
+
+    sample_outputs = [samples_table, sample, preview, info, labels, editor]
+    outputs = [jobs_table, job] + sample_outputs
+    refresh_btn.click(part_load, [job, state], outputs)
+    job.input(part_on_job, [job, state], [jobs_table] + sample_outputs)
+    state.input(part_on_job, [job, state], [jobs_table] + sample_outputs)
+    sample.input(part_on_sample, [job, sample], [preview, info, labels, editor])
+    save_btn.click(part_on_save, [job, state, sample, labels, editor], [jobs_table] + sample_outputs + [status])
+    next_btn.click(part_on_next, [job, state, sample], sample_outputs)
+    return ParticipationsPage(outputs, part_load, [job, state])

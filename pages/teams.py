@@ -1,0 +1,209 @@
+"""Labeling Teams (F5.1, F5.2): the user's teams (an admin sees all), create, edit, delete; the
+picked team's members: add (several at once), edit description and role, delete. Layout and
+wiring only: the rules are in store/teams.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from store.errors import Forbidden
+from store.teams import (ROLES, add_members, create_team, delete_members, delete_team, get_team, list_members,
+                         list_teams, update_member, update_team)
+from store.users import is_admin
+
+from .common import AppContext, esc, user_errors
+
+TEAM_COLUMNS = ["Name", "Description", "Owner", "Members", "Created"]
+MEMBER_COLUMNS = ["Email", "Description", "Role", "Open work"]
+ROLE_CHOICES = [(title, key) for key, title in ROLES.items()]
+
+
+@dataclass
+class TeamsPage:
+    outputs: list
+    load: Any
+
+
+def my_teams(ctx: AppContext, actor: str):
+    """The teams the user owns; an admin (and the single user) sees every team."""
+    return list_teams(ctx.store, None if is_admin(ctx.store, actor) else actor)
+
+
+def check_team(ctx: AppContext, team_id, actor: str):
+    """The team, when the user owns it (or is an admin)."""
+    if team_id is None:
+        raise gr.Error("pick a team first")
+    team = get_team(ctx.store, int(team_id))
+    if team.owner != actor and not is_admin(ctx.store, actor):
+        raise Forbidden("only the team's owner manages it")
+    return team
+
+
+def parse_member_lines(text: str) -> list[tuple[str, str, str]]:
+    """Lines "email, description, role"; "email, role" and "email" work too (role: Labeler)."""
+    roles = {"labeler", "reviewer", "manager", "team manager"}
+    out = []
+    for line in (text or "").splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if not parts[0]:
+            continue
+        if len(parts) >= 3:
+            email, desc, role = parts[0], ", ".join(parts[1:-1]), parts[-1]
+        elif len(parts) == 2 and parts[1].lower() in roles:
+            email, desc, role = parts[0], "", parts[1]
+        else:
+            email, desc, role = parts[0], (parts[1] if len(parts) == 2 else ""), "labeler"
+        out.append((email, desc, role))
+    if not out:
+        raise gr.Error("write one member per line: email, description, role")
+    return out
+
+
+def build(ctx: AppContext) -> TeamsPage:
+    store = ctx.store
+    gr.Markdown("## Labeling Teams\nA team is a list of members (by email) with a role: Labeler, Reviewer or "
+                "Team Manager (at most one). Use a team to label a job together (My Creations → Team job).")
+    teams_table = gr.Dataframe(pd.DataFrame(columns=TEAM_COLUMNS), interactive=False, wrap=True,
+                               elem_id="teams-table", label="My teams")
+    with gr.Row():
+        team = gr.Dropdown(label="Team", choices=[], value=None, elem_id="team-picker", scale=3)
+        refresh_btn = gr.Button("Refresh", scale=1, elem_id="teams-refresh")
+    with gr.Accordion("Create a team", open=False, elem_id="team-create-acc"):
+        with gr.Row():
+            c_name = gr.Textbox(label="Team name (at most 64 characters)", max_length=64, elem_id="team-name")
+            c_desc = gr.Textbox(label="Description (at most 256 characters)", max_length=256, elem_id="team-desc")
+        create_btn = gr.Button("Create team", variant="primary", elem_id="team-create")
+    with gr.Accordion("Edit or delete the picked team", open=False, elem_id="team-edit-acc"):
+        with gr.Row():
+            e_name = gr.Textbox(label="Team name", max_length=64, elem_id="team-edit-name")
+            e_desc = gr.Textbox(label="Description", max_length=256, elem_id="team-edit-desc")
+        save_btn = gr.Button("Save team", elem_id="team-save")
+        with gr.Row():
+            d_confirm = gr.Checkbox(label="Yes, delete the picked team", elem_id="team-delete-confirm")
+            delete_btn = gr.Button("Delete team", variant="stop", elem_id="team-delete")
+
+    gr.Markdown("### Members of the picked team")
+    members_table = gr.Dataframe(pd.DataFrame(columns=MEMBER_COLUMNS), interactive=False, wrap=True,
+                                 elem_id="team-members", label="Members")
+    with gr.Accordion("Add members", open=True, elem_id="member-add-acc"):
+        m_lines = gr.Textbox(label="One member per line: email, description, role (Labeler, Reviewer or "
+                                   "Team Manager)", lines=3, placeholder="ann@example.org, Ann, Labeler\n"
+                                                                         "rev@example.org, Rev, Reviewer",
+                             elem_id="member-lines")
+        add_btn = gr.Button("Add members", variant="primary", elem_id="member-add")
+    with gr.Accordion("Edit a member", open=False, elem_id="member-edit-acc"):
+        with gr.Row():
+            ed_email = gr.Dropdown(label="Member", choices=[], value=None, elem_id="member-pick")
+            ed_desc = gr.Textbox(label="Description", max_length=256, elem_id="member-desc")
+            ed_role = gr.Radio(ROLE_CHOICES, value="labeler", label="Role", elem_id="member-role")
+        edit_btn = gr.Button("Save member", elem_id="member-save")
+    with gr.Accordion("Delete members", open=False, elem_id="member-delete-acc"):
+        gr.Markdown("A member with assigned samples must have them reassigned first (Team job → Reassign).")
+        with gr.Row():
+            del_emails = gr.Dropdown(label="Members to delete", choices=[], value=[], multiselect=True,
+                                     elem_id="member-delete-pick", scale=3)
+            del_btn = gr.Button("Delete selected members", variant="stop", elem_id="member-delete", scale=1)
+    status = gr.Markdown(elem_id="teams-status")
+
+    # wiring ---------------------------------------------------------------------------------
+    def teams_state(actor: str, picked=None):
+        teams = my_teams(ctx, actor)
+        frame = pd.DataFrame([[t.name, t.description, t.owner, t.members, t.created_at.strftime("%Y-%m-%d %H:%M")]
+                              for t in teams], columns=TEAM_COLUMNS)
+        choices = [(t.name if t.owner == actor else f"{t.name} ({t.owner})", t.id) for t in teams]
+        ids = [c[1] for c in choices]
+        value = picked if picked in ids else (ids[0] if ids else None)
+        return frame, gr.Dropdown(choices=choices, value=value), value
+
+    def members_state(team_id):
+        if team_id is None:
+            empty = pd.DataFrame(columns=MEMBER_COLUMNS)
+            return empty, gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=[])
+        members = list_members(store, int(team_id))
+        frame = pd.DataFrame([[m.email, m.description, ROLES[m.role], m.open_work] for m in members],
+                             columns=MEMBER_COLUMNS)
+        emails = [m.email for m in members]
+        return frame, gr.Dropdown(choices=emails, value=None), gr.Dropdown(choices=emails, value=[])
+
+    def everything(actor, picked=None):
+        frame, picker, value = teams_state(actor, picked)
+        t = get_team(store, value) if value is not None else None
+        return [frame, picker] + list(members_state(value)) + [t.name if t else "", t.description if t else ""]
+
+    @user_errors
+    def teams_load(picked, request: gr.Request):
+        return everything(ctx.actor(request), picked)
+
+    @user_errors
+    def teams_on_pick(team_id, request: gr.Request):
+        if team_id is None:
+            return ["", ""] + list(members_state(None))
+        t = check_team(ctx, team_id, ctx.actor(request))
+        return [t.name, t.description] + list(members_state(t.id))
+
+    @user_errors
+    def teams_on_create(name, desc, request: gr.Request):
+        actor = ctx.actor(request)
+        t = create_team(store, name, desc, owner=actor)
+        return everything(actor, t.id) + [f"Created team **{esc(t.name)}**.", "", ""]
+
+    @user_errors
+    def teams_on_save(team_id, name, desc, request: gr.Request):
+        actor = ctx.actor(request)
+        check_team(ctx, team_id, actor)
+        t = update_team(store, int(team_id), name, desc, actor=actor)
+        return everything(actor, t.id) + [f"Saved team **{esc(t.name)}**."]
+
+    @user_errors
+    def teams_on_delete(team_id, confirmed, request: gr.Request):
+        actor = ctx.actor(request)
+        t = check_team(ctx, team_id, actor)
+        if not confirmed:
+            raise gr.Error("tick the confirmation box first")
+        delete_team(store, t.id, actor=actor)
+        return everything(actor) + [f"Deleted team **{esc(t.name)}**.", False]
+
+    @user_errors
+    def teams_on_add(team_id, lines, request: gr.Request):
+        actor = ctx.actor(request)
+        t = check_team(ctx, team_id, actor)
+        n = add_members(store, t.id, parse_member_lines(lines), actor=actor)
+        return everything(actor, t.id) + [f"Added {n} member(s) to **{esc(t.name)}**.", ""]
+
+    @user_errors
+    def teams_on_member_pick(team_id, email):
+        if team_id is None or not email:
+            return "", gr.skip()
+        m = next((m for m in list_members(store, int(team_id)) if m.email == email), None)
+        return (m.description, m.role) if m else ("", gr.skip())
+
+    @user_errors
+    def teams_on_member_save(team_id, email, desc, role, request: gr.Request):
+        actor = ctx.actor(request)
+        t = check_team(ctx, team_id, actor)
+        if not email:
+            raise gr.Error("pick a member first")
+        m = update_member(store, t.id, email, desc, role, actor=actor)
+        return everything(actor, t.id) + [f"Saved {esc(m.email)}: {ROLES[m.role]}."]
+
+    @user_errors
+    def teams_on_member_delete(team_id, emails, request: gr.Request):
+        actor = ctx.actor(request)
+        t = check_team(ctx, team_id, actor)
+        n = delete_members(store, t.id, list(emails or []), actor=actor)
+        return everything(actor, t.id) + [f"Deleted {n} member(s)."]
+
+    outputs = [teams_table, team, members_table, ed_email, del_emails, e_name, e_desc]
+    refresh_btn.click(teams_load, [team], outputs)
+    team.input(teams_on_pick, [team], [e_name, e_desc, members_table, ed_email, del_emails])
+    create_btn.click(teams_on_create, [c_name, c_desc], outputs + [status, c_name, c_desc])
+    save_btn.click(teams_on_save, [team, e_name, e_desc], outputs + [status])
+    delete_btn.click(teams_on_delete, [team, d_confirm], outputs + [status, d_confirm])
+    add_btn.click(teams_on_add, [team, m_lines], outputs + [status, m_lines])
+    ed_email.input(teams_on_member_pick, [team, ed_email], [ed_desc, ed_role])
+    edit_btn.click(teams_on_member_save, [team, ed_email, ed_desc, ed_role], outputs + [status])
+    del_btn.click(teams_on_member_delete, [team, del_emails], outputs + [status])
+    return TeamsPage(outputs, teams_load)
