@@ -28,10 +28,29 @@ class Store:
         self.db.close()
 
 
+def _open_database(settings: Settings) -> Database:
+    """The DuckDB file; restored from the mirror first when it is missing and a mirror is set.
+    A damaged file is refused with a message naming it and the ways out: never an empty store."""
+    import duckdb
+
+    from .errors import StoreError
+    from .mirror import restore_if_missing, unusable_store_message
+
+    restore_if_missing(settings)
+    try:
+        return Database(settings.database)
+    except StoreError as e:
+        if "in use by another process" in str(e):
+            raise
+        raise StoreError(unusable_store_message(settings, e)) from None
+    except duckdb.Error as e:
+        raise StoreError(unusable_store_message(settings, e)) from None
+
+
 def open_store(settings: Settings | None = None) -> Store:
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database)
+    db = _open_database(settings)
     from .runs import recover_interrupted_runs
 
     interrupted = recover_interrupted_runs(Store(settings, db, None, None))  # type: ignore[arg-type]

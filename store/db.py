@@ -146,6 +146,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 class Database:
     """A DuckDB file shared by the threads of one process."""
 
+    on_commit = None  # called after each committed write transaction (store/mirror.py's scheduler)
+
     def __init__(self, path: Path | str):
         self.path = Path(path)
         if str(path) != ":memory:":
@@ -205,6 +207,11 @@ class Database:
                 raise
             finally:
                 self._local.depth = 0
+            if self.on_commit is not None:
+                try:
+                    self.on_commit()
+                except Exception:  # noqa: BLE001 - a listener never fails a saved write
+                    log.exception("on_commit listener failed")
 
     def next_id(self, cur: duckdb.DuckDBPyConnection, sequence: str) -> int:
         return cur.execute(f"SELECT nextval('{sequence}')").fetchall()[0][0]

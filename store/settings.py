@@ -31,6 +31,8 @@ class Settings:
     smtp_password: str = ""
     smtp_from: str = "labelport@localhost"
     public_url: str = "http://127.0.0.1:7860"  # the link in notification emails
+    mirror: str = ""  # s3://bucket/prefix: the store mirrored there, restored from it (store/mirror.py)
+    mirror_debounce_s: float = 30.0  # mirror once writes have been quiet this long
     extra: dict = field(default_factory=dict)
 
     @property
@@ -67,6 +69,10 @@ class Settings:
             values["smtp_port"] = int(env[ENV_PREFIX + "SMTP_PORT"])
         if env.get("SPACE_HOST") and not env.get(ENV_PREFIX + "PUBLIC_URL"):
             values["public_url"] = "https://" + env["SPACE_HOST"]
+        if env.get(ENV_PREFIX + "MIRROR"):
+            values["mirror"] = env[ENV_PREFIX + "MIRROR"]
+        if env.get(ENV_PREFIX + "MIRROR_DEBOUNCE"):
+            values["mirror_debounce_s"] = float(env[ENV_PREFIX + "MIRROR_DEBOUNCE"])
         if env.get(ENV_PREFIX + "MAX_IMAGE_PIXELS"):
             values["max_image_pixels"] = int(env[ENV_PREFIX + "MAX_IMAGE_PIXELS"])
         local = env.get(ENV_PREFIX + "ALLOW_LOCAL_PATHS")
