@@ -1,6 +1,7 @@
-"""The "Add data / Export" panel every labeling page shows (F2.1, F2.2, F7): upload files, import
-a folder or S3 prefix, import an annotation file in the type's formats, synchronize, the import
-history, and export in the type's formats (download)."""
+"""The "Add data / Export" panel every labeling page shows (F2.1, F2.2, F7, F1.6): upload files,
+import a folder or S3 prefix, import an annotation file in the type's formats, synchronize, the
+import history, export in the type's formats (download), and published versions: publish, the
+versions table, export of a version as it was published."""
 from __future__ import annotations
 
 import os
@@ -13,16 +14,19 @@ import gradio as gr
 import pandas as pd
 
 from pages.common import AppContext, esc, user_errors
+from store.errors import StoreError
 from store.exports import export_job
 from store.objects import safe_file_name
 from store.formats import FORMATS, formats_for
 from store.imports import import_format, import_location, list_imports, upload_files
 from store.jobs import get_job, synchronize
 from store.types import get_type
+from store.versions import export_version, list_versions, publish_version
 
 
 # formats that write one file get its usual extension; the others write a folder (downloaded as .zip)
-FILE_EXTENSIONS = {"manifest": ".manifest", "csv": ".csv", "coco": ".json", "jsonl": ".jsonl", "conll": ".conll"}
+FILE_EXTENSIONS = {"manifest": ".manifest", "csv": ".csv", "coco": ".json", "jsonl": ".jsonl", "conll": ".conll",
+                   "parquet": ".parquet"}
 
 
 @dataclass
@@ -38,6 +42,32 @@ def history_frame(ctx: AppContext, job_id) -> pd.DataFrame:
     rows = [[r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.mode, r.format or "", r.path or "", r.found,
              r.imported, r.labeled, r.status, "; ".join(r.errors[:5])] for r in list_imports(ctx.store, job_id)]
     return pd.DataFrame(rows, columns=cols)
+
+
+VERSION_COLUMNS = ["Version", "Created", "By", "Samples", "Labeled", "Per label", "Description", "Location"]
+
+
+def versions_frame(ctx: AppContext, job_id) -> pd.DataFrame:
+    if job_id is None:
+        return pd.DataFrame(columns=VERSION_COLUMNS)
+    rows = [[v.number, v.created_at.strftime("%Y-%m-%d %H:%M:%S"), v.created_by or "", v.samples, v.labeled,
+             ", ".join(f"{k}: {n}" for k, n in v.label_counts.items()), v.description, v.location]
+            for v in list_versions(ctx.store, job_id)]
+    return pd.DataFrame(rows, columns=VERSION_COLUMNS)
+
+
+def version_choices(ctx: AppContext, job_id) -> list[tuple[str, int]]:
+    if job_id is None:
+        return []
+    return [(f"v{v.number} ({v.created_at:%Y-%m-%d %H:%M}, {v.labeled}/{v.samples} labeled)", v.number)
+            for v in list_versions(ctx.store, job_id)]
+
+
+def _export_to_download(folder: Path, tmp: Path, stem: str, written: Path) -> str:
+    """The file to download: the export itself, or a zip of its folder (a layout, or files beside it)."""
+    if written.is_dir() or len(list(folder.iterdir())) > 1:
+        return shutil.make_archive(str(tmp / stem), "zip", folder)
+    return str(written)
 
 
 def _report(rec) -> None:
@@ -79,6 +109,24 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
                                   label="Format", elem_id=f"{prefix}export-format")
             out_btn = gr.Button("Export", elem_id=f"{prefix}export-submit", scale=0, min_width=120)
         out_file = gr.File(label="Download", interactive=False, elem_id=f"{prefix}export-file")
+    with gr.Accordion("Versions", open=False, elem_id=f"{prefix}versions") as versions_acc:
+        gr.Markdown("Publish freezes the job's samples and labels as the next numbered version in the object "
+                    "storage (`data.parquet`, `manifest.jsonl`, a dataset card `README.md`); a version never "
+                    "changes. Exports of a version hold its labels as they were published.")
+        with gr.Row():
+            pub_desc = gr.Textbox(label="Description of the new version", elem_id=f"{prefix}version-description",
+                                  scale=3)
+            pub_btn = gr.Button("Publish", variant="primary", elem_id=f"{prefix}version-publish", scale=0,
+                                min_width=120)
+        versions = gr.Dataframe(interactive=False, label="Published versions", elem_id=f"{prefix}versions-table",
+                                value=pd.DataFrame(columns=VERSION_COLUMNS))
+        with gr.Row():
+            ver_pick = gr.Dropdown([], label="Version", elem_id=f"{prefix}version-pick")
+            ver_fmt = gr.Dropdown([(FORMATS[f].title, f) for f in writers],
+                                  value="parquet" if "parquet" in writers else (writers[0] if writers else None),
+                                  label="Format", elem_id=f"{prefix}version-format")
+            ver_btn = gr.Button("Export version", elem_id=f"{prefix}version-export", scale=0, min_width=140)
+        ver_file = gr.File(label="Download", interactive=False, elem_id=f"{prefix}version-file")
 
     # wiring ---------------------------------------------------------------------------------
     @user_errors
@@ -125,11 +173,43 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
         folder.mkdir()
         target = folder / (stem + FILE_EXTENSIONS.get(format_id, ""))
         res = export_job(store, job_id, format_id, target, actor=ctx.actor(request))
-        path = Path(res.path)
-        if path.is_dir() or len(list(folder.iterdir())) > 1:  # a folder layout, or a file with images beside it
-            path = Path(shutil.make_archive(str(tmp / stem), "zip", folder))
+        path = _export_to_download(folder, tmp, stem, Path(res.path))
         gr.Info(f"Exported {res.samples} samples as {format_id}")
-        return str(path)
+        return path
+
+    def on_versions(job_id):
+        try:
+            return versions_frame(ctx, job_id), gr.Dropdown(choices=version_choices(ctx, job_id), value=None)
+        except StoreError:  # the job went away meanwhile
+            return versions_frame(ctx, None), gr.Dropdown(choices=[], value=None)
+
+    @user_errors
+    def on_publish(request: gr.Request, job_id, description):
+        if job_id is None:
+            raise gr.Error("open a job first")
+        v = publish_version(store, job_id, description or "", actor=ctx.actor(request))
+        gr.Info(f"Published version {v.number}: {v.labeled} of {v.samples} samples labeled, at {v.location}")
+        return (versions_frame(ctx, job_id), gr.Dropdown(choices=version_choices(ctx, job_id), value=v.number), "")
+
+    @user_errors
+    def on_version_export(request: gr.Request, job_id, number, format_id):
+        if job_id is None:
+            raise gr.Error("open a job first")
+        if number is None:
+            raise gr.Error("choose a published version first (publish one if there is none)")
+        if not format_id:
+            raise gr.Error("choose a format")
+        job = get_job(store, job_id)
+        tmp = Path(tempfile.mkdtemp(prefix="labelport-version-", dir=os.environ.get("GRADIO_TEMP_DIR")))
+        stem = safe_file_name(f"{job.name[:60]}-v{int(number)}-{format_id}",
+                              default=f"job-{job.id}-v{int(number)}-{format_id}")
+        folder = tmp / stem
+        folder.mkdir()
+        target = folder / (stem + FILE_EXTENSIONS.get(format_id, ""))
+        res = export_version(store, job_id, int(number), format_id, target, actor=ctx.actor(request))
+        path = _export_to_download(folder, tmp, stem, Path(res.path))
+        gr.Info(f"Exported version {int(number)}: {res.samples} samples as {format_id}")
+        return path
 
     events = [
         up_btn.click(on_upload, [current_job, up_files], [history, up_files]),
@@ -139,4 +219,8 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
     ]
     fmt.change(lambda f: FORMATS[f].example_text() if f else "", [fmt], [fmt_example])
     out_btn.click(on_export, [current_job, out_fmt], [out_file])
+    versions_acc.expand(on_versions, [current_job], [versions, ver_pick])
+    current_job.change(on_versions, [current_job], [versions, ver_pick])
+    pub_btn.click(on_publish, [current_job, pub_desc], [versions, ver_pick, pub_desc])
+    ver_btn.click(on_version_export, [current_job, ver_pick, ver_fmt], [ver_file])
     return DataPanel(history, events)

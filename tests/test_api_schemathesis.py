@@ -45,7 +45,8 @@ from tests.app_server import AppServer  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT.parent / "shared" / "data" / "digits_8x8" / "images"
 PATH_FIELDS = {("POST", "/jobs"): "dataset", ("POST", "/jobs/{job_id}/imports"): "path",
-               ("POST", "/jobs/{job_id}/exports"): "out"}
+               ("POST", "/jobs/{job_id}/exports"): "out", ("POST", "/jobs/{job_id}/versions/{number}/exports"): "path",
+               ("POST", "/models"): "source"}
 
 
 @pytest.fixture(scope="module")

@@ -64,3 +64,4 @@ from . import coco, csv_format, imagefolder, manifest, voc, yolo  # noqa: E402,F
 from . import conll, jsonl_format, text_io  # noqa: E402,F401  (text formats; text_io extends csv, manifest)
 from . import audio_io  # noqa: E402,F401  (audio types: extends csv, jsonl, manifest)
 from . import video_io  # noqa: E402,F401  (video labeling: extends coco, jsonl, manifest)
+from . import parquet_format  # noqa: E402,F401  (every type)

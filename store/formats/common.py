@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..core import Store
 from ..errors import NotFound, ValidationError
@@ -62,9 +64,29 @@ def _is_upload(path: Path) -> bool:
     return any(str(path.resolve()).startswith(str(Path(r).resolve()) + os.sep) for r in roots if r)
 
 
+_SNAPSHOTS: ContextVar[dict] = ContextVar("labelport_job_snapshots", default={})
+
+
+@contextmanager
+def job_snapshot(job_id: int, samples: Callable[[], Iterable[SampleView]]):
+    """Inside the block, iter_job_samples(store, job_id) yields `samples()` (a frozen copy of the
+    job's samples, e.g. a published version read back from its parquet) instead of the live rows:
+    every writer then exports the snapshot unchanged (store/versions.py)."""
+    token = _SNAPSHOTS.set({**_SNAPSHOTS.get(), job_id: samples})
+    try:
+        yield
+    finally:
+        _SNAPSHOTS.reset(token)
+
+
 def iter_job_samples(store: Store, job_id: int, labeled_only: bool = False, chunk: int = 5000
                      ) -> Iterator[SampleView]:
-    """Every sample of a job in id order, read in chunks (keyset paging, flat memory)."""
+    """Every sample of a job in id order, read in chunks (keyset paging, flat memory); inside
+    job_snapshot(job_id, ...), the snapshot's samples."""
+    snapshot = _SNAPSHOTS.get().get(job_id)
+    if snapshot is not None:
+        yield from (s for s in snapshot() if not labeled_only or s.status == "labeled")
+        return
     last = -1
     cond = "AND js.status = 'labeled'" if labeled_only else ""
     while True:

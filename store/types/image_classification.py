@@ -26,7 +26,7 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
 TYPE = LabelingType(
     id="image_classification", title="Image classification", scene="images", media="image",
     rules=RULES, team_labeling=True, auto_labeling=True,
-    formats=("imagefolder", "csv", "manifest"), validate=validate,
+    formats=("imagefolder", "csv", "manifest", "parquet"), validate=validate,
     page="pages.image_classification", extensions=IMAGE_EXTENSIONS,
     description="One or more class labels per image.",
 )
