@@ -10,7 +10,8 @@ import logging
 import sys
 
 COMMANDS = ("create-job", "import", "export", "stats", "list-jobs", "autolabel", "register-model", "list-models",
-            "confirm")
+            "confirm", "add-user", "list-users", "hash-password", "mirror", "restore",
+            "publish", "versions")
 log = logging.getLogger("labelport.cli")
 
 
@@ -98,6 +99,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--above", type=float, required=True, metavar="T", help="confidence threshold 0..1")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("add-user", help="add a user who logs in with a password (the app becomes multi-user)")
+    p.add_argument("name", help="user name: letters, digits, _ . @ -")
+    p.add_argument("--email", help="the user's email: team membership and notifications go by it")
+    p.add_argument("--admin", action="store_true", help="an admin sees and manages every job and team")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input (else it is asked for, without echo)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("list-users", help="the configured users")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("hash-password", help="print an Argon2 hash of a password (from stdin) for a users file")
+
+    p = sub.add_parser("publish", help="publish a job as its next immutable dataset version in object storage")
+    p.add_argument("--job", required=True, help="job name")
+    p.add_argument("--description", default="", help="what this version is")
+    p.add_argument("--json", action="store_true", help="print the version as JSON")
+
+    p = sub.add_parser("versions", help="the published versions of a job")
+    p.add_argument("--job", required=True, help="job name")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("mirror", help="mirror the store to LABELPORT_MIRROR (s3://bucket/prefix) now")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("restore", help="restore the store from the newest mirror (LABELPORT_MIRROR) into --data-dir")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing store (the old file is kept beside it as *.before-restore-*)")
+    p.add_argument("--json", action="store_true")
+
     for name, sp in sub.choices.items():
         add_storage_options(sp)
     return parser
@@ -115,6 +146,24 @@ def _print(args, data: dict, text: str) -> None:
     print(json.dumps(data, ensure_ascii=False, default=str) if getattr(args, "json", False) else text)
 
 
+def _read_password(args, confirm: bool = True) -> str:
+    """--password-stdin (or stdin not a terminal): the first line of stdin; else ask twice."""
+    from store.errors import ValidationError
+    from store.users import MIN_PASSWORD
+
+    if getattr(args, "password_stdin", False) or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Password again: ") != password:
+            raise ValidationError("the two passwords differ")
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(f"the password is too short: at least {MIN_PASSWORD} characters")
+    return password
+
+
 def run_command(args) -> int:
     from store import open_store
     from store.exports import export_job
@@ -123,8 +172,46 @@ def run_command(args) -> int:
     from store.labelset import parse_labels_argument
     from store.stats import job_stats
 
+    if args.command == "hash-password":  # needs no store
+        from store.users import hash_password
+
+        print(hash_password(_read_password(args, confirm=False)))
+        return 0
+    if args.command == "restore":  # builds the store file itself
+        from store.mirror import restore_store
+
+        r = restore_store(settings_from_args(args), force=args.force)
+        _print(args, r.as_dict(), f"restored {r.database} from {r.prefix} ({r.created_at}): {r.tables} tables, "
+               f"{r.rows} rows, {r.objects} files downloaded" + (f"; the old store is {r.moved_aside}"
+                                                                 if r.moved_aside else ""))
+        return 0
+    if args.command == "mirror":  # refuse a missing LABELPORT_MIRROR before making a store
+        from store.mirror import MirrorTarget
+
+        MirrorTarget.of(settings_from_args(args))
+    password = _read_password(args) if args.command == "add-user" else None
     store = open_store(settings_from_args(args))
     try:
+        if args.command == "mirror":
+            from store.mirror import mirror_store
+
+            m = mirror_store(store)
+            _print(args, m.as_dict(), f"mirrored {m.tables} tables ({m.rows} rows, {m.bytes} bytes, "
+                   f"{m.objects_uploaded} files uploaded) to {store.settings.mirror}/{m.prefix} in {m.seconds:.1f} s")
+            return 0
+        if args.command in ("add-user", "list-users"):
+            from store.users import add_user, list_users
+
+            if args.command == "add-user":
+                u = add_user(store, args.name, args.email, password, is_admin=args.admin, actor="cli")
+                _print(args, u.as_dict(), f"added user {u.username}" + (f" <{u.email}>" if u.email else "")
+                       + (" (admin)" if u.is_admin else ""))
+            else:
+                us = list_users(store)
+                _print(args, {"users": [u.as_dict() for u in us]},
+                       "\n".join(f"{u.username}\t{u.email or '-'}\t{'admin' if u.is_admin else 'user'}\t{u.source}"
+                                 for u in us) or "no users: the app runs single-user")
+            return 0
         if args.command == "create-job":
             instructions = args.instructions
             if instructions.startswith("@"):
@@ -165,9 +252,27 @@ def run_command(args) -> int:
                    "\n".join(f"{j.name}\t{j.type}\t{j.labeled}/{j.total}" for j in jobs) or "no jobs")
         elif args.command in ("autolabel", "register-model", "list-models", "confirm"):
             return _autolabel_command(store, args)
+        elif args.command in ("publish", "versions"):
+            _versions_command(store, args)
         return 0
     finally:
         store.close()
+
+
+def _versions_command(store, args) -> None:
+    from store.jobs import find_job
+    from store.versions import list_versions, publish_version
+
+    job = find_job(store, args.job)
+    if args.command == "publish":
+        v = publish_version(store, job.id, args.description, actor="cli")
+        _print(args, v.as_dict(), f"published {job.name} version {v.number}: {v.labeled}/{v.samples} labeled, "
+                                  f"{v.bytes} bytes at {v.location}")
+    else:
+        vs = list_versions(store, job.id)
+        _print(args, {"versions": [v.as_dict() for v in vs]},
+               "\n".join(f"v{v.number}\t{v.created_at:%Y-%m-%d %H:%M}\t{v.labeled}/{v.samples} labeled\t{v.location}"
+                         for v in vs) or f"{job.name} has no published versions")
 
 
 def _autolabel_command(store, args) -> int:

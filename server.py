@@ -115,7 +115,9 @@ def build_server(store: Store) -> FastAPI:
 
     @app.get("/healthz")
     def health():
-        return {"ok": True}
+        from store.mirror import mirror_status
+
+        return {"ok": True, "mirror": mirror_status(store)}
 
     from api import mount_api
 
@@ -154,7 +156,15 @@ def serve(argv: list[str]) -> int:
         from dataclasses import replace
 
         settings = replace(settings, demo=False)
-    store = open_store(settings)
+    try:
+        if settings.mirror:
+            from store.mirror import MirrorTarget
+
+            MirrorTarget.of(settings)  # a bad LABELPORT_MIRROR is refused before anything else
+        store = open_store(settings)  # restores from the mirror first when the store is missing
+    except StoreError as e:
+        log.error("%s", e)
+        return 2
     if settings.users_file:
         from store.users import load_users_file
 
@@ -162,6 +172,11 @@ def serve(argv: list[str]) -> int:
     if ensure_demo(store):
         log.info("first start: created the demo job 'demo-shapes'")
     app = build_server(store)
+    from store.mirror import start_scheduler
+
+    mirror = start_scheduler(store)  # None without LABELPORT_MIRROR
+    if mirror is not None:  # on shutdown: mirror once more (if anything changed), then close
+        app.router.on_shutdown.append(mirror.stop)
     # Close the store when uvicorn shuts down (SIGTERM/SIGINT), before it re-raises the signal.
     app.router.on_shutdown.append(store.close)
     log.info("Labelport on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir.absolute())

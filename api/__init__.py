@@ -14,9 +14,9 @@ from starlette.routing import Mount
 
 from store import Store
 
-from . import autolabel, data, jobs, samples
-from .deps import single_query_values
-from .errors import install_error_handlers
+from . import autolabel, data, jobs, samples, team, versions
+from .deps import job_access, single_query_values
+from .errors import error_responses, install_error_handlers
 
 API_PREFIX = "/api/v1"
 
@@ -28,17 +28,27 @@ def build_api(store: Store) -> FastAPI:
                   description="Jobs, samples, labels, imports and exports of the labeling portal. "
                               "Every endpoint applies the same rules as the web UI. Errors are "
                               '`{"error": {"status", "message"}}`: 400 bad input, 404 unknown, '
-                              "409 conflict, 502 storage unreachable.",
+                              "409 conflict, 502 storage unreachable. When users are configured, log in first "
+                              "(POST /login sets a session cookie): 401 without it, 403 for an action "
+                              "the user's role does not allow, 404 for a job the user is not part of.",
                   dependencies=[Depends(single_query_values)])
     api.state.store = store
     install_error_handlers(api)
-    routers = (jobs.router, samples.router, data.router, autolabel.router)
-    for router in routers:
-        api.include_router(router)
-    api.state.route_methods = [(r.path_regex, r.methods) for router in routers
+    job_routers = (jobs.router, samples.router, data.router, autolabel.router, versions.router)
+    routers = (*job_routers, team.router)
+    for router in job_routers:  # who may call a /jobs/{job_id}/... route (F5.10): once, for all of them
+        api.include_router(router, dependencies=[Depends(job_access)], responses=error_responses(401, 403))
+    api.include_router(team.router)
+    api.state.route_methods = [(r.path_regex, r.methods, _literal_segments(r.path)) for router in routers
                                for r in router.routes if isinstance(r, APIRoute)]  # for 405's Allow
     _document_errors_as_400(api)
     return api
+
+
+def _literal_segments(path: str) -> int:
+    """How many segments of a route's path are fixed text: /teams/{id}/members/delete (3) is a
+    more specific match for /teams/1/members/delete than /teams/{id}/members/{email} (2)."""
+    return sum(1 for part in path.split("/") if part and not part.startswith("{"))
 
 
 def mount_api(app: FastAPI, store: Store) -> FastAPI:

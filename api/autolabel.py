@@ -11,7 +11,7 @@ from store import models as models_store
 from store import predictions, runs
 from store.jobs import get_job
 
-from .deps import get_actor, get_store
+from .deps import get_actor, get_store, require_job
 from .errors import error_responses
 from .models import (ChangedOut, ConfirmAboveIn, ConfirmIn, DiscardIn, Id, JobId, ModelIn, ModelOut, RunIn,
                      RunOut, TypeId)
@@ -51,13 +51,16 @@ def list_runs(job_id: JobId, store: Store = Depends(get_store)):
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, summary="One run: status and progress")
-def get_run(run_id: Id, store: Store = Depends(get_store)):
-    return runs.get_run(store, run_id).as_dict()
+def get_run(run_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    run = runs.get_run(store, run_id)
+    require_job(store, run.job_id, actor, write=False)
+    return run.as_dict()
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut, responses=error_responses(409),
              summary="Ask a running run to stop after its current batch")
 def cancel_run(run_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    require_job(store, runs.get_run(store, run_id).job_id, actor, write=True)
     return runs.request_cancel(store, run_id, actor=actor).as_dict()
 
 

@@ -25,7 +25,10 @@ from .models import ExportIn, ExportOut, FormatId, ImportIn, ImportOut, JobId, S
 router = APIRouter(tags=["data"], responses=error_responses(400, 404))
 
 # what a download is: a file format's own type, folder formats as a zip
-EXPORT_MEDIA_TYPES = {"manifest": ("manifest", "application/x-ndjson"), "csv": ("csv", "text/csv")}
+EXPORT_MEDIA_TYPES = {"manifest": ("manifest", "application/x-ndjson"), "csv": ("csv", "text/csv"),
+                      "jsonl": ("jsonl", "application/x-ndjson"),
+                      "parquet": ("parquet", "application/vnd.apache.parquet")}
+OTHER = "application/octet-stream"  # a file format without its own media type
 ZIP = "application/zip"
 
 
@@ -88,8 +91,10 @@ def create_export(job_id: JobId, body: ExportIn, store: Store = Depends(get_stor
 
 @router.get("/jobs/{job_id}/export", summary="Download an export (folder formats come as a .zip)",
             response_class=FileResponse,
-            responses={200: {"description": "the export file: JSON lines (manifest), CSV, or a zip of a folder",
-                             "content": _binary("application/x-ndjson", "text/csv", ZIP)},
+            responses={200: {"description": "the export file: JSON lines (manifest, jsonl), CSV, Parquet, or a zip "
+                                            "of a folder",
+                             "content": _binary("application/x-ndjson", "text/csv", "application/vnd.apache.parquet",
+                                                ZIP, OTHER)},
                        **error_responses(502)})
 def download_export(job_id: JobId, format: FormatId = Query(..., description="format id"),
                     store: Store = Depends(get_store), actor: str = Depends(get_actor)):
@@ -106,7 +111,7 @@ def download_export(job_id: JobId, format: FormatId = Query(..., description="fo
     if target.is_dir():
         archive = shutil.make_archive(str(tmp / f"job-{job.id}-{format}"), "zip", target)
         return FileResponse(archive, media_type=ZIP, filename=f"job-{job.id}-{format}.zip", background=cleanup)
-    ext, media_type = EXPORT_MEDIA_TYPES.get(format, ("dat", "application/octet-stream"))
+    ext, media_type = EXPORT_MEDIA_TYPES.get(format, ("dat", OTHER))
     return FileResponse(target, media_type=media_type, filename=f"job-{job.id}.{ext}", background=cleanup)
 
 

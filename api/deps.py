@@ -28,3 +28,45 @@ def single_query_values(request: Request) -> None:
             raise RequestValidationError([{"loc": ("query", key), "msg": "give this parameter once",
                                            "type": "value_error"}])
         seen.add(key)
+
+
+# GET routes of a job that a Labeler may call: the job itself and its label set; a labeler sees
+# only the samples assigned to them (F5.5), through /jobs/{id}/my-samples.
+LABELER_READS = {"/jobs/{job_id}", "/jobs/{job_id}/labels"}
+
+
+def job_access(request: Request) -> None:
+    """Who may call a /jobs/{job_id}/... route (F5.10), added to the job routers once: the job's
+    owner (its creator, an admin) anything; a Team Manager or Reviewer the reads; a Labeler the
+    job and its labels; anyone else gets 404 (the job does not exist for them). Team members
+    write through the my-samples and review routes (api/team.py), whose store functions check
+    roles themselves. Single-user mode: everything is open."""
+    raw = request.path_params.get("job_id")
+    if raw is None:
+        return
+    try:
+        job_id = int(raw)
+    except (TypeError, ValueError):
+        return  # the route's own validation answers 400
+    if not 1 <= job_id <= 2**63 - 1:
+        return
+    route = request.scope.get("route")
+    require_job(get_store(request), job_id, get_actor(request), write=request.method not in ("GET", "HEAD"),
+                labeler_may=getattr(route, "path", None) in LABELER_READS)
+
+
+def require_job(store: Store, job_id: int, actor: str, write: bool, labeler_may: bool = False) -> None:
+    """The rule of ``job_access`` for one job (also for routes that reach a job another way,
+    e.g. a run by its id): writes need the owner, reads a Reviewer or Team Manager (a Labeler
+    only where ``labeler_may``). Single-user mode: open."""
+    from store.team_jobs import require_role
+    from store.users import users_configured
+
+    if not users_configured(store):
+        return
+    if write:
+        require_role(store, job_id, actor)
+    elif labeler_may:
+        require_role(store, job_id, actor, "labeler", "reviewer", "manager")
+    else:
+        require_role(store, job_id, actor, "reviewer", "manager")

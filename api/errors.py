@@ -40,13 +40,19 @@ def error_responses(*codes: int) -> dict[int | str, dict]:
 def allowed_methods(request: Request) -> list[str]:
     """Every method of every route on the request's path (Starlette's 405 names only the first
     route that matched the path, while GET /jobs and POST /jobs are two routes).
-    ``app.state.route_methods``: (path regex, methods) pairs that build_api records."""
+    ``app.state.route_methods``: (path regex, methods, fixed segments) that build_api records; where
+    several paths match (/teams/1/members/delete: .../delete and .../{email}), the most specific
+    ones answer, as the OpenAPI spec lists them."""
     path, root = request.scope["path"], request.scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root):]
+    matches = [(literal, route_methods) for regex, route_methods, literal in getattr(request.app.state,
+                                                                                    "route_methods", ())
+               if regex.match(path)]
+    best = max((literal for literal, _ in matches), default=0)  # the most specific paths only
     methods: set[str] = set()
-    for regex, route_methods in getattr(request.app.state, "route_methods", ()):
-        if regex.match(path):
+    for literal, route_methods in matches:
+        if literal == best:
             methods |= set(route_methods)
     return sorted(methods)
 

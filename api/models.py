@@ -377,3 +377,91 @@ class ConfirmAboveIn(InModel):
 
 class DiscardIn(InModel):
     sample_ids: list[Id] | None = Field(None, max_length=100_000, description="omitted: every prediction")
+
+
+# -- users, teams and team labeling (F5, F6.1) ---------------------------------------------------
+Email = Annotated[str, Field(min_length=1, max_length=254, description="a member's email address")]
+Role = Literal["labeler", "reviewer", "manager"]
+Rating = Literal["A", "B", "C", "D"]
+Reason = Annotated[str, Field(max_length=1024)]
+
+
+class LoginIn(InModel):
+    username: str = Field(..., max_length=64)
+    password: str = Field(..., max_length=1024)
+
+
+class TeamIn(InModel):
+    name: str = Field(..., max_length=64, description="unique among the owner's teams")
+    description: str = Field("", max_length=256)
+
+
+class TeamPatch(InModel):
+    name: str | None = Field(None, max_length=64)
+    description: str | None = Field(None, max_length=256)
+
+
+class MemberIn(InModel):
+    email: Email
+    description: str = Field("", max_length=256)
+    role: Role = "labeler"
+
+
+class MemberPatch(InModel):
+    description: str | None = Field(None, max_length=256)
+    role: Role | None = None
+
+
+class EmailsIn(InModel):
+    emails: list[Email] = Field(..., min_length=1, max_length=100)
+
+
+class TeamJobIn(InModel):
+    team_id: Id
+    mode: Literal["team", "manager"] = Field("team", description="team: assign every unlabeled sample now, "
+                                             "evenly and at random; manager: the Team Manager assigns")
+    labelers: list[Email] = Field([], max_length=100)
+    reviewers: list[Email] = Field([], max_length=100)
+    manager: Email | None = None
+    auto_assign_new: bool = Field(False, description="assign samples a synchronize adds")
+    load_prelabels: bool = Field(False, description="members start from the job's predictions")
+    overlap: int = Field(1, ge=1, le=100, description="labelers per sample")
+
+
+class AssignIn(InModel):
+    sample_ids: list[Id] = Field(..., min_length=1, max_length=100_000)
+    emails: list[Email] = Field(..., min_length=1, max_length=100)
+
+
+class ReassignIn(InModel):
+    from_email: Email
+    to_email: Email
+
+
+class JobMemberIn(InModel):
+    email: Email
+    role: Role = "labeler"
+
+
+class ReviewIn(InModel):
+    labeler: Email
+    approve: bool
+    rating: Rating | None = Field(None, description="approving needs one")
+    reason: Reason | None = Field(None, description="rejecting needs one")
+
+
+class AcceptanceIn(InModel):
+    sample_by: Literal["percent", "count"] = "percent"
+    amount: float = Field(10, gt=0, le=1_000_000_000, description="a percentage (0, 100] or a count")
+
+
+class DecisionIn(InModel):
+    email: Email = Field(..., description="the labeler of the sampled item")
+    passed: bool
+    rating: Rating | None = None
+    reason: Reason | None = None
+
+
+class FinishIn(InModel):
+    overwrite: bool = Field(False, description="accepted work replaces labels the job already has")
+    scope: Literal["all_pass", "all_reject", "remaining_pass", "remaining_reject"] = "remaining_pass"

@@ -303,6 +303,9 @@ def remove_job_member(store: Store, job_id: int, email: str, actor: str | None =
 def resend_notification(store: Store, job_id: int, email: str, actor: str | None = None) -> None:
     require_role(store, job_id, actor, "manager")
     email = email.strip().lower()
+    if not store.db.fetchone("SELECT 1 FROM job_members WHERE job_id = ? AND email = ?", [job_id, email]):
+        # only the job's members get its reminders (not any address a caller names)
+        raise NotFound(f"{email} is not a member of this job")
     n = store.db.scalar("SELECT count(*) FROM assignments WHERE job_id = ? AND email = ?", [job_id, email])
     with store.db.transaction() as cur:
         queue_notification(cur, email, f"Labeling job {get_job(store, job_id).name}",

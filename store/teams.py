@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .core import Store
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .events import now, record_event
-from .users import check_email
+from .users import check_email, is_admin, user_email
 
 MAX_TEAMS = 10
 MAX_MEMBERS = 100
@@ -89,6 +89,23 @@ def get_team(store: Store, team_id: int) -> Team:
     return Team(*r)
 
 
+def require_team_owner(store: Store, team_id: int, username: str | None, read: bool = False) -> Team:
+    """Only a team's owner (or an admin; everyone in single-user mode) manages the team. With
+    `read`, the team's members may see it too. Anyone else: the team does not exist for them
+    (NotFound); a member trying to manage it: Forbidden. `username` None is the system (no check)."""
+    team = get_team(store, team_id)
+    if username is None or team.owner == username or is_admin(store, username):
+        return team
+    email = user_email(store, username)
+    member = bool(email and store.db.fetchone("SELECT 1 FROM team_members WHERE team_id = ? AND email = ?",
+                                              [team_id, email]))
+    if not member:
+        raise NotFound(f"team {team_id} does not exist")
+    if read:
+        return team
+    raise Forbidden("only the team's owner manages the team")
+
+
 def list_teams(store: Store, owner: str | None = None) -> list[Team]:
     sql = ("SELECT t.id, t.name, t.description, t.owner, t.created_at, "
            "(SELECT count(*) FROM team_members m WHERE m.team_id = t.id) FROM teams t")
@@ -101,7 +118,7 @@ def list_teams(store: Store, owner: str | None = None) -> list[Team]:
 
 def update_team(store: Store, team_id: int, name: str | None = None, description: str | None = None,
                 actor: str | None = None) -> Team:
-    t = get_team(store, team_id)
+    t = require_team_owner(store, team_id, actor)
     name, description = _check_text(t.name if name is None else name, t.description if description is None
                                     else description)
     with store.db.transaction() as cur:
@@ -114,7 +131,7 @@ def update_team(store: Store, team_id: int, name: str | None = None, description
 
 
 def delete_team(store: Store, team_id: int, actor: str | None = None) -> None:
-    get_team(store, team_id)
+    require_team_owner(store, team_id, actor)
     with store.db.transaction() as cur:
         jobs = cur.execute("SELECT count(*) FROM team_jobs WHERE team_id = ?", [team_id]).fetchall()[0][0]
         if jobs:
@@ -143,7 +160,7 @@ def list_members(store: Store, team_id: int) -> list[Member]:
 
 def add_members(store: Store, team_id: int, members: list[tuple[str, str, str]], actor: str | None = None) -> int:
     """Add (email, description, role) members in one transaction; all or nothing."""
-    get_team(store, team_id)
+    require_team_owner(store, team_id, actor)
     rows = []
     for email, description, role in members:
         email = check_email(email)
@@ -175,6 +192,7 @@ def add_members(store: Store, team_id: int, members: list[tuple[str, str, str]],
 def update_member(store: Store, team_id: int, email: str, description: str | None = None, role: str | None = None,
                   actor: str | None = None) -> Member:
     """Edit a member's description and role; the email identifies the member and cannot change."""
+    require_team_owner(store, team_id, actor)
     email = check_email(email)
     with store.db.transaction() as cur:
         r = cur.execute("SELECT description, role FROM team_members WHERE team_id = ? AND email = ?",
@@ -198,6 +216,7 @@ def update_member(store: Store, team_id: int, email: str, description: str | Non
 
 
 def delete_members(store: Store, team_id: int, emails: list[str], actor: str | None = None) -> int:
+    require_team_owner(store, team_id, actor)
     emails = [check_email(e) for e in emails]
     if not emails:
         raise ValidationError("choose at least one member")

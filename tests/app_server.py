@@ -54,8 +54,9 @@ def _die_with_parent() -> None:
 class AppServer:
     """One app process on a data folder. ``start()`` waits for GET /healthz."""
 
-    def __init__(self, data_dir: Path, work_dir: Path, demo: bool = False):
+    def __init__(self, data_dir: Path, work_dir: Path, demo: bool = False, extra_env: dict | None = None):
         self.data_dir = Path(data_dir)
+        self.extra_env = dict(extra_env or {})  # e.g. LABELPORT_SMTP_HOST/PORT, set after app_env's cleanup
         self.work_dir = Path(work_dir)
         self.demo = demo
         self.port: int | None = None
@@ -82,7 +83,8 @@ class AppServer:
         if not self.demo:
             cmd.append("--no-demo")
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=app_env(self.gradio_temp), stdout=log,
+            env = {**app_env(self.gradio_temp), **self.extra_env}
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT
