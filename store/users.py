@@ -53,8 +53,17 @@ def _user(r) -> User:
     return User(r[0], r[1], bool(r[2]), r[3], r[4])
 
 
+def _cache(store: Store) -> dict:
+    """In-process answers of the hot auth path (every request asks them). Only this process
+    writes the store (DuckDB's single writer), and every write below drops what it changes."""
+    return store.db.__dict__.setdefault("_auth_cache", {"sessions": {}})
+
+
 def users_configured(store: Store) -> bool:
-    return bool(store.db.scalar("SELECT count(*) FROM users"))
+    c = _cache(store)
+    if "configured" not in c:
+        c["configured"] = bool(store.db.scalar("SELECT count(*) FROM users"))
+    return c["configured"]
 
 
 def add_user(store: Store, username: str, email: str | None, password: str | None = None, is_admin: bool = False,
@@ -78,6 +87,7 @@ def add_user(store: Store, username: str, email: str | None, password: str | Non
         cur.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
                     [username, email, password_hash, is_admin, source, now()])
         record_event(cur, actor, "add_user", None, username=username, admin=is_admin)
+    _cache(store).pop("configured", None)
     return get_user(store, username)
 
 
@@ -100,6 +110,8 @@ def delete_user(store: Store, username: str, actor: str | None = None) -> None:
         cur.execute("DELETE FROM sessions WHERE username = ?", [username])
         cur.execute("DELETE FROM users WHERE username = ?", [username])
         record_event(cur, actor, "delete_user", None, username=username)
+    _forget_sessions_of(store, username)
+    _cache(store).pop("configured", None)
 
 
 def set_password(store: Store, username: str, password: str) -> None:
@@ -109,6 +121,7 @@ def set_password(store: Store, username: str, password: str) -> None:
     with store.db.transaction() as cur:
         cur.execute("UPDATE users SET password_hash = ? WHERE username = ?", [_hasher().hash(password), username])
         cur.execute("DELETE FROM sessions WHERE username = ?", [username])
+    _forget_sessions_of(store, username)
 
 
 def verify_password(store: Store, username: str, password: str) -> User | None:
@@ -186,14 +199,27 @@ def create_session(store: Store, username: str) -> str:
 def session_user(store: Store, token: str | None) -> str | None:
     if not token or len(token) > 200:
         return None
-    r = store.db.fetchone("SELECT username, expires_at FROM sessions WHERE token_hash = ?", [_token_hash(token)])
+    key = _token_hash(token)
+    sessions = _cache(store)["sessions"]
+    r = sessions.get(key)
+    if r is None:
+        r = store.db.fetchone("SELECT username, expires_at FROM sessions WHERE token_hash = ?", [key])
+        if r and len(sessions) < 10_000:
+            sessions[key] = r
     if not r or r[1] < now():
         return None
     return r[0]
 
 
+def _forget_sessions_of(store: Store, username: str) -> None:
+    sessions = _cache(store)["sessions"]
+    for key in [k for k, v in sessions.items() if v[0] == username]:
+        sessions.pop(key, None)
+
+
 def end_session(store: Store, token: str | None) -> None:
     if token:
+        _cache(store)["sessions"].pop(_token_hash(token), None)
         with store.db.transaction() as cur:
             cur.execute("DELETE FROM sessions WHERE token_hash = ?", [_token_hash(token)])
 
