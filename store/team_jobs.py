@@ -19,7 +19,7 @@ from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .events import now, record_event
 from .jobs import get_job
 from .notify import queue_notification
-from .teams import OPEN_STATES, ROLES, get_team
+from .teams import OPEN_STATES, ROLES, require_team_owner
 from .users import is_admin, user_email, users_configured
 
 STATES = ("unlabeled", "to_be_confirmed", "rejected", "to_be_reviewed", "approved", "accepted")
@@ -122,7 +122,7 @@ def make_team_job(store: Store, job_id: int, team_id: int, mode: str = "team", l
     leaves assignment to the manager. Returns samples assigned per labeler."""
     job = get_job(store, job_id)
     require_role(store, job_id, actor)
-    team = get_team(store, team_id)
+    team = require_team_owner(store, team_id, actor)  # only your own team (or an admin's any team)
     if not job.labeling_type.team_labeling:
         raise ValidationError(f"{job.labeling_type.title} jobs have no team labeling")
     if get_team_job(store, job_id):
@@ -443,10 +443,28 @@ def get_assignment(store: Store, job_id: int, sample_id: int, email: str) -> Ass
     return _assignment(r)
 
 
+def _decision(ok: bool, rating: str | None, reason: str | None, no_rating: str, no_reason: str
+              ) -> tuple[str | None, str | None]:
+    """(rating, reason) of a pass (a rating A-D) or a rejection (a reason, at most MAX_REASON)."""
+    if ok:
+        rating = (rating or "").strip().upper()
+        if rating not in RATINGS:
+            raise ValidationError(no_rating)
+        return rating, None
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(no_reason)
+    if len(reason) > MAX_REASON:
+        raise ValidationError(f"a reason has at most {MAX_REASON} characters")
+    return None, reason
+
+
 # -- review (F5.6) -----------------------------------------------------------------------------------
 def review_queue(store: Store, job_id: int, username: str, state: str = "to_be_reviewed", page: int = 1,
                  page_size: int = 50) -> tuple[list[Assignment], int]:
     require_role(store, job_id, username, "reviewer", "manager")
+    if state not in STATES:
+        raise ValidationError(f"unknown state {state!r}: one of {', '.join(STATES)}")
     total = store.db.scalar("SELECT count(*) FROM assignments WHERE job_id = ? AND state = ?", [job_id, state])
     rows = store.db.fetchall(f"SELECT {_A_COLS} FROM assignments a JOIN samples s ON s.id = a.sample_id "
                              "WHERE a.job_id = ? AND a.state = ? ORDER BY a.labeled_at, a.sample_id LIMIT ? OFFSET ?",
@@ -459,18 +477,8 @@ def review_sample(store: Store, job_id: int, sample_id: int, labeler: str, usern
     """Approve with a rating A-D, or reject with a required reason (back to the labeler)."""
     require_role(store, job_id, username, "reviewer", "manager")
     labeler = labeler.strip().lower()
-    if approve:
-        rating = (rating or "").strip().upper()
-        if rating not in RATINGS:
-            raise ValidationError("approving needs a rating: A, B, C or D")
-        reason = None
-    else:
-        reason = (reason or "").strip()
-        if not reason:
-            raise ValidationError("rejecting needs a reason for the labeler")
-        if len(reason) > MAX_REASON:
-            raise ValidationError(f"a reason has at most {MAX_REASON} characters")
-        rating = None
+    rating, reason = _decision(approve, rating, reason, "approving needs a rating: A, B, C or D",
+                               "rejecting needs a reason for the labeler")
     with store.db.transaction() as cur:
         r = cur.execute("SELECT state FROM assignments WHERE job_id = ? AND sample_id = ? AND email = ?",
                         [job_id, sample_id, labeler]).fetchall()
@@ -588,18 +596,8 @@ def decide_acceptance_item(store: Store, acceptance_id: int, sample_id: int, ema
     require_role(store, acc.job_id, username)
     if acc.status != "in_progress":
         raise Conflict("this acceptance is finished: its decisions cannot change")
-    if passed:
-        rating = (rating or "A").strip().upper()
-        if rating not in RATINGS:
-            raise ValidationError("a pass takes a rating: A, B, C or D")
-        reason = None
-    else:
-        reason = (reason or "").strip()
-        if not reason:
-            raise ValidationError("rejecting needs a reason")
-        if len(reason) > MAX_REASON:
-            raise ValidationError(f"a reason has at most {MAX_REASON} characters")
-        rating = None
+    rating, reason = _decision(passed, rating or "A", reason, "a pass takes a rating: A, B, C or D",
+                               "rejecting needs a reason")
     with store.db.transaction() as cur:
         n = cur.execute("UPDATE acceptance_items SET decision = ?, rating = ?, reason = ?, decided_by = ?, "
                         "decided_at = ? WHERE acceptance_id = ? AND sample_id = ? AND email = ?",
