@@ -15,7 +15,7 @@ from store.errors import NotFound
 from store.jobs import get_job
 from store.team_jobs import visible_job_ids
 from store.types import REGISTRY
-from store.users import users_configured
+from auth import multi_user
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
@@ -35,7 +35,7 @@ def build_ui(store: Store) -> gr.Blocks:
         current_job = gr.State(None)
         with gr.Row(elem_id="lp-topbar"):
             gr.Markdown("# Labelport\nData labeling on your own machine", elem_id="lp-title")
-            user_md = gr.Markdown(SINGLE_USER if not users_configured(store) else "", elem_id="lp-user")
+            user_md = gr.Markdown(SINGLE_USER if not multi_user(store) else "", elem_id="lp-user")
         with gr.Tabs(elem_id="lp-tabs") as tabs:
             with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
                 jobs_page = jobs.build(ctx, current_job)
@@ -105,7 +105,7 @@ def build_ui(store: Store) -> gr.Blocks:
         def show_user(request: gr.Request):
             """The header: who is logged in (with a log-out link), or single-user mode."""
             name = getattr(request, "username", None)
-            if users_configured(store) and name:
+            if multi_user(store) and name:
                 return f'Logged in as **{esc(name)}** · <a href="/logout" id="lp-logout">Log out</a>'
             return SINGLE_USER
 

@@ -12,7 +12,7 @@ from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, mod
 from store.labelset import Label, LabelSet, split_label_list
 from store.team_jobs import visible_job_ids
 from store.types import REGISTRY, get_type
-from store.users import users_configured
+from auth import multi_user
 
 from .common import AppContext, type_choices, user_errors
 
@@ -34,7 +34,7 @@ def visible_jobs(ctx: AppContext, actor: str | None, type_id: str | None = None,
     them in single-user mode, none once users exist (the page load fills the user's list)."""
     jobs = list_jobs(ctx.store, type_id, search)
     if actor is None:
-        if users_configured(ctx.store):
+        if multi_user(ctx.store):
             return []
         actor = ctx.actor(None)
     ids = visible_job_ids(ctx.store, actor)
