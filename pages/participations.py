@@ -1,6 +1,11 @@
 """My Participations (F5.5): the team jobs I am a member of with my samples per state; open one of
 my samples, label it (or fix a rejected one) and save it: it goes To Be Reviewed. Layout and
-wiring only: the rules are in store/team_jobs.py."""
+wiring only: the rules are in store/team_jobs.py.
+
+The open sample is edited with the widget of its job's type, as on the labeling pages: a label
+multiselect (classification), the shape canvas (object detection / segmentation), the span picker
+(named entity recognition, text triplet) or the waveform segment editor (speech paragraph); a
+JSON editor only for a type without a widget. Only the open job's widget is shown."""
 from __future__ import annotations
 
 import json
@@ -10,8 +15,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from components import shape_canvas as sc
+from components import span_picker as sp
+from components import waveform as wf
 from store.errors import ValidationError
 from store.jobs import get_job
+from store.samples import get_sample, sample_size
 from store.team_jobs import STATES, my_jobs, my_samples, save_my_annotation
 
 from .common import AppContext, esc, user_errors
@@ -19,6 +28,10 @@ from .common import AppContext, esc, user_errors
 STATE_TITLES = {"unlabeled": "Unlabeled", "to_be_confirmed": "To be confirmed", "rejected": "Rejected",
                 "to_be_reviewed": "To be reviewed", "approved": "Approved", "accepted": "Accepted"}
 CLASSIFICATION = {"image_classification", "text_classification", "sound_classification"}
+SHAPE_TOOLS = {"object_detection": ["rectangle", "polygon", "circle", "line", "dashed_line", "point"],
+               "image_segmentation": ["polygon", "extreme_points"]}
+SPAN_TYPES = {"named_entity_recognition": "ner", "text_triplet": "triplet"}
+WAVEFORM_TYPES = {"speech_paragraph"}
 JOB_COLUMNS = ["Job", "Type", "My role"] + [STATE_TITLES[s] for s in STATES] + ["Waiting for review (all)"]
 SAMPLE_COLUMNS = ["Sample", "File", "State", "Labels", "Reason (rejected)", "Rating"]
 PAGE_SIZE = 500
@@ -35,11 +48,32 @@ def file_name(path: str) -> str:
     return str(path or "").replace("\\", "/").rstrip("/").split("/")[-1] or str(path)
 
 
-def preview_html(job, sample_id: int, path: str, text: str | None) -> str:
+def widget_of(type_id: str) -> str:
+    """Which editor a type gets here: "labels" | "canvas" | "picker" | "waveform" | "json"."""
+    if type_id in CLASSIFICATION:
+        return "labels"
+    if type_id in SHAPE_TOOLS:
+        return "canvas"
+    if type_id in SPAN_TYPES:
+        return "picker"
+    if type_id in WAVEFORM_TYPES:
+        return "waveform"
+    return "json"
+
+
+def canvas_labels(job) -> list[dict]:
+    return [{"name": lab.name, "color": lab.color or "#e6194b", "attributes": lab.attributes}
+            for lab in job.label_set.labels]
+
+
+def preview_html(job, sample_id: int, path: str, text: str | None, body: bool = True) -> str:
     """The sample as the browser shows it: image and audio from the app's media routes (which
-    check the user may see the sample), text escaped."""
+    check the user may see the sample), text escaped; with ``body`` False only the file name (the
+    type's widget shows the sample itself)."""
     media = job.labeling_type.media
     name = f'<div class="lp-team-file">{esc(file_name(path))}</div>'
+    if not body:
+        return f'<div class="lp-team-preview" data-sample="{int(sample_id)}">{name}</div>'
     if media == "image":
         body = f'<img class="lp-team-image" src="/media/{int(sample_id)}/display" alt="{esc(file_name(path))}">'
     elif media == "audio":
@@ -55,10 +89,26 @@ def annotation_json(annotation: dict | None) -> str:
     return json.dumps(annotation or {}, ensure_ascii=False, indent=2)
 
 
-def parse_annotation(job, labels, text) -> dict:
-    """The payload to save: the picked labels (classification) or the JSON editor's object."""
-    if job.type in CLASSIFICATION:
+def _widget_value(value, sample_id: int) -> dict:
+    if not isinstance(value, dict) or value.get("sample_id") is None:
+        raise ValidationError("open a sample first")
+    if int(value["sample_id"]) != int(sample_id):
+        raise ValidationError("the editor shows another sample: open the sample again")
+    return value
+
+
+def parse_annotation(job, labels, text, sample_id=None, canvas=None, picker=None, wave=None) -> dict:
+    """The payload to save, from the open job's widget: the picked labels (classification), the
+    shape canvas, the span picker, the waveform editor, or the JSON editor's object."""
+    kind = widget_of(job.type)
+    if kind == "labels":
         return {"labels": list(labels or [])}
+    if kind == "canvas":
+        return {"shapes": sc.shapes_of(_widget_value(canvas, sample_id))}
+    if kind == "picker":
+        return sp.annotation_of(_widget_value(picker, sample_id))
+    if kind == "waveform":
+        return wf.annotation_of(_widget_value(wave, sample_id))
     try:
         data = json.loads(text or "{}")
     except ValueError as e:
@@ -90,9 +140,14 @@ def build(ctx: AppContext) -> ParticipationsPage:
             labels = gr.Dropdown(label="Labels", choices=[], value=[], multiselect=True, elem_id="part-labels")
             editor = gr.Code(value="{}", language="json", label="Annotation (JSON in this labeling type's schema)",
                              visible=False, elem_id="part-json")
-            with gr.Row():
-                save_btn = gr.Button("Save", variant="primary", elem_id="part-save")
-                next_btn = gr.Button("Next", elem_id="part-next")
+    # the type's widget, full width under the preview (distinct elem_ids: the labeling pages hold
+    # their own instances in the same app)
+    canvas = sc.shape_canvas(elem_id="part-canvas", visible=False)
+    picker = sp.span_picker(elem_id="part-picker", visible=False)
+    wave = wf.waveform(elem_id="part-waveform", visible=False)
+    with gr.Row():
+        save_btn = gr.Button("Save", variant="primary", elem_id="part-save", scale=0, min_width=120)
+        next_btn = gr.Button("Next", elem_id="part-next", scale=0, min_width=120)
     status = gr.Markdown(elem_id="part-status")
 
     # wiring ---------------------------------------------------------------------------------
@@ -110,12 +165,40 @@ def build(ctx: AppContext) -> ParticipationsPage:
         items, total = my_samples(store, int(job_id), actor, None if st in (None, "", "all") else st, 1, PAGE_SIZE)
         return items, total
 
+    def hidden_widgets() -> list:
+        return [gr.HTML(visible=False) for _ in range(3)]
+
+    def widgets_for(jb, item, kind) -> list:
+        """canvas, picker, waveform: the open type's loaded with the assignment's annotation (or its
+        pre-label) and the job's label set, the others hidden."""
+        out = hidden_widgets()
+        ann = item.annotation if isinstance(item.annotation, dict) else None
+        if kind == "canvas":
+            tools = SHAPE_TOOLS[jb.type]
+            w, h = sample_size(store, item.sample_id)
+            out[0] = gr.HTML(value=sc.canvas_value(item.sample_id, f"/media/{int(item.sample_id)}/display", w, h,
+                                                    (ann or {}).get("shapes", []), canvas_labels(jb), tools,
+                                                    tool=tools[0]), visible=True)
+        elif kind == "picker":
+            mode = SPAN_TYPES[jb.type]
+            ls = jb.label_set
+            out[1] = gr.HTML(value=sp.picker_value(item.sample_id, item.text, ann,
+                                                   ls.entities if mode == "triplet" else ls.labels,
+                                                   ls.relations, mode=mode), visible=True)
+        elif kind == "waveform":
+            meta = get_sample(store, jb.id, item.sample_id).meta or {}
+            out[2] = gr.HTML(value=wf.waveform_value(item.sample_id, meta.get("duration") or 0.0, ann, jb.label_set),
+                             visible=True)
+        return out
+
     def open_view(job_id, item):
-        """preview, info, labels, editor for one assignment (or empty)."""
+        """preview, info, labels, editor, canvas, picker, waveform for one assignment (or empty)."""
         if item is None:
-            return ["", "No sample open.", gr.Dropdown(choices=[], value=[]), gr.Code(value="{}", visible=False)]
+            return ["", "No sample open.", gr.Dropdown(choices=[], value=[]),
+                    gr.Code(value="{}", visible=False)] + hidden_widgets()
         jb = get_job(store, int(job_id))
-        cls = jb.type in CLASSIFICATION
+        kind = widget_of(jb.type)
+        cls = kind == "labels"
         lines = [f"**{esc(file_name(item.path))}** · state **{STATE_TITLES[item.state]}**"]
         if item.state == "rejected" and item.reason:
             lines.append(f'<div class="lp-team-reason">Rejected: {esc(item.reason)}</div>')
@@ -123,12 +206,14 @@ def build(ctx: AppContext) -> ParticipationsPage:
             lines.append(f"Rating: **{esc(item.rating)}**")
         if item.state in ("approved", "accepted"):
             lines.append("This sample is closed: it can no longer be edited.")
-        if not cls:
+        if kind == "json":
             lines.append(f"Edit the annotation as JSON in the {esc(jb.labeling_type.title)} schema.")
-        return [preview_html(jb, item.sample_id, item.path, item.text), "\n\n".join(lines),
+        elif kind != "labels":
+            lines.append("Label the sample in the editor below, then press Save.")
+        return [preview_html(jb, item.sample_id, item.path, item.text, body=kind in ("labels", "json")), "\n\n".join(lines),
                 gr.Dropdown(choices=jb.label_set.names(), value=list(item.labels), visible=cls),
-                gr.Code(value=annotation_json(item.annotation), visible=not cls,
-                        label=f"Annotation (JSON in the {jb.labeling_type.title} schema)")]
+                gr.Code(value=annotation_json(item.annotation), visible=kind == "json",
+                        label=f"Annotation (JSON in the {jb.labeling_type.title} schema)")] + widgets_for(jb, item, kind)
 
     def samples_view(job_id, st, actor, open_id=None, keep=None):
         """samples table, sample picker, then the opened sample's view."""
@@ -165,12 +250,13 @@ def build(ctx: AppContext) -> ParticipationsPage:
         return open_view(job_id, next((a for a in items if a.sample_id == int(sample_id)), None))
 
     @user_errors
-    def part_on_save(job_id, st, sample_id, picked_labels, text, request: gr.Request):
+    def part_on_save(job_id, st, sample_id, picked_labels, text, canvas_v, picker_v, wave_v, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None or sample_id is None:
             raise gr.Error("open a sample first")
         jb = get_job(store, int(job_id))
-        a = save_my_annotation(store, jb.id, int(sample_id), actor, parse_annotation(jb, picked_labels, text))
+        data = parse_annotation(jb, picked_labels, text, int(sample_id), canvas_v, picker_v, wave_v)
+        a = save_my_annotation(store, jb.id, int(sample_id), actor, data)
         frame, picker, _ = jobs_view(actor, jb.id)
         # keep the saved sample open, even when it left the state shown
         rest = samples_view(jb.id, st, actor, a.sample_id, keep=a)
@@ -191,12 +277,27 @@ def build(ctx: AppContext) -> ParticipationsPage:
         nxt = later[0] if later else ids[0]
         return samples_view(job_id, st, actor, nxt)
 
-    sample_outputs = [samples_table, sample, preview, info, labels, editor]
+    @user_errors
+    def part_on_navigate(job_id, st, sample_id, value, request: gr.Request):
+        """A / D (◀ ▶) in the canvas, Alt+Left / Alt+Right in the waveform: the next sample
+        (these events come only with nothing unsaved)."""
+        if job_id is None:
+            return [gr.skip()] * len(sample_outputs)
+        return part_on_next(job_id, st, sample_id, request)
+
+    open_outputs = [preview, info, labels, editor, canvas, picker, wave]
+    sample_outputs = [samples_table, sample] + open_outputs
     outputs = [jobs_table, job] + sample_outputs
+    save_inputs = [job, state, sample, labels, editor, canvas, picker, wave]
+    save_outputs = [jobs_table] + sample_outputs + [status]
     refresh_btn.click(part_load, [job, state], outputs)
     job.input(part_on_job, [job, state], [jobs_table] + sample_outputs)
     state.input(part_on_job, [job, state], [jobs_table] + sample_outputs)
-    sample.input(part_on_sample, [job, sample], [preview, info, labels, editor])
-    save_btn.click(part_on_save, [job, state, sample, labels, editor], [jobs_table] + sample_outputs + [status])
+    sample.input(part_on_sample, [job, sample], open_outputs)
+    save_btn.click(part_on_save, save_inputs, save_outputs)
+    for widget in (canvas, picker, wave):
+        widget.save(part_on_save, save_inputs, save_outputs)  # Ctrl+S / the widget's own Save
+    for widget in (canvas, wave):
+        widget.navigate(part_on_navigate, [job, state, sample, widget], sample_outputs)
     next_btn.click(part_on_next, [job, state, sample], sample_outputs)
     return ParticipationsPage(outputs, part_load, [job, state])
