@@ -275,3 +275,10 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
         discard_btn.click(autolabel_discard, [current_job, discard_ok], [histogram, discard_ok]),
     ]
     return AutolabelPanel(load_outputs, events, load)
+
+
+def with_prediction(item: dict, sample) -> dict:
+    """A list row of a To Be Confirmed sample says its model and confidence."""
+    if sample.confidence is not None:
+        item["who"] = f"predicted by {sample.model or 'a model'} · confidence {sample.confidence:.2f}"
+    return item

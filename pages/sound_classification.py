@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from components.audio_list import apply_request, audio_list, list_item, list_value, remove_request, selected_ids
-from components.autolabel_panel import build_autolabel_panel
+from components.autolabel_panel import build_autolabel_panel, with_prediction
 from components.data_panel import build_data_panel, history_frame
 from store.annotations import add_labels_to_set, apply_labels, remove_labels
 from store.errors import Conflict, NotFound
@@ -109,7 +109,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
             f"### {esc(job.name)}\n{esc(job.labeling_type.title)} · {c.by_status['labeled']}/{c.total} labeled"
             " · check files, then a label button or its shortcut key",
             gr.Radio(choices=tabs, value=tab_v or "all"),
-            list_value([_item(s, colors) for s in p.items], keep, labels),
+            list_value([with_prediction(list_item(s, colors), s) for s in p.items], keep, labels),
             gr.Number(value=p.page),
             f"{p.total:,} files · page {p.page} of {p.pages}",
             gr.CheckboxGroup(choices=names, value=[]),
@@ -248,10 +248,3 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
 
     return SoundClassificationPage(view_outputs + [data.history] + auto.outputs, load)
 
-
-def _item(sample, colors) -> dict:
-    """A list row; a prediction says its model and confidence."""
-    it = list_item(sample, colors)
-    if sample.confidence is not None:
-        it["who"] = f"predicted by {sample.model or 'a model'} · confidence {sample.confidence:.2f}"
-    return it

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from components.autolabel_panel import build_autolabel_panel
+from components.autolabel_panel import build_autolabel_panel, with_prediction
 from components.data_panel import build_data_panel, history_frame
 from components.text_list import grid_value, list_item, remove_request, selected_ids, text_list
 from store.annotations import add_label, apply_labels, remove_labels, set_labels
@@ -101,7 +101,7 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
             f"### {esc(job.name)}\n{esc(job.labeling_type.title)} · {c.by_status['labeled']}/{c.total} labeled"
             " · click texts to check them, pick labels, Apply",
             gr.Radio(choices=tabs, value=tab_v or "all"),
-            grid_value([_item(s, colors) for s in p.items], keep),
+            grid_value([with_prediction(list_item(s, colors), s) for s in p.items], keep),
             gr.Number(value=p.page),
             f"{p.total:,} texts · page {p.page} of {p.pages}",
             gr.CheckboxGroup(choices=names),
@@ -230,10 +230,3 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
 
     return TextClassificationPage(view_outputs + [data.history] + auto.outputs, load)
 
-
-def _item(sample, colors) -> dict:
-    """A list row; a prediction says its model and confidence."""
-    it = list_item(sample, colors)
-    if sample.confidence is not None:
-        it["who"] = f"predicted by {sample.model or 'a model'} · confidence {sample.confidence:.2f}"
-    return it
