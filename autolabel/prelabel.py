@@ -30,6 +30,8 @@ goes on.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -187,7 +189,7 @@ def feature_rate(processor) -> int:
 
 # -- the loop every task shares ------------------------------------------------------------------
 
-class Predictor:
+class Predictor(ABC):
     """One task: read a sample, predict a batch, turn one output into a Prediction (or None)."""
     empty_what = "no prediction"
 
@@ -197,14 +199,17 @@ class Predictor:
         self.labels = LabelMatcher(ctx.job.label_set.names())
         self.hard_below = hard_below(ctx)
 
+    @abstractmethod
     def read(self, s: RunSample):
-        raise NotImplementedError
+        """The model's input for one sample (an image, a text, a waveform)."""
 
+    @abstractmethod
     def predict(self, items: list) -> list:
-        raise NotImplementedError
+        """The model's outputs for a batch of inputs, in order."""
 
+    @abstractmethod
     def to_prediction(self, s: RunSample, item, out, tally: Tally) -> Prediction | None:
-        raise NotImplementedError
+        """One output as an annotation of the job's type (None: nothing to propose)."""
 
     def extra_message(self) -> str:
         return ""
