@@ -11,9 +11,11 @@ from store import models as models_store
 from store import predictions, runs
 from store.jobs import get_job
 
-from .deps import get_actor, get_store, require_job
+from store.access import require_job
+
+from .deps import get_actor, get_store
 from .errors import error_responses
-from .models import (ChangedOut, ConfirmAboveIn, ConfirmIn, DiscardIn, Id, JobId, ModelIn, ModelOut, RunIn,
+from .models import (ChangedOut, ConfirmAboveIn, ConfirmIn, DiscardIn, Id, PathId, JobId, ModelIn, ModelOut, RunIn,
                      RunOut, TypeId)
 
 router = APIRouter(tags=["auto labeling"], responses=error_responses(400, 404))
@@ -31,7 +33,7 @@ def add_model(body: ModelIn, store: Store = Depends(get_store), actor: str = Dep
 
 
 @router.delete("/models/{model_id}", status_code=204, summary="Forget a registered model")
-def delete_model(model_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def delete_model(model_id: PathId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     models_store.delete_model(store, model_id, actor=actor)
     return Response(status_code=204)
 
@@ -51,16 +53,16 @@ def list_runs(job_id: JobId, store: Store = Depends(get_store)):
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, summary="One run: status and progress")
-def get_run(run_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def get_run(run_id: PathId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     run = runs.get_run(store, run_id)
-    require_job(store, run.job_id, actor, write=False)
+    require_job(store, actor, run.job_id, "read")
     return run.as_dict()
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut, responses=error_responses(409),
              summary="Ask a running run to stop after its current batch")
-def cancel_run(run_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
-    require_job(store, runs.get_run(store, run_id).job_id, actor, write=True)
+def cancel_run(run_id: PathId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    require_job(store, actor, runs.get_run(store, run_id).job_id, "label")
     return runs.request_cancel(store, run_id, actor=actor).as_dict()
 
 

@@ -1,10 +1,29 @@
-"""Request helpers: the store and the acting user."""
+"""Request helpers: the store, the acting user, strict ids, the job rule of every /jobs/{job_id}
+route (asked of store/access.py, which decides; nothing is decided here)."""
 from __future__ import annotations
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from store import LOCAL_USER, Store
+from store.access import parse_id, require_job
+from store.errors import ValidationError
+
+
+class IdConvertor(Convertor):
+    """`{x:id}` in a route: a canonical id (digits, no leading zero), as store.access.parse_id.
+    Registered here, before any router module declares a route."""
+    regex = "[1-9][0-9]{0,18}"
+
+    def convert(self, value: str) -> str:
+        return value  # the parameter's type (JobId, SampleId) parses it, strictly
+
+    def to_string(self, value) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 
 
 def get_store(request: Request) -> Store:
@@ -30,43 +49,29 @@ def single_query_values(request: Request) -> None:
         seen.add(key)
 
 
-# GET routes of a job that a Labeler may call: the job itself and its label set; a labeler sees
-# only the samples assigned to them (F5.5), through /jobs/{id}/my-samples.
+# GET routes of a job that a Labeler may call: the job itself and its label set ("view"); a
+# labeler sees only the samples assigned to them (F5.5), through /jobs/{id}/my-samples, whose
+# store functions check the role themselves, as do the team routes.
 LABELER_READS = {"/jobs/{job_id}", "/jobs/{job_id}/labels"}
 
 
+def job_action(method: str, path: str | None) -> str:
+    if method in ("GET", "HEAD"):
+        return "view" if path in LABELER_READS else "read"
+    return "manage"
+
+
 def job_access(request: Request) -> None:
-    """Who may call a /jobs/{job_id}/... route (F5.10), added to the job routers once: the job's
-    owner (its creator, an admin) anything; a Team Manager or Reviewer the reads; a Labeler the
-    job and its labels; anyone else gets 404 (the job does not exist for them). Team members
-    write through the my-samples and review routes (api/team.py), whose store functions check
-    roles themselves. Single-user mode: everything is open."""
+    """The rule of a /jobs/{job_id}/... route of the job routers, asked early so a refusal is a
+    fast 404/403 before the body is read: the id is parsed strictly (400 otherwise) and
+    store.access.require_job decides. The store functions the route calls ask again."""
     raw = request.path_params.get("job_id")
     if raw is None:
         return
     try:
-        job_id = int(raw)
-    except (TypeError, ValueError):
-        return  # the route's own validation answers 400
-    if not 1 <= job_id <= 2**63 - 1:
-        return
+        job_id = parse_id(raw, "job id")
+    except ValidationError as e:
+        raise RequestValidationError([{"loc": ("path", "job_id"), "msg": str(e), "type": "value_error"}]) from None
     route = request.scope.get("route")
-    require_job(get_store(request), job_id, get_actor(request), write=request.method not in ("GET", "HEAD"),
-                labeler_may=getattr(route, "path", None) in LABELER_READS)
-
-
-def require_job(store: Store, job_id: int, actor: str, write: bool, labeler_may: bool = False) -> None:
-    """The rule of ``job_access`` for one job (also for routes that reach a job another way,
-    e.g. a run by its id): writes need the owner, reads a Reviewer or Team Manager (a Labeler
-    only where ``labeler_may``). Single-user mode: open."""
-    from store.team_jobs import require_role
-    from store.users import users_configured
-
-    if not users_configured(store):
-        return
-    if write:
-        require_role(store, job_id, actor)
-    elif labeler_may:
-        require_role(store, job_id, actor, "labeler", "reviewer", "manager")
-    else:
-        require_role(store, job_id, actor, "reviewer", "manager")
+    require_job(get_store(request), get_actor(request), job_id,
+                job_action(request.method, getattr(route, "path", None)))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from typing_extensions import NotRequired, TypedDict
 
 from store.formats import FORMATS
@@ -18,9 +18,23 @@ Status = Literal["all", "unlabeled", "labeled", "to_be_confirmed"]
 TypeId = Literal[tuple(REGISTRY)]  # the labeling types, listed in the spec
 FormatId = Literal[tuple(sorted(FORMATS))]  # the import/export formats
 MAX_ID = 2**63 - 1  # ids are BIGINT in the store: a larger number is bad input, not a lookup
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-JobId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="the job's id")]
-SampleId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="the sample's id")]
+
+
+def strict_id(value: Any) -> int:
+    """Ids are parsed once, strictly (store/access.py): digits only, no sign, padding, spaces or
+    decimals, in a path or in a JSON body; `1.0`, `+1`, ` 1` and `01` are bad input (400)."""
+    from store.access import parse_id
+
+    if isinstance(value, float):  # JSON 1.0 is not an id either
+        raise ValueError("an id is a whole number written with digits only")
+    return parse_id(value)
+
+
+StrictId = BeforeValidator(strict_id)
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # in a JSON body (the models are strict: no "1", no 1.0)
+PathId = Annotated[int, StrictId, PathParam(ge=1, le=MAX_ID, description="an id")]
+JobId = Annotated[int, StrictId, PathParam(ge=1, le=MAX_ID, description="the job's id")]
+SampleId = Annotated[int, StrictId, PathParam(ge=1, le=MAX_ID, description="the sample's id")]
 
 
 def _no_nul(value: str) -> str:

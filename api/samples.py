@@ -36,8 +36,9 @@ def list_samples(job_id: JobId, status: Status = "all",
                    pages=p.pages)
 
 
-# {sample_id:int}: /jobs/1/samples/labels (POST only) must not match here, so a GET on it is a 405
-@router.get("/jobs/{job_id}/samples/{sample_id:int}", response_model=SampleOut,
+# {sample_id:id}: /jobs/1/samples/labels (POST only) must not match here, so a GET on it is a 405.
+# The "id" convertor (api/__init__.py) takes canonical ids only: Starlette's "int" took "0001".
+@router.get("/jobs/{job_id}/samples/{sample_id:id}", response_model=SampleOut,
             summary="One sample with its annotation")
 def get_sample(job_id: JobId, sample_id: SampleId, store: Store = Depends(get_store)):
     return SampleOut.of(samples_store.get_sample(store, job_id, sample_id))

@@ -20,11 +20,11 @@ from store.versions import MAX_DESCRIPTION, export_version, get_version, list_ve
 
 from .deps import get_actor, get_store
 from .errors import error_responses
-from .models import ExportOut, FormatId, InModel, JobId, ServerPath, Timestamp
+from .models import ExportOut, FormatId, InModel, JobId, ServerPath, StrictId, Timestamp
 
 router = APIRouter(tags=["versions"], responses=error_responses(400, 404))
 
-VersionNumber = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="the version's number (1, 2, ...)")]
+VersionNumber = Annotated[int, StrictId, PathParam(ge=1, le=2**31 - 1, description="the version's number (1, 2, ...)")]
 ZIP = "application/zip"
 # what a download is: a file format's own type, folder formats as a zip
 MEDIA_TYPES = {"manifest": ("manifest", "application/x-ndjson"), "jsonl": ("jsonl", "application/x-ndjson"),
@@ -105,7 +105,7 @@ def export(job_id: JobId, number: VersionNumber, body: VersionExportIn, store: S
     try:
         ext, media_type = MEDIA_TYPES.get(body.format, ("dat", "application/octet-stream"))
         target = tmp / stem / f"{stem}.{ext}"
-        export_version(store, job_id, number, body.format, target, actor=actor)
+        export_version(store, job_id, number, body.format, target, actor=actor, server_path=False)
         folder = tmp / stem
         if target.is_dir() or len(list(folder.iterdir())) > 1:  # a folder layout, or a file with files beside it
             archive = shutil.make_archive(str(tmp / stem), "zip", folder)

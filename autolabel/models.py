@@ -83,7 +83,12 @@ def _is_audio_classifier(model_type: str) -> bool:
 
 def register_model(store: Store, source: str, version: str = "1", name: str | None = None,
                    actor: str | None = None) -> ModelRecord:
-    """Read the model's task and labels, then record it."""
+    """Read the model's task and labels, then record it. Registering reads a server folder or the
+    hub with the server's rights: an admin's action (store/access.py), asked before anything is
+    read so that a refusal tells nothing about the server's folders."""
+    from store.access import require_admin
+
+    require_admin(store, actor, "registering a model")
     task, labels = inspect_model(source)
     folder = Path(source).expanduser()
     if folder.is_dir():

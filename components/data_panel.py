@@ -152,7 +152,7 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
         target = str(upload) if upload else path
         if not target:
             raise gr.Error("give a path or upload the annotation file")
-        _report(import_format(store, job_id, format_id, target, actor=ctx.actor(request)))
+        _report(import_format(store, job_id, format_id, target, actor=ctx.actor(request), uploaded=bool(upload)))
         return history_frame(ctx, job_id)
 
     @user_errors
@@ -172,7 +172,7 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
         folder = tmp / stem
         folder.mkdir()
         target = folder / (stem + FILE_EXTENSIONS.get(format_id, ""))
-        res = export_job(store, job_id, format_id, target, actor=ctx.actor(request))
+        res = export_job(store, job_id, format_id, target, actor=ctx.actor(request), server_path=False)
         path = _export_to_download(folder, tmp, stem, Path(res.path))
         gr.Info(f"Exported {res.samples} samples as {format_id}")
         return path
@@ -206,7 +206,8 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
         folder = tmp / stem
         folder.mkdir()
         target = folder / (stem + FILE_EXTENSIONS.get(format_id, ""))
-        res = export_version(store, job_id, int(number), format_id, target, actor=ctx.actor(request))
+        res = export_version(store, job_id, int(number), format_id, target, actor=ctx.actor(request),
+                             server_path=False)
         path = _export_to_download(folder, tmp, stem, Path(res.path))
         gr.Info(f"Exported version {int(number)}: {res.samples} samples as {format_id}")
         return path

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functools import partial
+
 import gradio as gr
 import pandas as pd
 
@@ -10,7 +12,8 @@ from store.datasets import list_datasets
 from store.imports import upload_files
 from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job
 from store.labelset import Label, LabelSet, split_label_list
-from store.team_jobs import visible_job_ids
+from store.access import parse_id, require_job
+from store.errors import StoreError
 from store.types import REGISTRY, get_type
 from auth import multi_user
 
@@ -30,15 +33,28 @@ class JobsPage:
 
 
 def visible_jobs(ctx: AppContext, actor: str | None, type_id: str | None = None, search: str | None = None):
-    """The jobs the user may see (F6.1); actor None (building the page, no request yet): all of
-    them in single-user mode, none once users exist (the page load fills the user's list)."""
-    jobs = list_jobs(ctx.store, type_id, search)
+    """The jobs the user may see (F6.1, store/access.py); actor None (building the page, no
+    request yet): all of them in single-user mode, none once users exist (the page load fills the
+    user's list)."""
     if actor is None:
         if multi_user(ctx.store):
             return []
         actor = ctx.actor(None)
-    ids = visible_job_ids(ctx.store, actor)
-    return jobs if ids is None else [j for j in jobs if j.id in ids]
+    return list_jobs(ctx.store, type_id, search, actor=actor)
+
+
+def job_for_pages(ctx: AppContext, job_id, request: gr.Request):
+    """The picked job becomes the pages' current job (labeling, quick review, statistics) only
+    when the user may read all of it; a team labeler's job stays out of them (My Participations
+    is theirs)."""
+    if job_id is None:
+        return None
+    try:
+        job_id = parse_id(job_id, "job id")
+        require_job(ctx.store, ctx.actor(request), job_id, "read")
+    except StoreError:
+        return None
+    return job_id
 
 
 def jobs_frame(ctx: AppContext, type_id: str = "", search: str = "", actor: str | None = None) -> pd.DataFrame:
@@ -127,8 +143,9 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
                 return jid
         return gr.skip()
 
-    def on_mode(mode):
-        return [gr.update(visible=mode == m) for m in DATASET_MODES]
+    def on_mode(mode, request: gr.Request):
+        existing = gr.update(visible=mode == "Existing dataset", choices=_dataset_choices(ctx, ctx.actor(request)))
+        return [existing if m == "Existing dataset" else gr.update(visible=mode == m) for m in DATASET_MODES]
 
     def on_type(type_id):
         return gr.Checkbox(interactive=get_type(type_id).team_labeling, value=False)
@@ -153,20 +170,22 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
                     gr.Warning(f"{len(rec.errors)} files refused: " + "; ".join(rec.errors[:3]))
         frame, picker = refresh(picked=job.id, actor=actor)
         return (frame, picker, f"Created job **{_md(job.name)}**.", "", None,
-                gr.Dropdown(choices=_dataset_choices(ctx)), job.id)
+                gr.Dropdown(choices=_dataset_choices(ctx, actor)), job.id)
 
     @user_errors
-    def on_load(job_id):
+    def on_load(job_id, request: gr.Request):
         if job_id is None:
             raise gr.Error("pick a job first")
-        job = get_job(store, job_id)
+        require_job(store, ctx.actor(request), job_id, "manage")
+        job = get_job(store, parse_id(job_id, "job id"))
         return job.name, job.description, job.instructions, ", ".join(job.label_set.names())
 
     @user_errors
     def on_save(job_id, name, desc, instr, labels, request: gr.Request):
         if job_id is None:
             raise gr.Error("pick a job first")
-        job = get_job(store, job_id)
+        require_job(store, ctx.actor(request), job_id, "manage")
+        job = get_job(store, parse_id(job_id, "job id"))
         wanted = parse_labels_text(labels)
         by_name = {lab.name: lab for lab in job.label_set.labels}
         merged = LabelSet(labels=[by_name.get(lab.name, lab) for lab in wanted.labels], entities=job.label_set.entities,
@@ -191,7 +210,8 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
             raise gr.Error("pick a job first")
         if not confirmed:
             raise gr.Error("tick the confirmation box first: deleting a job loses its labels")
-        name = get_job(store, job_id).name
+        require_job(store, ctx.actor(request), job_id, "manage")
+        name = get_job(store, parse_id(job_id, "job id")).name
         delete_job(store, job_id, actor=ctx.actor(request))
         frame, picker = refresh(actor=ctx.actor(request))
         return frame, picker, f"Deleted job **{_md(name)}**.", False
@@ -200,7 +220,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     search.submit(on_filter, [type_filter, search, job], [table, job])
     refresh_btn.click(on_filter, [type_filter, search, job], [table, job])
     table.select(on_row_select, [table], [job])
-    job.change(lambda j: j, [job], [current_job])
+    job.change(partial(job_for_pages, ctx), [job], [current_job])
     c_mode.change(on_mode, [c_mode], [c_files, c_existing, c_folder, c_s3])
     c_type.change(on_type, [c_type], [c_team])
     create_btn.click(on_create, [c_name, c_type, c_desc, c_mode, c_files, c_existing, c_folder, c_s3, c_labels,
@@ -225,8 +245,13 @@ def _first(ctx: AppContext):
     return choices[0][1] if choices else None
 
 
-def _dataset_choices(ctx: AppContext):
-    return [(f"{d.name} ({d.media}, {d.samples} files)", d.id) for d in list_datasets(ctx.store)]
+def _dataset_choices(ctx: AppContext, actor: str | None = None):
+    """The datasets the user may build a job on (store/access.py): their own; all for an admin."""
+    if actor is None:
+        if multi_user(ctx.store):
+            return []
+        actor = ctx.actor(None)
+    return [(f"{d.name} ({d.media}, {d.samples} files)", d.id) for d in list_datasets(ctx.store, actor=actor)]
 
 
 def _orig_name(f) -> str:

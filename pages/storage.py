@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from store.access import is_admin
 from store.mirror import mirror_now, mirror_status
 
 from .common import AppContext, esc, user_errors
@@ -45,12 +46,14 @@ def build(ctx: AppContext) -> StoragePage:
         mirror_btn = gr.Button("Mirror now", size="sm", variant="primary", elem_id="storage-mirror-now",
                                interactive=bool(ctx.store.settings.mirror))
 
-    def load():
+    def load(request: gr.Request):
+        if not is_admin(ctx.store, ctx.actor(request)):
+            return ["The storage settings and the mirror are an admin's."]
         return [status_markdown(ctx)]
 
     @user_errors
-    def do_mirror():
-        r = mirror_now(ctx.store)
+    def do_mirror(request: gr.Request):
+        r = mirror_now(ctx.store, actor=ctx.actor(request))
         gr.Info(f"mirrored {r.tables} tables ({r.bytes:,} bytes) in {r.seconds:.1f} s")
         return [status_markdown(ctx)]
 

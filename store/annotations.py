@@ -76,6 +76,9 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
                  actor: str | None = None) -> int:
     """Classification: add labels to every selected sample in one action (F3.1). A typed name
     that is not in the label set is added to it. Returns the number of samples changed."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
     sample_ids = list(dict.fromkeys(int(s) for s in sample_ids))
@@ -101,6 +104,9 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
 def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[str],
                   actor: str | None = None) -> int:
     """Remove labels from the selected samples; a sample left with none returns to Unlabeled."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
     sample_ids = list(dict.fromkeys(int(s) for s in sample_ids))
@@ -119,6 +125,9 @@ def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list
 
 def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], actor: str | None = None) -> None:
     """Replace the labels of one sample (edit in the preview)."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
     with store.db.transaction() as cur:
@@ -133,6 +142,9 @@ def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], act
 
 def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None) -> None:
     """Save one sample's whole annotation, checked by its type (used by import and every page)."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
     row = store.db.fetchone("SELECT meta, text FROM samples WHERE id = ?", [sample_id])
@@ -148,6 +160,9 @@ def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor:
 
 def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | None = None) -> None:
     """Remove a sample's whole annotation: it returns to Unlabeled."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
@@ -168,6 +183,9 @@ def label_usage(store: Store, job_id: int) -> dict[str, int]:
 
 def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | None = None) -> int:
     """Rename a label in the label set and on every sample. Returns the samples changed."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     ls = job.label_set
     typed = [e.name for e in ls.entities] + [r.name for r in ls.relations]  # text triplet labels
@@ -202,6 +220,9 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
                  actor: str | None = None) -> int:
     """Delete a label from the set and from every sample; samples left without labels return to
     Unlabeled. Returns the samples changed."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     if name in [e.name for e in job.label_set.entities]:
         raise ValidationError(f"entity label {name[:80]!r} was defined when the job was created: "
@@ -256,6 +277,9 @@ def _relabel_rows(cur, job: Job, old: str, new: str | None) -> int:
 
 
 def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None) -> Job:
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     name = check_label_name(name, job.labeling_type.rules)
     if name in job.label_set.names():
@@ -265,6 +289,9 @@ def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str 
 
 def recolor_label(store: Store, job_id: int, name: str, color: str, actor: str | None = None) -> Job:
     """Change the color of a label (or an entity / relationship label) everywhere it is shown."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     ls = job.label_set
     if name not in ls.names() + [e.name for e in ls.entities] + [r.name for r in ls.relations]:

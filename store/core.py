@@ -59,4 +59,11 @@ def open_store(settings: Settings | None = None) -> Store:
     objects = make_object_store(settings)
     locations = Locations(objects, settings.s3_endpoint, settings.s3_region,
                           allow_local_paths=settings.allow_local_paths)
+    locations.private_folders = [Path(settings.data_dir).expanduser().resolve(),
+                                 Path(settings.objects_root).expanduser().resolve()]
+    if settings.mirror:
+        from .objects import parse_s3_url
+
+        url = settings.mirror if settings.mirror.endswith("/") else settings.mirror + "/"
+        locations.private_s3 = [parse_s3_url(url)]
     return Store(settings, db, objects, locations)

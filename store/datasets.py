@@ -66,13 +66,20 @@ def get_dataset(store: Store, dataset_id: int) -> Dataset:
     return _row(r)
 
 
-def list_datasets(store: Store, media: str | None = None) -> list[Dataset]:
+def list_datasets(store: Store, media: str | None = None, actor: str | None = None) -> list[Dataset]:
+    """The datasets the actor may build jobs on (store/access.py: their own; all for an admin)."""
+    from .access import visible_dataset_ids
+
+    visible = visible_dataset_ids(store, actor)
     sql = ("SELECT d.id, d.name, d.media, d.source, d.created_at, count(s.id) FROM datasets d "
-           "LEFT JOIN samples s ON s.dataset_id = d.id")
+           "LEFT JOIN samples s ON s.dataset_id = d.id WHERE 1 = 1")
     params: list = []
     if media:
-        sql += " WHERE d.media = ?"
+        sql += " AND d.media = ?"
         params.append(media)
+    if visible is not None:
+        sql += " AND d.id IN (SELECT unnest(?::BIGINT[]))"
+        params.append(sorted(visible))
     sql += " GROUP BY ALL ORDER BY d.id"
     return [_row(r) for r in store.db.fetchall(sql, params)]
 

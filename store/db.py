@@ -138,6 +138,17 @@ MIGRATIONS: list[list[str]] = [
             labeled INTEGER NOT NULL, label_counts JSON NOT NULL, bytes BIGINT NOT NULL, description VARCHAR,
             created_at TIMESTAMP NOT NULL, created_by VARCHAR, PRIMARY KEY (job_id, number))""",
     ],
+    # Accounts managed in the app (F6.4): disabled accounts, Hugging Face accounts matched by the
+    # provider's `sub` and waiting for an admin's approval, one-time invitation links.
+    [
+        "ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false",
+        "ALTER TABLE users ADD COLUMN pending BOOLEAN NOT NULL DEFAULT false",
+        "ALTER TABLE users ADD COLUMN hf_sub VARCHAR",
+        "ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT false",
+        """CREATE TABLE invitations (
+            token_hash VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, created_by VARCHAR,
+            created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL, used_at TIMESTAMP)""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,7 +16,16 @@ class ExportResult:
     samples: int
 
 
-def export_job(store: Store, job_id: int, fmt: str, out: str | Path, actor: str | None = None) -> ExportResult:
+def export_job(store: Store, job_id: int, fmt: str, out: str | Path, actor: str | None = None,
+               server_path: bool = True) -> ExportResult:
+    """Write the job in a format to `out`. A path the user named on the server (server_path) is
+    an admin's, inside LABELPORT_EXPORT_ROOT, and never an existing file (store/access.py);
+    server_path=False is for the app's own temporary folder of a download."""
+    from .access import check_export_target, require_job
+
+    require_job(store, actor, job_id, "read")  # store/access.py decides
+    if server_path:
+        check_export_target(store, actor, out)
     from .formats import get_format
 
     job = get_job(store, job_id)

@@ -123,7 +123,15 @@ def _gc_paused():
 def _register_and_label(store: Store, job, items: list[ImportItem], media: str, actor: str | None,
                         check: bool = True) -> tuple[int, int, list[str]]:
     """Check files, register them in the job's dataset, add them to the job and write their
-    annotations, all in one transaction. Returns (imported, labeled, errors)."""
+    annotations, all in one transaction. Returns (imported, labeled, errors).
+
+    Files outside the app's own storage (server paths, s3:// URLs) are an admin's, inside the
+    configured roots (store/access.py): any other reference is refused, one error per file."""
+    from .access import refused_sources
+
+    refused = refused_sources(store, actor, [it.uri for it in items])
+    if refused:
+        items = [it for it in items if it.uri not in refused]
     exts = job.labeling_type.extensions
     wrong = [it for it in items if media != "text" and not it.uri.lower().endswith(exts)]
     if wrong:  # never register a file the type cannot use (a manifest naming /etc/passwd, say)
@@ -131,8 +139,9 @@ def _register_and_label(store: Store, job, items: list[ImportItem], media: str, 
     entries = [FileEntry(it.uri, it.path, None, it.meta, it.text) for it in items]
     checked = check_files(store, entries, media) if check else None
     accepted = checked.accepted if checked else entries
-    errors = [f"{it.path}: not accepted for {job.labeling_type.title} (accepted: "
-              f"{', '.join(e.lstrip('.') for e in exts)})" for it in wrong]
+    errors = [f"{uri}: {reason}" for uri, reason in refused.items()]
+    errors += [f"{it.path}: not accepted for {job.labeling_type.title} (accepted: "
+               f"{', '.join(e.lstrip('.') for e in exts)})" for it in wrong]
     errors += [r.reason for r in checked.refused] if checked else []
     ok_uris = {e.uri for e in accepted}
     meta_by_uri = {e.uri: e.meta for e in accepted if e.meta}
@@ -195,6 +204,13 @@ def import_items(store: Store, job_id: int, items: list[ImportItem], fmt: str | 
 
     check=False registers the references as they are (a listing someone already trusts); such
     files are checked when first shown."""
+    from .access import require_job
+
+    from .access import is_admin
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
+    check = check or not is_admin(store, actor)  # unchecked references: an admin's shortcut only
+
     def work(job):
         imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor,
                                                         check=check)
@@ -202,8 +218,16 @@ def import_items(store: Store, job_id: int, items: list[ImportItem], fmt: str | 
     return _run(store, job_id, "annotation file" if fmt else "references", fmt, path, actor, work)
 
 
-def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | None = None) -> ImportRecord:
-    """Read `path` with the format's reader and import it (CLI `import`, the Add data dialog)."""
+def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | None = None,
+                  uploaded: bool = False) -> ImportRecord:
+    """Read `path` with the format's reader and import it (CLI `import`, the Add data dialog).
+    `uploaded`: the file is the user's upload (the web UI's file picker), not a server path; the
+    files it names are checked one by one all the same."""
+    from .access import check_server_path, require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
+    if not uploaded:
+        check_server_path(store, actor, str(path).strip() or ".", "read")
     from .formats import get_format
 
     job = get_job(store, job_id)
@@ -223,9 +247,17 @@ def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | N
 
 def import_location(store: Store, job_id: int, location: str, actor: str | None = None) -> ImportRecord:
     """Add the files under a local folder or an s3:// prefix (referenced in place, unlabeled)."""
+    from .access import require_job
+
+    from .access import check_source_uri
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
     location = (location or "").strip()
     if not location:
         raise ValidationError("give a folder path or an s3://bucket/prefix")
+    if location.startswith("store://"):
+        raise ValidationError("a store:// location is not a folder to import: upload the files instead")
+    check_source_uri(store, actor, location)
 
     def work(job):
         src = location
@@ -244,6 +276,9 @@ def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]
     """Copy uploaded files into the dataset's managed folder in object storage and add them.
 
     Each file is checked before anything is written; refused files are listed with a reason."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
     def work(job):
         if not files:
             raise ValidationError("no files were given: choose at least one file to upload")

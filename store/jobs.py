@@ -112,8 +112,20 @@ def create_job(store: Store, name: str | None, type_id: str, *, dataset_id: int 
                instructions: str = "", team_labeling: bool = False, actor: str | None = None,
                dataset_name: str | None = None) -> Job:
     """Create a job on an existing dataset (dataset_id), on a folder / s3:// prefix (source: the
-    dataset is found or created and scanned), or on a new empty dataset that uploads fill."""
+    dataset is found or created and scanned), or on a new empty dataset that uploads fill.
+
+    Access (store/access.py): an existing dataset must be the actor's (an admin's: any); a server
+    folder or an s3:// source is an admin's, inside the configured roots."""
+    from .access import check_source_uri, require_dataset
+
     ltype = get_type(type_id)
+    if dataset_id is not None:
+        dataset_id = require_dataset(store, actor, dataset_id)
+    elif source and source.strip():
+        src = source.strip()
+        if src.startswith("store://"):  # the app's storage: only through a dataset one may use
+            raise ValidationError("a store:// location is used through its dataset: pick the dataset instead")
+        check_source_uri(store, actor, src)
     if not (name or "").strip():  # default task-xxxx: draw again while the name is taken
         for _ in range(50):
             name = random_job_name()
@@ -167,8 +179,10 @@ def _name_from_source(source: str) -> str:
 def synchronize(store: Store, job_id: int, actor: str | None = None):
     """Rescan the dataset's source: new files become unlabeled samples of every job on the
     dataset; existing samples and labels are untouched; running it twice adds nothing (F2.1)."""
+    from .access import require_job
     from .imports import finish_import, start_import
 
+    require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
     dataset = get_dataset(store, job.dataset_id)
     record = start_import(store, job_id, dataset.id, "synchronize", None, dataset.source, actor)
@@ -207,7 +221,13 @@ def _add_to_jobs(cur, dataset_id: int, sample_ids: list[int], job_id: int | None
                     [jid, sample_ids, jid, jid])
 
 
-def list_jobs(store: Store, type_id: str | None = None, search: str | None = None) -> list[JobSummary]:
+def list_jobs(store: Store, type_id: str | None = None, search: str | None = None,
+              actor: str | None = None) -> list[JobSummary]:
+    """The jobs the actor may see (store/access.py: their own, those they are a member of; all for
+    an admin), newest first."""
+    from .access import visible_job_ids
+
+    visible = visible_job_ids(store, actor)
     sql = """
         WITH progress AS (
             SELECT job_id, count(*) AS total,
@@ -226,6 +246,9 @@ def list_jobs(store: Store, type_id: str | None = None, search: str | None = Non
     if search:
         sql += " AND contains(lower(j.name), lower(?))"
         params.append(search.strip())
+    if visible is not None:
+        sql += " AND j.id IN (SELECT unnest(?::BIGINT[]))"
+        params.append(sorted(visible))
     sql += " ORDER BY j.created_at DESC, j.id DESC"
     return [JobSummary(*r) for r in store.db.fetchall(sql, params)]
 
@@ -235,6 +258,9 @@ def modify_job(store: Store, job_id: int, *, name: str | None = None, descriptio
                actor: str | None = None) -> Job:
     """Change name, description, instructions and labels. Labels still used by samples cannot be
     dropped here (label management deletes them everywhere, on purpose)."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
     new_name = _check_name(store, name, exclude_id=job_id) if name is not None else job.name
     description, instructions = _check_texts(
@@ -262,7 +288,10 @@ def modify_job(store: Store, job_id: int, *, name: str | None = None, descriptio
 def copy_job(store: Store, job_id: int, name: str | None = None, description: str | None = None,
              actor: str | None = None) -> Job:
     """A new job on the same dataset with the samples as they are now, the label set and the team
-    settings; no labeling results (F1.5)."""
+    settings; no labeling results (F1.5). The job's owner's action: a copy reads every sample."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
     name = _check_name(store, name or f"{job.name[:MAX_JOB_NAME - 10]}-copy-{secrets.token_hex(2)}")
     description, _ = _check_texts(job.description if description is None else description, "")
@@ -280,6 +309,9 @@ def copy_job(store: Store, job_id: int, name: str | None = None, description: st
 
 def delete_job(store: Store, job_id: int, actor: str | None = None) -> None:
     """Delete a job and its labels; the dataset and its files stay (F1.4)."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
     with store.db.transaction() as cur:
         if cur.execute("SELECT count(*) FROM runs WHERE job_id = ? AND status = 'running'", [job_id]).fetchall()[0][0]:

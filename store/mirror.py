@@ -679,8 +679,11 @@ def start_scheduler(store) -> MirrorScheduler | None:
     return MirrorScheduler(store).start()
 
 
-def mirror_now(store) -> MirrorResult:
-    """Mirror at once through the running scheduler (if any), else directly."""
+def mirror_now(store, actor: str | None = None) -> MirrorResult:
+    """Mirror at once through the running scheduler (if any), else directly (an admin's action)."""
+    from .access import require_admin
+
+    require_admin(store, actor, "mirroring the store")
     scheduler = _schedulers.get(_db_key(store))
     return scheduler.mirror_now() if scheduler is not None else mirror_store(store)
 

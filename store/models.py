@@ -56,7 +56,10 @@ _COLUMNS = "id, name, source, version, task, labels, created_at, created_by"
 
 def add_model(store: Store, name: str, source: str, version: str, task: str, labels: list[str] | None = None,
               actor: str | None = None) -> ModelRecord:
-    """Record a model whose task autolabel/ has read from its config."""
+    """Record a model whose task autolabel/ has read from its config (an admin's action)."""
+    from .access import require_admin
+
+    require_admin(store, actor, "registering a model")
     name, source, version = (name or "").strip(), (source or "").strip(), (version or "").strip() or "1"
     if not source:
         raise ValidationError("give a Hugging Face model id or a local folder")
@@ -116,7 +119,11 @@ def check_model_fits(model: ModelRecord, type_id: str, tasks: tuple[str, ...] | 
 
 
 def delete_model(store: Store, model_id: int, actor: str | None = None) -> None:
+    """Forget a model: an admin's action, or its owner's (store/access.py)."""
+    from .access import require_model_manage
+
     m = get_model(store, model_id)
+    require_model_manage(store, actor, store.db.scalar("SELECT created_by FROM models WHERE id = ?", [model_id]))
     with store.db.transaction() as cur:
         cur.execute("DELETE FROM models WHERE id = ?", [model_id])
         record_event(cur, actor, "delete_model", None, name=m.name, version=m.version)

@@ -119,6 +119,9 @@ def flag_hard_examples(store: Store, job_id: int, rows: list[tuple[int, float, s
 
 def set_clusters(store: Store, job_id: int, assignments: dict[int, str], actor: str | None = None) -> int:
     """Auto grouping (F4.7): the cluster becomes the sample attribute; earlier clusters are cleared."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     table = pa.table({"sample_id": pa.array(list(assignments), pa.int64()),
                       "cluster": pa.array([str(c) for c in assignments.values()], pa.string())})
     with store.db.transaction() as cur:
@@ -136,6 +139,9 @@ def set_clusters(store: Store, job_id: int, assignments: dict[int, str], actor: 
 
 def confirm_samples(store: Store, job_id: int, sample_ids: list[int], actor: str | None = None) -> int:
     """F4.5: the selected To Be Confirmed samples move to Labeled as they are. Returns how many."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     ids = [int(s) for s in dict.fromkeys(sample_ids)]
     if not ids:
@@ -152,6 +158,9 @@ def confirm_samples(store: Store, job_id: int, sample_ids: list[int], actor: str
 
 def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None = None) -> int:
     """F4.5 bulk confirm: every To Be Confirmed sample whose confidence is at least the threshold."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     threshold = float(threshold)
     if not 0 <= threshold <= 1:
@@ -167,6 +176,9 @@ def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None
 def discard_predictions(store: Store, job_id: int, sample_ids: list[int] | None = None,
                         actor: str | None = None) -> int:
     """Send To Be Confirmed samples (the selected ones, or all) back to Unlabeled."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     sql = ("UPDATE job_samples SET status = 'unlabeled', labels = [], annotation = NULL, labeled_at = NULL, "
            "from_inference = false, confidence = NULL, model = NULL WHERE job_id = ? AND status = 'to_be_confirmed'")

@@ -70,6 +70,9 @@ def apply_modifications(store: Store, job_id: int, modifications: list[Modificat
                         actor: str | None = None) -> int:
     """Overwrite the shapes the reviewer changed, all in one transaction; every changed image is
     validated again (labels, points inside the image). Returns the number of images changed."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     from .annotations import _write_annotations
 
     job = get_job(store, job_id)

@@ -144,6 +144,9 @@ def check_preconditions(store: Store, job_id: int, kind: str, mode: str | None =
 def start_run(store: Store, job_id: int, kind: str, mode: str | None = None, model: str | None = None,
               device: str = "cpu", batch_size: int = 16, actor: str | None = None) -> Run:
     """Check the preconditions and record a running run; the caller then does the work."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     if device not in ("cpu", "gpu"):
         raise ValidationError("device is 'cpu' or 'gpu'")
     if not 1 <= int(batch_size) <= MAX_BATCH:

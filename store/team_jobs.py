@@ -45,22 +45,10 @@ class TeamJob:
 
 
 # -- access ------------------------------------------------------------------------------------------
-def _role_and_email(store: Store, job_id: int, username: str | None) -> tuple[str | None, str | None]:
-    """(role on the job, the user's email) in one query; NotFound when the job does not exist."""
-    r = store.db.fetchone(
-        "SELECT j.created_by, u.email, coalesce(u.is_admin, false), m.role FROM jobs j "
-        "LEFT JOIN users u ON u.username = ? LEFT JOIN job_members m ON m.job_id = j.id AND m.email = u.email "
-        "WHERE j.id = ?", [username, job_id])
-    if not r:
-        raise NotFound(f"job {job_id} does not exist")
-    created_by, email, admin, role = r
-    if username is not None and (admin or not users_configured(store) or (username and created_by == username)):
-        return "owner", email
-    return (role if email else None), email
-
-
-def job_role(store: Store, job_id: int, username: str | None) -> str | None:
-    return _role_and_email(store, job_id, username)[0]
+# The rules live in store/access.py; these names stay for the team flow's callers.
+from .access import check_role as _check_role  # noqa: E402
+from .access import job_role, visible_job_ids  # noqa: E402,F401
+from .access import job_role_and_email as _role_and_email  # noqa: E402
 
 
 def require_role(store: Store, job_id: int, username: str | None, *roles: str) -> str:
@@ -68,38 +56,10 @@ def require_role(store: Store, job_id: int, username: str | None, *roles: str) -
     return _check_role(job_id, job_role(store, job_id, username), roles)
 
 
-def _check_role(job_id: int, role: str | None, roles: tuple[str, ...]) -> str:
-    if role is None:
-        raise NotFound(f"job {job_id} does not exist")
-    if role != "owner" and role not in roles:
-        need = " or ".join(ROLES.get(r, r) for r in roles) or "the job's creator"
-        raise Forbidden(f"this needs {need}; you are {ROLES.get(role, role)} on this job")
-    return role
-
-
-def visible_job_ids(store: Store, username: str | None) -> set[int] | None:
-    """Jobs the user may see; None = all of them (admin, single-user)."""
-    if is_admin(store, username):
-        return None
-    email = user_email(store, username) if username else None
-    rows = store.db.fetchall("SELECT id FROM jobs WHERE created_by = ?", [username])
-    if email:
-        rows += store.db.fetchall("SELECT job_id FROM job_members WHERE email = ?", [email])
-    return {r[0] for r in rows}
-
-
 def can_see_sample(store: Store, sample_id: int, username: str | None) -> bool:
-    visible = visible_job_ids(store, username)
-    if visible is None:
-        return True
-    jobs = {r[0] for r in store.db.fetchall("SELECT job_id FROM job_samples WHERE sample_id = ?", [sample_id])}
-    owned = {j for j in jobs & visible if job_role(store, j, username) == "owner"}
-    if owned:
-        return True
-    email = user_email(store, username)
-    return bool(email and store.db.fetchone(
-        "SELECT 1 FROM assignments a JOIN job_members m ON m.job_id = a.job_id AND m.email = ? "
-        "WHERE a.sample_id = ? AND (a.email = ? OR m.role IN ('reviewer', 'manager'))", [email, sample_id, email]))
+    from .access import can_read_sample
+
+    return can_read_sample(store, sample_id, username)
 
 
 # -- set up ------------------------------------------------------------------------------------------

@@ -111,6 +111,9 @@ def _folder(store: Store, job: Job) -> str:
 
 def publish_version(store: Store, job_id: int, description: str = "", actor: str | None = None) -> Version:
     """Freeze the job as its next version (1, 2, ...) in object storage; returns the version."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
     from .formats import get_format
 
     job = get_job(store, job_id)
@@ -215,9 +218,15 @@ def version_samples(store: Store, version: Version) -> list:
 
 
 def export_version(store: Store, job_id: int, number: int, fmt: str, out: str | Path,
-                   actor: str | None = None):
+                   actor: str | None = None, server_path: bool = True):
     """Export a published version (its frozen data.parquet, not the live job) in a format of the
-    job's type: each writer runs on the version's samples and label set."""
+    job's type: each writer runs on the version's samples and label set. A server path is checked
+    as for export_job; server_path=False is for the app's own temporary folder of a download."""
+    from .access import check_export_target, require_job
+
+    require_job(store, actor, job_id, "read")  # store/access.py decides
+    if server_path:
+        check_export_target(store, actor, out)
     from .exports import ExportResult
     from .formats import get_format
     from .formats.common import job_snapshot, prepare_out_file

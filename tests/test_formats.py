@@ -207,8 +207,8 @@ def test_manifest_round_trip(store, tmp_path):
 
 
 def test_manifest_relative_sources_and_bad_lines(store, tmp_path, monkeypatch):
-    write_image(tmp_path / "data" / "imgs" / "a.png", seed=1)
-    write_image(tmp_path / "data" / "imgs" / "b.png", seed=2)
+    write_image(tmp_path / "src" / "imgs" / "a.png", seed=1)
+    write_image(tmp_path / "src" / "imgs" / "b.png", seed=2)
     lines = [
         json.dumps({"source": "imgs/a.png", "annotation": [{"type": "modelarts/image_classification", "name": "cat"},
                                                            {"name": "striped"}]}),
@@ -220,10 +220,10 @@ def test_manifest_relative_sources_and_bad_lines(store, tmp_path, monkeypatch):
         json.dumps({"source": "imgs/missing.png", "annotation": [{"name": "cat"}]}),
         json.dumps({"source": "../outside.png"}),
     ]
-    (tmp_path / "data" / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "src" / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     job = new_job(store, "man", labels=())
-    rec = import_format(store, job.id, "manifest", str(tmp_path / "data" / "m.jsonl"))
+    rec = import_format(store, job.id, "manifest", str(tmp_path / "src" / "m.jsonl"))
     assert rec.status == "partial" and rec.imported == 2 and rec.labeled == 1
     assert rec.errors[0].startswith("line 2: not valid JSON")
     assert rec.errors[1] == 'line 4: each line needs a "source"'

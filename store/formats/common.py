@@ -123,5 +123,7 @@ def prepare_out_file(out: Path) -> Path:
     out = Path(out).expanduser().absolute()
     if out.is_dir():
         raise ValidationError(f"{out} is a folder; this format writes a file")
+    if out.exists() or out.is_symlink():
+        raise ValidationError(f"{out} exists already: an export never overwrites a file; give a new path")
     out.parent.mkdir(parents=True, exist_ok=True)
     return out
