@@ -9,9 +9,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from store.errors import Forbidden
 from store.teams import (ROLES, add_members, create_team, delete_members, delete_team, get_team, list_members,
+                         require_team_owner,
                          list_teams, update_member, update_team)
+from store.access import parse_id
 from store.users import is_admin
 
 from .common import AppContext, esc, user_errors
@@ -36,10 +37,7 @@ def check_team(ctx: AppContext, team_id, actor: str):
     """The team, when the user owns it (or is an admin)."""
     if team_id is None:
         raise gr.Error("pick a team first")
-    team = get_team(ctx.store, int(team_id))
-    if team.owner != actor and not is_admin(ctx.store, actor):
-        raise Forbidden("only the team's owner manages it")
-    return team
+    return require_team_owner(ctx.store, parse_id(team_id, "team id"), actor)  # the rule is the store's
 
 
 def parse_member_lines(text: str) -> list[tuple[str, str, str]]:

@@ -1,0 +1,224 @@
+"""The one access model (store/access.py, SPEC F6.2/F6.3/F5.10) at the store level: every store
+function that reads or changes a job, sample, dataset, model or server path asks it with the
+acting user, whoever calls. A real DuckDB store; real users (Argon2 hashes)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from store import access
+from store.annotations import apply_labels, set_annotation
+from store.datasets import list_datasets
+from store.errors import Forbidden, NotFound, ValidationError
+from store.exports import export_job
+from store.imports import ImportItem, import_items, import_location, upload_files
+from store.jobs import copy_job, create_job, delete_job, list_jobs, modify_job
+from store.labelset import parse_labels_argument
+from store.samples import delete_samples
+from store.team_jobs import make_team_job, my_samples
+from store.teams import add_members, create_team
+from store.users import add_user, hash_password
+
+HASH = hash_password("password123")
+
+
+def png(seed: int) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (seed * 40 % 256, 10, 10)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def world(store):
+    """admin, a creator with a team job (labeler, reviewer), an outsider."""
+    for name, admin in (("admin", True), ("creator", False), ("lab", False), ("rev", False), ("outsider", False)):
+        add_user(store, name, f"{name}@example.org", password_hash=HASH, is_admin=admin, actor="cli")
+    job = create_job(store, "team-job", "image_classification", label_set=parse_labels_argument("a,b"),
+                     actor="creator")
+    upload_files(store, job.id, [(f"p{i}.png", png(i)) for i in range(4)], actor="creator")
+    team = create_team(store, "crew", owner="creator")
+    add_members(store, team.id, [("lab@example.org", "", "labeler"), ("rev@example.org", "", "reviewer")],
+                actor="creator")
+    make_team_job(store, job.id, team.id, labelers=["lab@example.org"], reviewers=["rev@example.org"],
+                  actor="creator", seed=1)
+    ids = [r[0] for r in store.db.fetchall("SELECT sample_id FROM job_samples WHERE job_id = ? ORDER BY 1", [job.id])]
+    return store, job, ids
+
+
+@pytest.mark.parametrize("raw", ["1.0", "+1", " 1", "1 ", "01", "0000000000000000001", "1e0", "0x1", "-1", "",
+                                 "１", "١", "99999999999999999999", "0", None, True, 1.5, "1/", "1%00"])
+def test_ids_are_parsed_strictly(raw):
+    with pytest.raises(ValidationError):
+        access.parse_id(raw)
+
+
+def test_canonical_ids_parse():
+    assert access.parse_id("1") == 1 and access.parse_id(42) == 42 and access.parse_id(7.0) == 7
+    assert access.parse_id(str(2**63 - 1)) == 2**63 - 1
+
+
+def test_roles_and_actions_on_a_team_job(world):
+    store, job, _ = world
+    assert access.require_job(store, "creator", job.id, "manage") == "owner"
+    assert access.require_job(store, "admin", job.id, "manage") == "owner"
+    assert access.require_job(store, "lab", job.id, "view") == "labeler"
+    assert access.require_job(store, "rev", job.id, "read") == "reviewer"
+    for action in ("read", "label", "manage", "review"):
+        with pytest.raises(Forbidden):
+            access.require_job(store, "lab", job.id, action)
+    for action in ("label", "manage", "accept"):
+        with pytest.raises(Forbidden):
+            access.require_job(store, "rev", job.id, action)
+    for action in ("view", "read", "label", "manage"):
+        with pytest.raises(NotFound):  # a job one is not part of does not exist for them
+            access.require_job(store, "outsider", job.id, action)
+    with pytest.raises(ValidationError):
+        access.require_job(store, "creator", f"{job.id}.0", "read")
+
+
+def test_store_writes_ask_the_rule_whoever_calls(world):
+    store, job, ids = world
+    for who, error in (("lab", Forbidden), ("rev", Forbidden), ("outsider", NotFound)):
+        with pytest.raises(error):
+            apply_labels(store, job.id, ids[:1], ["a"], actor=who)
+        with pytest.raises(error):
+            set_annotation(store, job.id, ids[0], {"labels": ["a"]}, actor=who)
+        with pytest.raises(error):
+            delete_samples(store, job.id, ids[:1], actor=who)
+        with pytest.raises(error):
+            modify_job(store, job.id, name="mine", actor=who)
+        with pytest.raises(error):
+            copy_job(store, job.id, actor=who)
+        with pytest.raises(error):
+            delete_job(store, job.id, actor=who)
+    assert store.db.scalar("SELECT count(*) FROM job_samples WHERE job_id = ? AND status = 'labeled'", [job.id]) == 0
+    assert [j.name for j in list_jobs(store, actor="outsider")] == []
+    assert [j.name for j in list_jobs(store, actor="lab")] == ["team-job"]  # visible (My Participations)
+    assert apply_labels(store, job.id, ids[:1], ["a"], actor="creator") == 1
+
+
+def test_sample_files_follow_the_job(world):
+    store, job, ids = world
+    mine = {a.sample_id for a in my_samples(store, job.id, "lab", page_size=100)[0]}
+    assert mine == set(ids)
+    assert access.can_read_sample(store, ids[0], "creator") and access.can_read_sample(store, ids[0], "admin")
+    assert access.can_read_sample(store, ids[0], "lab") and access.can_read_sample(store, ids[0], "rev")
+    assert not access.can_read_sample(store, ids[0], "outsider")
+    with pytest.raises(NotFound):
+        access.require_sample_file(store, "outsider", ids[0])
+    with pytest.raises(ValidationError):
+        access.require_sample_file(store, "creator", f"+{ids[0]}")
+
+
+def test_deleting_a_sample_removes_its_team_work(world):
+    store, job, ids = world
+    delete_samples(store, job.id, ids[:1], actor="creator")
+    assert ids[0] not in {a.sample_id for a in my_samples(store, job.id, "lab", page_size=100)[0]}
+    assert not store.db.fetchone("SELECT 1 FROM assignments WHERE sample_id = ?", [ids[0]])
+    assert not access.can_read_sample(store, ids[0], "lab")
+
+
+def test_datasets_have_owners(world):
+    store, job, _ = world
+    assert [d.id for d in list_datasets(store, actor="outsider")] == []
+    assert [d.id for d in list_datasets(store, actor="creator")] == [job.dataset_id]
+    with pytest.raises(NotFound):
+        create_job(store, "steal", "image_classification", dataset_id=job.dataset_id, actor="outsider")
+    assert create_job(store, "again", "image_classification", dataset_id=job.dataset_id, actor="admin").id
+
+
+def test_server_paths_and_buckets_are_an_admins(world, tmp_path, monkeypatch):
+    store, job, _ = world
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "x.png").write_bytes(png(1))
+    for source in (str(folder), "/etc", "s3://some-bucket/prefix/"):
+        with pytest.raises(Forbidden):
+            create_job(store, None, "image_classification", source=source, actor="creator")
+        with pytest.raises(Forbidden):
+            import_location(store, job.id, source, actor="creator")
+    with pytest.raises(Forbidden):  # the app's own data folder: never a source, even for an admin
+        create_job(store, None, "image_classification", source=str(store.settings.data_dir), actor="admin")
+    monkeypatch.setenv("LABELPORT_IMPORT_ROOTS", str(tmp_path / "elsewhere"))
+    with pytest.raises(Forbidden, match="import roots"):
+        create_job(store, None, "image_classification", source=str(folder), actor="admin")
+    monkeypatch.setenv("LABELPORT_IMPORT_ROOTS", str(tmp_path))
+    assert create_job(store, None, "image_classification", source=str(folder), actor="admin").id
+
+
+def test_references_outside_the_store_are_refused_one_by_one(world):
+    store, job, _ = world
+    items = [ImportItem("/etc/passwd", "passwd"), ImportItem(str(store.settings.database), "db"),
+             ImportItem("s3://bucket/key.png", "key.png")]
+    rec = import_items(store, job.id, items, None, "refs", actor="creator")
+    assert rec.imported == 0 and len(rec.errors) == 3
+    assert all("admin" in e for e in rec.errors)
+    rec = import_items(store, job.id, items[1:2], None, "refs", actor="admin")
+    assert rec.imported == 0 and "database" in rec.errors[0]
+
+
+def test_the_mirror_is_never_a_source(store):
+    from dataclasses import replace
+
+    store.settings = replace(store.settings, mirror="s3://mirror-bucket/lp")
+    with pytest.raises(Forbidden, match="mirror"):
+        access.check_s3_source(store, "cli", "s3://mirror-bucket/lp/mirror/LATEST.json")
+    with pytest.raises(Forbidden, match="mirror"):
+        access.check_s3_source(store, "cli", "s3://mirror-bucket/")
+    access.check_s3_source(store, "cli", "s3://other-bucket/lp/")
+
+
+def test_exports_to_the_server(world, tmp_path, monkeypatch):
+    store, job, _ = world
+    with pytest.raises(Forbidden):
+        export_job(store, job.id, "manifest", tmp_path / "out.manifest", actor="creator")
+    existing = tmp_path / "keep.manifest"
+    existing.write_text("precious")
+    with pytest.raises(ValidationError, match="never overwrites"):
+        export_job(store, job.id, "manifest", existing, actor="admin")
+    assert existing.read_text() == "precious"
+    monkeypatch.setenv("LABELPORT_EXPORT_ROOT", str(tmp_path / "exports"))
+    with pytest.raises(Forbidden, match="export root"):
+        export_job(store, job.id, "manifest", tmp_path / "elsewhere.manifest", actor="admin")
+    assert export_job(store, job.id, "manifest", tmp_path / "exports" / "a.manifest", actor="admin").samples == 4
+    with pytest.raises(Forbidden):  # the download path of a labeler: no read right either
+        export_job(store, job.id, "manifest", tmp_path / "x", actor="lab", server_path=False)
+
+
+def test_delete_source_removes_own_files_never_folders(world, tmp_path):
+    store, job, ids = world
+    other = create_job(store, "other", "image_classification", actor="outsider")
+    upload_files(store, other.id, [("o.png", png(9))], actor="outsider")
+    other_key = store.db.scalar("SELECT uri FROM samples WHERE dataset_id = ?", [other.dataset_id])
+    # a sample of the creator's dataset that points at another dataset's file and at a folder
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE samples SET uri = ? WHERE id = ?", [other_key, ids[1]])
+        cur.execute("UPDATE samples SET uri = ? WHERE id = ?", [f"store://datasets/{job.dataset_id}/", ids[2]])
+    res = delete_samples(store, job.id, ids[:3], delete_source=True, actor="creator")
+    assert res.removed == 3 and res.files_deleted == 1
+    assert any("another dataset" in e for e in res.errors) and any("folder" in e for e in res.errors)
+    assert store.objects.exists(other_key[len("store://"):])
+    assert Path(store.objects.local_path(f"datasets/{job.dataset_id}")).is_dir()
+
+
+def test_models_are_registered_by_admins(world, tmp_path):
+    from autolabel.models import register_model
+    from store.models import add_model, delete_model
+
+    store, _, _ = world
+    with pytest.raises(Forbidden):  # refused before the folder is even looked at
+        register_model(store, str(tmp_path / "no-such-model"), actor="creator")
+    m = add_model(store, "m", "some/model", "1", "image-classification", ["a"], actor="admin")
+    with pytest.raises(Forbidden):
+        delete_model(store, m.id, actor="outsider")
+    delete_model(store, m.id, actor="admin")
+
+
+def test_single_user_mode_is_open(store):
+    job = create_job(store, "solo", "image_classification", actor="local")
+    assert access.require_job(store, "local", job.id, "manage") == "owner"
+    assert access.is_admin(store, "local")
