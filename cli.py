@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 COMMANDS = ("create-job", "import", "export", "stats", "list-jobs", "autolabel", "register-model", "list-models",
-            "confirm", "add-user", "list-users", "hash-password", "mirror", "restore",
+            "confirm", "add-user", "list-users", "disable-user", "enable-user", "reset-password", "make-admin",
+            "approve-user", "invite-user", "hash-password", "mirror", "restore",
             "publish", "versions")
 log = logging.getLogger("labelport.cli")
 
@@ -99,16 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--above", type=float, required=True, metavar="T", help="confidence threshold 0..1")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("add-user", help="add a user who logs in with a password (the app becomes multi-user)")
-    p.add_argument("name", help="user name: letters, digits, _ . @ -")
-    p.add_argument("--email", help="the user's email: team membership and notifications go by it")
-    p.add_argument("--admin", action="store_true", help="an admin sees and manages every job and team")
-    p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from standard input (else it is asked for, without echo)")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("list-users", help="the configured users")
-    p.add_argument("--json", action="store_true")
+    add_user_parsers(sub)  # add-user, list-users, ...: work while the app runs too
 
     p = sub.add_parser("hash-password", help="print an Argon2 hash of a password (from stdin) for a users file")
 
@@ -189,7 +182,8 @@ def run_command(args) -> int:
         from store.mirror import MirrorTarget
 
         MirrorTarget.of(settings_from_args(args))
-    password = _read_password(args) if args.command == "add-user" else None
+    if args.command in USER_COMMANDS:
+        return user_command(args)
     store = open_store(settings_from_args(args))
     try:
         if args.command == "mirror":
@@ -198,19 +192,6 @@ def run_command(args) -> int:
             m = mirror_store(store)
             _print(args, m.as_dict(), f"mirrored {m.tables} tables ({m.rows} rows, {m.bytes} bytes, "
                    f"{m.objects_uploaded} files uploaded) to {store.settings.mirror}/{m.prefix} in {m.seconds:.1f} s")
-            return 0
-        if args.command in ("add-user", "list-users"):
-            from store.users import add_user, list_users
-
-            if args.command == "add-user":
-                u = add_user(store, args.name, args.email, password, is_admin=args.admin, actor="cli")
-                _print(args, u.as_dict(), f"added user {u.username}" + (f" <{u.email}>" if u.email else "")
-                       + (" (admin)" if u.is_admin else ""))
-            else:
-                us = list_users(store)
-                _print(args, {"users": [u.as_dict() for u in us]},
-                       "\n".join(f"{u.username}\t{u.email or '-'}\t{'admin' if u.is_admin else 'user'}\t{u.source}"
-                                 for u in us) or "no users: the app runs single-user")
             return 0
         if args.command == "create-job":
             instructions = args.instructions
@@ -325,3 +306,261 @@ def main(argv: list[str]) -> int:
     except (OSError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+# -- user commands: directly on the store, or through the running app ---------------------------------
+USER_COMMANDS = ("add-user", "list-users", "disable-user", "enable-user", "reset-password", "make-admin",
+                 "approve-user", "invite-user")
+URL_HELP = ("the running app's URL (LABELPORT_URL; default: the one it wrote to <data-dir>/app.url); used only "
+            "while the app holds the store")
+
+
+def add_user_parsers(sub) -> None:
+    p = sub.add_parser("add-user", help="add a user who logs in with a password (the app becomes multi-user)")
+    p.add_argument("name", help="user name: letters, digits, _ . @ -")
+    p.add_argument("--email", help="the user's email: team membership and notifications go by it")
+    p.add_argument("--admin", action="store_true", help="an admin sees and manages every job and team")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input (else it is asked for, without echo)")
+    how.add_argument("--invite", action="store_true",
+                     help="no password: print a one-time link with which the user chooses one")
+
+    p = sub.add_parser("invite-user", help="add a user with a one-time invitation link (printed) to choose a password")
+    p.add_argument("name", help="user name: letters, digits, _ . @ -")
+    p.add_argument("--email", help="the user's email: team membership and notifications go by it")
+    p.add_argument("--admin", action="store_true", help="an admin sees and manages every job and team")
+
+    sub.add_parser("list-users", help="the configured users, their state and active sessions")
+
+    for name, text in (("disable-user", "disable an account: the user may not log in, their sessions end"),
+                       ("enable-user", "enable a disabled account"),
+                       ("approve-user", "let a pending Hugging Face account use the app")):
+        sub.add_parser(name, help=text).add_argument("name", help="user name")
+
+    p = sub.add_parser("reset-password",
+                       help="set a user's password (their sessions end), or give a new invitation link")
+    p.add_argument("name", help="user name")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true",
+                     help="read the new password from standard input (else it is asked for, without echo)")
+    how.add_argument("--invite", action="store_true",
+                     help="print a one-time link to choose a new password; the old one stops working now")
+
+    p = sub.add_parser("make-admin", help="make a user an admin (--remove: take the flag away)")
+    p.add_argument("name", help="user name")
+    p.add_argument("--remove", action="store_true", help="remove the admin flag")
+
+    for name in USER_COMMANDS:
+        sub.choices[name].add_argument("--json", action="store_true", help="print JSON")
+        sub.choices[name].add_argument("--url", default=os.environ.get("LABELPORT_URL"), help=URL_HELP)
+
+
+class DirectUsers:
+    """The user commands on the store itself (the app is not running), as the system actor "cli"."""
+
+    actor = "cli"
+
+    def __init__(self, store):
+        self.store = store
+
+    def _link(self, token: str) -> str:
+        from store.users import invitation_url
+
+        return invitation_url(self.store.settings.public_url, token)
+
+    def add(self, name: str, email: str | None, password: str | None, admin: bool, invite: bool) -> dict:
+        from store.users import add_user, create_invitation
+
+        u = add_user(self.store, name, email, password, admin, actor=self.actor, invited=invite)
+        out = u.as_dict()
+        if invite:
+            out["invitation_url"] = self._link(create_invitation(self.store, u.username, actor=self.actor))
+        return out
+
+    def list(self) -> list[dict]:
+        from store.users import list_users
+
+        return [u.as_dict() for u in list_users(self.store, actor=self.actor)]
+
+    def patch(self, name: str, **change) -> dict:
+        from store import users
+
+        if change.get("approved"):
+            users.approve_user(self.store, name, actor=self.actor)
+        if "admin" in change:
+            users.set_admin(self.store, name, change["admin"], actor=self.actor)
+        if "disabled" in change:
+            users.set_disabled(self.store, name, change["disabled"], actor=self.actor)
+        return users.get_user(self.store, name).as_dict()
+
+    def password(self, name: str, password: str | None, invite: bool) -> dict:
+        from store.users import create_invitation, set_password
+
+        if invite:
+            return {"username": name, "invitation_url": self._link(
+                create_invitation(self.store, name, actor=self.actor, reset=True))}
+        set_password(self.store, name, password, actor=self.actor)
+        return {"username": name, "ok": True}
+
+
+class RemoteUsers:
+    """The user commands through the running app's REST API (/api/v1/users), authenticated with the
+    local admin token the app wrote to <data-dir>/admin.token (local_admin.py)."""
+
+    STARTING_WAIT_S = 30.0  # an app that is starting holds the store (and wrote app.url) before it listens
+
+    def __init__(self, url: str, token: str, data_dir, wait_s: float = 0.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.data_dir = data_dir
+        self.wait_s = wait_s
+
+    @classmethod
+    def find(cls, settings, url: str | None) -> "RemoteUsers":
+        from local_admin import TOKEN_FILE, read_token, read_url
+        from store.errors import StoreError
+
+        data = settings.data_dir
+        published = read_url(data)
+        token = read_token(data)
+        if not (url or published) or not token:
+            raise StoreError(f"the store in {data} is in use by another process, and no running app published its "
+                             f"address and admin token there ({TOKEN_FILE}). If the app is starting, run the command "
+                             "again in a moment; if it runs, restart it with this version; otherwise stop the process "
+                             "that holds the store and run the command again.")
+        # the published address of an app that may still be starting: wait for it a while; an explicit one: no
+        return cls(url or published, token, data, wait_s=0.0 if url else cls.STARTING_WAIT_S)
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        import time
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        from store.errors import Conflict, Forbidden, NotFound, StoreError, ValidationError
+
+        req = urllib.request.Request(self.url + "/api/v1" + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json",
+                                              "Content-Type": "application/json"})
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        # the app on this machine: never through a proxy the environment names
+        opener = (urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                  if host in ("127.0.0.1", "localhost", "::1") else urllib.request.build_opener())
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                with opener.open(req, timeout=60) as r:
+                    raw = r.read()
+                    return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as e:
+                try:
+                    message = json.loads(e.read())["error"]["message"]
+                except (ValueError, KeyError, TypeError):
+                    message = f"HTTP {e.code} {e.reason}"
+                if e.code == 401:
+                    raise StoreError(f"the app at {self.url} did not accept the admin token in {self.data_dir}: "
+                                     "is it the app of this --data-dir? (give --url, or restart the app)") from None
+                kind = {400: ValidationError, 403: Forbidden, 404: NotFound, 409: Conflict}.get(e.code, StoreError)
+                raise kind(message) from None
+            except (urllib.error.URLError, OSError) as e:
+                if time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                reason = getattr(e, "reason", e)
+                raise StoreError(f"the store in {self.data_dir} is in use by another process, and the app at "
+                                 f"{self.url} does not answer ({reason}). If the app runs at another address, "
+                                 "give it with --url (or LABELPORT_URL); otherwise stop the process that holds "
+                                 "the store and run the command again.") from None
+
+    def add(self, name, email, password, admin, invite) -> dict:
+        body = {"username": name, "email": email, "admin": admin, "invite": invite}
+        if password is not None:
+            body["password"] = password
+        return self._call("POST", "/users", body)
+
+    def list(self) -> list[dict]:
+        return self._call("GET", "/users")
+
+    def patch(self, name: str, **change) -> dict:
+        import urllib.parse
+
+        return self._call("PATCH", f"/users/{urllib.parse.quote(name, safe='')}", change)
+
+    def password(self, name, password, invite) -> dict:
+        import urllib.parse
+
+        body = {"invite": True} if invite else {"password": password}
+        return self._call("POST", f"/users/{urllib.parse.quote(name, safe='')}/password", body)
+
+
+def _store_locked(error) -> bool:
+    return "in use by another process" in str(error)
+
+
+def user_command(args) -> int:
+    """add-user, list-users, ...: on the store when it is free; while the app runs (the store is
+    locked by it), through the app's API with its local admin token. Never "the store is locked"."""
+    from store import open_store
+    from store.errors import StoreError
+
+    needs_password = (args.command == "add-user" and not args.invite) or (
+        args.command == "reset-password" and not args.invite)
+    password = _read_password(args) if needs_password else None
+    settings = settings_from_args(args)
+    try:
+        store = open_store(settings)
+    except StoreError as e:
+        if not _store_locked(e):
+            raise
+        log.info("the store is in use (the app runs?): going through the app's API")
+        return run_user_command(RemoteUsers.find(settings, args.url), args, password)
+    try:
+        return run_user_command(DirectUsers(store), args, password)
+    finally:
+        store.close()
+
+
+def _user_line(u: dict) -> str:
+    state = ("disabled" if u.get("disabled") else "pending approval" if u.get("pending")
+             else "invited" if u.get("source") == "local" and not u.get("has_password", True) else "active")
+    return (f"{u['username']}\t{u.get('email') or '-'}\t{'admin' if u.get('is_admin') else 'user'}\t"
+            f"{u.get('source')}\t{state}\t{u.get('active_sessions', 0)} sessions")
+
+
+def run_user_command(users, args, password: str | None) -> int:
+    c = args.command
+    if c in ("add-user", "invite-user"):
+        invite = c == "invite-user" or args.invite
+        u = users.add(args.name, args.email, password, args.admin, invite)
+        text = f"added user {u['username']}" + (f" <{u['email']}>" if u.get("email") else "") + (
+            " (admin)" if u.get("is_admin") else "")
+        if invite:
+            text += f"\ninvitation link (one use, valid {_invitation_days()} days):\n{u['invitation_url']}"
+        _print(args, u, text)
+    elif c == "list-users":
+        us = users.list()
+        _print(args, {"users": us}, "\n".join(_user_line(u) for u in us) or "no users: the app runs single-user")
+    elif c in ("disable-user", "enable-user"):
+        u = users.patch(args.name, disabled=c == "disable-user")
+        _print(args, u, f"{'disabled' if u['disabled'] else 'enabled'} {u['username']}"
+               + (": their sessions ended" if u["disabled"] else ""))
+    elif c == "approve-user":
+        u = users.patch(args.name, approved=True)
+        _print(args, u, f"approved {u['username']}")
+    elif c == "make-admin":
+        u = users.patch(args.name, admin=not args.remove)
+        _print(args, u, f"{u['username']} is {'an admin' if u['is_admin'] else 'no longer an admin'}")
+    elif c == "reset-password":
+        r = users.password(args.name, password, args.invite)
+        _print(args, r, f"new invitation link for {args.name} (one use, valid {_invitation_days()} days; the old "
+                        f"password no longer works):\n{r['invitation_url']}" if args.invite
+               else f"password of {args.name} changed; their sessions ended")
+    return 0
+
+
+def _invitation_days() -> int:
+    from store.users import INVITATION_DAYS
+
+    return INVITATION_DAYS

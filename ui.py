@@ -10,10 +10,11 @@ import importlib
 
 from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
 from pages.common import AppContext, esc
+from pages import users as users_admin
 from store import Store
-from store.errors import NotFound
+from store.access import is_admin, member_roles, parse_id, require_job
+from store.errors import Forbidden, StoreError
 from store.jobs import get_job
-from store.team_jobs import visible_job_ids
 from store.types import REGISTRY
 from auth import multi_user
 
@@ -49,29 +50,35 @@ def build_ui(store: Store) -> gr.Blocks:
                 review_page = quick_review.build(ctx, current_job)
             with gr.Tab("Task statistics", id="stats", elem_id="tab-stats"):
                 stats_page = statistics.build(ctx, current_job)
-            with gr.Tab("Storage", id="storage", elem_id="tab-storage") as storage_tab:  # mirror status
+            with gr.Tab("Storage", id="storage", elem_id="tab-storage", visible=False) as storage_tab:  # mirror status
                 storage_page = importlib.import_module("pages.storage").build(ctx)
                 storage_tab.select(storage_page.load, None, storage_page.outputs)
-            with gr.Tab("Labeling Teams", id="teams", elem_id="tab-teams") as teams_tab:
+            with gr.Tab("Labeling Teams", id="teams", elem_id="tab-teams", visible=False) as teams_tab:
                 teams_page = teams.build(ctx)
-            with gr.Tab("Team job", id="team-job", elem_id="tab-team-job") as team_job_tab:
+            with gr.Tab("Team job", id="team-job", elem_id="tab-team-job", visible=False) as team_job_tab:
                 team_job_page = team_job.build(ctx, jobs_page.job)
-            with gr.Tab("Acceptance", id="acceptance", elem_id="tab-acceptance") as acceptance_tab:
+            with gr.Tab("Acceptance", id="acceptance", elem_id="tab-acceptance", visible=False) as acceptance_tab:
                 acceptance_page = acceptance.build(ctx, jobs_page.job)
-            with gr.Tab("My Participations", id="participations", elem_id="tab-participations") as part_tab:
+            with gr.Tab("My Participations", id="participations", elem_id="tab-participations", visible=False) as part_tab:
                 part_page = participations.build(ctx)
-            with gr.Tab("Team review", id="team-review", elem_id="tab-team-review") as team_review_tab:
+            with gr.Tab("Team review", id="team-review", elem_id="tab-team-review", visible=False) as team_review_tab:
                 team_review_page = team_review.build(ctx)
+            with gr.Tab("Users", id="users", elem_id="tab-users", visible=False) as users_tab:  # admins (F6.4)
+                users_page = users_admin.build(ctx)
 
         label_outputs = [c for p in pages.values() for c in p.load_outputs]
 
         def open_labeling(job_id, request: gr.Request):
             if job_id is None:
                 raise gr.Error("pick a job first")
-            try:
+            try:  # the creator's labeling page: the job's owner only (team members: My Participations)
+                job_id = parse_id(job_id, "job id")
+                require_job(store, ctx.actor(request), job_id, "label")
                 job = get_job(store, job_id)
-                check_visible(job_id, request)
-            except NotFound as e:
+            except Forbidden:
+                raise gr.Error("you label this job in My Participations (reviewers: Team review); "
+                               "the labeling page is the job creator's") from None
+            except StoreError as e:
                 raise gr.Error(esc(e)) from None
             if job.type not in pages:
                 raise gr.Error(f"the {job.labeling_type.title} labeling page is not available yet")
@@ -82,17 +89,13 @@ def build_ui(store: Store) -> gr.Blocks:
             review = review_page.load(job_id)
             return [job_id, gr.Tabs(selected="label")] + visibility + updates + review
 
-        def check_visible(job_id, request):
-            visible = visible_job_ids(store, ctx.actor(request))
-            if visible is not None and int(job_id) not in visible:
-                raise NotFound(f"job {job_id} does not exist")
-
         def open_stats(job_id, request: gr.Request):
             if job_id is None:
                 raise gr.Error("pick a job first")
             try:
-                check_visible(job_id, request)
-            except NotFound as e:
+                job_id = parse_id(job_id, "job id")
+                require_job(store, ctx.actor(request), job_id, "read")
+            except StoreError as e:
                 raise gr.Error(esc(e)) from None
             return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id)
 
@@ -103,20 +106,44 @@ def build_ui(store: Store) -> gr.Blocks:
         demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job])
 
         def show_user(request: gr.Request):
-            """The header: who is logged in (with a log-out link), or single-user mode."""
+            """The header: who is logged in (with a log-out button: log-out is a POST), or single-user mode."""
             name = getattr(request, "username", None)
             if multi_user(store) and name:
-                return f'Logged in as **{esc(name)}** · <a href="/logout" id="lp-logout">Log out</a>'
+                return (f'Logged in as **{esc(name)}** · <form method="post" action="/logout" '
+                        'style="display:inline;margin:0"><button type="submit" id="lp-logout" style="background:none;'
+                        'border:0;padding:0;font:inherit;color:inherit;text-decoration:underline;cursor:pointer">'
+                        'Log out</button></form>')
             return SINGLE_USER
 
         demo.load(show_user, None, [user_md])
+        # Built hidden, shown by role on load (Gradio shows a hidden tab on an update; it does not hide one)
+        role_tabs = [storage_tab, teams_tab, team_job_tab, acceptance_tab, part_tab, team_review_tab]
+
+        def show_role_tabs(request: gr.Request):  # Gradio passes the request by the type hint: no partial
+            return tabs_for_role(ctx, request)
+
+        demo.load(show_role_tabs, None, role_tabs)
         teams_tab.select(teams_page.load, [teams_page.outputs[1]], teams_page.outputs)
         team_job_tab.select(team_job_page.load, [jobs_page.job], team_job_page.outputs)
         acceptance_tab.select(acceptance_page.load, [jobs_page.job], acceptance_page.outputs)
         part_tab.select(part_page.load, part_page.inputs, part_page.outputs)
         team_review_tab.select(team_review_page.load, [team_review_page.outputs[0]], team_review_page.outputs)
+        users_tab.select(users_page.load, [users_page.outputs[1]], users_page.outputs)
+        demo.load(users_page.tab_visible, None, [users_tab])  # shown to admins only
     hide_ui_events_from_api_page(demo)
     return demo
+
+
+def tabs_for_role(ctx: AppContext, request: gr.Request) -> list:
+    """Which tabs the user sees (the store refuses what a role may not do whatever is shown): team
+    tabs only once users exist; Storage for admins; Team review for reviewers and managers."""
+    store = ctx.store
+    actor = ctx.actor(request)
+    multi = multi_user(store)
+    admin = is_admin(store, actor)
+    roles = member_roles(store, actor)
+    return [gr.Tab(visible=admin), gr.Tab(visible=multi), gr.Tab(visible=multi), gr.Tab(visible=multi),
+            gr.Tab(visible=multi), gr.Tab(visible=multi and (admin or bool(roles & {"reviewer", "manager"})))]
 
 
 def hide_ui_events_from_api_page(demo: gr.Blocks) -> None:

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
@@ -14,7 +14,8 @@ from store import Store
 from store.exports import export_job
 from store.formats import get_format
 from store.formats.common import resolve_reference
-from store.imports import ImportItem, import_format, import_items, import_location, list_imports
+from store.errors import ValidationError
+from store.imports import ImportItem, import_format, import_items, import_location, list_imports, upload_files
 from store.jobs import get_job, synchronize
 from store.samples import get_sample_uri, sample_bytes
 
@@ -44,6 +45,25 @@ def create_import(job_id: JobId, body: ImportIn, store: Store = Depends(get_stor
     else:
         rec = import_location(store, job_id, body.path, actor=actor)
     return rec.as_dict()
+
+
+@router.post("/jobs/{job_id}/uploads", status_code=201, response_model=ImportOut,
+             summary="Upload files (multipart/form-data, field `files`) into the job's dataset",
+             responses=error_responses(413, 502))
+async def upload(job_id: JobId, request: Request, store: Store = Depends(get_store),
+                 actor: str = Depends(get_actor)):
+    """The way a user who is not an admin adds data over the API: the files are copied into the
+    app's storage (datasets/<id>/), checked one by one; refused files are listed in `errors`."""
+    from starlette.concurrency import run_in_threadpool
+
+    form = await request.form(max_files=10_000, max_fields=100)
+    try:
+        files = [(f.filename or "file", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
+    finally:
+        await form.close()
+    if not files:
+        raise ValidationError("send the files as multipart/form-data in the field `files`")
+    return (await run_in_threadpool(upload_files, store, job_id, files, actor)).as_dict()
 
 
 @router.get("/jobs/{job_id}/imports", response_model=list[ImportOut], summary="The import history")
@@ -104,7 +124,7 @@ def download_export(job_id: JobId, format: FormatId = Query(..., description="fo
     cleanup = BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
     target = tmp / f"{job.id}-{format}"
     try:
-        export_job(store, job_id, format, target, actor=actor)
+        export_job(store, job_id, format, target, actor=actor, server_path=False)
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -120,8 +140,15 @@ def download_export(job_id: JobId, format: FormatId = Query(..., description="fo
                              "content": _binary("image/*", "audio/*", "video/*", "text/*",
                                                 "application/octet-stream")},
                        **error_responses(502)})
-def sample_file(sample_id: SampleId, store: Store = Depends(get_store)):
-    uri = get_sample_uri(store, sample_id)
-    media_type = mimetypes.guess_type(uri)[0] or "application/octet-stream"
-    return Response(sample_bytes(store, sample_id), media_type=media_type,
-                    headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+def sample_file(sample_id: SampleId, request: Request, store: Store = Depends(get_store),
+                actor: str = Depends(get_actor)):
+    """Streamed in chunks; one `Range: bytes=a-b` is answered with 206 and only that range is read."""
+    from limits import file_response
+    from store.access import require_sample_file
+    from store.samples import open_sample_file
+
+    require_sample_file(store, actor, sample_id)
+    f = open_sample_file(store, sample_id)
+    media_type = mimetypes.guess_type(f.uri)[0] or "application/octet-stream"
+    return file_response(f, media_type, request.headers.get("range"),
+                         {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})

@@ -29,6 +29,8 @@ DESCRIPTIONS = {
     404: "Unknown job, sample, label, dataset or file",
     409: "Conflicts with the current state (e.g. a name already taken)",
     502: "Object storage (S3) could not be reached or refused the request",
+    413: "The request body is above the configured limit (LABELPORT_MAX_JSON_BYTES, LABELPORT_MAX_UPLOAD_BYTES)",
+    429: "Too many attempts: wait as long as Retry-After says",
 }
 
 

@@ -71,7 +71,7 @@ def build_store(data_dir: Path, labelers: list[str], per_labeler: int) -> int:
     try:
         h = hash_password(PASSWORD)
         for name in ["creator", "reviewer", *labelers]:
-            add_user(store, name, email(name), password_hash=h)
+            add_user(store, name, email(name), password_hash=h, actor="cli")
         job = create_job(store, "concurrency", "text_classification", label_set=parse_labels_argument(",".join(LABELS)),
                          actor="creator")
         n = len(labelers) * per_labeler

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functools import partial
-
 import gradio as gr
 import pandas as pd
 
@@ -220,7 +218,10 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     search.submit(on_filter, [type_filter, search, job], [table, job])
     refresh_btn.click(on_filter, [type_filter, search, job], [table, job])
     table.select(on_row_select, [table], [job])
-    job.change(partial(job_for_pages, ctx), [job], [current_job])
+    def on_pick(job_id, request: gr.Request):  # Gradio passes the request by the type hint: no partial
+        return job_for_pages(ctx, job_id, request)
+
+    job.change(on_pick, [job], [current_job])
     c_mode.change(on_mode, [c_mode], [c_files, c_existing, c_folder, c_s3])
     c_type.change(on_type, [c_type], [c_team])
     create_btn.click(on_create, [c_name, c_type, c_desc, c_mode, c_files, c_existing, c_folder, c_s3, c_labels,

@@ -42,6 +42,40 @@ def test_add_and_list_users(tmp_path):
         store.close()
 
 
+def test_user_commands_on_a_stopped_app(tmp_path):
+    """disable-user, enable-user, make-admin, reset-password, invite-user, approve-user straight on
+    the store (tests/test_users_admin.py runs them through a running app)."""
+    data = str(tmp_path / "data")
+    assert app("add-user", "alice", "--admin", "--password-stdin", "--data-dir", data,
+               stdin="long enough password\n").returncode == 0
+    r = app("add-user", "local", "--password-stdin", "--data-dir", data, stdin="long enough password\n")
+    assert r.returncode == 2 and "reserved" in r.stderr
+    r = app("invite-user", "bob", "--email", "bob@example.org", "--data-dir", data)
+    assert r.returncode == 0, r.stderr
+    assert "added user bob <bob@example.org>" in r.stdout and "/invite/" in r.stdout.splitlines()[-1]
+    r = app("make-admin", "alice", "--remove", "--data-dir", data)
+    assert r.returncode == 2 and "last active admin" in r.stderr
+    assert "disabled bob" in app("disable-user", "bob", "--data-dir", data).stdout
+    r = app("reset-password", "bob", "--password-stdin", "--data-dir", data, stdin="bob's new password\n")
+    assert r.returncode == 0, r.stderr
+    assert app("enable-user", "bob", "--data-dir", data).returncode == 0
+    assert app("approve-user", "bob", "--data-dir", data).returncode == 0
+    users = {u["username"]: u for u in json.loads(app("list-users", "--json", "--data-dir", data).stdout)["users"]}
+    assert users["bob"]["has_password"] and not users["bob"]["disabled"] and users["alice"]["is_admin"]
+
+    from store import Settings, open_store
+    from store.users import verify_password
+
+    store = open_store(Settings(data_dir=Path(data), demo=False))
+    try:
+        assert verify_password(store, "bob", "bob's new password").username == "bob"
+        actors = store.db.fetchall("SELECT DISTINCT actor FROM events WHERE action IN ('add_user', 'disable_user', "
+                                   "'enable_user', 'set_password', 'approve_user', 'invite_user')")
+        assert actors == [("cli",)]
+    finally:
+        store.close()
+
+
 def test_hash_password_for_a_users_file(tmp_path):
     r = app("hash-password", stdin="file user password\n")
     assert r.returncode == 0, r.stderr

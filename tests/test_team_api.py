@@ -31,7 +31,7 @@ def make_data_dir(tmp: Path) -> Path:
     try:
         h = hash_password(PASSWORD)
         for u in USERS:
-            add_user(store, u, email(u), password_hash=h, is_admin=u == "admin")
+            add_user(store, u, email(u), password_hash=h, is_admin=u == "admin", actor="cli")
     finally:
         store.close()
     return data
@@ -73,11 +73,23 @@ def clients(server):
         c.close()
 
 
-def setup_team_job(c: httpx.Client, folder: Path, name: str, labelers=("l1", "l2")) -> tuple[int, int]:
-    job = c.post("/api/v1/jobs", json={"name": name, "type": "text_classification", "dataset": str(folder),
-                                       "labels": ["pos", "neg"]})
+def upload_folder(c: httpx.Client, job_id: int, folder: Path) -> dict:
+    """A user who is not an admin adds data by upload (server folders are an admin's)."""
+    files = [("files", (f.name, f.read_bytes())) for f in sorted(folder.iterdir()) if f.is_file()]
+    r = c.post(f"/api/v1/jobs/{job_id}/uploads", files=files)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def new_job_with_files(c: httpx.Client, folder: Path, name: str, type_id: str, labels: list[str]) -> dict:
+    job = c.post("/api/v1/jobs", json={"name": name, "type": type_id, "labels": labels})
     assert job.status_code == 201, job.text
-    job_id = job.json()["id"]
+    upload_folder(c, job.json()["id"], folder)
+    return job.json()
+
+
+def setup_team_job(c: httpx.Client, folder: Path, name: str, labelers=("l1", "l2")) -> tuple[int, int]:
+    job_id = new_job_with_files(c, folder, name, "text_classification", ["pos", "neg"])["id"]
     team = c.post("/api/v1/teams", json={"name": f"team {name}"})
     assert team.status_code == 201, team.text
     team_id = team.json()["id"]
@@ -132,8 +144,7 @@ def test_outsiders_see_nothing_of_a_job(clients, tmp_path):
     for i in range(2):
         Image.new("RGB", (16, 16), (i * 100, 50, 50)).save(images / f"im{i}.png")
     creator, outsider = clients["creator"], clients["outsider"]
-    job = creator.post("/api/v1/jobs", json={"name": "private", "type": "image_classification",
-                                             "dataset": str(images), "labels": ["a", "b"]}).json()
+    job = new_job_with_files(creator, images, "private", "image_classification", ["a", "b"])
     sid = creator.get(f"/api/v1/jobs/{job['id']}/samples").json()["items"][0]["id"]
     assert creator.get(f"/media/{sid}/thumb").status_code == 200
     assert creator.get(f"/api/v1/samples/{sid}/file").status_code == 200

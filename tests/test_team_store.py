@@ -30,7 +30,7 @@ def email(name: str) -> str:
 @pytest.fixture
 def st(store):
     for n in PEOPLE:
-        add_user(store, n, email(n), password_hash=HASH, is_admin=n == "boss")
+        add_user(store, n, email(n), password_hash=HASH, is_admin=n == "boss", actor="cli")
     return store
 
 
@@ -291,17 +291,17 @@ def test_auto_assign_on_synchronize(st, tmp_path):
     folder = tmp_path / "texts"
     folder.mkdir()
     (folder / "a.txt").write_text("one\ntwo\nthree\nfour\n", encoding="utf-8")
-    job = create_job(st, "synced", "text_classification", source=str(folder),
-                     label_set=parse_labels_argument("pos,neg"), actor="creator")
-    team = team_of(st, ("l1", "labeler"), ("l2", "labeler"))
+    job = create_job(st, "synced", "text_classification", source=str(folder),  # a server folder: an admin's
+                     label_set=parse_labels_argument("pos,neg"), actor="boss")
+    team = team_of(st, ("l1", "labeler"), ("l2", "labeler"), owner="boss")
     counts = make_team_job(st, job.id, team.id, labelers=[email("l1"), email("l2")], auto_assign_new=True,
-                           actor="creator")
+                           actor="boss")
     assert sum(counts.values()) == 4
     (folder / "b.txt").write_text("five\nsix\nseven\n", encoding="utf-8")
-    synchronize(st, job.id, actor="creator")
+    synchronize(st, job.id, actor="boss")
     rows = assigned(st, job.id)
     assert len(rows) == 7 and len({s for s, _, _ in rows}) == 7
     per = Counter(e for _, e, _ in rows)
     assert max(per.values()) - min(per.values()) <= 1
-    synchronize(st, job.id, actor="creator")  # nothing new: nothing more
+    synchronize(st, job.id, actor="boss")  # nothing new: nothing more
     assert len(assigned(st, job.id)) == 7

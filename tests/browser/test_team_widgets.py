@@ -38,8 +38,8 @@ def team_app(tmp_path):
         from store.users import add_user
         from tests.factories import new_job, upload_images
 
-        add_user(store, "boss", "boss@example.org", PASSWORD)
-        add_user(store, "ann", "ann@example.org", PASSWORD)
+        add_user(store, "boss", "boss@example.org", PASSWORD, actor="cli")
+        add_user(store, "ann", "ann@example.org", PASSWORD, actor="cli")
         ner = new_job(store, NER_JOB, labels=("PER", "LOC"), type_id="named_entity_recognition", actor="boss")
         rec = upload_files(store, ner.id, [("people.txt", ("\n".join(LINES) + "\n").encode())], actor="boss")
         assert rec.status == "succeeded", rec.errors

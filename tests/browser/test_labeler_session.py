@@ -1,0 +1,102 @@
+"""A team labeler's session in Chromium at 1280x720 (issue: one access model): the labeler sees
+only what a labeler may do. The creator's labeling page of the team job is refused when asked
+from My Creations; the tabs that are not theirs (Storage, Team review) are hidden; the job's
+samples never show up on the labeling page; My Participations lists their work. A reviewer sees
+Team review. Checked in the store afterwards: nothing the labeler did changed the job's labels."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
+
+from tests.app_server import AppServer  # noqa: E402
+
+PASSWORD = "labeler-session-1"
+JOB = "team cats"
+LONG = 45_000
+
+
+@pytest.fixture
+def team_app(tmp_path):
+    server = AppServer(tmp_path / "data", tmp_path / "server")
+    with server.open_store() as store:
+        from store.team_jobs import make_team_job
+        from store.teams import add_members, create_team
+        from store.users import add_user
+        from tests.factories import new_job, upload_images
+
+        for name in ("boss", "ann", "rev"):
+            add_user(store, name, f"{name}@example.org", PASSWORD, actor="cli")
+        job = new_job(store, JOB, labels=("cat", "dog"), actor="boss")
+        upload_images(store, job.id, 4, prefix="cat")
+        team = create_team(store, "crew", owner="boss")
+        add_members(store, team.id, [("ann@example.org", "Ann", "labeler"), ("rev@example.org", "Rev", "reviewer")],
+                    actor="boss")
+        make_team_job(store, job.id, team.id, labelers=["ann@example.org"], reviewers=["rev@example.org"],
+                      actor="boss", seed=1)
+        server.job_id = job.id
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def login(browser: Browser, team_app: AppServer):
+    contexts = []
+
+    def close_all():
+        while contexts:
+            try:
+                contexts.pop().close()
+            except Exception:  # already closed
+                pass
+
+    team_app.before_stop.append(close_all)
+
+    def _login(username: str) -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(team_app.url + "/")
+        expect(page).to_have_url(re.compile(r"/login"))
+        page.locator("#username").fill(username)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#login-submit").click()
+        expect(page.locator("#lp-user")).to_contain_text(f"Logged in as {username}", timeout=LONG)
+        return page
+
+    yield _login
+    close_all()
+
+
+def tab(page: Page, name: str):
+    return page.get_by_role("tab", name=name, exact=True)
+
+
+def test_a_labeler_sees_only_a_labelers_pages(login, team_app):
+    page = login("ann")
+    expect(tab(page, "My Participations")).to_be_visible(timeout=LONG)
+    expect(tab(page, "Storage")).to_have_count(0)
+    expect(tab(page, "Team review")).to_have_count(0)
+    # the team job is listed (the labeler is part of it) but its labeling page is the creator's
+    expect(page.locator("#job-picker input")).to_have_value(re.compile(JOB), timeout=LONG)
+    page.locator("#job-label").click()
+    expect(page.get_by_text("the labeling page is the job creator's").first).to_be_visible(timeout=LONG)
+    # nothing of the job reached the labeling page: no thumbnail of its files was rendered
+    expect(page.locator("img[src*='/media/']")).to_have_count(0)
+    tab(page, "My Participations").click()
+    expect(page.locator("#tab-participations")).to_contain_text(JOB, timeout=LONG)
+
+    reviewer = login("rev")
+    expect(tab(reviewer, "Team review")).to_be_visible(timeout=LONG)
+    expect(tab(reviewer, "Storage")).to_have_count(0)
+
+    team_app.stop()
+    with team_app.open_store() as store:
+        assert store.db.scalar("SELECT count(*) FROM job_samples WHERE job_id = ? AND status <> 'unlabeled'",
+                               [team_app.job_id]) == 0
+        assert store.db.scalar("SELECT count(*) FROM job_samples WHERE job_id = ?", [team_app.job_id]) == 4
