@@ -6,7 +6,6 @@ import json
 import logging
 import mimetypes
 import os
-import re
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
@@ -25,12 +24,34 @@ def build_server(store: Store) -> FastAPI:
     app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
     from auth import current_user, install_auth, multi_user
 
+    from limits import BodyLimitMiddleware
+
+    # added before auth's: inside its session check and security headers; a too-large body is 413, unread
+    app.add_middleware(BodyLimitMiddleware, settings=store.settings)
     install_auth(app, store)
+    from invite import install_invite
+
+    install_invite(app, store)  # /invite/{token}: one-time links to choose a password (F6.4)
 
     from store import samples
 
     def _jsonable(o):
         return o.tolist() if hasattr(o, "tolist") else str(o)
+
+    def sample_id_for(request: Request, raw: str) -> int:
+        """The sample of a /media/{id}/... route, parsed strictly, that the logged-in user may
+        read (store/access.py); anything else is 404, the same answer as an unknown sample."""
+        from store.access import require_sample_file
+
+        try:
+            return require_sample_file(store, raw_actor(request), raw)
+        except StoreError:
+            raise HTTPException(404, "sample not found") from None
+
+    def raw_actor(request: Request) -> str:
+        from store import LOCAL_USER
+
+        return getattr(request.state, "user", None) or LOCAL_USER
 
     def media(make, *args, media_type: str = "image/webp", headers: dict | None = None) -> Response:
         """Run one store function for a sample's media; unknown sample 404, refused 422."""
@@ -43,87 +64,94 @@ def build_server(store: Store) -> FastAPI:
         return Response(data, media_type=media_type, headers=headers or {"Cache-Control": "private, max-age=3600"})
 
     @app.get("/media/{sample_id}/thumb")
-    def thumbnail(sample_id: int):
-        return media(samples.sample_thumbnail, sample_id)
+    def thumbnail(sample_id: str, request: Request):
+        return media(samples.sample_thumbnail, sample_id_for(request, sample_id))
 
     @app.get("/media/{sample_id}/display")
-    def display(sample_id: int):
-        return media(samples.sample_display, sample_id)
+    def display(sample_id: str, request: Request):
+        return media(samples.sample_display, sample_id_for(request, sample_id))
 
     @app.get("/media/{sample_id}/crop")
-    def crop(sample_id: int, x1: float, y1: float, x2: float, y2: float):
-        return media(samples.sample_crop, sample_id, (x1, y1, x2, y2))
+    def crop(sample_id: str, request: Request, x1: float, y1: float, x2: float, y2: float):
+        from limits import require_finite
+
+        sid = sample_id_for(request, sample_id)
+        require_finite(x1=x1, y1=y1, x2=x2, y2=y2)  # then clamped to the image (store/samples.py)
+        return media(samples.sample_crop, sid, (x1, y1, x2, y2))
 
     @app.get("/media/{sample_id}/file")
-    def sample_file(sample_id: int, request: Request):
+    def sample_file(sample_id: str, request: Request):
+        """The file, streamed in chunks; one `Range: bytes=a-b` answered with 206 (only that
+        range is read: a seek, or a ranged GET in S3), so browsers seek in <audio>/<video>."""
+        from limits import file_response
+
+        sid = sample_id_for(request, sample_id)
         try:
-            uri = samples.get_sample_uri(store, sample_id)
+            f = samples.open_sample_file(store, sid)
         except NotFound:
             raise HTTPException(404, "sample not found") from None
+        except StoreError as e:
+            raise HTTPException(422, str(e)) from None
         # never let a stored file render as a page of this site
-        resp = media(samples.sample_bytes, sample_id,
-                     media_type=mimetypes.guess_type(uri.split("#")[0])[0] or "application/octet-stream",
-                     headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
-        return byte_range(resp, request.headers.get("range"))
-
-    def byte_range(resp: Response, header: str | None) -> Response:
-        """Answer a single `Range: bytes=a-b` with 206: browsers seek in <audio>/<video> only
-        when the server serves ranges."""
-        resp.headers["Accept-Ranges"] = "bytes"
-        m = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header or "")
-        body, size = resp.body, len(resp.body)
-        if not m or not (m.group(1) or m.group(2)):
-            return resp
-        if m.group(1):
-            first = int(m.group(1))
-            last = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-        else:
-            first, last = max(0, size - int(m.group(2))), size - 1
-        headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "content-type")}
-        if first >= size or last < first:
-            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
-        return Response(body[first:last + 1], status_code=206, media_type=resp.media_type,
-                        headers={**headers, "Content-Range": f"bytes {first}-{last}/{size}"})
+        return file_response(f, mimetypes.guess_type(f.uri.split("#")[0])[0] or "application/octet-stream",
+                             request.headers.get("range"),
+                             {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
     @app.get("/media/{sample_id}/peaks")
-    def audio_peaks(sample_id: int, start: float = 0.0, end: float | None = None, buckets: int = 1000):
+    def audio_peaks(sample_id: str, request: Request, start: float = 0.0, end: float | None = None,
+                    buckets: int = 1000):
         """Waveform peaks of [start, end) seconds in at most 4000 buckets (JSON): the waveform
         editor fetches only the window it shows, so a long file never loads whole."""
+        from limits import require_finite
         from store import audio
 
+        sid = sample_id_for(request, sample_id)
+        require_finite(start=start, end=end)
         buckets = max(1, min(int(buckets), 4000))
-        return media(lambda st, sid: json.dumps(audio.waveform_peaks(st, sid, start, end, buckets),
-                                                           default=_jsonable).encode(),
-                     sample_id, media_type="application/json")
+        return media(lambda st, s: json.dumps(audio.waveform_peaks(st, s, start, end, buckets),
+                                              default=_jsonable).encode(),
+                     sid, media_type="application/json")
 
     @app.get("/media/{sample_id}/segment")
-    def audio_segment(sample_id: int, start: float, end: float):
+    def audio_segment(sample_id: str, request: Request, start: float, end: float):
         """The audio of [start, end) seconds as WAV (play one segment)."""
+        from limits import require_finite
         from store import audio
 
-        return media(audio.segment_audio_bytes, sample_id, start, end, media_type="audio/wav")
+        sid = sample_id_for(request, sample_id)
+        require_finite(start=start, end=end)
+        return media(audio.segment_audio_bytes, sid, start, end, media_type="audio/wav")
 
     @app.get("/media/{sample_id}/frame")
-    def video_frame(sample_id: int, index: int, max_side: int = 1280, format: str = "jpeg"):
+    def video_frame(sample_id: str, request: Request, index: int, max_side: int = 1280, format: str = "jpeg"):
         """Frame `index` (presentation order) of a video, exactly, downscaled for display to at
         most `max_side` pixels on its longer side (shapes stay in the video's own pixels)."""
         from store import video
 
         fmt = "webp" if format == "webp" else "jpeg"
-        return media(video.video_frame, sample_id, index, max(16, min(int(max_side), 4096)), fmt,
-                     media_type=f"image/{fmt}")
+        return media(video.video_frame, sample_id_for(request, sample_id), index,
+                     max(16, min(int(max_side), 4096)), fmt, media_type=f"image/{fmt}")
 
     @app.get("/healthz")
-    def health():
+    def health(request: Request):
+        """Liveness for anyone; the mirror's state (bucket, times, errors) only for an admin."""
+        from store.access import is_admin
         from store.mirror import mirror_status
 
-        return {"ok": True, "mirror": mirror_status(store)}
+        user = getattr(request.state, "user", None)
+        if not multi_user(store) or (user and is_admin(store, user)):
+            return {"ok": True, "mirror": mirror_status(store)}
+        return {"ok": True}
 
     from api import mount_api
 
     mount_api(app, store)
     demo = build_ui(store)
-    auth = {"auth_dependency": lambda request: current_user(store, request)} if multi_user(store) else {}
+    from store import LOCAL_USER
+
+    # always installed: an app started single-user asks for a login once a user is added (Users tab, CLI)
+    auth = {"auth_dependency": lambda request: current_user(store, request)
+            or (None if multi_user(store) else LOCAL_USER)}
     return gr.mount_gradio_app(app, demo, path="", css=CSS, js=SHORTCUTS_JS,
                                max_file_size=store.settings.max_upload_bytes, footer_links=["api"], **auth)
 
@@ -171,6 +199,11 @@ def serve(argv: list[str]) -> int:
         log.info("users file %s: %d users added", settings.users_file, load_users_file(store, settings.users_file))
     if ensure_demo(store):
         log.info("first start: created the demo job 'demo-shapes'")
+    from local_admin import publish
+
+    # <data-dir>/admin.token and app.url: the CLI's user commands reach this app while it holds the store
+    # (written before the UI is built: a command run meanwhile waits for the app to answer)
+    remove_admin_files = publish(settings.data_dir, args.host, args.port)
     app = build_server(store)
     from store.mirror import start_scheduler
 
@@ -179,6 +212,7 @@ def serve(argv: list[str]) -> int:
         app.router.on_shutdown.append(mirror.stop)
     # Close the store when uvicorn shuts down (SIGTERM/SIGINT), before it re-raises the signal.
     app.router.on_shutdown.append(store.close)
+    app.router.on_shutdown.insert(0, remove_admin_files)
     log.info("Labelport on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir.absolute())
     # Gradio keeps a heartbeat stream open per browser tab: do not wait for it forever on shutdown.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)

@@ -24,7 +24,7 @@ API_PREFIX = "/api/v1"
 
 def build_api(store: Store) -> FastAPI:
     """A FastAPI sub-application, mounted at /api/v1 by server.py."""
-    api = FastAPI(title="Labelport API", version="1", docs_url="/docs", redoc_url=None,
+    api = FastAPI(title="Labelport API", version="1", docs_url="/docs", redoc_url=None, redirect_slashes=False,
                   openapi_url="/openapi.json",
                   description="Jobs, samples, labels, imports and exports of the labeling portal. "
                               "Every endpoint applies the same rules as the web UI. Errors are "

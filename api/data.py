@@ -17,7 +17,6 @@ from store.formats.common import resolve_reference
 from store.errors import ValidationError
 from store.imports import ImportItem, import_format, import_items, import_location, list_imports, upload_files
 from store.jobs import get_job, synchronize
-from store.samples import get_sample_uri, sample_bytes
 
 from .deps import get_actor, get_store
 from .errors import error_responses

@@ -135,7 +135,10 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
         return refresh(type_id, text, picked, ctx.actor(request))
 
     def on_row_select(frame: pd.DataFrame, evt: gr.SelectData, request: gr.Request):
-        name = frame.iloc[evt.index[0], 0]
+        index = evt.index if isinstance(evt.index, (list, tuple)) else [evt.index]
+        if frame is None or not index or not isinstance(index[0], int) or not 0 <= index[0] < len(frame):
+            return gr.skip()  # a click on an empty table (or a made-up event)
+        name = frame.iloc[index[0], 0]
         for label, jid in _choices(ctx, ctx.actor(request)):
             if label.split("  ·  ")[0] == name:
                 return jid

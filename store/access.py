@@ -339,17 +339,27 @@ def check_export_target(store: Store, actor: str | None, out: str | Path) -> Pat
     return real  # a folder: the format's writer wants it new or empty (or refuses: it writes a file)
 
 
-def refused_sources(store: Store, actor: str | None, uris: list[str]) -> dict[str, str]:
-    """Of the files an import names, those the actor may not register, with the reason: anything
-    but the app's own store:// keys needs an admin, inside the roots (asked once per folder or
-    bucket prefix, not once per file: an import names hundreds of thousands)."""
+def refused_sources(store: Store, actor: str | None, uris: list[str], dataset_id: int | None = None
+                    ) -> dict[str, str]:
+    """Of the files an import names, those the actor may not register, with the reason: the app's
+    own files of the job's dataset (store://datasets/<its id>/...) for its owner; anything else
+    (other datasets' files, server paths, s3:// URLs) needs an admin, inside the roots (asked once
+    per folder or bucket prefix, not once per file: an import names hundreds of thousands)."""
+    admin = is_admin(store, actor)
+    own = f"store://datasets/{dataset_id}/"
+    refused: dict[str, str] = {}
+    if not admin:
+        for u in uris:
+            if u.startswith("store://") and not (dataset_id is not None and u.startswith(own)
+                                                 and "/../" not in u):
+                refused[u] = "the file belongs to another dataset"
     outside = [u for u in uris if not u.startswith(("store://", "content://"))]
     if not outside:
-        return {}
-    if not is_admin(store, actor):
-        return {u: "files outside the app's storage (server paths, s3:// URLs) are an admin's to import"
-                for u in outside}
-    refused: dict[str, str] = {}
+        return refused
+    if not admin:
+        refused.update({u: "files outside the app's storage (server paths, s3:// URLs) are an admin's to import"
+                        for u in outside})
+        return refused
     verdicts: dict[str, str | None] = {}
     for uri in outside:
         base = uri.split("#", 1)[0]

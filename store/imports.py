@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .core import Store
 from .datasets import FileEntry, check_files, get_dataset, list_source_files, register_samples, unique_upload_key
-from .errors import StoreError, ValidationError
+from .errors import Forbidden, StoreError, ValidationError
 from .events import now, record_event
 from .jobs import _add_to_jobs, get_job
 from .labelset import Label
@@ -129,7 +129,7 @@ def _register_and_label(store: Store, job, items: list[ImportItem], media: str, 
     configured roots (store/access.py): any other reference is refused, one error per file."""
     from .access import refused_sources
 
-    refused = refused_sources(store, actor, [it.uri for it in items])
+    refused = refused_sources(store, actor, [it.uri for it in items], job.dataset_id)
     if refused:
         items = [it for it in items if it.uri not in refused]
     exts = job.labeling_type.extensions
@@ -206,10 +206,17 @@ def import_items(store: Store, job_id: int, items: list[ImportItem], fmt: str | 
     files are checked when first shown."""
     from .access import require_job
 
-    from .access import is_admin
+    from .access import is_admin, refused_sources
+    from .jobs import get_job
 
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     check = check or not is_admin(store, actor)  # unchecked references: an admin's shortcut only
+    # references named one by one (the API): a refused one refuses the request, before any record
+    refused = refused_sources(store, actor, [it.uri for it in items], get_job(store, job_id).dataset_id)
+    if refused:
+        uri, why = next(iter(refused.items()))
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise Forbidden(f"{uri[:200]}: {why}{more}")
 
     def work(job):
         imported, labeled, errors = _register_and_label(store, job, items, job.labeling_type.media, actor,

@@ -3,6 +3,18 @@
 A label set is plain data (JSON in the store): labels, and for some types entities, relations,
 classes and flags. Which parts a type uses, and how names are checked, comes from the type's
 ``LabelRules`` in the registry.
+
+Size limits (bounded work per request; each refusal is a ValidationError naming the limit):
+
+- at most ``MAX_LABELS`` (10,000) labels in a set, entity and relationship labels and the
+  labels of every label class counted together (SPEC F1.2);
+- a label, entity, relationship or attribute name: 1 to ``MAX_LABEL_NAME`` (1,024) characters;
+  a label class name, and a label inside a class: 1 to ``MAX_CLASS_NAME`` (256);
+- an attribute value: 1 to ``MAX_ATTRIBUTE_VALUE`` (1,024) characters;
+- at most ``MAX_ATTRIBUTES`` (50) attributes on one label, ``MAX_ATTRIBUTE_VALUES`` (200)
+  values in one attribute, and ``MAX_ATTRIBUTE_ENTRIES`` (10,000) attribute names and values
+  in the whole set;
+- a color is a hex color (#rgb or #rrggbb); a shortcut is one key.
 """
 from __future__ import annotations
 
@@ -17,6 +29,10 @@ from .errors import ValidationError
 MAX_LABEL_NAME = 1024
 MAX_CLASS_NAME = 256
 MAX_LABELS = 10_000
+MAX_ATTRIBUTE_VALUE = 1024
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_VALUES = 200
+MAX_ATTRIBUTE_ENTRIES = 10_000
 DEFAULT_COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
                   "#bfef45", "#469990", "#9a6324", "#800000", "#808000", "#000075", "#ffe119"]
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -160,6 +176,9 @@ class LabelRules:
     max_name: int = MAX_LABEL_NAME
 
 
+_VALUE_RULES = LabelRules(max_name=MAX_ATTRIBUTE_VALUE)
+
+
 def default_color(index: int) -> str:
     return DEFAULT_COLORS[index % len(DEFAULT_COLORS)]
 
@@ -203,6 +222,11 @@ def _unique(names: list[str], what: str) -> None:
 def validate_label_set(label_set: LabelSet, rules: LabelRules) -> LabelSet:
     """Return the normalised label set, or raise ValidationError naming the broken rule."""
     labels: list[Label] = []
+    total = len(label_set.labels) + len(label_set.entities) + len(label_set.relations) + sum(
+        len(c.labels) for c in label_set.classes)
+    if total > MAX_LABELS:  # before checking each name: a huge set is refused at once
+        raise ValidationError(f"{total} labels: a job has at most {MAX_LABELS:,}")
+    entries = 0
     for i, lab in enumerate(label_set.labels):
         name = check_label_name(lab.name, rules)
         color = ""
@@ -212,9 +236,19 @@ def validate_label_set(label_set: LabelSet, rules: LabelRules) -> LabelSet:
         if lab.attributes:
             if not rules.attributes:
                 raise ValidationError(f"label {name[:60]!r}: this labeling type has no label attributes")
+            if len(lab.attributes) > MAX_ATTRIBUTES:
+                raise ValidationError(f"label {name[:60]!r} has {len(lab.attributes)} attributes; "
+                                      f"a label has at most {MAX_ATTRIBUTES}")
             for attr, values in lab.attributes.items():
                 attr_name = check_label_name(attr, rules, "attribute")
-                vals = [check_label_name(v, LabelRules(), "attribute value") for v in values]
+                if len(values) > MAX_ATTRIBUTE_VALUES:
+                    raise ValidationError(f"attribute {attr_name[:60]!r} of label {name[:60]!r} has {len(values)} "
+                                          f"values; an attribute has at most {MAX_ATTRIBUTE_VALUES}")
+                entries += 1 + len(values)
+                if entries > MAX_ATTRIBUTE_ENTRIES:
+                    raise ValidationError(f"more than {MAX_ATTRIBUTE_ENTRIES:,} attribute names and values in "
+                                          "the label set: use fewer attributes or values")
+                vals = [check_label_name(v, _VALUE_RULES, "attribute value") for v in values]
                 _unique(vals, f"value of attribute {attr_name!r}")
                 attributes[attr_name] = vals
         shortcut = lab.shortcut.strip()

@@ -28,6 +28,9 @@ class ObjectInfo:
     size: int
 
 
+CHUNK_SIZE = 256 * 1024  # a ranged or streamed read yields pieces of at most this many bytes
+
+
 class ObjectStore(Protocol):
     name: str
 
@@ -38,6 +41,9 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def uri(self, key: str) -> str: ...
     def local_path(self, key: str) -> Path | None: ...
+    def size(self, key: str) -> int: ...
+    def iter_range(self, key: str, start: int = 0, stop: int | None = None,
+                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]: ...
 
 
 def clean_key(key: str) -> str:
@@ -135,6 +141,29 @@ class LocalFolderStore:
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
 
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        try:
+            if not path.is_file():
+                raise NotFound(f"{key} is a folder, not a file" if path.is_dir() else f"file not found: {key}")
+            return path.stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"file not found: {key}") from None
+
+    def iter_range(self, key: str, start: int = 0, stop: int | None = None,
+                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Bytes [start, stop) of the file in pieces: seeks to start and reads only the range.
+        The file is opened now (NotFound before anything is sent), closed when the iterator ends
+        or is closed."""
+        path = self._path(key)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"file not found: {key}") from None
+        except IsADirectoryError:
+            raise NotFound(f"{key} is a folder, not a file") from None
+        return _file_chunks(f, start, stop, chunk_size)
+
 
 class S3Store:
     """Objects under a prefix of an S3 bucket (AWS or any S3-compatible server)."""
@@ -214,9 +243,51 @@ class S3Store:
     def local_path(self, key: str) -> Path | None:
         return None
 
+    def size(self, key: str) -> int:
+        resp = self._call(f"head {key}", self.client.head_object, Bucket=self.bucket, Key=self._key(key))
+        return int(resp["ContentLength"])
+
+    def iter_range(self, key: str, start: int = 0, stop: int | None = None,
+                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Bytes [start, stop) of the object in pieces, with one ranged GET (Range: bytes=a-b):
+        S3 sends only the range. The request is made now (NotFound before anything is sent)."""
+        if stop is not None and stop <= start:
+            return iter(())
+        args = {"Bucket": self.bucket, "Key": self._key(key)}
+        if start > 0 or stop is not None:
+            args["Range"] = f"bytes={start}-{'' if stop is None else stop - 1}"
+        resp = self._call(f"get {key}", self.client.get_object, **args)
+        return _body_chunks(resp["Body"], chunk_size)
+
     def check(self) -> None:
         """Raise StorageError when the bucket cannot be reached."""
         self._call("head bucket", self.client.head_bucket, Bucket=self.bucket)
+
+
+def _file_chunks(f, start: int, stop: int | None, chunk_size: int) -> Iterator[bytes]:
+    with f:
+        f.seek(max(0, start))
+        left = None if stop is None else max(0, stop - max(0, start))
+        while left is None or left > 0:
+            piece = f.read(chunk_size if left is None else min(chunk_size, left))
+            if not piece:
+                return
+            if left is not None:
+                left -= len(piece)
+            yield piece
+
+
+def _body_chunks(body, chunk_size: int) -> Iterator[bytes]:
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        for piece in body.iter_chunks(chunk_size):
+            if piece:
+                yield piece
+    except BotoCoreError as e:
+        raise StorageError(f"S3 stopped sending a file: {e}") from None
+    finally:
+        body.close()
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -239,6 +310,24 @@ class Locations:
         self.s3_region = s3_region
         self._buckets: dict[str, S3Store] = {}
         self._filesystem = LocalFolderStore("/", name="filesystem")
+        # Never read or deleted through a path or an s3:// URL, whatever a sample row says (set by
+        # open_store): the app's data folder (DuckDB file, objects, caches) and the mirror's prefix.
+        self.private_folders: list[Path] = []
+        self.private_s3: list[tuple[str, str]] = []
+
+    def _check_private(self, uri: str, path: Path | None = None, bucket: str = "", key: str = "") -> None:
+        if path is not None:  # private_folders[0]: the data folder; [1:]: public parts of it (objects)
+            real = path.resolve()
+
+            def inside(root: Path) -> bool:
+                return real == root or root in real.parents
+            private = bool(self.private_folders) and inside(self.private_folders[0]) and not any(
+                inside(root) for root in self.private_folders[1:])
+            if private or real.name.endswith((".duckdb", ".wal", "admin.token")):
+                raise ValidationError(f"{uri!r}: the app's own files are not served as samples")
+        for b, prefix in self.private_s3:
+            if bucket == b and (not prefix or key.startswith(prefix)):
+                raise ValidationError(f"{uri!r}: the store's mirror is not served as samples")
 
     def check_local_allowed(self, path: str) -> None:
         if not self.allow_local_paths:
@@ -255,6 +344,7 @@ class Locations:
             return self.default, uri[len("store://"):]
         if uri.startswith("s3://"):
             bucket, key = parse_s3_url(uri)
+            self._check_private(uri, bucket=bucket, key=key)
             return self.bucket(bucket), key
         if uri.startswith("file://"):
             uri = uri[len("file://"):]
@@ -262,6 +352,7 @@ class Locations:
         if not path.is_absolute():
             raise ValidationError(f"{uri!r} is neither an absolute path nor an s3:// or store:// URI")
         self.check_local_allowed(uri)
+        self._check_private(uri, path=path)
         return self._filesystem, path.as_posix().lstrip("/")
 
     def read(self, uri: str) -> bytes:
@@ -272,9 +363,31 @@ class Locations:
         store, key = self.resolve(uri)
         store.delete(key)
 
+    def delete_file(self, uri: str) -> None:
+        """Delete one file, never a folder (a sample's source whose path is a folder is refused)."""
+        store, key = self.resolve(uri)
+        path = store.local_path(key)
+        if path is not None and path.is_dir():
+            raise ValidationError(f"{uri} is a folder: only files are deleted")
+        if isinstance(store, S3Store) and (not key or key.endswith("/")):
+            raise ValidationError(f"{uri} is a prefix: only files are deleted")
+        store.delete(key)
+
     def local_path(self, uri: str) -> Path | None:
         store, key = self.resolve(uri)
         return store.local_path(key)
+
+    def size(self, uri: str) -> int:
+        """The size in bytes of the file a URI names (a stat, or a HEAD in S3): nothing is read."""
+        store, key = self.resolve(uri)
+        return store.size(key)
+
+    def iter_range(self, uri: str, start: int = 0, stop: int | None = None,
+                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Bytes [start, stop) of the file a URI names, in pieces of at most chunk_size, read as
+        they are consumed (only the range is read: a seek, or a ranged GET in S3)."""
+        store, key = self.resolve(uri)
+        return store.iter_range(key, start, stop, chunk_size)
 
     def public_uri(self, uri: str) -> str:
         """What exports write as `source`: an absolute path or an s3:// URL."""

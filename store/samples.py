@@ -247,6 +247,9 @@ def clusters(store: Store, job_id: int) -> list[str]:
 def set_hard(store: Store, job_id: int, sample_ids: list[int], hard: bool, coefficient: float | None = None,
              reason: str | None = None, actor: str | None = None) -> int:
     """Mark or unmark hard examples by hand, in bulk (F4.6)."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")  # store/access.py decides
     if coefficient is not None and not 0 <= coefficient <= 1:
         raise ValidationError("a hard-example coefficient lies between 0 and 1")
     ids = [int(s) for s in sample_ids]
@@ -278,13 +281,20 @@ class DeleteResult:
 
 def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_source: bool = False,
                    actor: str | None = None) -> DeleteResult:
-    """Remove samples from the job. With delete_source the files are deleted from storage too
-    (and the samples leave the dataset and every job on it): this cannot be undone."""
-    get_job(store, job_id)
-    ids = list(dict.fromkeys(int(s) for s in sample_ids))
+    """Remove samples from the job, with their team work (assignments, reviews, acceptance items).
+    With delete_source their files are deleted from storage too (and the samples leave the dataset
+    and every job on it): this cannot be undone. Only files, never folders; only the dataset's own
+    uploaded files unless an admin asks (store/access.py); a file that may not go stays, named in
+    the result's errors, and its sample is only removed from this job."""
+    from .access import deletable_source, parse_ids, require_job
+
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
+    job = get_job(store, job_id)
+    ids = list(dict.fromkeys(parse_ids(sample_ids, "sample id")))
     if not ids:
         raise ValidationError("select at least one sample to delete")
     uris: list[tuple[int, str]] = []
+    errors: list[str] = []
     with store.db.transaction() as cur:
         # only samples of this job: ids of another job's dataset are never touched through this one
         ids = [r[0] for r in cur.execute(
@@ -292,16 +302,34 @@ def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_sour
             [job_id, ids]).fetchall()]
         removed = cur.execute("DELETE FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
                               [job_id, ids]).fetchall()[0][0]
+        gone_everywhere: list[int] = []
         if delete_source and ids:
-            uris = cur.execute("SELECT id, uri FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]).fetchall()
-            cur.execute("DELETE FROM job_samples WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [ids])
-            cur.execute("DELETE FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids])
+            for sid, uri in cur.execute("SELECT id, uri FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                                        [ids]).fetchall():
+                why = deletable_source(store, actor, uri, job.dataset_id)
+                if why:
+                    errors.append(f"{uri}: not deleted ({why})")
+                else:
+                    uris.append((sid, uri))
+            gone_everywhere = [sid for sid, _ in uris]
+            cur.execute("DELETE FROM job_samples WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [gone_everywhere])
+            cur.execute("DELETE FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [gone_everywhere])
+        # team work on the removed samples goes with them: never counted as accepted later
+        for table, where in (("assignments", "job_id = ?"),
+                             ("acceptance_items", "acceptance_id IN (SELECT id FROM acceptances WHERE job_id = ?)")):
+            cur.execute(f"DELETE FROM {table} WHERE {where} AND sample_id IN (SELECT unnest(?::BIGINT[]))",
+                        [job_id, ids])
+        if gone_everywhere:
+            cur.execute("DELETE FROM assignments WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [gone_everywhere])
+            cur.execute("DELETE FROM acceptance_items WHERE sample_id IN (SELECT unnest(?::BIGINT[]))",
+                        [gone_everywhere])
         record_event(cur, actor, "delete_samples", job_id, samples=removed, delete_source=delete_source)
-    deleted, errors = 0, []
+    deleted = 0
     for sid, uri in uris:  # files go after the rows are gone: a failure leaves no dangling sample
         try:
-            store.locations.delete(uri)
+            store.locations.delete_file(uri)
             _thumb_path(store, sid).unlink(missing_ok=True)
+            (store.cache_dir / "display" / f"{sid // 1000}" / f"{sid}.webp").unlink(missing_ok=True)
             deleted += 1
         except (StoreError, OSError) as e:
             errors.append(f"{uri}: {e}")
@@ -324,24 +352,48 @@ def _sample_uri(store: Store, sample_id: int) -> str:
 THUMB_SIZE_VIDEO = 256
 
 
+def _image_input(store: Store, sample_id: int):
+    """What an image decode reads: the path of a local file (the decoder reads only what it
+    needs: a file padded after the image's end is not read whole), else the bytes (S3, text)."""
+    text = store.db.scalar("SELECT text FROM samples WHERE id = ?", [sample_id])
+    if text is not None:
+        return text.encode("utf-8")
+    uri = _sample_uri(store, sample_id)
+    local = store.locations.local_path(uri)
+    if local is not None:
+        if not local.is_file():
+            raise NotFound(f"file not found: {uri}")
+        return local
+    return store.locations.read(uri)
+
+
+def _display_key(store: Store, sample_id: int) -> tuple[str, int]:
+    """A sample's key in the process's display cache (store/media.py): its store and id."""
+    return (str(store.settings.database), int(sample_id))
+
+
 def sample_thumbnail(store: Store, sample_id: int) -> bytes:
-    """A cached WebP thumbnail of an image sample."""
+    """A cached WebP thumbnail of an image sample (at most Settings.max_decodes decodes at once)."""
+    from .media import decode_slot
+
     path = _thumb_path(store, sample_id)
     if path.exists():
         return path.read_bytes()
     uri = _sample_uri(store, sample_id)
-    if uri.lower().endswith(".mp4"):  # a video: its first frame (store/video.py)
-        from .video import video_frame
+    with decode_slot(store.settings.max_decodes):
+        if uri.lower().endswith(".mp4"):  # a video: its first frame (store/video.py)
+            from .video import video_frame
 
-        thumb = video_frame(store, sample_id, 0, THUMB_SIZE_VIDEO, "webp")
-    else:
-        data = store.locations.read(uri)
-        try:
-            thumb = make_thumbnail(data, max_pixels=store.settings.max_image_pixels)
-        except StoreError:
-            raise
-        except Exception as e:
-            raise ValidationError(f"sample {sample_id} cannot be shown: {e}") from None
+            thumb = video_frame(store, sample_id, 0, THUMB_SIZE_VIDEO, "webp")
+        else:
+            data = _image_input(store, sample_id)
+            try:
+                thumb = make_thumbnail(data, max_pixels=store.settings.max_image_pixels)
+            except StoreError:
+                raise
+            except Exception as e:
+                raise ValidationError(f"sample {sample_id} cannot be shown: {e}") from None
+            del data
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_bytes(thumb)
@@ -356,9 +408,64 @@ def sample_bytes(store: Store, sample_id: int) -> bytes:
     return store.locations.read(_sample_uri(store, sample_id))
 
 
+def open_sample_file(store: Store, sample_id: int):
+    """The sample's file (or a text record's text) as a store.media.SampleFile, without reading
+    it: its size, and its bytes on demand. Raises NotFound for an unknown sample or a missing file."""
+    from .media import SampleFile
+
+    row = store.db.fetchone("SELECT uri, text FROM samples WHERE id = ?", [sample_id])
+    if row is None:
+        raise NotFound(f"sample {sample_id} not found")
+    uri, text = row
+    if text is not None:  # a text record (its uri is file#L<line>): the record itself, UTF-8
+        data = text.encode("utf-8")
+        return SampleFile(uri, len(data), lambda a, b: iter((data[a:b],)))
+    size = store.locations.size(uri)
+    return SampleFile(uri, size, lambda a, b: store.locations.iter_range(uri, a, b))
+
+
+def sample_display_image(store: Store, sample_id: int):
+    """The decoded image for display and crops (PIL, mode L, RGB or RGBA, at most
+    DISPLAY_MAX_SIDE px a side), from the process's display cache; decoded once (parallel
+    requests for one sample wait for the first), at most Settings.max_decodes at once.
+    Shared: never change it in place."""
+    from .media import decode_reduced, decode_slot, display_cache, single_flight
+
+    key = _display_key(store, sample_id)
+    cache = display_cache(store.settings.image_cache_bytes)
+    img = cache.get(key)
+    if img is not None:
+        return img
+    with single_flight(("image", key)):
+        img = cache.get(key)
+        if img is not None:
+            return img
+        uri = _sample_uri(store, sample_id)
+        with decode_slot(store.settings.max_decodes):
+            data = _image_input(store, sample_id)
+            try:
+                img = decode_reduced(data, store.settings.max_image_pixels, DISPLAY_MAX_SIDE)
+            except StoreError:
+                raise
+            except Exception as e:
+                raise ValidationError(f"{uri.rsplit('/', 1)[-1]} cannot be shown as an image: "
+                                      f"{e.__class__.__name__}: {e}"[:300]) from None
+            del data
+        cache.put(key, img)
+        return img
+
+
 def sample_image(store: Store, sample_id: int):
     """The image for the preview (PIL, RGB/RGBA, at most 2048 px a side)."""
-    return display_png(sample_bytes(store, sample_id), store.settings.max_image_pixels)
+    from .media import decode_slot, display_cache
+
+    img = display_cache(store.settings.image_cache_bytes).get(_display_key(store, sample_id))
+    if img is not None:  # decoded already for display or crops
+        img = img.copy()
+        img.thumbnail((2048, 2048))
+        return img if img.mode in ("RGB", "RGBA") else img.convert("RGB")
+    with decode_slot(store.settings.max_decodes):
+        return display_png(_image_input(store, sample_id), store.settings.max_image_pixels)
 
 
 def get_sample_uri(store: Store, sample_id: int) -> str:
@@ -371,18 +478,24 @@ DISPLAY_MAX_SIDE = 4096
 def sample_display(store: Store, sample_id: int) -> bytes:
     """The image as the browser shows it for drawing: first frame, RGB(A), 8-bit, at most
     4096 px a side (shapes stay in the original's pixels: the widget scales), cached as WebP."""
+    from .media import decode_slot, single_flight
+
     path = store.cache_dir / "display" / f"{sample_id // 1000}" / f"{sample_id}.webp"
     if path.exists():
         return path.read_bytes()
     import io
 
-    img = display_png(sample_bytes(store, sample_id), store.settings.max_image_pixels, DISPLAY_MAX_SIDE)
-    out = io.BytesIO()
-    img.save(out, "WEBP", quality=90, method=4)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(out.getvalue())
-    tmp.replace(path)
+    with single_flight(("display", _display_key(store, sample_id))):
+        if path.exists():
+            return path.read_bytes()
+        img = sample_display_image(store, sample_id)
+        out = io.BytesIO()
+        with decode_slot(store.settings.max_decodes):  # encoding 4096 px WebP is seconds of CPU
+            (img if img.mode in ("RGB", "RGBA") else img.convert("RGB")).save(out, "WEBP", quality=90, method=4)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(out.getvalue())
+        tmp.replace(path)
     return out.getvalue()
 
 
@@ -396,21 +509,54 @@ def sample_size(store: Store, sample_id: int) -> tuple[int, int]:
 
     from PIL import Image
 
-    with Image.open(io.BytesIO(sample_bytes(store, sample_id))) as img:
-        return img.size
+    f = open_sample_file(store, sample_id)
+    try:  # the header is at the start: read 256 KB, not the whole file
+        with Image.open(io.BytesIO(b"".join(f.chunks(0, min(f.size, 1 << 18))))) as img:
+            return img.size
+    except Exception:  # noqa: BLE001 - a header further in (a JPEG after large metadata): read it all
+        with Image.open(io.BytesIO(sample_bytes(store, sample_id))) as img:
+            return img.size
+
+
+def crop_box(box, width: int, height: int) -> tuple[float, float, float, float]:
+    """(x_min, y_min, x_max, y_max) of a crop: finite numbers only (else ValidationError), in
+    either order, clamped to the image."""
+    import math
+
+    try:
+        values = [float(v) for v in box]
+    except (TypeError, ValueError):
+        raise ValidationError("a crop box is four numbers: x1, y1, x2, y2") from None
+    if len(values) != 4:
+        raise ValidationError("a crop box is four numbers: x1, y1, x2, y2")
+    for name, v in zip(("x1", "y1", "x2", "y2"), values):
+        if not math.isfinite(v):
+            raise ValidationError(f"crop box: {name} must be a finite number of pixels, got {v}")
+    x1, y1, x2, y2 = values
+    x1, x2 = sorted((min(max(x1, 0.0), float(width)), min(max(x2, 0.0), float(width))))
+    y1, y2 = sorted((min(max(y1, 0.0), float(height)), min(max(y2, 0.0), float(height))))
+    return x1, y1, x2, y2
 
 
 def sample_crop(store: Store, sample_id: int, box: tuple[float, float, float, float], size: int = 160) -> bytes:
-    """A WebP crop of an image sample around box = (x_min, y_min, x_max, y_max), with a margin."""
+    """A WebP crop of an image sample around box = (x_min, y_min, x_max, y_max), with a margin.
+
+    Cut from the cached display image (sample_display_image): a page of crops of one image
+    decodes it once. Box values must be finite; they are clamped to the image."""
     import io
 
-    img = display_png(sample_bytes(store, sample_id), store.settings.max_image_pixels, DISPLAY_MAX_SIDE)
     w, h = sample_size(store, sample_id)
+    x1, y1, x2, y2 = crop_box(box, w, h)
+    img = sample_display_image(store, sample_id)
     sx, sy = img.size[0] / w, img.size[1] / h
-    x1, y1, x2, y2 = box
     m = 0.1 * max(x2 - x1, y2 - y1, 4)
-    crop = img.crop((max(0, int((x1 - m) * sx)), max(0, int((y1 - m) * sy)),
-                     min(img.size[0], int((x2 + m) * sx) + 1), min(img.size[1], int((y2 + m) * sy) + 1)))
+    left = min(img.size[0] - 1, max(0, int((x1 - m) * sx)))
+    top = min(img.size[1] - 1, max(0, int((y1 - m) * sy)))
+    right = max(left + 1, min(img.size[0], int((x2 + m) * sx) + 1))
+    bottom = max(top + 1, min(img.size[1], int((y2 + m) * sy) + 1))
+    crop = img.crop((left, top, right, bottom))
+    if crop.mode not in ("RGB", "RGBA"):
+        crop = crop.convert("RGB")
     scale = size / max(crop.size)
     if scale > 1:  # small shapes are shown enlarged, so a reviewer can judge them
         from PIL import Image

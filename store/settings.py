@@ -19,7 +19,20 @@ class Settings:
     s3_endpoint: str = ""
     s3_region: str = ""
     max_image_pixels: int = 100_000_000  # larger images are refused with a clear message
-    max_upload_bytes: int = 512 * 1024 * 1024
+    max_upload_bytes: int = 512 * 1024 * 1024  # one uploaded file (LABELPORT_MAX_UPLOAD_BYTES)
+    # Bounded work per request (limits.py, store/media.py). A request body above its limit is
+    # refused with 413 before it is read: JSON and form bodies (LABELPORT_MAX_JSON_BYTES; a save of
+    # 10,000 polygons of 32 points is ~7 MB), the body of POST /api/v1/jobs/{id}/samples (up to
+    # 1,000,000 references; LABELPORT_MAX_IMPORT_JSON_BYTES), multipart uploads to Gradio, several
+    # files in one request streamed to disk (LABELPORT_MAX_MULTIPART_BYTES; each file is also held
+    # to max_upload_bytes), and multipart bodies under /api/ (read into memory: max_upload_bytes).
+    max_json_bytes: int = 16 * 1024 * 1024
+    max_import_json_bytes: int = 128 * 1024 * 1024
+    max_multipart_bytes: int = 4 * 1024 * 1024 * 1024
+    # Decoded display images kept in memory, least recently used out (LABELPORT_IMAGE_CACHE_MB),
+    # and how many image decodes run at once (LABELPORT_MAX_DECODES); others wait their turn.
+    image_cache_bytes: int = 256 * 1024 * 1024
+    max_decodes: int = 2
     demo: bool = True  # offer the demo job on first start
     # Read datasets from folders of the server's disk. Off by default on a public Space: there,
     # data comes from uploads and S3 only, so a visitor cannot read the server's files.
@@ -75,6 +88,12 @@ class Settings:
             values["mirror_debounce_s"] = float(env[ENV_PREFIX + "MIRROR_DEBOUNCE"])
         if env.get(ENV_PREFIX + "MAX_IMAGE_PIXELS"):
             values["max_image_pixels"] = int(env[ENV_PREFIX + "MAX_IMAGE_PIXELS"])
+        for key in ("max_upload_bytes", "max_json_bytes", "max_import_json_bytes", "max_multipart_bytes",
+                    "max_decodes"):
+            if env.get(ENV_PREFIX + key.upper()):
+                values[key] = int(env[ENV_PREFIX + key.upper()])
+        if env.get(ENV_PREFIX + "IMAGE_CACHE_MB"):
+            values["image_cache_bytes"] = int(float(env[ENV_PREFIX + "IMAGE_CACHE_MB"]) * 1024 * 1024)
         local = env.get(ENV_PREFIX + "ALLOW_LOCAL_PATHS")
         if local is not None:
             values["allow_local_paths"] = local.lower() not in ("0", "false", "no")

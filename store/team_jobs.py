@@ -232,8 +232,9 @@ def reassign(store: Store, job_id: int, from_email: str, to_email: str, actor: s
 
 
 def job_members(store: Store, job_id: int, actor: str | None = None) -> list[dict]:
-    """Annotator management (F5.9): the job's members with their work."""
-    require_role(store, job_id, actor, "manager", "reviewer", "labeler")
+    """Annotator management (F5.9): the job's members with their work (the creator, its Team
+    Manager and Reviewers; a Labeler sees their own work in My Participations)."""
+    require_role(store, job_id, actor, "manager", "reviewer")
     rows = store.db.fetchall(
         "SELECT m.email, m.role, count(a.sample_id), count(a.sample_id) FILTER (WHERE a.state IN "
         "(SELECT unnest(?::VARCHAR[]))) FROM job_members m LEFT JOIN assignments a ON a.job_id = m.job_id AND "

@@ -150,15 +150,19 @@ def test_server_paths_and_buckets_are_an_admins(world, tmp_path, monkeypatch):
     assert create_job(store, None, "image_classification", source=str(folder), actor="admin").id
 
 
-def test_references_outside_the_store_are_refused_one_by_one(world):
+def test_references_outside_the_store_are_refused(world):
+    """References named one by one (the REST API): a refused one refuses the request, before any
+    import record is written; files of another dataset are refused like server paths."""
     store, job, _ = world
-    items = [ImportItem("/etc/passwd", "passwd"), ImportItem(str(store.settings.database), "db"),
-             ImportItem("s3://bucket/key.png", "key.png")]
-    rec = import_items(store, job.id, items, None, "refs", actor="creator")
-    assert rec.imported == 0 and len(rec.errors) == 3
-    assert all("admin" in e for e in rec.errors)
-    rec = import_items(store, job.id, items[1:2], None, "refs", actor="admin")
-    assert rec.imported == 0 and "database" in rec.errors[0]
+    other = create_job(store, "other", "image_classification", actor="admin")
+    upload_files(store, other.id, [("o.png", png(9))], actor="admin")
+    other_uri = store.db.scalar("SELECT uri FROM samples WHERE dataset_id = ?", [other.dataset_id])
+    for uri in ("/etc/passwd", str(store.settings.database), "s3://bucket/key.png", other_uri):
+        with pytest.raises(Forbidden):
+            import_items(store, job.id, [ImportItem(uri, "x")], None, "refs", actor="creator")
+    with pytest.raises(Forbidden, match="database"):
+        import_items(store, job.id, [ImportItem(str(store.settings.database), "db")], None, "refs", actor="admin")
+    assert store.db.scalar("SELECT count(*) FROM imports WHERE path = 'refs'") == 0
 
 
 def test_the_mirror_is_never_a_source(store):

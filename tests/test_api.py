@@ -587,7 +587,7 @@ def test_export_to_a_server_path(api, labeled_job, tmp_path):
     assert res["samples"] == 3
     assert sorted(p.name for p in folder.iterdir()) == ["one", "two", "zero"]
     assert len(list((folder / "zero").iterdir())) == 2
-    err(api.post(f"/jobs/{jid}/exports", json={"format": "imagefolder", "out": str(folder)}), 400, "exists already")
+    err(api.post(f"/jobs/{jid}/exports", json={"format": "imagefolder", "out": str(folder)}), 400, "not empty")
     err(api.post(f"/jobs/{jid}/exports", json={"format": "nope", "out": str(tmp_path / "x")}), 400, "format")
     err(api.post(f"/jobs/{jid}/exports", json={"format": "manifest"}), 400, "out")
     err(api.post("/jobs/999999999/exports", json={"format": "manifest", "out": str(tmp_path / "y")}), 404)
