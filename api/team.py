@@ -23,7 +23,7 @@ from store.errors import Forbidden
 
 from .deps import get_actor, get_store
 from .errors import error_response, error_responses
-from .models import (AcceptanceIn, AnnotationIn, AssignIn, DecisionIn, EmailsIn, FinishIn, Id, JobId,
+from .models import (AcceptanceIn, AnnotationIn, AssignIn, DecisionIn, EmailsIn, FinishIn, Id, PathId, JobId,
                      JobMemberIn, LoginIn, MemberIn, MemberPatch, ReassignIn, ReviewIn, SampleId, TeamIn, TeamJobIn,
                      TeamPatch)
 
@@ -59,23 +59,31 @@ def _page(items, total: int, page: int, page_size: int) -> dict:
 
 
 # -- log in ------------------------------------------------------------------------------------------
-@router.post("/login", summary="Log in: sets the HTTP-only session cookie", tags=["users"])
+@router.post("/login", summary="Log in: sets the HTTP-only session cookie", tags=["users"], responses={
+    429: {"description": "Too many failed log-ins for this account or client: wait Retry-After seconds",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}},
+    503: {"description": "Too many log-ins are being checked at once: try again in a moment",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}})
 def login(body: LoginIn, request: Request, response: Response, store: Store = Depends(get_store)):
-    from auth import set_session_cookie
+    """Throttled (auth.py password_login): 401 wrong user name or password (the same answer for
+    an unknown user), 403 account disabled or waiting for approval, 429 too many failures (with
+    Retry-After), 503 too many log-ins being checked at once."""
+    from auth import LoginFailed, password_login, set_session_cookie
 
-    user = users_store.verify_password(store, body.username, body.password)
-    if user is None:  # the same answer for an unknown user and a wrong password
-        return error_response("wrong user name or password", 401)
-    set_session_cookie(response, request, users_store.create_session(store, user.username))
-    return {**user.as_dict(), "multi_user": True}
+    try:
+        username, token = password_login(store, request, body.username, body.password)
+    except LoginFailed as e:
+        return error_response(str(e), e.status, headers=e.headers or None)
+    set_session_cookie(response, request, token)
+    return {**users_store.get_user(store, username).as_dict(), "multi_user": True}
 
 
 @router.post("/logout", summary="End the session", tags=["users"])
 def logout(request: Request, response: Response, store: Store = Depends(get_store)):
-    from auth import COOKIE
+    from auth import COOKIE, clear_session_cookie
 
     users_store.end_session(store, request.cookies.get(COOKIE))
-    response.delete_cookie(COOKIE, path="/")
+    clear_session_cookie(response, request)
     return {"ok": True}
 
 
@@ -115,42 +123,42 @@ def create_team(body: TeamIn, store: Store = Depends(get_store), actor: str = De
 
 
 @router.get("/teams/{team_id}", summary="One team")
-def get_team(team_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def get_team(team_id: PathId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return teams_store.require_team_owner(store, team_id, actor, read=True).as_dict()
 
 
 @router.patch("/teams/{team_id}", summary="Rename a team or change its description")
-def update_team(team_id: Id, body: TeamPatch, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def update_team(team_id: PathId, body: TeamPatch, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return teams_store.update_team(store, team_id, body.name, body.description, actor=actor).as_dict()
 
 
 @router.delete("/teams/{team_id}", status_code=204, summary="Delete a team (not while it labels a job)")
-def delete_team(team_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def delete_team(team_id: PathId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     teams_store.delete_team(store, team_id, actor=actor)
     return Response(status_code=204)
 
 
 @router.get("/teams/{team_id}/members", summary="The team's members with their open work")
-def list_members(team_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def list_members(team_id: PathId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     teams_store.require_team_owner(store, team_id, actor, read=True)
     return [m.as_dict() for m in teams_store.list_members(store, team_id)]
 
 
 @router.post("/teams/{team_id}/members", status_code=201, summary="Add members (all or nothing)")
-def add_members(team_id: Id, body: list[MemberIn] = Body(..., min_length=1, max_length=100),
+def add_members(team_id: PathId, body: list[MemberIn] = Body(..., min_length=1, max_length=100),
                 store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     n = teams_store.add_members(store, team_id, [(m.email, m.description, m.role) for m in body], actor=actor)
     return {"added": n}
 
 
 @router.patch("/teams/{team_id}/members/{email}", summary="Change a member's description or role")
-def update_member(team_id: Id, email: EmailPath, body: MemberPatch, store: Store = Depends(get_store),
+def update_member(team_id: PathId, email: EmailPath, body: MemberPatch, store: Store = Depends(get_store),
                   actor: str = Depends(get_actor)):
     return teams_store.update_member(store, team_id, email, body.description, body.role, actor=actor).as_dict()
 
 
 @router.post("/teams/{team_id}/members/delete", summary="Delete members (none with unfinished work)")
-def delete_members(team_id: Id, body: EmailsIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def delete_members(team_id: PathId, body: EmailsIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return {"deleted": teams_store.delete_members(store, team_id, body.emails, actor=actor)}
 
 
@@ -254,18 +262,18 @@ def list_acceptances(job_id: JobId, store: Store = Depends(get_store), actor: st
 
 
 @router.get("/acceptances/{acceptance_id}", summary="The acceptance report")
-def acceptance_report(acceptance_id: Id, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def acceptance_report(acceptance_id: PathId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return tj.acceptance_report(store, acceptance_id, actor)
 
 
 @router.get("/acceptances/{acceptance_id}/items", summary="The sampled items with their decisions")
-def acceptance_items(acceptance_id: Id, decision: Literal["pending", "pass", "reject"] | None = None,
+def acceptance_items(acceptance_id: PathId, decision: Literal["pending", "pass", "reject"] | None = None,
                      store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return tj.acceptance_items(store, acceptance_id, actor, decision)
 
 
 @router.post("/acceptances/{acceptance_id}/items/{sample_id}", summary="Pass (rating) or reject (reason) an item")
-def decide(acceptance_id: Id, sample_id: SampleId, body: DecisionIn, store: Store = Depends(get_store),
+def decide(acceptance_id: PathId, sample_id: SampleId, body: DecisionIn, store: Store = Depends(get_store),
            actor: str = Depends(get_actor)):
     tj.decide_acceptance_item(store, acceptance_id, sample_id, body.email, actor, body.passed, body.rating,
                               body.reason)
@@ -273,7 +281,7 @@ def decide(acceptance_id: Id, sample_id: SampleId, body: DecisionIn, store: Stor
 
 
 @router.post("/acceptances/{acceptance_id}/finish", summary="Finish: write accepted work, send rejected back")
-def finish(acceptance_id: Id, body: FinishIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+def finish(acceptance_id: PathId, body: FinishIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return tj.finish_acceptance(store, acceptance_id, actor, body.overwrite, body.scope)
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from store.errors import NotFound
+from store.access import parse_id
+from store.errors import StoreError, NotFound
 from store.jobs import get_job
 from store.notify import list_outbox
 from store.samples import SampleQuery, page_sample_ids
@@ -123,10 +124,12 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
         if job_id is None:
             return ["Pick a job in My Creations, then open this tab."] + hide + skip_rest
         try:
-            job = get_job(store, int(job_id))
+            job = get_job(store, parse_id(job_id, "job id"))
             role = job_role(store, job.id, actor)
-        except NotFound:
-            return ["This job no longer exists."] + hide + skip_rest
+        except StoreError:
+            role = None
+        if role is None:  # a job one is not part of does not exist for them (store/access.py)
+            return ["This job does not exist (or no longer exists)."] + hide + skip_rest
         if role not in ("owner", "manager"):
             return [f"### Team job: {esc(job.name)}\nOnly the job's creator or its Team Manager manages the "
                     "team labeling of this job."] + hide + skip_rest

@@ -1,7 +1,10 @@
-"""Hugging Face sign-in on a Space (F6.1), against a fake OpenID Connect provider on 127.0.0.1."""
+"""Hugging Face sign-in on a Space (F6.1, issue 14), against a fake OpenID Connect provider on
+127.0.0.1: state and nonce in a signed cookie, accounts matched by `sub`, the email kept only when
+verified, the LABELPORT_HF_ALLOW allow-list (names and `org:` entries) and approval of the rest."""
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import threading
 import time
@@ -20,23 +23,37 @@ CLIENT_SECRET = "test-client-secret"
 HTML = {"accept": "text/html"}
 NO_OAUTH = {"OAUTH_CLIENT_ID": "", "OAUTH_CLIENT_SECRET": "", "OPENID_PROVIDER_URL": "", "OAUTH_SCOPES": "",
             "SPACE_HOST": ""}
+ALICE = {"sub": "123", "preferred_username": "hf-alice", "name": "Alice", "email": "alice@example.org",
+         "email_verified": True}
+
+
+def _jwt(claims: dict) -> str:
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
 class FakeProvider:
-    """/oauth/authorize sends the browser straight back with a code; /oauth/token wants the client
-    credentials (HTTP Basic), a code it gave and the same redirect_uri; /oauth/userinfo the token."""
+    """/oauth/authorize sends the browser straight back with a code (and remembers the nonce);
+    /oauth/token wants the client credentials (HTTP Basic), a code it gave and the same
+    redirect_uri, and answers with an id_token carrying the nonce (``id_token``: "match", "wrong",
+    "missing nonce" or "none"); /oauth/userinfo the token, and answers ``identity``."""
 
     def __init__(self):
-        self.codes: dict[str, str] = {}  # code -> redirect_uri
-        self.tokens: set[str] = set()
+        self.codes: dict[str, tuple[str, str | None]] = {}  # code -> (redirect_uri, nonce)
+        self.tokens: dict[str, dict] = {}  # access token -> the identity it was given for
         self.token_requests = 0
+        self.identity: dict = dict(ALICE)
+        self.id_token = "match"
+        self.nonces: list[str | None] = []
         app = FastAPI()
 
         @app.get("/oauth/authorize")
-        def authorize(client_id: str, redirect_uri: str, response_type: str, scope: str, state: str):
+        def authorize(client_id: str, redirect_uri: str, response_type: str, scope: str, state: str,
+                      nonce: str | None = None):
             assert client_id == CLIENT_ID and response_type == "code" and "openid" in scope.split()
             code = secrets.token_hex(8)
-            self.codes[code] = redirect_uri
+            self.codes[code] = (redirect_uri, nonce)
+            self.nonces.append(nonce)
             return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", status_code=302)
 
         @app.post("/oauth/token")
@@ -48,18 +65,27 @@ class FakeProvider:
                 return JSONResponse({"error": "invalid_client"}, status_code=401)
             code = form.get("code")
             if (form.get("grant_type") != "authorization_code" or code not in self.codes
-                    or self.codes.pop(code) != form.get("redirect_uri")):
+                    or self.codes[code][0] != form.get("redirect_uri")):
                 return JSONResponse({"error": "invalid_grant", "error_description": "bad code"}, status_code=400)
+            _, nonce = self.codes.pop(code)
             access = secrets.token_hex(16)
-            self.tokens.add(access)
-            return {"access_token": access, "token_type": "bearer", "expires_in": 3600}
+            self.tokens[access] = dict(self.identity)
+            body = {"access_token": access, "token_type": "bearer", "expires_in": 3600}
+            claims = {"sub": self.identity.get("sub"), "aud": CLIENT_ID, "iss": self.url}
+            if self.id_token == "match":
+                body["id_token"] = _jwt({**claims, "nonce": nonce})
+            elif self.id_token == "wrong":
+                body["id_token"] = _jwt({**claims, "nonce": "someone-elses-nonce"})
+            elif self.id_token == "missing nonce":
+                body["id_token"] = _jwt(claims)
+            return body
 
         @app.get("/oauth/userinfo")
         def userinfo(request: Request):
             auth = request.headers.get("authorization", "")
             if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
                 return JSONResponse({"error": "invalid_token"}, status_code=401)
-            return {"sub": "123", "preferred_username": "hf-alice", "name": "Alice", "email": "alice@example.org"}
+            return self.tokens[auth[7:]]
 
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
@@ -91,6 +117,12 @@ def provider():
         p.stop()
 
 
+def oauth_server(tmp_path, provider: FakeProvider, **env) -> AppServer:
+    return AppServer(tmp_path / "data", tmp_path / "server", extra_env={
+        **NO_OAUTH, "OAUTH_CLIENT_ID": CLIENT_ID, "OAUTH_CLIENT_SECRET": CLIENT_SECRET,
+        "OPENID_PROVIDER_URL": provider.url + "/", "OAUTH_SCOPES": "openid profile email", **env})
+
+
 def client(server: AppServer) -> httpx.Client:
     return httpx.Client(base_url=server.url, trust_env=False, follow_redirects=False, timeout=30)
 
@@ -116,10 +148,23 @@ def path_of(url: str) -> str:
     return f"{u.path}?{u.query}"
 
 
+def sign_in(server: AppServer, c: httpx.Client | None = None) -> httpx.Response:
+    """The whole round trip in one browser (a new one unless given); the callback's answer."""
+    own = c is None
+    c = c or client(server)
+    try:
+        location, _ = start_sign_in(c, server)
+        r = c.get(path_of(at_provider(location)), headers=HTML)
+        if own:
+            r.read()
+        return r
+    finally:
+        if own:
+            c.close()
+
+
 def test_hugging_face_sign_in(tmp_path, provider):
-    server = AppServer(tmp_path / "data", tmp_path / "server", extra_env={
-        **NO_OAUTH, "OAUTH_CLIENT_ID": CLIENT_ID, "OAUTH_CLIENT_SECRET": CLIENT_SECRET,
-        "OPENID_PROVIDER_URL": provider.url + "/", "OAUTH_SCOPES": "openid profile email"})
+    server = oauth_server(tmp_path, provider, LABELPORT_HF_ALLOW="someone-else, HF-Alice")
     try:
         server.start()
         with client(server) as c:
@@ -135,7 +180,10 @@ def test_hugging_face_sign_in(tmp_path, provider):
             assert location.startswith(provider.url + "/oauth/authorize?")
             assert query["client_id"] == CLIENT_ID and query["response_type"] == "code"
             assert query["scope"] == "openid profile email" and len(query["state"]) >= 32
+            assert len(query["nonce"]) >= 32 and query["nonce"] != query["state"]
             assert query["redirect_uri"] == server.url + "/login/huggingface/callback"
+            cookie = c.cookies.get("labelport_oauth_state")
+            assert cookie and query["state"] not in cookie and query["nonce"] not in cookie  # signed, not plain
             back = at_provider(location)
             assert back.startswith(server.url + "/login/huggingface/callback?")
             r = c.get(path_of(back), headers=HTML)
@@ -144,7 +192,7 @@ def test_hugging_face_sign_in(tmp_path, provider):
             me = c.get("/api/v1/me").json()
             assert me["username"] == "hf-alice" and me["email"] == "alice@example.org" and me["multi_user"]
             assert c.get("/", headers=HTML).status_code == 200
-            # the same callback again: its state is used up
+            # the same callback again: the state cookie is gone
             r = c.get(path_of(back), headers=HTML)
             assert r.status_code == 400 and "labelport_session" not in r.cookies
 
@@ -160,6 +208,14 @@ def test_hugging_face_sign_in(tmp_path, provider):
             location, _ = start_sign_in(other, server)
             r = c.get(path_of(at_provider(location)), headers=HTML)
             assert r.status_code == 400 and "labelport_session" not in r.cookies
+
+        with client(server) as c:  # a forged state cookie (the browser's own state, re-signed by nobody)
+            location, query = start_sign_in(c, server)
+            raw = c.cookies.get("labelport_oauth_state")
+            body, mac = raw.split(".")
+            c.cookies.set("labelport_oauth_state", body + "." + mac[::-1], path="/login/huggingface")
+            r = c.get(path_of(at_provider(location)), headers=HTML)
+            assert r.status_code == 400 and "labelport_session" not in r.cookies and "Sign-in" in r.text
 
         with client(server) as c:  # the provider refuses the code: a clear page, no session, no 500
             location, query = start_sign_in(c, server)
@@ -177,40 +233,142 @@ def test_hugging_face_sign_in(tmp_path, provider):
                       headers=HTML)
             assert r.status_code == 400 and "access_denied" in r.text and "labelport_session" not in r.cookies
 
-        with client(server) as c:  # the app keeps serving, and signs in again
-            assert c.get("/healthz").json()["ok"] is True
+        for mode in ("wrong", "missing nonce"):  # an id_token of another sign-in: refused
+            provider.id_token = mode
+            r = sign_in(server)
+            assert r.status_code == 502 and "nonce" in r.text and "labelport_session" not in r.cookies, mode
+        provider.id_token = "none"  # no id_token at all (scope without openid): userinfo decides
+        assert sign_in(server).status_code == 303
+        provider.id_token = "match"
+
+        # a stranger starts 2,100 sign-ins: nothing is kept on the server, a sign-in in flight still ends well
+        with client(server) as c, client(server) as stranger:
             location, _ = start_sign_in(c, server)
-            assert c.get(path_of(at_provider(location)), headers=HTML).status_code == 303
+            for _ in range(2100):
+                assert stranger.get("/login/huggingface").status_code == 302
+            r = c.get(path_of(at_provider(location)), headers=HTML)
+            assert r.status_code == 303 and "labelport_session" in r.cookies
+
+        # matched by sub: a new name for the same account is the same user
+        provider.identity = {**ALICE, "preferred_username": "alice-renamed"}
+        with client(server) as c:
+            assert sign_in(server, c).status_code == 303
+            assert c.get("/api/v1/me").json()["username"] == "hf-alice"
+        # the same name with another sub: never that account
+        provider.identity = {**ALICE, "sub": "999", "email": "mallory@example.org"}
+        r = sign_in(server)
+        assert r.status_code == 403 and "another Hugging Face account" in r.text
+        assert "labelport_session" not in r.cookies
+
+        with client(server) as c:  # the app keeps serving, and signs in again
+            provider.identity = dict(ALICE)
+            assert c.get("/healthz").json()["ok"] is True
+            assert sign_in(server, c).status_code == 303
             assert c.get("/api/v1/me").json()["username"] == "hf-alice"
     finally:
         server.stop()
 
     with server.open_store() as store:
-        from store.users import get_user, list_users
+        from store.users import all_users
 
-        user = get_user(store, "hf-alice")
-        assert user.source == "huggingface" and user.email == "alice@example.org" and not user.is_admin
-        assert [u.username for u in list_users(store)] == ["hf-alice"]
+        (user,) = all_users(store)
+        assert (user.username, user.source, user.email, user.is_admin, user.pending) == (
+            "hf-alice", "huggingface", "alice@example.org", False, False)
+        assert store.db.fetchone("SELECT hf_sub, email_verified FROM users") == ("123", True)
+        assert len(store.db.get_meta("cookie_secret")) == 64  # the signing key, made on first need
+
+
+def test_without_an_allow_list_new_accounts_wait_for_approval(tmp_path, provider):
+    server = oauth_server(tmp_path, provider)
+    bob = {"sub": "b-1", "preferred_username": "hf-bob", "email": "bob@example.org", "email_verified": False}
+    carol = {"sub": "c-1", "preferred_username": "hf-carol", "email": "carol@example.org", "email_verified": True}
+    with server.open_store() as store:  # a team that lists bob's (unverified) email
+        from store.teams import add_members, create_team
+        from store.users import add_user
+
+        add_user(store, "boss", "boss@example.org", "a long password", is_admin=True, actor="cli")
+        team = create_team(store, "team", "", owner="boss")
+        add_members(store, team.id, [("bob@example.org", "Bob", "labeler")], actor="boss")
+    try:
+        server.start()
+        for who in (bob, carol, bob):  # twice for bob: still waiting
+            provider.identity = who
+            with client(server) as c:
+                r = sign_in(server, c)
+                assert r.status_code == 403 and "labelport_session" not in r.cookies
+                assert "Waiting for approval" in r.text and "admin" in r.text
+                assert c.get("/api/v1/me").status_code == 401
+                assert c.get("/", headers=HTML).status_code == 303
+    finally:
+        server.stop()
+    with server.open_store() as store:
+        from store.users import approve_user, get_user, set_disabled
+
+        b, c_ = get_user(store, "hf-bob"), get_user(store, "hf-carol")
+        assert b.pending and c_.pending and b.email is None  # not verified: links to no team membership
+        assert c_.email == "carol@example.org"
+        assert store.db.scalar("SELECT count(*) FROM sessions") == 0
+        approve_user(store, "hf-bob", actor="cli")
+        approve_user(store, "hf-carol", actor="cli")
+        set_disabled(store, "hf-carol", True, actor="cli")
+    try:
+        server.start()
+        provider.identity = bob
+        with client(server) as c:
+            assert sign_in(server, c).status_code == 303
+            me = c.get("/api/v1/me").json()
+            assert me["username"] == "hf-bob" and me["email"] is None
+            assert c.get("/api/v1/me/jobs").status_code == 200
+        provider.identity = carol
+        r = sign_in(server)
+        assert r.status_code == 403 and "disabled" in r.text and "labelport_session" not in r.cookies
+    finally:
+        server.stop()
+
+
+def test_an_org_on_the_allow_list(tmp_path, provider):
+    server = oauth_server(tmp_path, provider, LABELPORT_HF_ALLOW="org:My-Lab")
+    try:
+        server.start()
+        cases = [  # orgs as objects (Hugging Face's userinfo), as strings, none of the list
+            ({"sub": "d-1", "preferred_username": "hf-dan", "orgs": [
+                {"sub": "o-1", "name": "My Lab", "preferred_username": "my-lab"}]}, 303),
+            ({"sub": "e-1", "preferred_username": "hf-eve", "orgs": ["other", "my-lab"]}, 303),
+            ({"sub": "f-1", "preferred_username": "hf-fay", "orgs": [{"preferred_username": "not-my-lab"}]}, 403),
+            ({"sub": "g-1", "preferred_username": "my-lab"}, 403),  # a user named like the org is not the org
+        ]
+        for identity, status in cases:
+            provider.identity = identity
+            with client(server) as c:
+                r = sign_in(server, c)
+                assert r.status_code == status, (identity, r.text)
+                assert (c.get("/api/v1/me").status_code == 200) == (status == 303)
+    finally:
+        server.stop()
+    with server.open_store() as store:
+        rows = store.db.fetchall("SELECT username, pending FROM users ORDER BY username")
+        assert rows == [("hf-dan", False), ("hf-eve", False), ("hf-fay", True), ("my-lab", True)]
 
 
 def test_a_local_user_of_the_same_name_is_not_taken_over(tmp_path, provider):
-    server = AppServer(tmp_path / "data", tmp_path / "server", extra_env={
-        **NO_OAUTH, "OAUTH_CLIENT_ID": CLIENT_ID, "OAUTH_CLIENT_SECRET": CLIENT_SECRET,
-        "OPENID_PROVIDER_URL": provider.url, "OAUTH_SCOPES": "openid profile email"})
+    server = oauth_server(tmp_path, provider, LABELPORT_HF_ALLOW="hf-alice")
     with server.open_store() as store:
         from store.users import add_user
 
-        add_user(store, "hf-alice", "other@example.org", password="a long password")
+        add_user(store, "hf-alice", "other@example.org", password="a long password", actor="cli")
     try:
         server.start()
         with client(server) as c:
             location, _ = start_sign_in(c, server)
             r = c.get(path_of(at_provider(location)), headers=HTML)
             assert r.status_code == 403 and "labelport_session" not in r.cookies and 'href="/login"' in r.text
+            assert "password" in r.text
             assert c.post("/api/v1/login", json={"username": "hf-alice", "password": "a long password"}
                           ).status_code == 200  # the password form still works
     finally:
         server.stop()
+    with server.open_store() as store:
+        assert store.db.fetchone("SELECT source, hf_sub, email FROM users") == ("local", None, "other@example.org")
 
 
 def test_without_oauth_settings_there_is_no_hugging_face_sign_in(tmp_path):
@@ -227,17 +385,22 @@ def test_without_oauth_settings_there_is_no_hugging_face_sign_in(tmp_path):
         server.stop()
 
 
-def test_redirect_uri_on_a_space_and_config():
+def test_redirect_uri_on_a_space_and_config(store, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from auth_oauth import install_oauth, oauth_config
+    from auth_oauth import install_oauth, oauth_config, parse_allow_list
 
     assert oauth_config({}) is None and oauth_config({"OAUTH_CLIENT_ID": "x"}) is None
     config = oauth_config({"OAUTH_CLIENT_ID": "cid", "OAUTH_CLIENT_SECRET": "s", "OPENID_PROVIDER_URL":
-                           "https://hf.example/", "OAUTH_SCOPES": " openid  profile ", "SPACE_HOST": "me-app.hf.space"})
+                           "https://hf.example/", "OAUTH_SCOPES": " openid  profile ", "SPACE_HOST": "me-app.hf.space",
+                           "LABELPORT_HF_ALLOW": " Alice ,org:Lab-1,, org: ,bob"})
     assert config.provider_url == "https://hf.example" and config.scopes == "openid profile"
+    assert (config.allow_users, config.allow_orgs) == ({"alice", "bob"}, {"lab-1"})
+    assert parse_allow_list(None) == (frozenset(), frozenset())
+    assert config.allows("ALICE", []) and config.allows("zed", ["LAB-1"]) and not config.allows("lab-1", [])
+    monkeypatch.setenv("SPACE_HOST", "me-app.hf.space")
     app = FastAPI()
-    install_oauth(app, None, config)
+    install_oauth(app, store, config)
     r = TestClient(app).get("/login/huggingface", follow_redirects=False)
     assert r.status_code == 302
     query = parse_qs(urlsplit(r.headers["location"]).query)
@@ -245,3 +408,24 @@ def test_redirect_uri_on_a_space_and_config():
     assert query["redirect_uri"] == ["https://me-app.hf.space/login/huggingface/callback"]
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "secure" in cookie and "samesite=none" in cookie
+    assert "path=/login/huggingface" in cookie and "max-age=600" in cookie
+
+
+def test_the_state_cookie_is_signed_and_short_lived(store):
+    from auth_oauth import id_token_claims, org_names, sign, signing_secret, unsign
+
+    key = signing_secret(store)
+    assert len(key) == 32 and signing_secret(store) == key
+    assert bytes.fromhex(store.db.get_meta("cookie_secret")) == key
+    value = sign(key, {"state": "s", "nonce": "n", "exp": 1000})
+    assert unsign(key, value, now=999) == {"state": "s", "nonce": "n", "exp": 1000}
+    assert unsign(key, value, now=1001) is None  # expired
+    assert unsign(b"another key" * 3, value, now=999) is None
+    body, mac = value.split(".")
+    forged = base64.urlsafe_b64encode(json.dumps({"state": "x", "nonce": "n", "exp": 1000}).encode()).rstrip(b"=")
+    assert unsign(key, forged.decode() + "." + mac, now=999) is None
+    for junk in (None, "", "a.b.c", "nodot", "a" * 5000, "!!.??"):
+        assert unsign(key, junk, now=0) is None
+    assert id_token_claims(_jwt({"nonce": "n1", "sub": "1"}))["nonce"] == "n1"
+    assert org_names([{"preferred_username": "a", "name": "A"}, "b", 3, {"x": 1}, " "]) == ["a", "A", "b"]
+    assert org_names("not a list") == []

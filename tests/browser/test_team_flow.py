@@ -36,10 +36,10 @@ def team_app(tmp_path):
         from store.users import add_user
         from tests.factories import new_job, upload_images
 
-        add_user(store, "boss", "boss@example.org", PASSWORD)
-        add_user(store, "ann", "ann@example.org", PASSWORD)
-        add_user(store, "rev", "rev@example.org", PASSWORD)
-        add_user(store, "eve", "eve@example.org", PASSWORD)
+        add_user(store, "boss", "boss@example.org", PASSWORD, actor="cli")
+        add_user(store, "ann", "ann@example.org", PASSWORD, actor="cli")
+        add_user(store, "rev", "rev@example.org", PASSWORD, actor="cli")
+        add_user(store, "eve", "eve@example.org", PASSWORD, actor="cli")
         job = new_job(store, JOB, labels=("cat", "dog"), actor="boss")
         upload_images(store, job.id, 6, prefix="pet")
         team = create_team(store, TEAM, "cats and dogs", owner="boss")
@@ -77,7 +77,7 @@ def login(browser: Browser, team_app: AppServer):
         page.locator("#login-submit").click()
         if expect_ok:
             expect(page.locator("#lp-user")).to_contain_text(f"Logged in as {username}", timeout=LONG)
-            expect(page.locator("#lp-user a[href='/logout']")).to_have_count(1)
+            expect(page.locator("#lp-user #lp-logout")).to_have_count(1)
         return page
 
     yield _login
