@@ -48,14 +48,14 @@ def build(ctx: AppContext) -> StoragePage:
 
     def load(request: gr.Request):
         if not is_admin(ctx.store, ctx.actor(request)):
-            return ["The storage settings and the mirror are an admin's."]
-        return [status_markdown(ctx)]
+            return "The storage settings and the mirror are an admin's."
+        return status_markdown(ctx)  # one output: the value itself (a list would be taken as the value)
 
     @user_errors
     def do_mirror(request: gr.Request):
         r = mirror_now(ctx.store, actor=ctx.actor(request))
         gr.Info(f"mirrored {r.tables} tables ({r.bytes:,} bytes) in {r.seconds:.1f} s")
-        return [status_markdown(ctx)]
+        return status_markdown(ctx)
 
     refresh_btn.click(load, None, [info])
     mirror_btn.click(do_mirror, None, [info])
