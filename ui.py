@@ -37,6 +37,8 @@ def build_ui(store: Store) -> gr.Blocks:
         with gr.Row(elem_id="lp-topbar"):
             gr.Markdown("# Labelport\nData labeling on your own machine", elem_id="lp-title")
             user_md = gr.Markdown(SINGLE_USER if not multi_user(store) else "", elem_id="lp-user")
+        # which tabs the user sees: a style sheet written on load (see tabs_for_role)
+        role_style = gr.HTML("", elem_id="lp-role-style", container=False)
         with gr.Tabs(elem_id="lp-tabs") as tabs:
             with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
                 jobs_page = jobs.build(ctx, current_job)
@@ -50,20 +52,20 @@ def build_ui(store: Store) -> gr.Blocks:
                 review_page = quick_review.build(ctx, current_job)
             with gr.Tab("Task statistics", id="stats", elem_id="tab-stats"):
                 stats_page = statistics.build(ctx, current_job)
-            with gr.Tab("Storage", id="storage", elem_id="tab-storage", visible=False) as storage_tab:  # mirror status
+            with gr.Tab("Storage", id="storage", elem_id="tab-storage") as storage_tab:  # mirror status
                 storage_page = importlib.import_module("pages.storage").build(ctx)
                 storage_tab.select(storage_page.load, None, storage_page.outputs)
-            with gr.Tab("Labeling Teams", id="teams", elem_id="tab-teams", visible=False) as teams_tab:
+            with gr.Tab("Labeling Teams", id="teams", elem_id="tab-teams") as teams_tab:
                 teams_page = teams.build(ctx)
-            with gr.Tab("Team job", id="team-job", elem_id="tab-team-job", visible=False) as team_job_tab:
+            with gr.Tab("Team job", id="team-job", elem_id="tab-team-job") as team_job_tab:
                 team_job_page = team_job.build(ctx, jobs_page.job)
-            with gr.Tab("Acceptance", id="acceptance", elem_id="tab-acceptance", visible=False) as acceptance_tab:
+            with gr.Tab("Acceptance", id="acceptance", elem_id="tab-acceptance") as acceptance_tab:
                 acceptance_page = acceptance.build(ctx, jobs_page.job)
-            with gr.Tab("My Participations", id="participations", elem_id="tab-participations", visible=False) as part_tab:
+            with gr.Tab("My Participations", id="participations", elem_id="tab-participations") as part_tab:
                 part_page = participations.build(ctx)
-            with gr.Tab("Team review", id="team-review", elem_id="tab-team-review", visible=False) as team_review_tab:
+            with gr.Tab("Team review", id="team-review", elem_id="tab-team-review") as team_review_tab:
                 team_review_page = team_review.build(ctx)
-            with gr.Tab("Users", id="users", elem_id="tab-users", visible=False) as users_tab:  # admins (F6.4)
+            with gr.Tab("Users", id="users", elem_id="tab-users") as users_tab:  # admins (F6.4)
                 users_page = users_admin.build(ctx)
 
         label_outputs = [c for p in pages.values() for c in p.load_outputs]
@@ -116,34 +118,38 @@ def build_ui(store: Store) -> gr.Blocks:
             return SINGLE_USER
 
         demo.load(show_user, None, [user_md])
-        # Built hidden, shown by role on load (Gradio shows a hidden tab on an update; it does not hide one)
-        role_tabs = [storage_tab, teams_tab, team_job_tab, acceptance_tab, part_tab, team_review_tab]
-
         def show_role_tabs(request: gr.Request):  # Gradio passes the request by the type hint: no partial
             return tabs_for_role(ctx, request)
 
-        demo.load(show_role_tabs, None, role_tabs)
+        demo.load(show_role_tabs, None, [role_style])
         teams_tab.select(teams_page.load, [teams_page.outputs[1]], teams_page.outputs)
         team_job_tab.select(team_job_page.load, [jobs_page.job], team_job_page.outputs)
         acceptance_tab.select(acceptance_page.load, [jobs_page.job], acceptance_page.outputs)
         part_tab.select(part_page.load, part_page.inputs, part_page.outputs)
         team_review_tab.select(team_review_page.load, [team_review_page.outputs[0]], team_review_page.outputs)
         users_tab.select(users_page.load, [users_page.outputs[1]], users_page.outputs)
-        demo.load(users_page.tab_visible, None, [users_tab])  # shown to admins only
     hide_ui_events_from_api_page(demo)
     return demo
 
 
-def tabs_for_role(ctx: AppContext, request: gr.Request) -> list:
-    """Which tabs the user sees (the store refuses what a role may not do whatever is shown): team
-    tabs only once users exist; Storage for admins; Team review for reviewers and managers."""
+ROLE_TABS = ("storage", "teams", "team-job", "acceptance", "participations", "team-review", "users")
+
+
+def tabs_for_role(ctx: AppContext, request: gr.Request) -> str:
+    """Which tabs the user sees, as a style sheet hiding the others' buttons: team tabs only once
+    users exist; Storage and Users for admins; Team review for reviewers and managers. (Hiding is
+    for the eye: the store refuses what a role may not do whatever is shown. A style sheet, not
+    tab visibility updates: showing tabs that were built hidden made every later update of the
+    labeling page re-render them, 10 s more in Chromium.)"""
     store = ctx.store
     actor = ctx.actor(request)
     multi = multi_user(store)
     admin = is_admin(store, actor)
     roles = member_roles(store, actor)
-    return [gr.Tab(visible=admin), gr.Tab(visible=multi), gr.Tab(visible=multi), gr.Tab(visible=multi),
-            gr.Tab(visible=multi), gr.Tab(visible=multi and (admin or bool(roles & {"reviewer", "manager"})))]
+    shown = {"storage": admin, "users": admin, "teams": multi, "team-job": multi, "acceptance": multi,
+             "participations": multi, "team-review": multi and (admin or bool(roles & {"reviewer", "manager"}))}
+    hidden = [f"#tab-{t}-button" for t in ROLE_TABS if not shown[t]]
+    return f"<style>{', '.join(hidden)} {{display: none !important;}}</style>" if hidden else ""
 
 
 def hide_ui_events_from_api_page(demo: gr.Blocks) -> None:

@@ -30,7 +30,6 @@ HOW_PASSWORD, HOW_INVITE = "Initial password", "Invitation link"
 class UsersPage:
     outputs: list  # what load fills: users table, user picker, sessions table, session picker
     load: Any
-    tab_visible: Any  # a load event of the whole app: shows the tab to admins only
 
 
 def _yes(flag: bool) -> str:
@@ -179,12 +178,6 @@ class UsersHandlers:
         users_store.delete_user(self.ctx.store, name, actor=actor)
         return _state(self.ctx, actor, None) + [f"Deleted **{esc(name)}**.", False]
 
-    def tab_visible(self, request: gr.Request):
-        """The Users tab: shown to admins (and the single user), hidden from everyone else."""
-        from store.access import is_admin
-
-        return gr.Tab(visible=is_admin(self.ctx.store, self.ctx.actor(request)))
-
 
 def build(ctx: AppContext) -> UsersPage:
     gr.Markdown("## Users\nAccounts that may log in. Add a user with an initial password or a one-time "
@@ -252,4 +245,4 @@ def build(ctx: AppContext) -> UsersPage:
     end_all_btn.click(h.end_sessions, [picker], state + [status], api_name="users_end_sessions")
     end_one_btn.click(h.end_session, [picker, session_pick], state + [status], api_name="users_end_session")
     delete_btn.click(h.delete, [picker, d_confirm], state + [status, d_confirm], api_name="users_delete")
-    return UsersPage(outputs=state, load=h.load, tab_visible=h.tab_visible)
+    return UsersPage(outputs=state, load=h.load)

@@ -5,7 +5,7 @@ Modes (a module-scoped fixture, ``hostile_app``, parametrized; pytest runs one a
 - ``local``: users added with ``python app.py add-user`` before the start, LABELPORT_ALLOW_LOCAL_PATHS
   left at its default;
 - ``space``: as a Hugging Face Space: SPACE_ID and SPACE_HOST set, Hugging Face sign-in against a
-  fake OpenID provider on 127.0.0.1 (``FakeOpenID``), the store mirrored to
+  fake OpenID provider on 127.0.0.1 (``tests.fake_openid.FakeProvider``), the store mirrored to
   ``s3://<mirror bucket>/prefix`` on moto_server (a mirror is written by the CLI before the start,
   so the bucket holds ``users.parquet`` and ``sessions.parquet`` to steal), and a second bucket
   with a secret object. A "stranger" signs in with Hugging Face and, when the app gives them a
@@ -32,25 +32,22 @@ import re
 import secrets
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from fastapi import Request  # module level: the fake provider's handlers name it in annotations
 
-from tests.app_server import ROOT, AppServer, app_env, free_port
+from tests.app_server import ROOT, AppServer, app_env
+from tests.fake_openid import CLIENT_ID, CLIENT_SECRET, FakeProvider
 
 USERS = ("admin", "creator", "labeler", "reviewer", "outsider")
 COOKIE = "labelport_session"
 SPACE_HOST = "hostile-space.hf.space"
-CLIENT_ID = "hostile-client-id"
-CLIENT_SECRET = "hostile-client-secret"
 MIRROR_PREFIX = "prefix"
 HTTP_TIMEOUT = 60.0
 EVENT_TIMEOUT = 20.0  # seconds one Gradio event may take before it counts as hung
@@ -71,72 +68,6 @@ def excerpt(text: str | bytes, n: int = 160) -> str:
         text = text[:n * 2].decode("utf-8", "replace")
     text = "".join(ch if ch.isprintable() else " " if ch.isspace() else "?" for ch in str(text)[:n * 4])
     return " ".join(text.split())[:n]
-
-
-# -- a fake OpenID Connect provider (as tests/test_oauth.py's, but the identity is ours to set) ----------
-class FakeOpenID:
-    """/oauth/authorize sends the browser back with a code; /oauth/token swaps a code for a token
-    (client credentials by HTTP Basic); /oauth/userinfo names ``identity``."""
-
-    def __init__(self, identity: dict):
-        import base64
-
-        import uvicorn
-        from fastapi import FastAPI
-        from fastapi.responses import JSONResponse, RedirectResponse
-
-        self.identity = dict(identity)
-        self.codes: dict[str, str] = {}
-        self.tokens: set[str] = set()
-        app = FastAPI()
-
-        @app.get("/oauth/authorize")
-        def authorize(client_id: str, redirect_uri: str, state: str, response_type: str = "code", scope: str = "",
-                      nonce: str | None = None):
-            code = secrets.token_hex(8)
-            self.codes[code] = redirect_uri
-            return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", status_code=302)
-
-        @app.post("/oauth/token")
-        async def token(request: Request):
-            form = await request.form()
-            basic = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-            code = form.get("code")
-            if request.headers.get("authorization") != basic and form.get("client_secret") != CLIENT_SECRET:
-                return JSONResponse({"error": "invalid_client"}, status_code=401)
-            if code not in self.codes or self.codes.pop(code) != form.get("redirect_uri"):
-                return JSONResponse({"error": "invalid_grant"}, status_code=400)
-            access = secrets.token_hex(16)
-            self.tokens.add(access)
-            return {"access_token": access, "token_type": "bearer", "expires_in": 3600}
-
-        @app.get("/oauth/userinfo")
-        def userinfo(request: Request):
-            auth = request.headers.get("authorization", "")
-            if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
-                return JSONResponse({"error": "invalid_token"}, status_code=401)
-            return self.identity
-
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeOpenID":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenID provider did not start")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 # -- Gradio's queue, driven over HTTP as a browser does -------------------------------------------------
@@ -687,7 +618,7 @@ def png_bytes(seed: int = 7) -> bytes:
     return image_bytes(seed=seed)
 
 
-def stranger_sign_in(app: HostileApp, provider: FakeOpenID) -> None:
+def stranger_sign_in(app: HostileApp, provider: FakeProvider) -> None:
     """A Hugging Face account nobody invited signs in; the session it gets (if any) is kept."""
     with httpx.Client(base_url=app.url, timeout=HTTP_TIMEOUT, follow_redirects=False, trust_env=False) as c:
         r = c.get("/login/huggingface", headers={"Accept": "text/html"})
@@ -707,7 +638,7 @@ def stranger_sign_in(app: HostileApp, provider: FakeOpenID) -> None:
             app.tokens["stranger"] = token
 
 
-def _space_env(provider: FakeOpenID, s3: dict) -> dict[str, str]:
+def _space_env(provider: FakeProvider, s3: dict) -> dict[str, str]:
     return {
         "SPACE_ID": "hostile/labelport", "SPACE_HOST": SPACE_HOST, "GRADIO_SERVER_NAME": "127.0.0.1",
         "OAUTH_CLIENT_ID": CLIENT_ID, "OAUTH_CLIENT_SECRET": CLIENT_SECRET, "OPENID_PROVIDER_URL": provider.url,
@@ -740,7 +671,7 @@ def start_hostile_app(mode: str, work: Path, request) -> tuple[HostileApp, list]
         client.create_bucket(Bucket=s3["other_bucket"])
         client.put_object(Bucket=s3["other_bucket"], Key=s3["other_key"], Body=s3["other_body"])
         client.put_object(Bucket=s3["mirror_bucket"], Key=f"{MIRROR_PREFIX}/canary.png", Body=png_bytes())
-        provider = FakeOpenID({"sub": "hf-stranger-sub-1", "preferred_username": "hf-stranger",
+        provider = FakeProvider({"sub": "hf-stranger-sub-1", "preferred_username": "hf-stranger",
                                "name": "A Stranger", "email": "stranger@example.net", "email_verified": False})
         provider.start()
         teardown.append(provider.stop)

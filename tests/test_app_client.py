@@ -102,13 +102,13 @@ def test_media_routes(demo_app):
         assert r.status_code == 200
         assert r.headers["content-type"] == "image/png"
         assert r.headers["x-content-type-options"] == "nosniff"
-        assert r.headers["content-security-policy"] == "sandbox"
+        assert r.headers["content-security-policy"].split(";")[0] == "sandbox"
         assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
 
         unknown = max(it["id"] for it in grid["items"]) + 10_000
         assert http.get(f"/media/{unknown}/thumb").status_code == 404
         assert http.get(f"/media/{unknown}/file").status_code == 404
-        assert http.get("/media/not-a-number/thumb").status_code == 422
+        assert http.get("/media/not-a-number/thumb").status_code == 404  # a malformed id is no sample (store/access.py)
         assert http.get("/healthz").json()["ok"] is True
 
 

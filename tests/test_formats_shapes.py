@@ -121,8 +121,10 @@ def test_export_layouts(store, shared_data, tmp_path):
     assert a["iscrowd"] == 0 and len(a["bbox"]) == 4 and a["area"] > 0 and len(a["segmentation"][0]) >= 6
     xs, ys = a["segmentation"][0][0::2], a["segmentation"][0][1::2]
     assert a["bbox"] == [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-    # the same export again into the same folder is fine (same images); the images are not copied twice
-    export_job(store, job.id, "coco", tmp_path / "c" / "cells.json")
+    # the same export again over the same file: refused, the file stays (an export never overwrites)
+    with pytest.raises(ValidationError, match="never overwrites"):
+        export_job(store, job.id, "coco", tmp_path / "c" / "cells.json")
+    assert json.loads((tmp_path / "c" / "cells.json").read_text()) == doc
 
     export_job(store, job.id, "voc", tmp_path / "v")
     assert len(list((tmp_path / "v" / "Annotations").glob("*.xml"))) == 10

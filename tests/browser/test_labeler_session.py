@@ -13,6 +13,7 @@ pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
+from tests.browser.conftest import BrowserLogins  # noqa: E402
 
 PASSWORD = "labeler-session-1"
 JOB = "team cats"
@@ -45,32 +46,9 @@ def team_app(tmp_path):
 
 @pytest.fixture
 def login(browser: Browser, team_app: AppServer):
-    contexts = []
-
-    def close_all():
-        while contexts:
-            try:
-                contexts.pop().close()
-            except Exception:  # already closed
-                pass
-
-    team_app.before_stop.append(close_all)
-
-    def _login(username: str) -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(team_app.url + "/")
-        expect(page).to_have_url(re.compile(r"/login"))
-        page.locator("#username").fill(username)
-        page.locator("#password").fill(PASSWORD)
-        page.locator("#login-submit").click()
-        expect(page.locator("#lp-user")).to_contain_text(f"Logged in as {username}", timeout=LONG)
-        return page
-
-    yield _login
-    close_all()
+    logins = BrowserLogins(browser, team_app, PASSWORD, {"width": 1280, "height": 720}, LONG)
+    yield logins.login
+    logins.close_all()
 
 
 def tab(page: Page, name: str):

@@ -19,6 +19,7 @@ pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
+from tests.browser.conftest import BrowserLogins  # noqa: E402
 
 PASSWORD = "team-flow-secret-1"
 JOB = "team pets"
@@ -53,35 +54,10 @@ def team_app(tmp_path):
 
 @pytest.fixture
 def login(browser: Browser, team_app: AppServer):
-    """login(username) -> a page in its own browser context, logged in through /login."""
-    contexts = []
-
-    def close_all():
-        while contexts:
-            try:
-                contexts.pop().close()
-            except Exception:  # already closed
-                pass
-
-    team_app.before_stop.append(close_all)  # open pages keep the server from exiting
-
-    def _login(username: str, password: str = PASSWORD, expect_ok: bool = True) -> Page:
-        context = browser.new_context(viewport={"width": 1500, "height": 1000}, locale="en-US")
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(team_app.url + "/")
-        expect(page).to_have_url(re.compile(r"/login"))
-        page.locator("#username").fill(username)
-        page.locator("#password").fill(password)
-        page.locator("#login-submit").click()
-        if expect_ok:
-            expect(page.locator("#lp-user")).to_contain_text(f"Logged in as {username}", timeout=LONG)
-            expect(page.locator("#lp-user #lp-logout")).to_have_count(1)
-        return page
-
-    yield _login
-    close_all()
+    """login(username[, password, expect_ok]) -> a page in its own browser context, logged in through /login."""
+    logins = BrowserLogins(browser, team_app, PASSWORD, {"width": 1500, "height": 1000}, LONG)
+    yield logins.login
+    logins.close_all()
 
 
 def tab(page: Page, name: str) -> None:
