@@ -394,12 +394,11 @@ def user_email(store: Store, username: str) -> str | None:
 
 
 def is_admin(store: Store, username: str | None) -> bool:
-    """The local user (single-user mode) and configured admins see and may do everything."""
-    if username is None:
-        return False
-    if not users_configured(store):
-        return True
-    return bool(store.db.scalar("SELECT is_admin AND NOT disabled FROM users WHERE username = ?", [username]))
+    """The local user (single-user mode), configured admins and the system actors (the CLI) see
+    and may do everything; the rule is store/access.py's (None here: nobody, not the system)."""
+    from .access import is_admin as admin_rule
+
+    return username is not None and admin_rule(store, username)
 
 
 # -- sessions, as an admin sees them ------------------------------------------------------------------
