@@ -39,7 +39,7 @@ from tests.app_server import AppServer  # noqa: E402
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # /work/shared/data
 CELLS = SHARED_DATA / "cells"
 CELLS_COCO = CELLS / "cells_coco_polygons.json"
-LONG = 20_000  # ms: a handler that touches the store and re-renders the page
+LONG = 45_000  # ms: a handler that touches the store and re-renders the page
 
 LABEL_SET = {"labels": [{"name": "cell", "color": "#ff8800", "attributes": {"state": ["alive", "dead"]}},
                         {"name": "debris"}]}
@@ -74,7 +74,10 @@ def cli_server(tmp_path):
 def cli_page(browser, cli_server, page_errors, request, tmp_path):
     """A page like conftest's ``page``, for ``cli_server`` (closed before the server stops)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(45_000)  # a busy 2-core machine: opening a labeling page takes ~10 s idle
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=45_000)  # assertions too, as conftest's page
     pg = context.new_page()
     pg.on("pageerror", lambda e: page_errors.append(str(e)))
     closed = []

@@ -38,7 +38,7 @@ def server(tmp_path):
 @pytest.fixture
 def tpage(browser, server, page_errors, request, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(45_000)  # a busy 2-core machine: opening a labeling page takes ~10 s idle
     pg = context.new_page()
     pg.on("pageerror", lambda e: page_errors.append(str(e)))
     closed = []
