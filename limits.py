@@ -109,7 +109,7 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, counting_receive, guarded_send)
         except BodyTooLarge:
-            pass
+            pass  # the 413 was sent by guarded_send already: nothing more to answer
         if state["over"] and not state["refused"] and not state["started"]:
             state["refused"] = True
             await self._refuse(send, None, limit, setting)

@@ -63,7 +63,7 @@ def publish(data_dir: Path, host: str, port: int):
                 token_path.unlink(missing_ok=True)
                 url_path.unlink(missing_ok=True)
         except OSError:
-            pass
+            pass  # gone already (a wiped data folder): nothing to remove
 
     return remove
 
