@@ -53,10 +53,11 @@ def build_server(store: Store) -> FastAPI:
 
         return getattr(request.state, "user", None) or LOCAL_USER
 
-    def media(make, *args, media_type: str = "image/webp", headers: dict | None = None) -> Response:
-        """Run one store function for a sample's media; unknown sample 404, refused 422."""
+    def media(make, request: Request, *args, media_type: str = "image/webp", headers: dict | None = None) -> Response:
+        """Run one store function for a sample's media as the logged-in user; unknown or not
+        theirs 404, refused 422."""
         try:
-            data = make(store, *args)
+            data = make(store, *args, actor=raw_actor(request))
         except NotFound:
             raise HTTPException(404, "sample not found") from None
         except StoreError as e:
@@ -65,11 +66,11 @@ def build_server(store: Store) -> FastAPI:
 
     @app.get("/media/{sample_id}/thumb")
     def thumbnail(sample_id: str, request: Request):
-        return media(samples.sample_thumbnail, sample_id_for(request, sample_id))
+        return media(samples.sample_thumbnail, request, sample_id_for(request, sample_id))
 
     @app.get("/media/{sample_id}/display")
     def display(sample_id: str, request: Request):
-        return media(samples.sample_display, sample_id_for(request, sample_id))
+        return media(samples.sample_display, request, sample_id_for(request, sample_id))
 
     @app.get("/media/{sample_id}/crop")
     def crop(sample_id: str, request: Request, x1: float, y1: float, x2: float, y2: float):
@@ -77,7 +78,7 @@ def build_server(store: Store) -> FastAPI:
 
         sid = sample_id_for(request, sample_id)
         require_finite(x1=x1, y1=y1, x2=x2, y2=y2)  # then clamped to the image (store/samples.py)
-        return media(samples.sample_crop, sid, (x1, y1, x2, y2))
+        return media(samples.sample_crop, request, sid, (x1, y1, x2, y2))
 
     @app.get("/media/{sample_id}/file")
     def sample_file(sample_id: str, request: Request):
@@ -87,7 +88,7 @@ def build_server(store: Store) -> FastAPI:
 
         sid = sample_id_for(request, sample_id)
         try:
-            f = samples.open_sample_file(store, sid)
+            f = samples.open_sample_file(store, sid, actor=raw_actor(request))
         except NotFound:
             raise HTTPException(404, "sample not found") from None
         except StoreError as e:
@@ -108,9 +109,9 @@ def build_server(store: Store) -> FastAPI:
         sid = sample_id_for(request, sample_id)
         require_finite(start=start, end=end)
         buckets = max(1, min(int(buckets), 4000))
-        return media(lambda st, s: json.dumps(audio.waveform_peaks(st, s, start, end, buckets),
-                                              default=_jsonable).encode(),
-                     sid, media_type="application/json")
+        return media(lambda st, s, actor: json.dumps(audio.waveform_peaks(st, s, start, end, buckets, actor=actor),
+                                                     default=_jsonable).encode(),
+                     request, sid, media_type="application/json")
 
     @app.get("/media/{sample_id}/segment")
     def audio_segment(sample_id: str, request: Request, start: float, end: float):
@@ -120,7 +121,7 @@ def build_server(store: Store) -> FastAPI:
 
         sid = sample_id_for(request, sample_id)
         require_finite(start=start, end=end)
-        return media(audio.segment_audio_bytes, sid, start, end, media_type="audio/wav")
+        return media(audio.segment_audio_bytes, request, sid, start, end, media_type="audio/wav")
 
     @app.get("/media/{sample_id}/frame")
     def video_frame(sample_id: str, request: Request, index: int, max_side: int = 1280, format: str = "jpeg"):
@@ -129,7 +130,7 @@ def build_server(store: Store) -> FastAPI:
         from store import video
 
         fmt = "webp" if format == "webp" else "jpeg"
-        return media(video.video_frame, sample_id_for(request, sample_id), index,
+        return media(video.video_frame, request, sample_id_for(request, sample_id), index,
                      max(16, min(int(max_side), 4096)), fmt, media_type=f"image/{fmt}")
 
     @app.get("/healthz")

@@ -76,7 +76,7 @@ def build_ui(store: Store) -> gr.Blocks:
             try:  # the creator's labeling page: the job's owner only (team members: My Participations)
                 job_id = parse_id(job_id, "job id")
                 require_job(store, ctx.actor(request), job_id, "label")
-                job = get_job(store, job_id)
+                job = get_job(store, job_id, actor=ctx.actor(request))
             except Forbidden:
                 raise gr.Error("you label this job in My Participations (reviewers: Team review); "
                                "the labeling page is the job creator's") from None
@@ -99,7 +99,7 @@ def build_ui(store: Store) -> gr.Blocks:
                 require_job(store, ctx.actor(request), job_id, "read")
             except StoreError as e:
                 raise gr.Error(esc(e)) from None
-            return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id)
+            return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id, request)
 
         jobs_page.label_btn.click(open_labeling, [jobs_page.job],
                                   [current_job, tabs] + list(columns.values()) + label_outputs

@@ -66,9 +66,8 @@ async def upload(job_id: JobId, request: Request, store: Store = Depends(get_sto
 
 
 @router.get("/jobs/{job_id}/imports", response_model=list[ImportOut], summary="The import history")
-def imports(job_id: JobId, store: Store = Depends(get_store)):
-    get_job(store, job_id)
-    return [r.as_dict() for r in list_imports(store, job_id)]
+def imports(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    return [r.as_dict() for r in list_imports(store, job_id, actor=actor)]
 
 
 @router.post("/jobs/{job_id}/samples", status_code=201, response_model=ImportOut,
@@ -117,7 +116,7 @@ def create_export(job_id: JobId, body: ExportIn, store: Store = Depends(get_stor
                        **error_responses(502)})
 def download_export(job_id: JobId, format: FormatId = Query(..., description="format id"),
                     store: Store = Depends(get_store), actor: str = Depends(get_actor)):
-    job = get_job(store, job_id)
+    job = get_job(store, job_id, actor=actor)
     get_format(format).writer_for(job.type)
     tmp = Path(tempfile.mkdtemp(prefix="labelport-export-"))
     cleanup = BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
@@ -143,11 +142,9 @@ def sample_file(sample_id: SampleId, request: Request, store: Store = Depends(ge
                 actor: str = Depends(get_actor)):
     """Streamed in chunks; one `Range: bytes=a-b` is answered with 206 and only that range is read."""
     from limits import file_response
-    from store.access import require_sample_file
     from store.samples import open_sample_file
 
-    require_sample_file(store, actor, sample_id)
-    f = open_sample_file(store, sample_id)
+    f = open_sample_file(store, sample_id, actor=actor)
     media_type = mimetypes.guess_type(f.uri)[0] or "application/octet-stream"
     return file_response(f, media_type, request.headers.get("range"),
                          {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})

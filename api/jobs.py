@@ -19,8 +19,8 @@ from .models import (ChangedOut, JobCopy, JobCreate, JobId, JobOut, JobPatch, Jo
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=error_responses(400, 404))
 
 
-def _counts(store: Store, job_id: int) -> dict[str, int]:
-    c = sample_counts(store, job_id)
+def _counts(store: Store, job_id: int, actor: str | None = None) -> dict[str, int]:
+    c = sample_counts(store, job_id, actor=actor)
     return {"total": c.total, **c.by_status}
 
 
@@ -42,8 +42,8 @@ def create_job(body: JobCreate, store: Store = Depends(get_store), actor: str = 
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="One job with its counts")
-def get_job(job_id: JobId, store: Store = Depends(get_store)):
-    return JobOut.of(jobs_store.get_job(store, job_id), _counts(store, job_id))
+def get_job(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    return JobOut.of(jobs_store.get_job(store, job_id, actor=actor), _counts(store, job_id, actor))
 
 
 @router.patch("/{job_id}", response_model=JobOut, summary="Modify name, description, instructions, labels",
@@ -82,15 +82,15 @@ def delete_job(job_id: JobId, store: Store = Depends(get_store), actor: str = De
 
 
 @router.get("/{job_id}/stats", summary="Counts per status, label and annotator; progress over time")
-def stats(job_id: JobId, store: Store = Depends(get_store)) -> dict:
-    return job_stats(store, job_id).as_dict()
+def stats(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)) -> dict:
+    return job_stats(store, job_id, actor=actor).as_dict()
 
 
 @router.get("/{job_id}/labels", response_model=LabelUsageOut,
             summary="The label set with the number of samples per label")
-def labels(job_id: JobId, store: Store = Depends(get_store)):
-    job = jobs_store.get_job(store, job_id)
-    usage = ann.label_usage(store, job_id)
+def labels(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    job = jobs_store.get_job(store, job_id, actor=actor)
+    usage = ann.label_usage(store, job_id, actor=actor)
     return {"label_set": asdict(job.label_set),
             "labels": [{**asdict(lab), "samples": usage.get(lab.name, 0)} for lab in job.label_set.labels]}
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Query, Response
 from store import Store
 from store import annotations as ann
 from store import samples as samples_store
-from store.jobs import get_job
 from store.samples import SampleQuery
 
 from .deps import get_actor, get_store
@@ -25,13 +24,11 @@ def list_samples(job_id: JobId, status: Status = "all",
                  from_inference: bool | None = None, hard_first: bool = False,
                  page: int = Query(1, ge=1, le=10_000_000),
                  page_size: int = Query(50, ge=1, le=samples_store.MAX_PAGE_SIZE),
-                 store: Store = Depends(get_store)):
+                 store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     q = SampleQuery(status=status, labels=tuple(label), name=name, labeled_by=labeled_by, hard=hard,
                     cluster=cluster, from_inference=from_inference, hard_first=hard_first, page=page,
                     page_size=page_size)
-    p = samples_store.query_samples(store, job_id, q)
-    if not p.total:  # nothing found: is there such a job at all? (a job with samples surely exists)
-        get_job(store, job_id)
+    p = samples_store.query_samples(store, job_id, q, actor=actor)
     return PageOut(items=[SampleOut.of(s) for s in p.items], total=p.total, page=p.page, page_size=p.page_size,
                    pages=p.pages)
 
@@ -40,8 +37,9 @@ def list_samples(job_id: JobId, status: Status = "all",
 # The "id" convertor (api/__init__.py) takes canonical ids only: Starlette's "int" took "0001".
 @router.get("/jobs/{job_id}/samples/{sample_id:id}", response_model=SampleOut,
             summary="One sample with its annotation")
-def get_sample(job_id: JobId, sample_id: SampleId, store: Store = Depends(get_store)):
-    return SampleOut.of(samples_store.get_sample(store, job_id, sample_id))
+def get_sample(job_id: JobId, sample_id: SampleId, store: Store = Depends(get_store),
+               actor: str = Depends(get_actor)):
+    return SampleOut.of(samples_store.get_sample(store, job_id, sample_id, actor=actor))
 
 
 @router.put("/jobs/{job_id}/samples/{sample_id}/annotation", response_model=SampleOut,
@@ -49,7 +47,7 @@ def get_sample(job_id: JobId, sample_id: SampleId, store: Store = Depends(get_st
 def save_annotation(job_id: JobId, sample_id: SampleId, body: AnnotationIn, store: Store = Depends(get_store),
                     actor: str = Depends(get_actor)):
     ann.set_annotation(store, job_id, sample_id, body.annotation, actor=actor)
-    return SampleOut.of(samples_store.get_sample(store, job_id, sample_id))
+    return SampleOut.of(samples_store.get_sample(store, job_id, sample_id, actor=actor))
 
 
 @router.delete("/jobs/{job_id}/samples/{sample_id}/annotation", status_code=204,

@@ -68,13 +68,14 @@ def publish(job_id: JobId, body: PublishIn | None = None, store: Store = Depends
 
 
 @router.get("/jobs/{job_id}/versions", response_model=list[VersionOut], summary="The job's versions, newest first")
-def versions(job_id: JobId, store: Store = Depends(get_store)):
-    return [v.as_dict() for v in list_versions(store, job_id)]
+def versions(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    return [v.as_dict() for v in list_versions(store, job_id, actor=actor)]
 
 
 @router.get("/jobs/{job_id}/versions/{number}", response_model=VersionOut, summary="One version")
-def version(job_id: JobId, number: VersionNumber, store: Store = Depends(get_store)):
-    return get_version(store, job_id, number).as_dict()
+def version(job_id: JobId, number: VersionNumber, store: Store = Depends(get_store),
+            actor: str = Depends(get_actor)):
+    return get_version(store, job_id, number, actor=actor).as_dict()
 
 
 @router.post("/jobs/{job_id}/versions/{number}/exports", response_model=ExportOut,
@@ -88,9 +89,9 @@ def version(job_id: JobId, number: VersionNumber, store: Store = Depends(get_sto
                         **error_responses(409, 502)})
 def export(job_id: JobId, number: VersionNumber, body: VersionExportIn, store: Store = Depends(get_store),
            actor: str = Depends(get_actor)):
-    job = get_job(store, job_id)
+    job = get_job(store, job_id, actor=actor)
     get_format(body.format).writer_for(job.type)
-    get_version(store, job_id, number)
+    get_version(store, job_id, number, actor=actor)
     if body.path is not None:
         out = Path(body.path).expanduser()
         if not out.is_absolute():

@@ -103,14 +103,14 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> AcceptancePage:
         if job_id is None:
             return ["Pick a team job in My Creations, then open this tab."] + hide + empty
         try:
-            job = get_job(store, int(job_id))
+            job = get_job(store, int(job_id), actor=actor)
             role = job_role(store, job.id, actor)
         except NotFound:
             return ["This job no longer exists."] + hide + empty
         title = f"### Acceptance: {esc(job.name)}"
         if role != "owner":
             return [f"{title}\nOnly the job's creator accepts its work."] + hide + empty
-        if get_team_job(store, job.id) is None:
+        if get_team_job(store, job.id, actor=actor) is None:
             return [f"{title}\nThis job is not a team labeling job (make it one in the Team job tab)."] + hide + empty
         past = list_acceptances(store, job.id, actor)
         hist = pd.DataFrame([[a.id, a.status.replace("_", " "),
@@ -119,7 +119,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> AcceptancePage:
                               a.finished_at.strftime("%Y-%m-%d %H:%M") if a.finished_at else "",
                               SCOPES.get(a.scope, a.scope or ""), "yes" if a.overwrite else "",
                               a.accepted, a.rejected] for a in past], columns=HISTORY_COLUMNS)
-        acc = current_acceptance(store, job.id)
+        acc = current_acceptance(store, job.id, actor=actor)
         if acc is None:
             last = next((a for a in past if a.status == "finished"), None)
             note = f"\nLast finished: {report_md(acceptance_report(store, last.id, actor))}" if last else ""
@@ -157,16 +157,16 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> AcceptancePage:
         actor = ctx.actor(request)
         if job_id is None or not k:
             return ["", ""]
-        acc = current_acceptance(store, int(job_id))
+        acc = current_acceptance(store, int(job_id), actor=actor)
         if acc is None:
             return ["", ""]
         items = acceptance_items(store, acc.id, actor)
-        return open_view(get_job(store, int(job_id)), next((it for it in items if key(it) == k), None))
+        return open_view(get_job(store, int(job_id), actor=actor), next((it for it in items if key(it) == k), None))
 
     def decide(job_id, k, passed, grade, why, actor):
         if job_id is None or not k:
             raise gr.Error("open a sampled item first")
-        acc = current_acceptance(store, int(job_id))
+        acc = current_acceptance(store, int(job_id), actor=actor)
         if acc is None:
             raise gr.Error("no acceptance of this job is in progress")
         sample_id, email = k.split("|", 1)
@@ -189,7 +189,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> AcceptancePage:
         actor = ctx.actor(request)
         if job_id is None:
             raise gr.Error("pick a team job in My Creations first")
-        acc = current_acceptance(store, int(job_id))
+        acc = current_acceptance(store, int(job_id), actor=actor)
         if acc is None:
             raise gr.Error("no acceptance of this job is in progress")
         rep = finish_acceptance(store, acc.id, actor, bool(over), sc)

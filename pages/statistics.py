@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from store.errors import NotFound
+from store.errors import Forbidden, NotFound
 from store.jobs import get_job
 from store.stats import job_stats
 from store.team_jobs import agreement, annotator_stats, get_team_job
@@ -46,31 +46,32 @@ def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
                                        elem_id="stats-agreement")
     refresh_btn = gr.Button("Refresh", size="sm")
 
-    def team_figures(job_id):
+    def team_figures(job_id, actor):
         """The per-annotator table and the agreement, for a team labeling job."""
-        if get_team_job(ctx.store, job_id) is None:
+        if get_team_job(ctx.store, job_id, actor=actor) is None:
             return [gr.Column(visible=False), gr.skip(), gr.skip(), gr.skip()]
-        rows = annotator_stats(ctx.store, job_id)
+        rows = annotator_stats(ctx.store, job_id, actor=actor)
         team = pd.DataFrame([[r["annotator"], r["assigned"], r["labeled"], r["approved"], r["rejected"],
                               r["accepted"], " ".join(f"{k}: {v}" for k, v in sorted(r["ratings"].items()))]
                              for r in rows],
                             columns=["Annotator", "Assigned", "Labeled", "Approved", "Rejected", "Accepted",
                                      "Ratings"])
-        ag = agreement(ctx.store, job_id)
+        ag = agreement(ctx.store, job_id, actor=actor)
         per = pd.DataFrame([[lab, v.get("fleiss_kappa"), v.get("cohen_kappa")] for lab, v in ag["per_label"].items()],
                            columns=["Label", "Fleiss' kappa", "Cohen's kappa"])
         note = (f"Agreement on {ag['samples']} samples labeled by {ag['raters']} labelers each."
                 if ag["samples"] else "No agreement yet: it needs samples labeled by several labelers (overlap).")
         return [gr.Column(visible=True), team, note, per]
 
-    def load(job_id):
+    def load(job_id, request: gr.Request):
         if job_id is None:
             return [gr.skip()] * 10
+        actor = ctx.actor(request)
         try:
-            job = get_job(ctx.store, job_id)
-        except NotFound:
+            job = get_job(ctx.store, job_id, actor=actor)
+            st = job_stats(ctx.store, job_id, actor=actor)
+        except (NotFound, Forbidden):
             return ["This job no longer exists."] + [gr.skip()] * 9
-        st = job_stats(ctx.store, job_id)
         pct = f"{st.labeled / st.total:.0%}" if st.total else "0%"
         statuses = pd.DataFrame({"Status": ["Labeled", "Unlabeled", "To be confirmed"],
                                  "Samples": [st.labeled, st.unlabeled, st.to_be_confirmed]})
@@ -81,7 +82,7 @@ def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
         return [f"### Task statistics: {esc(job.name)}\n{st.labeled}/{st.total} labeled ({pct}) · "
                 f"{st.unlabeled} unlabeled · {st.to_be_confirmed} to be confirmed",
                 _bars(statuses, "Samples"), _bars(labels, "Samples"), _bars(progress, "Labeled so far"),
-                labels, annotators] + team_figures(job_id)
+                labels, annotators] + team_figures(job_id, actor)
 
     outputs = [header, status_plot, label_plot, progress_plot, label_table, annotator_table,
                team_col, team_table, agreement_md, agreement_table]

@@ -102,15 +102,15 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
     status = gr.Markdown(elem_id="tj-status")
 
     # wiring ---------------------------------------------------------------------------------
-    def team_member_choices(team_id, role=None):
+    def team_member_choices(team_id, actor, role=None):
         if team_id is None:
             return []
-        return [(f"{m.email} ({ROLES[m.role]})", m.email) for m in list_members(store, int(team_id))
+        return [(f"{m.email} ({ROLES[m.role]})", m.email) for m in list_members(store, int(team_id), actor=actor)
                 if role is None or m.role == role]
 
-    def setup_defaults(team_id):
+    def setup_defaults(team_id, actor):
         """Choices for the set-up: labelers and reviewers start as the team's roles say."""
-        members = list_members(store, int(team_id)) if team_id is not None else []
+        members = list_members(store, parse_id(team_id, "team id"), actor=actor) if team_id is not None else []
         everyone = [(f"{m.email} ({ROLES[m.role]})", m.email) for m in members]
         managers = [(f"{m.email}", m.email) for m in members if m.role == "manager"]
         return (gr.Dropdown(choices=everyone, value=[m.email for m in members if m.role == "labeler"]),
@@ -124,7 +124,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
         if job_id is None:
             return ["Pick a job in My Creations, then open this tab."] + hide + skip_rest
         try:
-            job = get_job(store, parse_id(job_id, "job id"))
+            job = get_job(store, parse_id(job_id, "job id"), actor=actor)
             role = job_role(store, job.id, actor)
         except StoreError:
             role = None
@@ -133,7 +133,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
         if role not in ("owner", "manager"):
             return [f"### Team job: {esc(job.name)}\nOnly the job's creator or its Team Manager manages the "
                     "team labeling of this job."] + hide + skip_rest
-        tj = get_team_job(store, job.id)
+        tj = get_team_job(store, job.id, actor=actor)
         if tj is None:
             if not job.labeling_type.team_labeling:
                 return [f"### Team job: {esc(job.name)}\n{esc(job.labeling_type.title)} jobs have no team "
@@ -141,7 +141,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
             teams = my_teams(ctx, actor)
             team_choices = [(t.name, t.id) for t in teams]
             first = team_choices[0][1] if team_choices else None
-            lab, rev, man = setup_defaults(first)
+            lab, rev, man = setup_defaults(first, actor)
             hint = "" if teams else " You have no team yet: create one in Labeling Teams."
             return ([f"### Team job: {esc(job.name)}\nNot a team labeling job yet.{hint}",
                      gr.Column(visible=True), gr.Column(visible=False),
@@ -153,7 +153,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
                              columns=MEMBER_COLUMNS)
         assigned_total = sum(m["assigned"] for m in members)
         job_emails = [m["email"] for m in members]
-        team_emails = team_member_choices(team.id)
+        team_emails = team_member_choices(team.id, actor)
         labelers = [m["email"] for m in members if m["role"] == "labeler"]
         free = unassigned_sample_ids(ctx, job.id, _assigned_sample_ids(job.id, actor))
         mails = [m for m in list_outbox(store, limit=1000) if m["job_id"] == job.id]
@@ -190,8 +190,8 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
         return tj_view(job_id, ctx.actor(request))
 
     @user_errors
-    def tj_on_team(team_id):
-        return setup_defaults(team_id)
+    def tj_on_team(team_id, request: gr.Request):
+        return setup_defaults(team_id, ctx.actor(request))
 
     @user_errors
     def tj_on_make(job_id, team_id, mode, labelers, reviewers, manager, auto, pre, overlap, request: gr.Request):

@@ -116,11 +116,11 @@ def build(ctx: AppContext) -> TeamsPage:
         value = picked if picked in ids else (ids[0] if ids else None)
         return frame, gr.Dropdown(choices=choices, value=value), value
 
-    def members_state(team_id):
+    def members_state(team_id, actor):
         if team_id is None:
             empty = pd.DataFrame(columns=MEMBER_COLUMNS)
             return empty, gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=[])
-        members = list_members(store, int(team_id))
+        members = list_members(store, int(team_id), actor=actor)
         frame = pd.DataFrame([[m.email, m.description, ROLES[m.role], m.open_work] for m in members],
                              columns=MEMBER_COLUMNS)
         emails = [m.email for m in members]
@@ -128,8 +128,8 @@ def build(ctx: AppContext) -> TeamsPage:
 
     def everything(actor, picked=None):
         frame, picker, value = teams_state(actor, picked)
-        t = get_team(store, value) if value is not None else None
-        return [frame, picker] + list(members_state(value)) + [t.name if t else "", t.description if t else ""]
+        t = get_team(store, value, actor=actor) if value is not None else None
+        return [frame, picker] + list(members_state(value, actor)) + [t.name if t else "", t.description if t else ""]
 
     @user_errors
     def teams_load(picked, request: gr.Request):
@@ -138,9 +138,10 @@ def build(ctx: AppContext) -> TeamsPage:
     @user_errors
     def teams_on_pick(team_id, request: gr.Request):
         if team_id is None:
-            return ["", ""] + list(members_state(None))
-        t = check_team(ctx, team_id, ctx.actor(request))
-        return [t.name, t.description] + list(members_state(t.id))
+            return ["", ""] + list(members_state(None, None))
+        actor = ctx.actor(request)
+        t = check_team(ctx, team_id, actor)
+        return [t.name, t.description] + list(members_state(t.id, actor))
 
     @user_errors
     def teams_on_create(name, desc, request: gr.Request):
@@ -172,10 +173,11 @@ def build(ctx: AppContext) -> TeamsPage:
         return everything(actor, t.id) + [f"Added {n} member(s) to **{esc(t.name)}**.", ""]
 
     @user_errors
-    def teams_on_member_pick(team_id, email):
+    def teams_on_member_pick(team_id, email, request: gr.Request):
         if team_id is None or not email:
             return "", gr.skip()
-        m = next((m for m in list_members(store, int(team_id)) if m.email == email), None)
+        t = check_team(ctx, team_id, ctx.actor(request))
+        m = next((m for m in list_members(store, t.id, actor=ctx.actor(request)) if m.email == email), None)
         return (m.description, m.role) if m else ("", gr.skip())
 
     @user_errors

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from .core import LOCAL_USER, Store
@@ -39,7 +38,7 @@ ROLE_TITLES = {"owner": "the job's creator", "manager": "Team Manager", "reviewe
                "labeler": "Labeler"}
 
 # What each action on a job needs (the owner may always). "view": know the job exists and read its
-# label set and instructions; "read": the job's whole sample list, statistics, exports by download;
+# label set, instructions and totals (samples per status and per label); "read": the job's whole sample list, statistics, exports by download;
 # "label": write the job's own labels (team members label their assignments instead); "manage":
 # modify, delete, copy, members, imports, acceptance; "review"/"assign": the team flow.
 JOB_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -225,6 +224,27 @@ def require_model_manage(store: Store, actor: str | None, created_by: str | None
     if is_admin(store, actor) or (created_by is not None and created_by == actor):
         return
     raise Forbidden("deleting a model is for an admin or the user who registered it")
+
+
+# -- teams -------------------------------------------------------------------------------------------
+def require_team_owner(store: Store, team_id: int, username: str | None, read: bool = False):
+    """Only a team's owner (or an admin; everyone in single-user mode) manages the team. With
+    `read`, the team's members may see it too. Anyone else: the team does not exist for them
+    (NotFound); a member trying to manage it: Forbidden. `username` None is the system (no check)."""
+    from .teams import get_team
+    from .users import user_email
+
+    team = get_team(store, team_id)
+    if username is None or team.owner == username or is_admin(store, username):
+        return team
+    email = user_email(store, username)
+    member = bool(email and store.db.fetchone("SELECT 1 FROM team_members WHERE team_id = ? AND email = ?",
+                                              [team_id, email]))
+    if not member:
+        raise NotFound(f"team {team_id} does not exist")
+    if read:
+        return team
+    raise Forbidden("only the team's owner manages the team")
 
 
 # -- server paths and buckets ------------------------------------------------------------------------

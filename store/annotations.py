@@ -12,6 +12,7 @@ from .events import now, record_event
 from .jobs import Job, get_job
 from .labelset import Label, LabelSet, check_label_name, validate_label_set
 from .types import Annotation
+from .access import require_job
 
 
 def _require_page(job: Job) -> None:
@@ -76,7 +77,6 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
                  actor: str | None = None) -> int:
     """Classification: add labels to every selected sample in one action (F3.1). A typed name
     that is not in the label set is added to it. Returns the number of samples changed."""
-    from .access import require_job
 
     require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
@@ -104,8 +104,6 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
 def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[str],
                   actor: str | None = None) -> int:
     """Remove labels from the selected samples; a sample left with none returns to Unlabeled."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
@@ -125,8 +123,6 @@ def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list
 
 def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], actor: str | None = None) -> None:
     """Replace the labels of one sample (edit in the preview)."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
@@ -142,8 +138,6 @@ def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], act
 
 def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None) -> None:
     """Save one sample's whole annotation, checked by its type (used by import and every page)."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
@@ -160,8 +154,6 @@ def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor:
 
 def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | None = None) -> None:
     """Remove a sample's whole annotation: it returns to Unlabeled."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     with store.db.transaction() as cur:
@@ -170,8 +162,9 @@ def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | Non
         record_event(cur, actor, "clear_annotation", job_id, sample_id=sample_id)
 
 
-def label_usage(store: Store, job_id: int) -> dict[str, int]:
+def label_usage(store: Store, job_id: int, actor: str | None = None) -> dict[str, int]:
     """Samples per label, for every label of the set (0 when unused)."""
+    require_job(store, actor, job_id, "view")
     job = get_job(store, job_id)
     counts = dict(store.db.fetchall(
         "SELECT label, count(*) FROM (SELECT unnest(labels) AS label FROM job_samples WHERE job_id = ?) "
@@ -183,8 +176,6 @@ def label_usage(store: Store, job_id: int) -> dict[str, int]:
 
 def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | None = None) -> int:
     """Rename a label in the label set and on every sample. Returns the samples changed."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     ls = job.label_set
@@ -220,7 +211,6 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
                  actor: str | None = None) -> int:
     """Delete a label from the set and from every sample; samples left without labels return to
     Unlabeled. Returns the samples changed."""
-    from .access import require_job
 
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
@@ -277,8 +267,6 @@ def _relabel_rows(cur, job: Job, old: str, new: str | None) -> int:
 
 
 def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None) -> Job:
-    from .access import require_job
-
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     name = check_label_name(name, job.labeling_type.rules)
@@ -289,8 +277,6 @@ def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str 
 
 def recolor_label(store: Store, job_id: int, name: str, color: str, actor: str | None = None) -> Job:
     """Change the color of a label (or an entity / relationship label) everywhere it is shown."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     ls = job.label_set

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import NotFound, ValidationError
+from .access import require_sample_file
 
 AUDIO_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
 MAX_PEAK_BUCKETS = 20_000
@@ -121,10 +122,11 @@ def _window(f: sf.SoundFile, start_s: float, end_s: float | None) -> tuple[int, 
 
 
 def waveform_peaks(store, sample_id: int, start_s: float = 0.0, end_s: float | None = None,
-                   buckets: int = 1000) -> dict:
+                   buckets: int = 1000, actor: str | None = None) -> dict:
     """Min/max peaks of the window [start_s, end_s) in `buckets` buckets (channels mixed down):
     {"start", "end", "sample_rate", "duration", "min": [...], "max": [...]}. Only the window is
     read, block by block, so memory stays flat however long the file is."""
+    require_sample_file(store, actor, sample_id)
     buckets = int(buckets)
     if not 1 <= buckets <= MAX_PEAK_BUCKETS:
         raise ValidationError(f"buckets must be 1 to {MAX_PEAK_BUCKETS}, got {buckets}")
@@ -163,8 +165,9 @@ def _reduce(lo: np.ndarray, hi: np.ndarray, idx: np.ndarray, values: np.ndarray)
     np.maximum.at(hi, keys, np.maximum.reduceat(values, starts))
 
 
-def segment_audio_bytes(store, sample_id: int, start: float, end: float) -> bytes:
+def segment_audio_bytes(store, sample_id: int, start: float, end: float, actor: str | None = None) -> bytes:
     """WAV bytes (16-bit PCM, the file's rate and channels) of [start, end): play one segment."""
+    require_sample_file(store, actor, sample_id)
     if end is None or float(end) <= float(start or 0):
         raise ValidationError(f"a segment ends after it starts (start {start}, end {end})")
     with open_audio(store, sample_id) as f:
@@ -220,9 +223,10 @@ def speech_segments(mono: np.ndarray, sr: int, **params) -> list[tuple[float, fl
     return [(round(s["start"] / rate, 3), round(s["end"] / rate, 3)) for s in stamps]
 
 
-def detect_speech(store, sample_id: int, **params) -> list[tuple[float, float]]:
+def detect_speech(store, sample_id: int, actor: str | None = None, **params) -> list[tuple[float, float]]:
     """Pre-segmentation: the speech segments silero-vad finds in the sample, (start, end) seconds,
     rounded to the millisecond and within the audio. Long files are read in 10-minute windows."""
+    require_sample_file(store, actor, sample_id)
     out: list[tuple[float, float]] = []
     with open_audio(store, sample_id) as f:
         sr, total = f.samplerate, f.frames

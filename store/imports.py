@@ -18,6 +18,7 @@ from .errors import Forbidden, StoreError, ValidationError
 from .events import now, record_event
 from .jobs import _add_to_jobs, get_job
 from .labelset import Label
+from .access import require_job
 
 log = logging.getLogger(__name__)
 MAX_ERRORS_KEPT = 200
@@ -85,7 +86,8 @@ def finish_import(store: Store, record: ImportRecord, found: int = 0, imported: 
     return record
 
 
-def list_imports(store: Store, job_id: int) -> list[ImportRecord]:
+def list_imports(store: Store, job_id: int, actor: str | None = None) -> list[ImportRecord]:
+    require_job(store, actor, job_id, "read")
     rows = store.db.fetchall(
         "SELECT id, job_id, dataset_id, started_at, finished_at, mode, format, path, found, imported, labeled, "
         "status, errors FROM imports WHERE job_id = ? ORDER BY id DESC", [job_id])
@@ -204,7 +206,6 @@ def import_items(store: Store, job_id: int, items: list[ImportItem], fmt: str | 
 
     check=False registers the references as they are (a listing someone already trusts); such
     files are checked when first shown."""
-    from .access import require_job
 
     from .access import is_admin, refused_sources
     from .jobs import get_job
@@ -230,7 +231,7 @@ def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | N
     """Read `path` with the format's reader and import it (CLI `import`, the Add data dialog).
     `uploaded`: the file is the user's upload (the web UI's file picker), not a server path; the
     files it names are checked one by one all the same."""
-    from .access import check_server_path, require_job
+    from .access import check_server_path
 
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     if not uploaded:
@@ -254,7 +255,6 @@ def import_format(store: Store, job_id: int, fmt: str, path: str, actor: str | N
 
 def import_location(store: Store, job_id: int, location: str, actor: str | None = None) -> ImportRecord:
     """Add the files under a local folder or an s3:// prefix (referenced in place, unlabeled)."""
-    from .access import require_job
 
     from .access import check_source_uri
 
@@ -283,7 +283,6 @@ def upload_files(store: Store, job_id: int, files: list[tuple[str, Path | bytes]
     """Copy uploaded files into the dataset's managed folder in object storage and add them.
 
     Each file is checked before anything is written; refused files are listed with a reason."""
-    from .access import require_job
 
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     def work(job):

@@ -13,6 +13,7 @@ from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
 from .labelset import LabelSet, validate_label_set
 from .types import LabelingType, get_type
+from .access import require_job
 
 MAX_JOB_NAME = 100
 MAX_DESCRIPTION = 256
@@ -65,7 +66,8 @@ def _job(r) -> Job:
     return Job(r[0], r[1], r[2], r[3], r[4], r[5], r[6], LabelSet.from_json(r[7]), r[8], r[9], r[10])
 
 
-def get_job(store: Store, job_id: int) -> Job:
+def get_job(store: Store, job_id: int, actor: str | None = None) -> Job:
+    require_job(store, actor, job_id, "view")
     r = store.db.fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id])
     if not r:
         raise NotFound(f"job {job_id} not found (it may have been deleted)")
@@ -179,7 +181,6 @@ def _name_from_source(source: str) -> str:
 def synchronize(store: Store, job_id: int, actor: str | None = None):
     """Rescan the dataset's source: new files become unlabeled samples of every job on the
     dataset; existing samples and labels are untouched; running it twice adds nothing (F2.1)."""
-    from .access import require_job
     from .imports import finish_import, start_import
 
     require_job(store, actor, job_id, "manage")
@@ -258,7 +259,6 @@ def modify_job(store: Store, job_id: int, *, name: str | None = None, descriptio
                actor: str | None = None) -> Job:
     """Change name, description, instructions and labels. Labels still used by samples cannot be
     dropped here (label management deletes them everywhere, on purpose)."""
-    from .access import require_job
 
     require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
@@ -289,7 +289,6 @@ def copy_job(store: Store, job_id: int, name: str | None = None, description: st
              actor: str | None = None) -> Job:
     """A new job on the same dataset with the samples as they are now, the label set and the team
     settings; no labeling results (F1.5). The job's owner's action: a copy reads every sample."""
-    from .access import require_job
 
     require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
@@ -309,8 +308,6 @@ def copy_job(store: Store, job_id: int, name: str | None = None, description: st
 
 def delete_job(store: Store, job_id: int, actor: str | None = None) -> None:
     """Delete a job and its labels; the dataset and its files stay (F1.4)."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
     with store.db.transaction() as cur:

@@ -12,6 +12,7 @@ from .core import Store
 from .errors import ValidationError
 from .events import now, record_event
 from .jobs import get_job
+from .access import require_job
 
 AUTO_REASON = "auto: "  # hard-example reasons written by a run start with this; hand marks do not
 
@@ -119,8 +120,6 @@ def flag_hard_examples(store: Store, job_id: int, rows: list[tuple[int, float, s
 
 def set_clusters(store: Store, job_id: int, assignments: dict[int, str], actor: str | None = None) -> int:
     """Auto grouping (F4.7): the cluster becomes the sample attribute; earlier clusters are cleared."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     table = pa.table({"sample_id": pa.array(list(assignments), pa.int64()),
                       "cluster": pa.array([str(c) for c in assignments.values()], pa.string())})
@@ -139,8 +138,6 @@ def set_clusters(store: Store, job_id: int, assignments: dict[int, str], actor: 
 
 def confirm_samples(store: Store, job_id: int, sample_ids: list[int], actor: str | None = None) -> int:
     """F4.5: the selected To Be Confirmed samples move to Labeled as they are. Returns how many."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     ids = [int(s) for s in dict.fromkeys(sample_ids)]
@@ -158,8 +155,6 @@ def confirm_samples(store: Store, job_id: int, sample_ids: list[int], actor: str
 
 def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None = None) -> int:
     """F4.5 bulk confirm: every To Be Confirmed sample whose confidence is at least the threshold."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     threshold = float(threshold)
@@ -176,8 +171,6 @@ def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None
 def discard_predictions(store: Store, job_id: int, sample_ids: list[int] | None = None,
                         actor: str | None = None) -> int:
     """Send To Be Confirmed samples (the selected ones, or all) back to Unlabeled."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     sql = ("UPDATE job_samples SET status = 'unlabeled', labels = [], annotation = NULL, labeled_at = NULL, "
@@ -192,8 +185,10 @@ def discard_predictions(store: Store, job_id: int, sample_ids: list[int] | None 
     return n
 
 
-def confidence_histogram(store: Store, job_id: int, bins: int = 10) -> list[tuple[float, int]]:
+def confidence_histogram(store: Store, job_id: int, bins: int = 10,
+                         actor: str | None = None) -> list[tuple[float, int]]:
     """To Be Confirmed samples per confidence bin (lower edge, count): helps pick a threshold."""
+    require_job(store, actor, job_id, "read")
     rows = dict(store.db.fetchall(
         "SELECT least(floor(confidence * ?), ? - 1) AS b, count(*) FROM job_samples "
         "WHERE job_id = ? AND status = 'to_be_confirmed' AND confidence IS NOT NULL GROUP BY b", [bins, bins, job_id]))
@@ -215,8 +210,9 @@ class RunSample:
         return self.status == "labeled"
 
 
-def run_samples(store: Store, job_id: int) -> list[RunSample]:
+def run_samples(store: Store, job_id: int, actor: str | None = None) -> list[RunSample]:
     """Every sample of the job, in id order: the labeled ones train, the others are predicted."""
+    require_job(store, actor, job_id, "read")
     get_job(store, job_id)
     return [RunSample(r[0], r[1], list(r[2]), json.loads(r[3]) if r[3] else None, r[4], json.loads(r[5]) if r[5] else {})
             for r in store.db.fetchall(

@@ -10,6 +10,7 @@ from .errors import NotFound, ValidationError
 from .events import record_event
 from .jobs import get_job
 from .types.shapes import shape_area, shape_bbox
+from .access import require_job
 
 SORTS = ("area", "aspect_ratio")
 MAX_CROPS = 2000
@@ -42,7 +43,8 @@ class Modification:
 
 
 def shapes_of_label(store: Store, job_id: int, label: str, sort: str = "area", descending: bool = True,
-                    limit: int = MAX_CROPS) -> list[ShapeCrop]:
+                    limit: int = MAX_CROPS, actor: str | None = None) -> list[ShapeCrop]:
+    require_job(store, actor, job_id, "read")
     job = get_job(store, job_id)
     if job.labeling_type.relabel is None or job.type not in ("object_detection", "image_segmentation"):
         raise ValidationError("quick review is for object detection and image segmentation jobs")
@@ -70,7 +72,6 @@ def apply_modifications(store: Store, job_id: int, modifications: list[Modificat
                         actor: str | None = None) -> int:
     """Overwrite the shapes the reviewer changed, all in one transaction; every changed image is
     validated again (labels, points inside the image). Returns the number of images changed."""
-    from .access import require_job
 
     require_job(store, actor, job_id, "label")  # store/access.py decides
     from .annotations import _write_annotations

@@ -10,6 +10,7 @@ from .core import Store
 from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
 from .jobs import get_job
+from .access import require_job
 
 KINDS = {
     "active_learning": "Active learning",
@@ -83,20 +84,27 @@ def _run(r) -> Run:
     return Run(*r)
 
 
-def get_run(store: Store, run_id: int) -> Run:
+def get_run(store: Store, run_id: int, actor: str | None = None) -> Run:
+    """One run; a run of a job the actor may not read does not exist for them."""
     r = store.db.fetchone(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", [run_id])
     if not r:
         raise NotFound(f"auto-labeling run {run_id} does not exist")
+    try:
+        require_job(store, actor, r[1], "read")
+    except NotFound:
+        raise NotFound(f"auto-labeling run {run_id} does not exist") from None
     return _run(r)
 
 
-def list_runs(store: Store, job_id: int, limit: int = 50) -> list[Run]:
+def list_runs(store: Store, job_id: int, limit: int = 50, actor: str | None = None) -> list[Run]:
     """The job's run history, newest first."""
+    require_job(store, actor, job_id, "read")
     return [_run(r) for r in store.db.fetchall(
         f"SELECT {_COLUMNS} FROM runs WHERE job_id = ? ORDER BY id DESC LIMIT ?", [job_id, limit])]
 
 
-def active_run(store: Store, job_id: int) -> Run | None:
+def active_run(store: Store, job_id: int, actor: str | None = None) -> Run | None:
+    require_job(store, actor, job_id, "read")
     r = store.db.fetchone(f"SELECT {_COLUMNS} FROM runs WHERE job_id = ? AND status = 'running'", [job_id])
     return _run(r) if r else None
 
@@ -144,8 +152,6 @@ def check_preconditions(store: Store, job_id: int, kind: str, mode: str | None =
 def start_run(store: Store, job_id: int, kind: str, mode: str | None = None, model: str | None = None,
               device: str = "cpu", batch_size: int = 16, actor: str | None = None) -> Run:
     """Check the preconditions and record a running run; the caller then does the work."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     if device not in ("cpu", "gpu"):
         raise ValidationError("device is 'cpu' or 'gpu'")
@@ -174,7 +180,8 @@ def cancel_requested(store: Store, run_id: int) -> bool:
 
 
 def request_cancel(store: Store, run_id: int, actor: str | None = None) -> Run:
-    run = get_run(store, run_id)
+    run = get_run(store, run_id, actor=actor)
+    require_job(store, actor, run.job_id, "label")
     if not run.running:
         raise Conflict(f"run {run_id} is not running (it is {run.status})")
     with store.db.transaction() as cur:

@@ -13,6 +13,7 @@ from .errors import NotFound, StoreError, ValidationError
 from .events import record_event
 from .jobs import get_job
 from .media import display_png, make_thumbnail
+from .access import require_job, require_sample_file
 
 log = logging.getLogger(__name__)
 STATUSES = ("unlabeled", "labeled", "to_be_confirmed")
@@ -154,11 +155,12 @@ def _views_by_id(store: Store, job_id: int, ids: list[int]) -> list[SampleView]:
     return [_view(by_id[i]) for i in ids if i in by_id]
 
 
-def query_samples(store: Store, job_id: int, q: SampleQuery) -> Page:
+def query_samples(store: Store, job_id: int, q: SampleQuery, actor: str | None = None) -> Page:
     """One page of a tab with filters. The page's sample ids are picked first, then their rows read.
 
     A deep page is not found by sorting every row before it: counts per range of sample ids (one
     pass) say which range holds it, and only that range is sorted."""
+    require_job(store, actor, job_id, "read")
     if not 1 <= q.page_size <= MAX_PAGE_SIZE:
         raise ValidationError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
     where, params, needs_samples = _where(job_id, q)
@@ -197,11 +199,13 @@ def query_samples(store: Store, job_id: int, q: SampleQuery) -> Page:
     return Page(_views_by_id(store, job_id, ids), total, page, q.page_size)
 
 
-def page_sample_ids(store: Store, job_id: int, q: SampleQuery) -> list[int]:
+def page_sample_ids(store: Store, job_id: int, q: SampleQuery, actor: str | None = None) -> list[int]:
+    require_job(store, actor, job_id, "read")
     return [item.id for item in query_samples(store, job_id, q).items]
 
 
-def get_sample(store: Store, job_id: int, sample_id: int) -> SampleView:
+def get_sample(store: Store, job_id: int, sample_id: int, actor: str | None = None) -> SampleView:
+    require_job(store, actor, job_id, "read")
     r = store.db.fetchone(f"SELECT {_VIEW_COLUMNS} FROM job_samples js JOIN samples s ON s.id = js.sample_id "
                           "WHERE js.job_id = ? AND js.sample_id = ?", [job_id, sample_id])
     if not r:
@@ -216,30 +220,35 @@ class Counts:
     by_label: dict[str, int]
 
 
-def status_counts(store: Store, job_id: int) -> dict[str, int]:
+def status_counts(store: Store, job_id: int, actor: str | None = None) -> dict[str, int]:
+    require_job(store, actor, job_id, "view")
     rows = dict(store.db.fetchall("SELECT status, count(*) FROM job_samples WHERE job_id = ? GROUP BY status",
                                   [job_id]))
     return {s: rows.get(s, 0) for s in STATUSES}
 
 
-def label_counts(store: Store, job_id: int) -> dict[str, int]:
+def label_counts(store: Store, job_id: int, actor: str | None = None) -> dict[str, int]:
+    require_job(store, actor, job_id, "view")
     from .annotations import label_usage
 
     return label_usage(store, job_id)
 
 
-def counts(store: Store, job_id: int) -> Counts:
+def counts(store: Store, job_id: int, actor: str | None = None) -> Counts:
+    require_job(store, actor, job_id, "view")
     by_status = status_counts(store, job_id)
     return Counts(sum(by_status.values()), by_status, label_counts(store, job_id))
 
 
-def labelers(store: Store, job_id: int) -> list[str]:
+def labelers(store: Store, job_id: int, actor: str | None = None) -> list[str]:
+    require_job(store, actor, job_id, "read")
     return [r[0] for r in store.db.fetchall(
         "SELECT DISTINCT labeled_by FROM job_samples WHERE job_id = ? AND labeled_by IS NOT NULL ORDER BY 1",
         [job_id])]
 
 
-def clusters(store: Store, job_id: int) -> list[str]:
+def clusters(store: Store, job_id: int, actor: str | None = None) -> list[str]:
+    require_job(store, actor, job_id, "read")
     return [r[0] for r in store.db.fetchall(
         "SELECT DISTINCT cluster FROM job_samples WHERE job_id = ? AND cluster IS NOT NULL ORDER BY 1", [job_id])]
 
@@ -247,8 +256,6 @@ def clusters(store: Store, job_id: int) -> list[str]:
 def set_hard(store: Store, job_id: int, sample_ids: list[int], hard: bool, coefficient: float | None = None,
              reason: str | None = None, actor: str | None = None) -> int:
     """Mark or unmark hard examples by hand, in bulk (F4.6)."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "label")  # store/access.py decides
     if coefficient is not None and not 0 <= coefficient <= 1:
         raise ValidationError("a hard-example coefficient lies between 0 and 1")
@@ -286,7 +293,7 @@ def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_sour
     and every job on it): this cannot be undone. Only files, never folders; only the dataset's own
     uploaded files unless an admin asks (store/access.py); a file that may not go stays, named in
     the result's errors, and its sample is only removed from this job."""
-    from .access import deletable_source, parse_ids, require_job
+    from .access import deletable_source, parse_ids
 
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
@@ -372,8 +379,9 @@ def _display_key(store: Store, sample_id: int) -> tuple[str, int]:
     return (str(store.settings.database), int(sample_id))
 
 
-def sample_thumbnail(store: Store, sample_id: int) -> bytes:
+def sample_thumbnail(store: Store, sample_id: int, actor: str | None = None) -> bytes:
     """A cached WebP thumbnail of an image sample (at most Settings.max_decodes decodes at once)."""
+    require_sample_file(store, actor, sample_id)
     from .media import decode_slot
 
     path = _thumb_path(store, sample_id)
@@ -401,16 +409,18 @@ def sample_thumbnail(store: Store, sample_id: int) -> bytes:
     return thumb
 
 
-def sample_bytes(store: Store, sample_id: int) -> bytes:
+def sample_bytes(store: Store, sample_id: int, actor: str | None = None) -> bytes:
+    require_sample_file(store, actor, sample_id)
     text = store.db.scalar("SELECT text FROM samples WHERE id = ?", [sample_id])
     if text is not None:  # a text record (its uri is file#L<line>): the record itself, UTF-8
         return text.encode("utf-8")
     return store.locations.read(_sample_uri(store, sample_id))
 
 
-def open_sample_file(store: Store, sample_id: int):
+def open_sample_file(store: Store, sample_id: int, actor: str | None = None):
     """The sample's file (or a text record's text) as a store.media.SampleFile, without reading
     it: its size, and its bytes on demand. Raises NotFound for an unknown sample or a missing file."""
+    require_sample_file(store, actor, sample_id)
     from .media import SampleFile
 
     row = store.db.fetchone("SELECT uri, text FROM samples WHERE id = ?", [sample_id])
@@ -424,11 +434,12 @@ def open_sample_file(store: Store, sample_id: int):
     return SampleFile(uri, size, lambda a, b: store.locations.iter_range(uri, a, b))
 
 
-def sample_display_image(store: Store, sample_id: int):
+def sample_display_image(store: Store, sample_id: int, actor: str | None = None):
     """The decoded image for display and crops (PIL, mode L, RGB or RGBA, at most
     DISPLAY_MAX_SIDE px a side), from the process's display cache; decoded once (parallel
     requests for one sample wait for the first), at most Settings.max_decodes at once.
     Shared: never change it in place."""
+    require_sample_file(store, actor, sample_id)
     from .media import decode_reduced, decode_slot, display_cache, single_flight
 
     key = _display_key(store, sample_id)
@@ -455,8 +466,9 @@ def sample_display_image(store: Store, sample_id: int):
         return img
 
 
-def sample_image(store: Store, sample_id: int):
+def sample_image(store: Store, sample_id: int, actor: str | None = None):
     """The image for the preview (PIL, RGB/RGBA, at most 2048 px a side)."""
+    require_sample_file(store, actor, sample_id)
     from .media import decode_slot, display_cache
 
     img = display_cache(store.settings.image_cache_bytes).get(_display_key(store, sample_id))
@@ -468,16 +480,18 @@ def sample_image(store: Store, sample_id: int):
         return display_png(_image_input(store, sample_id), store.settings.max_image_pixels)
 
 
-def get_sample_uri(store: Store, sample_id: int) -> str:
+def get_sample_uri(store: Store, sample_id: int, actor: str | None = None) -> str:
+    require_sample_file(store, actor, sample_id)
     return _sample_uri(store, sample_id)
 
 
 DISPLAY_MAX_SIDE = 4096
 
 
-def sample_display(store: Store, sample_id: int) -> bytes:
+def sample_display(store: Store, sample_id: int, actor: str | None = None) -> bytes:
     """The image as the browser shows it for drawing: first frame, RGB(A), 8-bit, at most
     4096 px a side (shapes stay in the original's pixels: the widget scales), cached as WebP."""
+    require_sample_file(store, actor, sample_id)
     from .media import decode_slot, single_flight
 
     path = store.cache_dir / "display" / f"{sample_id // 1000}" / f"{sample_id}.webp"
@@ -499,8 +513,9 @@ def sample_display(store: Store, sample_id: int) -> bytes:
     return out.getvalue()
 
 
-def sample_size(store: Store, sample_id: int) -> tuple[int, int]:
+def sample_size(store: Store, sample_id: int, actor: str | None = None) -> tuple[int, int]:
     """(width, height) of an image sample in its own pixels (from the import check, or read now)."""
+    require_sample_file(store, actor, sample_id)
     raw = store.db.scalar("SELECT meta FROM samples WHERE id = ?", [sample_id])
     meta = json.loads(raw) if raw else {}
     if meta.get("width") and meta.get("height"):
@@ -538,11 +553,13 @@ def crop_box(box, width: int, height: int) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-def sample_crop(store: Store, sample_id: int, box: tuple[float, float, float, float], size: int = 160) -> bytes:
+def sample_crop(store: Store, sample_id: int, box: tuple[float, float, float, float], size: int = 160,
+                actor: str | None = None) -> bytes:
     """A WebP crop of an image sample around box = (x_min, y_min, x_max, y_max), with a margin.
 
     Cut from the cached display image (sample_display_image): a page of crops of one image
     decodes it once. Box values must be finite; they are clamped to the image."""
+    require_sample_file(store, actor, sample_id)
     import io
 
     w, h = sample_size(store, sample_id)

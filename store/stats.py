@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from .core import Store
 from .jobs import get_job
 from .samples import label_counts, status_counts
+from .access import require_job
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class JobStats:
                 "progress": [{"day": d, "labeled": n, "cumulative": c} for d, n, c in self.progress]}
 
 
-def job_stats(store: Store, job_id: int) -> JobStats:
+def job_stats(store: Store, job_id: int, actor: str | None = None) -> JobStats:
+    require_job(store, actor, job_id, "read")
     get_job(store, job_id)
     by_status = status_counts(store, job_id)
     labels = {k: v for k, v in label_counts(store, job_id).items()}

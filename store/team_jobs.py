@@ -47,7 +47,7 @@ class TeamJob:
 # -- access ------------------------------------------------------------------------------------------
 # The rules live in store/access.py; these names stay for the team flow's callers.
 from .access import check_role as _check_role  # noqa: E402
-from .access import job_role, visible_job_ids  # noqa: E402,F401
+from .access import job_role, require_job, visible_job_ids  # noqa: E402,F401
 from .access import job_role_and_email as _role_and_email  # noqa: E402
 
 
@@ -63,7 +63,8 @@ def can_see_sample(store: Store, sample_id: int, username: str | None) -> bool:
 
 
 # -- set up ------------------------------------------------------------------------------------------
-def get_team_job(store: Store, job_id: int) -> TeamJob | None:
+def get_team_job(store: Store, job_id: int, actor: str | None = None) -> TeamJob | None:
+    require_job(store, actor, job_id, "view")
     r = store.db.fetchone("SELECT job_id, team_id, mode, manager, auto_assign_new, load_prelabels, overlap "
                           "FROM team_jobs WHERE job_id = ?", [job_id])
     return TeamJob(*r) if r else None
@@ -496,7 +497,8 @@ def list_acceptances(store: Store, job_id: int, username: str) -> list[Acceptanc
                                                       "ORDER BY id DESC", [job_id])]
 
 
-def current_acceptance(store: Store, job_id: int) -> Acceptance | None:
+def current_acceptance(store: Store, job_id: int, actor: str | None = None) -> Acceptance | None:
+    require_job(store, actor, job_id, "accept")
     r = store.db.fetchone(f"SELECT {_ACC} FROM acceptances WHERE job_id = ? AND status = 'in_progress'", [job_id])
     return Acceptance(*r) if r else None
 
@@ -670,8 +672,9 @@ def _write_accepted(cur, store: Store, job_id: int, keys: list[tuple[int, str]],
 
 
 # -- figures -----------------------------------------------------------------------------------------
-def annotator_stats(store: Store, job_id: int) -> list[dict]:
+def annotator_stats(store: Store, job_id: int, actor: str | None = None) -> list[dict]:
     """Per annotator (F1.7): assigned, labeled, approved, rejected, accepted, ratings."""
+    require_job(store, actor, job_id, "review")
     rows = store.db.fetchall(
         "SELECT email, count(*), count(*) FILTER (WHERE state IN ('to_be_reviewed', 'approved', 'accepted')), "
         "count(*) FILTER (WHERE state = 'approved'), count(*) FILTER (WHERE state = 'rejected'), "
@@ -681,10 +684,11 @@ def annotator_stats(store: Store, job_id: int) -> list[dict]:
              "accepted": r[5], "ratings": dict(Counter(r[6] or []))} for r in rows]
 
 
-def agreement(store: Store, job_id: int) -> dict:
+def agreement(store: Store, job_id: int, actor: str | None = None) -> dict:
     """Inter-annotator agreement on samples labeled by several members (overlap): per label,
     Fleiss' kappa on "has this label" (any number of raters, the same on every sample), and
     Cohen's kappa when exactly two labelers rated each sample."""
+    require_job(store, actor, job_id, "review")
     rows = store.db.fetchall("SELECT sample_id, email, labels FROM assignments WHERE job_id = ? AND state IN "
                              "('to_be_reviewed', 'approved', 'accepted') ORDER BY sample_id, email", [job_id])
     by_sample: dict[int, list[set[str]]] = defaultdict(list)

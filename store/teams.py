@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .core import Store
-from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
-from .users import check_email, is_admin, user_email
+from .access import require_team_owner
+from .users import check_email
 
 MAX_TEAMS = 10
 MAX_MEMBERS = 100
@@ -80,30 +81,16 @@ def create_team(store: Store, name: str, description: str = "", owner: str = "lo
     return get_team(store, tid)
 
 
-def get_team(store: Store, team_id: int) -> Team:
+def get_team(store: Store, team_id: int, actor: str | None = None) -> Team:
+    """A team; one the actor may not see (store/access.py) does not exist for them."""
+    if actor is not None:
+        return require_team_owner(store, team_id, actor, read=True)
     r = store.db.fetchone("SELECT t.id, t.name, t.description, t.owner, t.created_at, "
                           "(SELECT count(*) FROM team_members m WHERE m.team_id = t.id) FROM teams t WHERE t.id = ?",
                           [team_id])
     if not r:
         raise NotFound(f"team {team_id} does not exist")
     return Team(*r)
-
-
-def require_team_owner(store: Store, team_id: int, username: str | None, read: bool = False) -> Team:
-    """Only a team's owner (or an admin; everyone in single-user mode) manages the team. With
-    `read`, the team's members may see it too. Anyone else: the team does not exist for them
-    (NotFound); a member trying to manage it: Forbidden. `username` None is the system (no check)."""
-    team = get_team(store, team_id)
-    if username is None or team.owner == username or is_admin(store, username):
-        return team
-    email = user_email(store, username)
-    member = bool(email and store.db.fetchone("SELECT 1 FROM team_members WHERE team_id = ? AND email = ?",
-                                              [team_id, email]))
-    if not member:
-        raise NotFound(f"team {team_id} does not exist")
-    if read:
-        return team
-    raise Forbidden("only the team's owner manages the team")
 
 
 def list_teams(store: Store, owner: str | None = None) -> list[Team]:
@@ -148,7 +135,8 @@ def _open_work(cur, team_id: int, email: str) -> int:
         [team_id, email, list(OPEN_STATES)]).fetchall()[0][0]
 
 
-def list_members(store: Store, team_id: int) -> list[Member]:
+def list_members(store: Store, team_id: int, actor: str | None = None) -> list[Member]:
+    require_team_owner(store, team_id, actor, read=True)
     get_team(store, team_id)
     rows = store.db.fetchall(
         "SELECT m.team_id, m.email, m.description, m.role, m.created_at, "

@@ -29,6 +29,7 @@ from .events import now, record_event
 from .jobs import Job, get_job
 from .labelset import LabelSet
 from .objects import safe_file_name
+from .access import require_job
 
 log = logging.getLogger(__name__)
 MAX_DESCRIPTION = 1000
@@ -80,14 +81,16 @@ def _version(r) -> Version:
     return Version(r[0], r[1], r[2], r[3], r[4], counts, r[6], r[7] or "", r[8], r[9])
 
 
-def list_versions(store: Store, job_id: int) -> list[Version]:
+def list_versions(store: Store, job_id: int, actor: str | None = None) -> list[Version]:
     """The job's versions, newest first."""
+    require_job(store, actor, job_id, "read")
     get_job(store, job_id)
     rows = store.db.fetchall(f"SELECT {_COLUMNS} FROM versions WHERE job_id = ? ORDER BY number DESC", [job_id])
     return [_version(r) for r in rows]
 
 
-def get_version(store: Store, job_id: int, number: int) -> Version:
+def get_version(store: Store, job_id: int, number: int, actor: str | None = None) -> Version:
+    require_job(store, actor, job_id, "read")
     get_job(store, job_id)
     r = store.db.fetchone(f"SELECT {_COLUMNS} FROM versions WHERE job_id = ? AND number = ?", [job_id, int(number)])
     if not r:
@@ -111,8 +114,6 @@ def _folder(store: Store, job: Job) -> str:
 
 def publish_version(store: Store, job_id: int, description: str = "", actor: str | None = None) -> Version:
     """Freeze the job as its next version (1, 2, ...) in object storage; returns the version."""
-    from .access import require_job
-
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     from .formats import get_format
 
@@ -222,7 +223,7 @@ def export_version(store: Store, job_id: int, number: int, fmt: str, out: str | 
     """Export a published version (its frozen data.parquet, not the live job) in a format of the
     job's type: each writer runs on the version's samples and label set. A server path is checked
     as for export_job; server_path=False is for the app's own temporary folder of a download."""
-    from .access import check_export_target, require_job
+    from .access import check_export_target
 
     require_job(store, actor, job_id, "read")  # store/access.py decides
     if server_path:

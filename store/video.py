@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NotFound, ValidationError
+from .access import require_sample_file
 
 MP4_CODECS = {"h264": "h264", "hevc": "h265", "av1": "av1", "vp9": "vp9", "mpeg4": "mpeg4"}
 MP4_BRANDS_HINT = "MP4 (H.264) is required"
@@ -324,9 +325,10 @@ def frame_count_of(index: FrameIndex) -> int:
 
 
 def video_frame(store, sample_id: int, frame_index: int, max_side: int = MAX_DISPLAY_SIDE,
-                fmt: str = "jpeg") -> bytes:
+                fmt: str = "jpeg", actor: str | None = None) -> bytes:
     """The exact frame `frame_index` of a video sample as JPEG (or WebP) bytes, downscaled so its
     longer side is at most `max_side` for display (shapes stay in the original pixels)."""
+    require_sample_file(store, actor, sample_id)
     if isinstance(frame_index, bool) or not isinstance(frame_index, int):
         raise ValidationError("the frame index is a whole number")
     container, index, path = open_video(store, sample_id)

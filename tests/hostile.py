@@ -243,6 +243,10 @@ def hostile_inputs(app: HostileApp, dep: dict, comps: dict[int, dict]) -> list:
             v = default
         elif t == "number":
             v = job
+        elif t == "dropdown" and label == "Team":
+            v = o.team
+        elif t == "dropdown" and label == "Member":
+            v = o.member_email
         elif t == "dropdown":
             v = ["a"] if props.get("multiselect") else (job if not props.get("choices") else default)
         elif t == "checkbox":
@@ -291,9 +295,15 @@ class Objects:
     def admin_job_name(self) -> str:
         return f"ajob-{self.marker}"
 
+    @property
+    def member_email(self) -> str:
+        """A member of the creator's team with no role on any job: only the team may see them."""
+        return f"tm-{self.marker}@example.org"
+
     def markers_of(self, job: str) -> tuple[str, ...]:
         """Strings only someone with a role on the job may see (job name, dataset name, file names)."""
-        return (f"tjob-{self.marker}", f"tfile-{self.marker}") if job == "team" else \
+        return (f"tjob-{self.marker}", f"tfile-{self.marker}", f"team-{self.marker}", f"tdesc-{self.marker}",
+                self.member_email) if job == "team" else \
             (f"ajob-{self.marker}", f"afile-{self.marker}")
 
 
@@ -568,7 +578,8 @@ def build_data(app: HostileApp) -> None:
         assert len(o.samples_team) == 4 and len(o.samples_admin) == 3, (o.samples_team, o.samples_admin)
         o.team = api(creator, "POST", "/api/v1/teams", json={"name": f"team-{o.marker}"})["id"]
         api(creator, "POST", f"/api/v1/teams/{o.team}/members",
-            json=[{"email": email("labeler"), "role": "labeler"}, {"email": email("reviewer"), "role": "reviewer"}])
+            json=[{"email": email("labeler"), "role": "labeler"}, {"email": email("reviewer"), "role": "reviewer"},
+                  {"email": o.member_email, "description": f"tdesc-{o.marker}", "role": "labeler"}])
         api(creator, "POST", f"/api/v1/jobs/{o.job_team}/team",
             json={"team_id": o.team, "labelers": [email("labeler")], "reviewers": [email("reviewer")]})
         mine = api(labeler, "GET", f"/api/v1/jobs/{o.job_team}/my-samples")
