@@ -7,6 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 import importlib
+import secrets
 
 from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
 from pages.common import AppContext, esc
@@ -68,7 +69,14 @@ def build_ui(store: Store) -> gr.Blocks:
             with gr.Tab("Users", id="users", elem_id="tab-users") as users_tab:  # admins (F6.4)
                 users_page = users_admin.build(ctx)
 
-        label_outputs = [c for p in pages.values() for c in p.load_outputs]
+        # Opening a job fills only its type's page: open_labeling sets that page's trigger, whose
+        # change event loads it. (One event writing every page's outputs cost ~10 s in Chromium:
+        # Gradio's front end walks the whole layout for each output's loading status.)
+        triggers = {type_id: gr.State(None) for type_id in pages}
+        review_trigger = gr.State(None)
+        for type_id, page in pages.items():
+            triggers[type_id].change(PageLoader(page.load), [triggers[type_id]], page.load_outputs)
+        review_trigger.change(PageLoader(review_page.load), [review_trigger], review_page.load_outputs)
 
         def open_labeling(job_id, request: gr.Request):
             if job_id is None:
@@ -84,12 +92,10 @@ def build_ui(store: Store) -> gr.Blocks:
                 raise gr.Error(esc(e)) from None
             if job.type not in pages:
                 raise gr.Error(f"the {job.labeling_type.title} labeling page is not available yet")
-            updates = []
-            for type_id, page in pages.items():
-                updates += page.load(job_id) if type_id == job.type else [gr.skip()] * len(page.load_outputs)
+            opened = (job_id, secrets.token_hex(4))  # a new value each time: reopening reloads
             visibility = [gr.Column(visible=t == job.type) for t in columns]
-            review = review_page.load(job_id)
-            return [job_id, gr.Tabs(selected="label")] + visibility + updates + review
+            fill = [opened if t == job.type else gr.skip() for t in triggers]
+            return [job_id, gr.Tabs(selected="label")] + visibility + fill + [opened]
 
         def open_stats(job_id, request: gr.Request):
             if job_id is None:
@@ -102,8 +108,8 @@ def build_ui(store: Store) -> gr.Blocks:
             return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id, request)
 
         jobs_page.label_btn.click(open_labeling, [jobs_page.job],
-                                  [current_job, tabs] + list(columns.values()) + label_outputs
-                                  + review_page.load_outputs)
+                                  [current_job, tabs] + list(columns.values()) + list(triggers.values())
+                                  + [review_trigger])
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
         demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job])
 
@@ -130,6 +136,19 @@ def build_ui(store: Store) -> gr.Blocks:
         users_tab.select(users_page.load, [users_page.outputs[1]], users_page.outputs)
     hide_ui_events_from_api_page(demo)
     return demo
+
+
+class PageLoader:
+    """The change event of a page's trigger (a (job id, nonce) that open_labeling wrote after
+    store/access.py allowed it): fill the page for that job."""
+
+    def __init__(self, load):
+        self.load = load
+
+    def __call__(self, opened):
+        if not opened:
+            return self.load(None)
+        return self.load(opened[0])
 
 
 ROLE_TABS = ("storage", "teams", "team-job", "acceptance", "participations", "team-review", "users")
