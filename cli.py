@@ -33,6 +33,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
+def command_help() -> str:
+    """Every command with its one-line help, from the parser itself (the serve --help lists them)."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return "\n".join(f"  {c.dest:<16}{c.help}" for c in sub._choices_actions)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from store.formats import FORMATS
     from store.types import REGISTRY

@@ -154,15 +154,16 @@ def build_server(store: Store) -> FastAPI:
     auth = {"auth_dependency": lambda request: current_user(store, request)
             or (None if multi_user(store) else LOCAL_USER)}
     return gr.mount_gradio_app(app, demo, path="", css=CSS, js=SHORTCUTS_JS,
-                               max_file_size=store.settings.max_upload_bytes, footer_links=["api"], **auth)
+                               max_file_size=store.settings.max_upload_bytes, footer_links=[], **auth)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    from cli import add_storage_options
+    from cli import add_storage_options, command_help
 
-    p = argparse.ArgumentParser(prog="python app.py", description=(
-        "Serve the Labelport web app (the store and uploads go to --data-dir, ./data by default). "
-        "Commands: create-job, import, export, stats, list-jobs (python app.py COMMAND --help)."))
+    p = argparse.ArgumentParser(
+        prog="python app.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the Labelport web app (the store and uploads go to --data-dir, ./data by default).",
+        epilog="commands (python app.py COMMAND --help):\n" + command_help())
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME")
                    or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))

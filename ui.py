@@ -10,7 +10,7 @@ import importlib
 import secrets
 
 from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
-from pages.common import AppContext, esc
+from pages.common import AppContext, UserError, esc
 from pages import users as users_admin
 from store import Store
 from store.access import is_admin, member_roles, parse_id, require_job
@@ -68,6 +68,9 @@ def build_ui(store: Store) -> gr.Blocks:
                 team_review_page = team_review.build(ctx)
             with gr.Tab("Users", id="users", elem_id="tab-users") as users_tab:  # admins (F6.4)
                 users_page = users_admin.build(ctx)
+        # the footer: the REST API's documentation (Gradio's own "Use via API" page lists UI plumbing)
+        gr.HTML('<a href="/api/v1/docs" target="_blank" rel="noopener" id="lp-api-docs">REST API</a>',
+                elem_id="lp-footer", container=False)
 
         # Opening a job fills only its type's page: open_labeling sets that page's trigger, whose
         # change event loads it. (One event writing every page's outputs cost ~10 s in Chromium:
@@ -75,23 +78,25 @@ def build_ui(store: Store) -> gr.Blocks:
         triggers = {type_id: gr.State(None) for type_id in pages}
         review_trigger = gr.State(None)
         for type_id, page in pages.items():
-            triggers[type_id].change(PageLoader(page.load), [triggers[type_id]], page.load_outputs)
-        review_trigger.change(PageLoader(review_page.load), [review_trigger], review_page.load_outputs)
+            triggers[type_id].change(PageLoader(page.load), [triggers[type_id]], page.load_outputs,
+                                     api_name=f"load_{type_id}")
+        review_trigger.change(PageLoader(review_page.load), [review_trigger], review_page.load_outputs,
+                              api_name="load_quick_review")
 
         def open_labeling(job_id, request: gr.Request):
             if job_id is None:
-                raise gr.Error("pick a job first")
+                raise UserError("pick a job first")
             try:  # the creator's labeling page: the job's owner only (team members: My Participations)
                 job_id = parse_id(job_id, "job id")
                 require_job(store, ctx.actor(request), job_id, "label")
                 job = get_job(store, job_id, actor=ctx.actor(request))
             except Forbidden:
-                raise gr.Error("you label this job in My Participations (reviewers: Team review); "
+                raise UserError("you label this job in My Participations (reviewers: Team review); "
                                "the labeling page is the job creator's") from None
             except StoreError as e:
-                raise gr.Error(esc(e)) from None
+                raise UserError(esc(e)) from None
             if job.type not in pages:
-                raise gr.Error(f"the {job.labeling_type.title} labeling page is not available yet")
+                raise UserError(f"the {job.labeling_type.title} labeling page is not available yet")
             opened = (job_id, secrets.token_hex(4))  # a new value each time: reopening reloads
             visibility = [gr.Column(visible=t == job.type) for t in columns]
             fill = [opened if t == job.type else gr.skip() for t in triggers]
@@ -99,12 +104,12 @@ def build_ui(store: Store) -> gr.Blocks:
 
         def open_stats(job_id, request: gr.Request):
             if job_id is None:
-                raise gr.Error("pick a job first")
+                raise UserError("pick a job first")
             try:
                 job_id = parse_id(job_id, "job id")
                 require_job(store, ctx.actor(request), job_id, "read")
             except StoreError as e:
-                raise gr.Error(esc(e)) from None
+                raise UserError(esc(e)) from None
             return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id, request)
 
         jobs_page.label_btn.click(open_labeling, [jobs_page.job],
@@ -146,8 +151,8 @@ class PageLoader:
         self.load = load
 
     def __call__(self, opened):
-        if not opened:
-            return self.load(None)
+        if not opened:  # nothing opened in this session (the State is the server's, never the client's)
+            return gr.skip()
         return self.load(opened[0])
 
 

@@ -17,7 +17,7 @@ from store.team_jobs import (RATINGS, SCOPES, acceptance_items, acceptance_repor
                              decide_acceptance_item, finish_acceptance, get_team_job, job_role, list_acceptances,
                              start_acceptance)
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 from .participations import file_name, preview_html
 
 ITEM_COLUMNS = ["Sample", "File", "Labeler", "Labels", "Review rating", "Decision", "Rating", "Reason"]
@@ -147,7 +147,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> AcceptancePage:
     def acc_on_start(job_id, sample_by, n, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None:
-            raise gr.Error("pick a team job in My Creations first")
+            raise UserError("pick a team job in My Creations first")
         acc = start_acceptance(store, int(job_id), actor, sample_by, n if n is not None else 0)
         rep = acceptance_report(store, acc.id, actor)
         return acc_view(job_id, actor) + [f"Started acceptance {acc.id}: {rep['sampled']} item(s) sampled."]
@@ -165,10 +165,10 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> AcceptancePage:
 
     def decide(job_id, k, passed, grade, why, actor):
         if job_id is None or not k:
-            raise gr.Error("open a sampled item first")
+            raise UserError("open a sampled item first")
         acc = current_acceptance(store, int(job_id), actor=actor)
         if acc is None:
-            raise gr.Error("no acceptance of this job is in progress")
+            raise UserError("no acceptance of this job is in progress")
         sample_id, email = k.split("|", 1)
         decide_acceptance_item(store, acc.id, int(sample_id), email, actor, passed, grade, why)
         items = acceptance_items(store, acc.id, actor)
@@ -188,10 +188,10 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> AcceptancePage:
     def acc_on_finish(job_id, over, sc, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None:
-            raise gr.Error("pick a team job in My Creations first")
+            raise UserError("pick a team job in My Creations first")
         acc = current_acceptance(store, int(job_id), actor=actor)
         if acc is None:
-            raise gr.Error("no acceptance of this job is in progress")
+            raise UserError("no acceptance of this job is in progress")
         rep = finish_acceptance(store, acc.id, actor, bool(over), sc)
         return acc_view(job_id, actor) + [f"Finished: {report_md(rep)}"]
 

@@ -25,17 +25,28 @@ class AppContext:
         return user or LOCAL_USER
 
 
+class UserError(gr.Error):
+    """A message for the person at the page (a toast), never a fault: no traceback in the log."""
+
+    def __init__(self, message: str = "Error raised.", **kwargs):
+        kwargs.setdefault("print_exception", False)
+        super().__init__(message, **kwargs)
+
+
 def user_errors(fn):
     """Show a StoreError as a Gradio error (escaped text), keep serving, change nothing."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except gr.Error as e:  # a message for the user, not a fault: no traceback in the log
+            e.print_exception = False
+            raise
         except StoreError as e:
-            raise gr.Error(html.escape(str(e)), print_exception=False) from None
+            raise UserError(html.escape(str(e))) from None
         except OSError as e:
             log.exception("file error in %s", fn.__name__)
-            raise gr.Error(html.escape(f"file error: {e}"), print_exception=False) from None
+            raise UserError(html.escape(f"file error: {e}")) from None
     return wrapper
 
 

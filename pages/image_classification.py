@@ -18,7 +18,7 @@ from store.predictions import confirm_samples
 from store.samples import (TABS, SampleQuery, clusters, counts, delete_samples, get_sample, labelers,
                            query_samples, sample_image, set_hard)
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 PAGE_SIZES = [24, 48, 96]
 HARD = {"All": None, "Hard examples": True, "Not hard": False}
@@ -188,7 +188,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         ids = selected_ids(grid_v)
         n = apply_labels(store, args[0], ids, list(labels or []), actor=ctx.actor(request))
         gr.Info(f"Labeled {n} images")
-        return view(*args)
+        return _empty_label_box(view(*args))  # the next selection starts from no label
 
     @user_errors
     def on_confirm_selected(request: gr.Request, grid_v, *args):
@@ -199,10 +199,10 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     @user_errors
     def on_remove(request: gr.Request, grid_v, labels, *args):
         if not labels:
-            raise gr.Error("choose the labels to remove in the label box first")
+            raise UserError("choose the labels to remove in the label box first")
         n = remove_labels(store, args[0], selected_ids(grid_v), list(labels), actor=ctx.actor(request))
         gr.Info(f"Removed from {n} images")
-        return view(*args)
+        return _empty_label_box(view(*args))
 
     def hard_marker(flag):
         @user_errors
@@ -215,7 +215,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     def on_delete(request: gr.Request, grid_v, source, confirmed, *args):
         ids = selected_ids(grid_v)
         if source and not confirmed:
-            raise gr.Error("deleting source files cannot be undone: tick the confirmation box first")
+            raise UserError("deleting source files cannot be undone: tick the confirmation box first")
         res = delete_samples(store, args[0], ids, delete_source=bool(source), actor=ctx.actor(request))
         msg = f"Deleted {res.removed} samples" + (f" and {res.files_deleted} files" if source else "")
         if res.errors:
@@ -248,7 +248,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     @user_errors
     def on_preview_save(request: gr.Request, sid, labels, *args):
         if sid is None:
-            raise gr.Error("open a sample in the preview first")
+            raise UserError("open a sample in the preview first")
         set_labels(store, args[0], sid, list(labels or []), actor=ctx.actor(request))
         gr.Info("Saved")
         return view(*args)
@@ -256,7 +256,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     @user_errors
     def on_rename(request: gr.Request, old, new, *args):
         if not old:
-            raise gr.Error("choose the label to rename")
+            raise UserError("choose the label to rename")
         n = rename_label(store, args[0], old, new, actor=ctx.actor(request))
         gr.Info(f"Renamed on {n} samples")
         return _empty_label_box(view(*args)) + [""]
@@ -264,7 +264,7 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
     @user_errors
     def on_delete_label(request: gr.Request, old, *args):
         if not old:
-            raise gr.Error("choose the label to delete")
+            raise UserError("choose the label to delete")
         n = delete_label(store, args[0], old, actor=ctx.actor(request))
         gr.Info(f"Deleted the label from {n} samples")
         return _empty_label_box(view(*args))

@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from store.datasets import list_datasets
-from store.imports import upload_files
+from store.imports import create_job_with_uploads
 from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job
 from store.labelset import Label, LabelSet, split_label_list
 from store.access import parse_id, require_job
@@ -15,7 +15,7 @@ from store.errors import StoreError
 from store.types import REGISTRY, get_type
 from auth import multi_user
 
-from .common import AppContext, type_choices, user_errors
+from .common import AppContext, UserError, type_choices, user_errors
 
 DATASET_MODES = ["Upload files", "Existing dataset", "Local folder", "S3 prefix"]
 COLUMNS = ["Name", "Type", "Dataset", "Progress", "Pending confirmation", "Created", "Description"]
@@ -159,16 +159,16 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
         kwargs = dict(label_set=label_set, description=desc, instructions=instr, team_labeling=team, actor=actor)
         if mode == "Existing dataset":
             if existing is None:
-                raise gr.Error("pick an existing dataset, or choose another dataset option")
+                raise UserError("pick an existing dataset, or choose another dataset option")
             job = create_job(store, name, type_id, dataset_id=existing, **kwargs)
         elif mode in ("Local folder", "S3 prefix"):
             job = create_job(store, name, type_id, source=folder if mode == "Local folder" else s3, **kwargs)
+        elif files:  # one store step: if no file can be used, no empty job is left behind
+            job, rec = create_job_with_uploads(store, name, type_id, [(_orig_name(f), f) for f in files], **kwargs)
+            if rec.errors:
+                gr.Warning(f"{len(rec.errors)} files refused: " + "; ".join(rec.errors[:3]))
         else:
             job = create_job(store, name, type_id, **kwargs)
-            if files:
-                rec = upload_files(store, job.id, [(_orig_name(f), f) for f in files], actor=actor)
-                if rec.errors:
-                    gr.Warning(f"{len(rec.errors)} files refused: " + "; ".join(rec.errors[:3]))
         frame, picker = refresh(picked=job.id, actor=actor)
         return (frame, picker, f"Created job **{_md(job.name)}**.", "", None,
                 gr.Dropdown(choices=_dataset_choices(ctx, actor)), job.id)
@@ -176,7 +176,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     @user_errors
     def on_load(job_id, request: gr.Request):
         if job_id is None:
-            raise gr.Error("pick a job first")
+            raise UserError("pick a job first")
         require_job(store, ctx.actor(request), job_id, "manage")
         job = get_job(store, parse_id(job_id, "job id"))
         return job.name, job.description, job.instructions, ", ".join(job.label_set.names())
@@ -184,7 +184,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     @user_errors
     def on_save(job_id, name, desc, instr, labels, request: gr.Request):
         if job_id is None:
-            raise gr.Error("pick a job first")
+            raise UserError("pick a job first")
         require_job(store, ctx.actor(request), job_id, "manage")
         job = get_job(store, parse_id(job_id, "job id"))
         wanted = parse_labels_text(labels)
@@ -200,7 +200,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     @user_errors
     def on_copy(job_id, name, desc, request: gr.Request):
         if job_id is None:
-            raise gr.Error("pick a job first")
+            raise UserError("pick a job first")
         job = copy_job(store, job_id, name or None, desc or None, actor=ctx.actor(request))
         frame, picker = refresh(picked=job.id, actor=ctx.actor(request))
         return frame, picker, f"Copied to **{_md(job.name)}**.", ""
@@ -208,9 +208,9 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     @user_errors
     def on_delete(job_id, confirmed, request: gr.Request):
         if job_id is None:
-            raise gr.Error("pick a job first")
+            raise UserError("pick a job first")
         if not confirmed:
-            raise gr.Error("tick the confirmation box first: deleting a job loses its labels")
+            raise UserError("tick the confirmation box first: deleting a job loses its labels")
         require_job(store, ctx.actor(request), job_id, "manage")
         name = get_job(store, parse_id(job_id, "job id")).name
         delete_job(store, job_id, actor=ctx.actor(request))

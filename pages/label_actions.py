@@ -10,7 +10,7 @@ import gradio as gr
 from store import Store
 from store.annotations import add_label, delete_label, recolor_label, rename_label
 
-from .common import esc
+from .common import UserError, esc
 
 
 def delete_choices(noun: str) -> list[str]:
@@ -28,19 +28,19 @@ class LabelActions:
 
     def rename(self, actor: str, job_id: int, old: str, new: str) -> None:
         if not old:
-            raise gr.Error("choose the label to rename")
+            raise UserError("choose the label to rename")
         n = rename_label(self.store, job_id, old, new, actor=actor)
         gr.Info(f"Renamed on {n} {self.noun}")
 
     def recolor(self, actor: str, job_id: int, name: str, color: str) -> None:
         if not name:
-            raise gr.Error("choose the label to recolor")
+            raise UserError("choose the label to recolor")
         recolor_label(self.store, job_id, name, color, actor=actor)
         gr.Info(f"Color of {esc(name)} changed")
 
     def delete(self, actor: str, job_id: int, name: str, how: str) -> None:
         if not name:
-            raise gr.Error("choose the label to delete")
+            raise UserError("choose the label to delete")
         with_samples = how == self.delete_choices[1]
         n = delete_label(self.store, job_id, name, delete_samples_with_only_this=with_samples, actor=actor)
         gr.Info(f"Deleted the label {esc(name)} ({n} {self.noun} changed{' or deleted' if with_samples else ''})")

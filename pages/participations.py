@@ -23,7 +23,7 @@ from store.jobs import get_job
 from store.samples import get_sample, sample_size
 from store.team_jobs import STATES, my_jobs, my_samples, save_my_annotation
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 STATE_TITLES = {"unlabeled": "Unlabeled", "to_be_confirmed": "To be confirmed", "rejected": "Rejected",
                 "to_be_reviewed": "To be reviewed", "approved": "Approved", "accepted": "Accepted"}
@@ -253,7 +253,7 @@ def build(ctx: AppContext) -> ParticipationsPage:
     def part_on_save(job_id, st, sample_id, picked_labels, text, canvas_v, picker_v, wave_v, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None or sample_id is None:
-            raise gr.Error("open a sample first")
+            raise UserError("open a sample first")
         jb = get_job(store, int(job_id))
         data = parse_annotation(jb, picked_labels, text, int(sample_id), canvas_v, picker_v, wave_v)
         a = save_my_annotation(store, jb.id, int(sample_id), actor, data)
@@ -268,10 +268,10 @@ def build(ctx: AppContext) -> ParticipationsPage:
     def part_on_next(job_id, st, sample_id, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None:
-            raise gr.Error("pick a job first")
+            raise UserError("pick a job first")
         items, _ = sample_list(job_id, st, actor)
         if not items:
-            raise gr.Error("no sample in this state")
+            raise UserError("no sample in this state")
         ids = [a.sample_id for a in items]
         later = [i for i in ids if sample_id is None or i > int(sample_id)]
         nxt = later[0] if later else ids[0]

@@ -12,7 +12,7 @@ from store.errors import NotFound
 from store.jobs import get_job
 from store.review import Modification, apply_modifications, shapes_of_label
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 SORTS = {"Area": "area", "Aspect ratio": "aspect_ratio"}
 PAGE_SIZE = 48
@@ -96,7 +96,7 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
     @user_errors
     def on_load(job_id, label_v, sort_v, desc, mod_rows):
         if job_id is None or not label_v:
-            raise gr.Error("pick a job and a label first")
+            raise UserError("pick a job and a label first")
         if mod_rows:
             gr.Warning("Unapplied modifications were dropped")
         rows = [asdict(c) for c in shapes_of_label(store, job_id, label_v, SORTS[sort_v], bool(desc))]
@@ -106,13 +106,13 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
     def _targets(grid_v, crop_rows):
         ids = selected_ids(grid_v)
         if not ids:
-            raise gr.Error("select shapes first (click their crops)")
+            raise UserError("select shapes first (click their crops)")
         return [crop_rows[i] for i in ids if 0 <= i < len(crop_rows)]
 
     @user_errors
     def on_relabel(grid_v, crop_rows, mod_rows, new_label, page_no):
         if not new_label:
-            raise gr.Error("choose the new label")
+            raise UserError("choose the new label")
         added = [{"sample_id": c["sample_id"], "shape_id": c["shape_id"], "action": "relabel", "label": new_label,
                   "batch": len(mod_rows)} for c in _targets(grid_v, crop_rows)]
         rows = mod_rows + added
@@ -131,10 +131,10 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
     def on_adjust(grid_v, crop_rows, mod_rows, page_no, x1, y1, x2, y2):
         targets = _targets(grid_v, crop_rows)
         if len(targets) != 1:
-            raise gr.Error("select exactly one shape to adjust")
+            raise UserError("select exactly one shape to adjust")
         c = targets[0]
         if None in (x1, y1, x2, y2) or x2 <= x1 or y2 <= y1:
-            raise gr.Error("give a box with x min < x max and y min < y max")
+            raise UserError("give a box with x min < x max and y min < y max")
         ox1, oy1, ox2, oy2 = c["bbox"]
         sx, sy = (x2 - x1) / max(ox2 - ox1, 1e-9), (y2 - y1) / max(oy2 - oy1, 1e-9)
         points = [[x1 + (px - ox1) * sx, y1 + (py - oy1) * sy] for px, py in c["points"]]
@@ -183,7 +183,7 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
     @user_errors
     def on_apply(request: gr.Request, job_id, label_v, sort_v, desc, mod_rows):
         if not mod_rows:
-            raise gr.Error("there are no modifications to apply")
+            raise UserError("there are no modifications to apply")
         m = [Modification(r["sample_id"], r["shape_id"], r["action"], r.get("label"), r.get("points"),
                           r.get("radius")) for r in mod_rows]
         n = apply_modifications(store, job_id, m, actor=ctx.actor(request))

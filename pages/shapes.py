@@ -18,7 +18,7 @@ from store.labelset import Label
 from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples, sample_size
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 TOOLS = {"object_detection": ["rectangle", "polygon", "circle", "line", "dashed_line", "point"],
          "image_segmentation": ["polygon", "extreme_points"]}
@@ -130,7 +130,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
             if isinstance(value, dict) and value.get("dirty"):
-                raise gr.Error("this image has unsaved changes: save (Ctrl+S) or discard them first")
+                raise UserError("this image has unsaved changes: save (Ctrl+S) or discard them first")
             return view(job_id, tab_v, name, max(1, int(page or 1) + delta), previous=value)
         return go
 
@@ -177,7 +177,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
     @user_errors
     def on_save(request: gr.Request, job_id, tab_v, name, page, value):
         if job_id is None or not isinstance(value, dict) or value.get("sample_id") is None:
-            raise gr.Error("open an image first")
+            raise UserError("open an image first")
         actor = ctx.actor(request)
         new = [Label(lab["name"], lab.get("color") or "") for lab in new_labels_of(value)]
         if new:
@@ -211,9 +211,9 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
     def on_confirm(request: gr.Request, job_id, tab_v, name, page, value):
         sid = value.get("sample_id") if isinstance(value, dict) else None
         if job_id is None or sid is None:
-            raise gr.Error("open an image first")
+            raise UserError("open an image first")
         if value.get("dirty"):
-            raise gr.Error("this image has unsaved changes: Save them (saving confirms the image too)")
+            raise UserError("this image has unsaved changes: Save them (saving confirms the image too)")
         confirm_samples(store, job_id, [int(sid)], actor=ctx.actor(request))
         gr.Info("Confirmed: the image is Labeled")
         return view(job_id, tab_v, name, page, open_id=int(sid), previous=value)

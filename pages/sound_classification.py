@@ -23,7 +23,7 @@ from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 PAGE_SIZES = [10, 20, 50, 100]
 DELETE_CHOICES = delete_choices("files")
@@ -145,9 +145,9 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
     def on_apply(request: gr.Request, v, labels, *args):
         ids = selected_ids(v)
         if not ids:
-            raise gr.Error("check at least one file first")
+            raise UserError("check at least one file first")
         if not labels:
-            raise gr.Error("pick the labels to add first")
+            raise UserError("pick the labels to add first")
         n = apply_labels(store, args[0], ids, list(labels), actor=ctx.actor(request))
         gr.Info(f"Labeled {n} files")
         return view(*args)
@@ -159,7 +159,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
             return [gr.skip()] * len(view_outputs)
         label, ids = req
         if not ids:
-            raise gr.Error("check at least one file first")
+            raise UserError("check at least one file first")
         n = apply_labels(store, args[0], ids, [label], actor=ctx.actor(request))
         gr.Info(f"Labeled {n} files {esc(label)}")
         return view(*args)
@@ -167,7 +167,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
     @user_errors
     def on_confirm(request: gr.Request, v, *args):
         if args[0] is None:
-            raise gr.Error("open a job first")
+            raise UserError("open a job first")
         n = confirm_samples(store, args[0], selected_ids(v), actor=ctx.actor(request))
         gr.Info(f"Confirmed {n} files: they are Labeled")
         return view(*args)
@@ -175,10 +175,10 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
     @user_errors
     def on_remove(request: gr.Request, v, labels, *args):
         if not labels:
-            raise gr.Error("pick the labels to remove first")
+            raise UserError("pick the labels to remove first")
         ids = selected_ids(v)
         if not ids:
-            raise gr.Error("check at least one file first")
+            raise UserError("check at least one file first")
         n = remove_labels(store, args[0], ids, list(labels), actor=ctx.actor(request))
         gr.Info(f"Removed from {n} files")
         return view(*args, selected=ids)
@@ -194,7 +194,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
     @user_errors
     def on_add(request: gr.Request, name, key, color, v, *args):
         if args[0] is None:
-            raise gr.Error("open a job first")
+            raise UserError("open a job first")
         job = get_job(store, args[0])
         name = check_label_name(name or "", job.labeling_type.rules)
         if name in job.label_set.names():

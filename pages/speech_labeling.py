@@ -21,7 +21,7 @@ from store.jobs import get_job
 from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 PAGE_SIZE = 20
 KEYS_HELP = ("**Keys**: Ctrl+Enter labels and opens the next file · Ctrl+S labels · Ctrl+Space plays / pauses · "
@@ -210,7 +210,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
             if _dirty(job_id, sid, text):
-                raise gr.Error("this file has an unsaved transcript: Label it (Ctrl+S) or discard the changes first")
+                raise UserError("this file has an unsaved transcript: Label it (Ctrl+S) or discard the changes first")
             return view(job_id, tab_v, max(1, int(page or 1) + delta))
         return go
 
@@ -228,9 +228,9 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
 
     def _save(request, job_id, sid, text):
         if job_id is None or sid is None:
-            raise gr.Error("open a file first")
+            raise UserError("open a file first")
         if not (text or "").strip():
-            raise gr.Error("type the speech content first (Delete the transcript empties it)")
+            raise UserError("type the speech content first (Delete the transcript empties it)")
         set_annotation(store, job_id, int(sid), {"content": text}, actor=ctx.actor(request))
 
     @user_errors
@@ -255,7 +255,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
             if _dirty(job_id, sid, text):
-                raise gr.Error("this file has an unsaved transcript: Label it (Ctrl+S) or discard the changes first")
+                raise UserError("this file has an unsaved transcript: Label it (Ctrl+S) or discard the changes first")
             target, new_page = _neighbour(job_id, tab_v, page, sid, step)
             if target is None:
                 gr.Info("This is the " + ("last" if step > 0 else "first") + " file of the view")
@@ -272,7 +272,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
     @user_errors
     def on_clear(request: gr.Request, job_id, tab_v, page, sid, text):
         if job_id is None or sid is None:
-            raise gr.Error("open a file first")
+            raise UserError("open a file first")
         clear_annotation(store, job_id, int(sid), actor=ctx.actor(request))
         gr.Info("Deleted the transcript: the file is back in Unlabeled")
         return view(job_id, tab_v, page, open_id=sid)
@@ -280,9 +280,9 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
     @user_errors
     def on_confirm(request: gr.Request, job_id, tab_v, page, sid, text):
         if job_id is None or sid is None:
-            raise gr.Error("open a file first")
+            raise UserError("open a file first")
         if _dirty(job_id, sid, text):
-            raise gr.Error("the transcript has unsaved changes: Label it (Ctrl+S), which confirms it too")
+            raise UserError("the transcript has unsaved changes: Label it (Ctrl+S), which confirms it too")
         confirm_samples(store, job_id, [int(sid)], actor=ctx.actor(request))
         gr.Info("Confirmed: the file is Labeled")
         return view(job_id, tab_v, _page_holding(job_id, tab_v, int(page or 1), sid), open_id=sid)

@@ -22,7 +22,7 @@ from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 PAGE_SIZE = 20
 DELETE_CHOICES = delete_choices("files")
@@ -164,7 +164,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
             if _dirty(value):
-                raise gr.Error("this file has unsaved segments: save (Ctrl+S) or discard them first")
+                raise UserError("this file has unsaved segments: save (Ctrl+S) or discard them first")
             return view(job_id, tab_v, max(1, int(page or 1) + delta))
         return go
 
@@ -196,7 +196,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         if _dirty(value):
-            raise gr.Error("this file has unsaved segments: save (Ctrl+S) or discard them first")
+            raise UserError("this file has unsaved segments: save (Ctrl+S) or discard them first")
         sid = _sid(value)
         target, new_page = _neighbour(job_id, tab_v, page, sid, step)
         if target is None:
@@ -221,11 +221,11 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
     def on_save(request: gr.Request, job_id, tab_v, page, value):
         sid = _sid(value)
         if job_id is None or sid is None:
-            raise gr.Error("open a file first")
+            raise UserError("open a file first")
         ann = annotation_of(value)
         missing = unlabeled_segments(value)
         if missing:
-            raise gr.Error(f"segment{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing[:10]))} "
+            raise UserError(f"segment{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing[:10]))} "
                            "of the table ha" + ("ve" if len(missing) > 1 else "s") + " no label yet: pick one, "
                            "or delete the segment")
         set_annotation(store, job_id, int(sid), ann, actor=ctx.actor(request))
@@ -245,7 +245,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
     def on_detect(job_id, tab_v, page, value):
         sid = _sid(value)
         if job_id is None or sid is None:
-            raise gr.Error("open a file first")
+            raise UserError("open a file first")
         from store.audio import detect_speech
 
         found = detect_speech(store, int(sid))
@@ -262,7 +262,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
     def on_clear(request: gr.Request, job_id, tab_v, page, value):
         sid = _sid(value)
         if job_id is None or sid is None:
-            raise gr.Error("open a file first")
+            raise UserError("open a file first")
         clear_annotation(store, job_id, int(sid), actor=ctx.actor(request))
         gr.Info("Deleted the segments of this file")
         return view(job_id, tab_v, page, open_id=int(sid), message="Segments deleted")
@@ -272,7 +272,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
         def act(request: gr.Request, *args):
             *own, job_id, tab_v, page, value = args
             if job_id is None:
-                raise gr.Error("open a job first")
+                raise UserError("open a job first")
             fn(ctx.actor(request), job_id, *own)
             if _dirty(value):
                 gr.Warning("Unsaved segments of the open file were discarded")

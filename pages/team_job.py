@@ -20,7 +20,7 @@ from store.team_jobs import (MODES, STATES, add_job_member, assign_samples, get_
                              review_queue)
 from store.teams import ROLES, get_team, list_members
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 from .teams import my_teams
 
 MEMBER_COLUMNS = ["Email", "Role", "Assigned", "Open"]
@@ -197,9 +197,9 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
     def tj_on_make(job_id, team_id, mode, labelers, reviewers, manager, auto, pre, overlap, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None:
-            raise gr.Error("pick a job in My Creations first")
+            raise UserError("pick a job in My Creations first")
         if team_id is None:
-            raise gr.Error("pick a team (create one in Labeling Teams)")
+            raise UserError("pick a team (create one in Labeling Teams)")
         counts = make_team_job(store, int(job_id), int(team_id), mode, list(labelers or []), list(reviewers or []),
                                manager or None, bool(auto), bool(pre), int(overlap or 1), actor=actor)
         done = ", ".join(f"{esc(e)}: {n}" for e, n in counts.items()) or "no samples assigned yet"
@@ -210,9 +210,9 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
         def handler(job_id, email, role, request: gr.Request):
             actor = ctx.actor(request)
             if job_id is None:
-                raise gr.Error("pick a job in My Creations first")
+                raise UserError("pick a job in My Creations first")
             if not email:
-                raise gr.Error("pick a member first")
+                raise UserError("pick a member first")
             fn(int(job_id), email, role, actor)
             return tj_view(job_id, actor) + [message.format(email=esc(email), role=ROLES.get(role, role))]
         handler.__name__ = f"tj_{fn.__name__}"
@@ -231,9 +231,9 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
     def tj_on_reassign(job_id, source, target, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None or not source or not target:
-            raise gr.Error("pick the member to take samples from and the one to give them to")
+            raise UserError("pick the member to take samples from and the one to give them to")
         if source == target:
-            raise gr.Error("pick two different members")
+            raise UserError("pick two different members")
         n = reassign(store, int(job_id), source, target, actor=actor)
         return tj_view(job_id, actor) + [f"Moved {n} sample(s) from {esc(source)} to {esc(target)}."]
 
@@ -241,10 +241,10 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
     def tj_on_assign(job_id, labelers, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None:
-            raise gr.Error("pick a job in My Creations first")
+            raise UserError("pick a job in My Creations first")
         free = unassigned_sample_ids(ctx, int(job_id), _assigned_sample_ids(int(job_id), actor))
         if not free:
-            raise gr.Error("every unlabeled sample of the job is assigned already")
+            raise UserError("every unlabeled sample of the job is assigned already")
         counts = assign_samples(store, int(job_id), free, list(labelers or []), actor=actor)
         done = ", ".join(f"{esc(e)}: {n}" for e, n in counts.items()) or "nothing"
         return tj_view(job_id, actor) + [f"Assigned {done}."]

@@ -14,7 +14,7 @@ from store.jobs import get_job, list_jobs
 from store.team_jobs import RATINGS, get_team_job, job_role, review_queue, review_sample, visible_job_ids
 from store.teams import ROLES
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 from .participations import CLASSIFICATION, file_name, preview_html
 
 QUEUE_COLUMNS = ["Sample", "File", "Labeler", "Labels"]
@@ -112,7 +112,7 @@ def build(ctx: AppContext) -> TeamReviewPage:
 
     def decide(job_id, key, approve, grade, why, actor):
         if job_id is None or not key:
-            raise gr.Error("open a sample first")
+            raise UserError("open a sample first")
         sample_id, email = key.split("|", 1)
         a = review_sample(store, int(job_id), int(sample_id), email, actor, approve, grade, why)
         verb = f"Approved ({esc(a.rating)})" if approve else "Rejected"

@@ -15,7 +15,7 @@ from store.teams import (ROLES, add_members, create_team, delete_members, delete
 from store.access import parse_id
 from store.users import is_admin
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 TEAM_COLUMNS = ["Name", "Description", "Owner", "Members", "Created"]
 MEMBER_COLUMNS = ["Email", "Description", "Role", "Open work"]
@@ -36,7 +36,7 @@ def my_teams(ctx: AppContext, actor: str):
 def check_team(ctx: AppContext, team_id, actor: str):
     """The team, when the user owns it (or is an admin)."""
     if team_id is None:
-        raise gr.Error("pick a team first")
+        raise UserError("pick a team first")
     return require_team_owner(ctx.store, parse_id(team_id, "team id"), actor)  # the rule is the store's
 
 
@@ -56,7 +56,7 @@ def parse_member_lines(text: str) -> list[tuple[str, str, str]]:
             email, desc, role = parts[0], (parts[1] if len(parts) == 2 else ""), "labeler"
         out.append((email, desc, role))
     if not out:
-        raise gr.Error("write one member per line: email, description, role")
+        raise UserError("write one member per line: email, description, role")
     return out
 
 
@@ -161,7 +161,7 @@ def build(ctx: AppContext) -> TeamsPage:
         actor = ctx.actor(request)
         t = check_team(ctx, team_id, actor)
         if not confirmed:
-            raise gr.Error("tick the confirmation box first")
+            raise UserError("tick the confirmation box first")
         delete_team(store, t.id, actor=actor)
         return everything(actor) + [f"Deleted team **{esc(t.name)}**.", False]
 
@@ -185,7 +185,7 @@ def build(ctx: AppContext) -> TeamsPage:
         actor = ctx.actor(request)
         t = check_team(ctx, team_id, actor)
         if not email:
-            raise gr.Error("pick a member first")
+            raise UserError("pick a member first")
         m = update_member(store, t.id, email, desc, role, actor=actor)
         return everything(actor, t.id) + [f"Saved {esc(m.email)}: {ROLES[m.role]}."]
 

@@ -19,7 +19,7 @@ from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 PAGE_SIZES = [10, 20, 50, 100]
 DELETE_CHOICES = delete_choices("texts")
@@ -115,6 +115,12 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
     view_outputs = [header, tab, records, page_no, page_info, label_pick, label_counts_md, labels_table, lm_label,
                     description]
 
+    def _no_picked_labels(out: list) -> list:
+        i = view_outputs.index(label_pick)
+        if isinstance(out[i], gr.CheckboxGroup):
+            out[i] = gr.CheckboxGroup(choices=out[i].choices, value=[])
+        return out
+
     def first_page(job_id, tab_v, page, size):
         return view(job_id, tab_v, 1, size)
 
@@ -134,15 +140,15 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
     def on_apply(request: gr.Request, v, labels, *args):
         ids = selected_ids(v)
         if not ids:
-            raise gr.Error("check at least one text first")
+            raise UserError("check at least one text first")
         n = apply_labels(store, args[0], ids, list(labels or []), actor=ctx.actor(request))
         gr.Info(f"Labeled {n} texts")
-        return view(*args)
+        return _no_picked_labels(view(*args))  # the next texts start from no label
 
     @user_errors
     def on_confirm(request: gr.Request, v, *args):
         if args[0] is None:
-            raise gr.Error("open a job first")
+            raise UserError("open a job first")
         n = confirm_samples(store, args[0], selected_ids(v), actor=ctx.actor(request))
         gr.Info(f"Confirmed {n} texts: they are Labeled")
         return view(*args)
@@ -150,10 +156,10 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
     @user_errors
     def on_remove(request: gr.Request, v, labels, *args):
         if not labels:
-            raise gr.Error("pick the labels to remove first")
+            raise UserError("pick the labels to remove first")
         n = remove_labels(store, args[0], selected_ids(v), list(labels), actor=ctx.actor(request))
         gr.Info(f"Removed from {n} texts")
-        return view(*args, selected=selected_ids(v))
+        return _no_picked_labels(view(*args, selected=selected_ids(v)))
 
     @user_errors
     def on_chip_remove(request: gr.Request, v, *args):
@@ -168,7 +174,7 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
         """Save the labels shown on this page as labeled by this user (To Be Confirmed ones are
         confirmed); unlabeled texts stay as they are."""
         if args[0] is None:
-            raise gr.Error("open a job first")
+            raise UserError("open a job first")
         n = 0
         for it in (v or {}).get("items", []):
             names = [lab["name"] for lab in it.get("labels") or []]
@@ -181,7 +187,7 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
     @user_errors
     def on_add(request: gr.Request, name, color, v, *args):
         if args[0] is None:
-            raise gr.Error("open a job first")
+            raise UserError("open a job first")
         add_label(store, args[0], name, color or "", actor=ctx.actor(request))
         gr.Info(f"Label {esc(name.strip())} added")
         return view(*args, selected=selected_ids(v)) + [""]

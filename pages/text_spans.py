@@ -20,7 +20,7 @@ from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 PAGE_SIZE = 20
 DELETE_CHOICES = delete_choices("texts")
@@ -172,7 +172,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
             if _dirty(value):
-                raise gr.Error("this text has unsaved changes: save (Ctrl+S) or discard them first")
+                raise UserError("this text has unsaved changes: save (Ctrl+S) or discard them first")
             return view(job_id, tab_v, max(1, int(page or 1) + delta))
         return go
 
@@ -207,7 +207,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
             if _dirty(value):
-                raise gr.Error("this text has unsaved changes: save (Ctrl+S) or discard them first")
+                raise UserError("this text has unsaved changes: save (Ctrl+S) or discard them first")
             sid = value.get("sample_id") if isinstance(value, dict) else None
             target, new_page = _neighbour(job_id, tab_v, page, sid, step)
             if target is None:
@@ -219,7 +219,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
     @user_errors
     def on_save(request: gr.Request, job_id, tab_v, page, value):
         if job_id is None or not isinstance(value, dict) or value.get("sample_id") is None:
-            raise gr.Error("open a text first")
+            raise UserError("open a text first")
         sid = int(value["sample_id"])
         ann = annotation_of(value)
         set_annotation(store, job_id, sid, ann, actor=ctx.actor(request))
@@ -241,7 +241,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
     def on_clear(request: gr.Request, job_id, tab_v, page, value):
         sid = value.get("sample_id") if isinstance(value, dict) else None
         if job_id is None or sid is None:
-            raise gr.Error("open a text first")
+            raise UserError("open a text first")
         clear_annotation(store, job_id, int(sid), actor=ctx.actor(request))
         gr.Info("Deleted the labels of this text")
         return view(job_id, tab_v, page, open_id=int(sid), message="Labels deleted")
@@ -250,9 +250,9 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
     def on_confirm(request: gr.Request, job_id, tab_v, page, value):
         sid = value.get("sample_id") if isinstance(value, dict) else None
         if job_id is None or sid is None:
-            raise gr.Error("open a text first")
+            raise UserError("open a text first")
         if _dirty(value):
-            raise gr.Error("this text has unsaved changes: Save them (saving confirms the text too)")
+            raise UserError("this text has unsaved changes: Save them (saving confirms the text too)")
         confirm_samples(store, job_id, [int(sid)], actor=ctx.actor(request))
         gr.Info("Confirmed: the text is Labeled")
         return view(job_id, tab_v, page, open_id=int(sid), message="Confirmed")
@@ -273,7 +273,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         def act(request: gr.Request, *args):
             *own, job_id, tab_v, page, value = args
             if job_id is None:
-                raise gr.Error("open a job first")
+                raise UserError("open a job first")
             fn(ctx.actor(request), job_id, *own)
             sid = value.get("sample_id") if isinstance(value, dict) else None
             if _dirty(value):

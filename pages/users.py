@@ -18,7 +18,7 @@ import pandas as pd
 from store import users as users_store
 from store.errors import ValidationError
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 USER_COLUMNS = ["Name", "Email", "Admin", "Source", "Disabled", "Pending approval", "Password", "Created",
                 "Active sessions"]
@@ -60,7 +60,7 @@ def _state(ctx: AppContext, actor: str, picked: str | None) -> list:
 
 def _picked(username) -> str:
     if not username:
-        raise gr.Error("pick a user first")
+        raise UserError("pick a user first")
     return str(username)
 
 
@@ -165,7 +165,7 @@ class UsersHandlers:
         actor = self.ctx.actor(request)
         name = _picked(username)
         if not session_id:
-            raise gr.Error("pick a session first")
+            raise UserError("pick a session first")
         users_store.end_session_by_id(self.ctx.store, str(session_id), actor=actor, username=name)
         return _state(self.ctx, actor, name) + [f"Ended session {esc(session_id)} of **{esc(name)}**."]
 
@@ -174,7 +174,7 @@ class UsersHandlers:
         actor = self.ctx.actor(request)
         name = _picked(username)
         if not confirmed:
-            raise gr.Error("tick the confirmation box first: deleting an account cannot be undone")
+            raise UserError("tick the confirmation box first: deleting an account cannot be undone")
         users_store.delete_user(self.ctx.store, name, actor=actor)
         return _state(self.ctx, actor, None) + [f"Deleted **{esc(name)}**.", False]
 

@@ -26,7 +26,7 @@ from store.jobs import get_job
 from store.labelset import Label
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, UserError, esc, user_errors
 
 PAGE_SIZE = 20
 LIST_COLUMNS = ["Frame", "Time (s)", "#", "Label", "Shape", "Track", "Kind"]
@@ -277,7 +277,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
             if _dirty(value):
-                raise gr.Error("this frame has unsaved shapes: save (Ctrl+S) or discard them first")
+                raise UserError("this frame has unsaved shapes: save (Ctrl+S) or discard them first")
             return view(job_id, tab_v, max(1, int(page or 1) + delta), frame="first", nonce_v=n, previous=value)
         return go
 
@@ -298,7 +298,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         if job_id is None or req is None or sid is None:
             return [gr.skip()] * len(view_outputs)
         if _dirty(value):
-            raise gr.Error("the open frame has unsaved shapes: save (Ctrl+S) or discard them first")
+            raise UserError("the open frame has unsaved shapes: save (Ctrl+S) or discard them first")
         return view(job_id, tab_v, page, open_id=int(sid), frame=req[0], seek=req[0], nonce_v=n, previous=value)
 
     def _neighbour(job_id, tab_v, page, sample_id, step):
@@ -338,7 +338,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
     def on_save(request: gr.Request, job_id, tab_v, page, value, fs, pending, track, n):
         sid = _sid(value)
         if job_id is None or sid is None or not fs:
-            raise gr.Error("pause the video and press Draw on this frame first")
+            raise UserError("pause the video and press Draw on this frame first")
         new = [Label(lab["name"], lab.get("color") or "") for lab in new_labels_of(value)]
         if new:
             add_labels_to_set(store, job_id, new, ctx.actor(request))
@@ -384,9 +384,9 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         if frame is None:
-            raise gr.Error("choose a time point of the Label List first")
+            raise UserError("choose a time point of the Label List first")
         if _dirty(value):
-            raise gr.Error("the open frame has unsaved shapes: save (Ctrl+S) or discard them first")
+            raise UserError("the open frame has unsaved shapes: save (Ctrl+S) or discard them first")
         sid = _open_id(list_v, player_v, value)
         return view(job_id, tab_v, page, open_id=sid, frame=int(frame), seek=int(frame), nonce_v=n, previous=value)
 
@@ -395,13 +395,13 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         if frame is None:
-            raise gr.Error("choose a time point of the Label List first")
+            raise UserError("choose a time point of the Label List first")
         sid = _open_id(list_v, player_v, value)
         s = get_sample(store, job_id, int(sid))
         frames = frames_of(s.annotation)
         gone = next((f for f in frames if f["frame"] == int(frame)), None)
         if gone is None:
-            raise gr.Error(f"frame {frame} has no labels")
+            raise UserError(f"frame {frame} has no labels")
         _write(request, job_id, sid, [f for f in frames if f["frame"] != int(frame)])
         k = len(gone.get("shapes") or [])
         gr.Info(f"Deleted the {k} label{'s' if k != 1 else ''} of frame {frame}")
@@ -413,7 +413,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         if not choice:
-            raise gr.Error("choose a label of the Label List first")
+            raise UserError("choose a label of the Label List first")
         frame, index = (int(x) for x in str(choice).split(":"))
         sid = _open_id(list_v, player_v, value)
         s = get_sample(store, job_id, int(sid))
@@ -423,7 +423,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
             if f["frame"] == frame:
                 shapes = list(f.get("shapes") or [])
                 if not 0 <= index < len(shapes):
-                    raise gr.Error("this label is gone already: the list was refreshed")
+                    raise UserError("this label is gone already: the list was refreshed")
                 shapes.pop(index)
                 f = {**f, "shapes": shapes}
             out.append(f)
@@ -436,7 +436,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
     def on_clear(request: gr.Request, job_id, tab_v, page, list_v, player_v, value, n):
         sid = _open_id(list_v, player_v, value)
         if job_id is None or sid is None:
-            raise gr.Error("open a video first")
+            raise UserError("open a video first")
         clear_annotation(store, job_id, int(sid), actor=ctx.actor(request))
         gr.Info("Deleted every label of this video")
         return view(job_id, tab_v, page, open_id=int(sid), frame=None, nonce_v=n)
@@ -445,9 +445,9 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         track = (track or "").strip()
         sel = value.get("selected") if isinstance(value, dict) else None
         if not track:
-            raise gr.Error("type a track id first")
+            raise UserError("type a track id first")
         if not sel:
-            raise gr.Error("select a shape on the frame first (V, then click it)")
+            raise UserError("select a shape on the frame first (V, then click it)")
         gr.Info(f"Track {esc(track)} set on the selected shape: Save (Ctrl+S) to keep it")
         return {**(pending if isinstance(pending, dict) else {}), str(sel): track}
 

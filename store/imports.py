@@ -341,3 +341,28 @@ def _uploads_area(dataset):
     from dataclasses import replace
 
     return replace(dataset, source=f"store://datasets/{dataset.id}/")
+
+
+def create_job_with_uploads(store: Store, name: str | None, type_id: str, files: list[tuple[str, Path | bytes]],
+                            actor: str | None = None, **job_options) -> tuple:
+    """A new job on a new dataset of uploaded files, as one step: when no file can be used (all
+    refused, or the upload failed), the job and its empty dataset are removed again and the error
+    says why: a failed upload never leaves an empty job behind. Returns (job, import record)."""
+    from .jobs import create_job, delete_job
+
+    job = create_job(store, name, type_id, actor=actor, **job_options)
+    try:
+        rec = upload_files(store, job.id, files, actor=actor)
+        if rec.imported == 0 and rec.errors:
+            raise ValidationError(f"none of the {len(files)} files can be labeled as "
+                                  f"{job.labeling_type.title}, so no job was created: " + "; ".join(rec.errors[:5])
+                                  + (f" (and {len(rec.errors) - 5} more)" if len(rec.errors) > 5 else ""))
+    except Exception:
+        delete_job(store, job.id, actor=actor)
+        with store.db.transaction() as cur:  # its import record, and the dataset made for these uploads
+            cur.execute("DELETE FROM imports WHERE job_id = ?", [job.id])
+            cur.execute("DELETE FROM datasets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM samples WHERE dataset_id = ?) "
+                        "AND NOT EXISTS (SELECT 1 FROM jobs WHERE dataset_id = ?)",
+                        [job.dataset_id, job.dataset_id, job.dataset_id])
+        raise
+    return job, rec

@@ -53,8 +53,10 @@ def demo_job_id(client: Client) -> int:
 
 
 def open_labeling(client: Client, job_id: int) -> dict:
-    """Press Label on a job: returns the sample grid's value (items with id, name, thumb, labels)."""
-    out = client.predict(job_id, api_name="/open_labeling")
+    """Press Label on a job: returns the sample grid's value (items with id, name, thumb, labels).
+    The page is filled by the change event of its trigger, which a browser runs by itself."""
+    client.predict(job_id, api_name="/open_labeling")
+    out = client.predict(api_name="/load_image_classification")
     grid = next(x for x in out if isinstance(x, dict) and "items" in x)
     return grid
 

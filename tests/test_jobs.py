@@ -288,3 +288,31 @@ def test_synchronize_does_not_bring_back_samples_deleted_from_the_job(store, tmp
     delete_samples(store, job.id, ids[:1])
     synchronize(store, job.id)
     assert sample_ids(store, job.id) == ids[1:]
+
+
+def test_uploads_that_are_all_refused_leave_no_empty_job(store):
+    """Issue 15: every refused file still created an empty job (and an empty dataset)."""
+    import pytest
+
+    from store.datasets import list_datasets
+    from store.errors import ValidationError
+    from store.imports import create_job_with_uploads
+    from store.jobs import list_jobs
+
+    before = len(list_datasets(store))
+    with pytest.raises(ValidationError, match="no job was created") as err:
+        create_job_with_uploads(store, "refused", "image_classification",
+                                [("notes.txt", b"hello"), ("broken.png", b"not a png")])
+    assert "notes.txt" in str(err.value) and "broken.png" in str(err.value)
+    assert [j.name for j in list_jobs(store)] == [] and len(list_datasets(store)) == before
+    assert store.db.scalar("SELECT count(*) FROM imports") == 0
+    # the same name is free for the next try; one good file among bad ones makes the job
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, "PNG")
+    job, rec = create_job_with_uploads(store, "refused", "image_classification",
+                                       [("notes.txt", b"hello"), ("ok.png", buf.getvalue())])
+    assert rec.imported == 1 and len(rec.errors) == 1 and [j.name for j in list_jobs(store)] == ["refused"]

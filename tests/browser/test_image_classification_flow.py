@@ -147,6 +147,8 @@ def test_label_rename_delete_and_refuse_script_label(app, page: Page, page_error
     for name in ["0000.png", "0001.png", "0002.png"]:
         expect(card(page, name).locator(".lp-label")).to_have_text(["cat"])
     expect(page.locator("#selection-info")).to_contain_text("0 selected")
+    # after Apply the label box is empty: the next selection does not silently get "cat" too (issue 15)
+    expect(page.locator("#label-pick .token")).to_have_count(0)
 
     # rename "cat" to "feline" in label management
     open_accordion(page, "label-management")

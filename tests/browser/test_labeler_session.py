@@ -60,6 +60,9 @@ def test_a_labeler_sees_only_a_labelers_pages(login, team_app):
     expect(tab(page, "My Participations")).to_be_visible(timeout=LONG)
     expect(tab(page, "Storage")).to_have_count(0)
     expect(tab(page, "Team review")).to_have_count(0)
+    # the footer points at the REST API's documentation, not at Gradio's page of UI events (issue 15)
+    expect(page.locator("#lp-api-docs")).to_have_attribute("href", "/api/v1/docs")
+    expect(page.get_by_text("Use via API")).to_have_count(0)
     # the team job is listed (the labeler is part of it) but its labeling page is the creator's
     expect(page.locator("#job-picker input")).to_have_value(re.compile(JOB), timeout=LONG)
     page.locator("#job-label").click()

@@ -161,12 +161,13 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     pick(page, "a")
     page.locator("#tc-apply").click()
     expect(page.locator("#tc-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
+    # after Apply the picker is empty: the next texts do not silently get "a" too (issue 15)
+    expect(page.locator("#tc-label-pick input:checked")).to_have_count(0)
     # add a label with its color from the page, apply it to one text
     page.locator("#tc-add-name textarea").fill("urgent")
     page.locator("#tc-add").click()
     expect(page.locator("#tc-label-pick")).to_contain_text("urgent", timeout=LONG)
     row(page, "tc-list", "Terrible").click()
-    pick(page, "a")  # unpick a
     pick(page, "urgent")
     page.locator("#tc-apply").click()
     expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["a", "urgent"], timeout=LONG)
