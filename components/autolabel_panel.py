@@ -18,7 +18,7 @@ import pandas as pd
 
 from autolabel.models import describe, register_model
 from autolabel.runner import MODEL_REQUIRED, MODEL_TASKS, offered, start_run_in_background
-from pages.common import AppContext, esc, user_errors
+from pages.common import AppContext, acting_user, esc, user_errors
 from store.errors import NotFound
 from store.jobs import get_job
 from store.models import list_models
@@ -90,7 +90,7 @@ def history_frame(store, job_id) -> pd.DataFrame:
     rows = [[r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
              r.finished_at.strftime("%Y-%m-%d %H:%M:%S") if r.finished_at else "",
              r.title, r.model or "(default)", r.device.upper(), f"{r.done}/{r.total}", r.labeled, r.hard, r.status,
-             r.message or ""] for r in list_runs(store, job_id)]
+             r.message or ""] for r in list_runs(store, job_id, actor=acting_user())]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
@@ -99,7 +99,7 @@ def histogram_markdown(store, job_id) -> str:
     would confirm."""
     if job_id is None:
         return ""
-    bins = confidence_histogram(store, job_id)
+    bins = confidence_histogram(store, job_id, actor=acting_user())
     total = sum(n for _, n in bins)
     if not total:
         return "_No predictions with a confidence in To Be Confirmed._"
@@ -169,7 +169,7 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
         if job_id is None:
             return False
         try:
-            return get_job(store, job_id).type == type_id
+            return get_job(store, job_id, actor=acting_user()).type == type_id
         except NotFound:
             return False
 
@@ -178,7 +178,7 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
         if not _job_fits(job_id):
             return [IDLE, gr.Button(interactive=False), history_frame(store, None), gr.skip(), "",
                     gr.Timer(active=False), None] + [gr.skip()] * 3
-        run = active_run(store, job_id)
+        run = active_run(store, job_id, actor=acting_user())
         return [run_status(run), gr.Button(interactive=run is not None), history_frame(store, job_id),
                 model_update(store, type_id, first),
                 histogram_markdown(store, job_id), gr.Timer(active=run is not None), run.id if run else None,
@@ -213,7 +213,7 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
                                       model=model_ref or None, device=dev or "cpu", batch_size=size,
                                       strategy=strat or "margin", actor=ctx.actor(request))
         gr.Info(f"Started {esc(run.title)}")
-        return run_status(get_run(store, run.id)), gr.Button(interactive=True), history_frame(store, job_id), \
+        return run_status(get_run(store, run.id, actor=acting_user())), gr.Button(interactive=True), history_frame(store, job_id), \
             gr.Timer(active=True), run.id
 
     def autolabel_poll(job_id, run_id):
@@ -222,11 +222,11 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
         if not _job_fits(job_id):
             return [gr.skip()] * 4 + [gr.Timer(active=False), None, gr.skip()]
         try:
-            run = get_run(store, run_id) if run_id is not None else active_run(store, job_id)
+            run = get_run(store, run_id, actor=acting_user()) if run_id is not None else active_run(store, job_id, actor=acting_user())
         except NotFound:
             run = None
         if run is None or run.job_id != job_id:
-            run = active_run(store, job_id)
+            run = active_run(store, job_id, actor=acting_user())
             if run is None:
                 return [gr.skip()] * 4 + [gr.Timer(active=False), None, gr.skip()]
         if run.running:
@@ -236,7 +236,7 @@ def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, 
 
     @user_errors
     def autolabel_cancel(request: gr.Request, job_id, run_id):
-        run = active_run(store, job_id) if job_id is not None else None
+        run = active_run(store, job_id, actor=acting_user()) if job_id is not None else None
         if run is None:
             raise gr.Error("no auto-labeling run of this job is in progress")
         run = request_cancel(store, run.id, actor=ctx.actor(request))

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, esc, user_errors
+from pages.common import AppContext, acting_user, esc, user_errors
 from store.errors import StoreError
 from store.exports import export_job
 from store.objects import safe_file_name
@@ -40,7 +40,7 @@ def history_frame(ctx: AppContext, job_id) -> pd.DataFrame:
     if job_id is None:
         return pd.DataFrame(columns=cols)
     rows = [[r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.mode, r.format or "", r.path or "", r.found,
-             r.imported, r.labeled, r.status, "; ".join(r.errors[:5])] for r in list_imports(ctx.store, job_id)]
+             r.imported, r.labeled, r.status, "; ".join(r.errors[:5])] for r in list_imports(ctx.store, job_id, actor=acting_user())]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -52,7 +52,7 @@ def versions_frame(ctx: AppContext, job_id) -> pd.DataFrame:
         return pd.DataFrame(columns=VERSION_COLUMNS)
     rows = [[v.number, v.created_at.strftime("%Y-%m-%d %H:%M:%S"), v.created_by or "", v.samples, v.labeled,
              ", ".join(f"{k}: {n}" for k, n in v.label_counts.items()), v.description, v.location]
-            for v in list_versions(ctx.store, job_id)]
+            for v in list_versions(ctx.store, job_id, actor=acting_user())]
     return pd.DataFrame(rows, columns=VERSION_COLUMNS)
 
 
@@ -60,7 +60,7 @@ def version_choices(ctx: AppContext, job_id) -> list[tuple[str, int]]:
     if job_id is None:
         return []
     return [(f"v{v.number} ({v.created_at:%Y-%m-%d %H:%M}, {v.labeled}/{v.samples} labeled)", v.number)
-            for v in list_versions(ctx.store, job_id)]
+            for v in list_versions(ctx.store, job_id, actor=acting_user())]
 
 
 def _export_to_download(folder: Path, tmp: Path, stem: str, written: Path) -> str:
@@ -166,7 +166,7 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
     def on_export(request: gr.Request, job_id, format_id):
         if job_id is None:
             raise gr.Error("open a job first")
-        job = get_job(store, job_id)
+        job = get_job(store, job_id, actor=acting_user())
         tmp = Path(tempfile.mkdtemp(prefix="labelport-export-", dir=os.environ.get("GRADIO_TEMP_DIR")))
         stem = safe_file_name(f"{job.name[:60]}-{format_id}", default=f"job-{job.id}-{format_id}")
         folder = tmp / stem
@@ -199,7 +199,7 @@ def build_data_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefi
             raise gr.Error("choose a published version first (publish one if there is none)")
         if not format_id:
             raise gr.Error("choose a format")
-        job = get_job(store, job_id)
+        job = get_job(store, job_id, actor=acting_user())
         tmp = Path(tempfile.mkdtemp(prefix="labelport-version-", dir=os.environ.get("GRADIO_TEMP_DIR")))
         stem = safe_file_name(f"{job.name[:60]}-v{int(number)}-{format_id}",
                               default=f"job-{job.id}-v{int(number)}-{format_id}")

@@ -25,6 +25,18 @@ class AppContext:
         return user or LOCAL_USER
 
 
+def acting_user() -> str | None:
+    """The user of the Gradio event being handled (Gradio keeps the event's request in a context
+    variable while the handler runs), for the store's access checks (store/access.py); None
+    outside an event: code, not a person."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    if request is None:
+        return None
+    return getattr(request, "username", None) or LOCAL_USER
+
+
 class UserError(gr.Error):
     """A message for the person at the page (a toast), never a fault: no traceback in the log."""
 

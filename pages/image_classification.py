@@ -18,7 +18,7 @@ from store.predictions import confirm_samples
 from store.samples import (TABS, SampleQuery, clusters, counts, delete_samples, get_sample, labelers,
                            query_samples, sample_image, set_hard)
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 PAGE_SIZES = [24, 48, 96]
 HARD = {"All": None, "Hard examples": True, "Not hard": False}
@@ -122,13 +122,13 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists: pick another one in My Creations."] + [gr.skip()] * (
                 len(view_outputs) - 1)
-        c = counts(store, job_id)
+        c = counts(store, job_id, actor=acting_user())
         q = _query(tab_v, hard, labels, name, by, cluster, origin, hard_first, page, size)
-        p = query_samples(store, job_id, q)
+        p = query_samples(store, job_id, q, actor=acting_user())
         names = job.label_set.names()
         tabs = [(f"{v} ({c.total if k == 'all' else c.by_status[k]})", k) for k, v in TABS.items()]
         lab_md = " · ".join(f"{esc(n)}: **{c.by_label.get(n, 0)}**" for n in names) or "No labels yet."
@@ -138,8 +138,8 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
             + (f" · {esc(job.description)}" if job.description else ""),
             gr.Radio(choices=tabs, value=tab_v or "all"),
             gr.Dropdown(choices=names, value=[v for v in (labels or []) if v in names]),
-            gr.Dropdown(choices=[("Anyone", "")] + [(u, u) for u in labelers(store, job_id)]),
-            gr.Dropdown(choices=[("All", "")] + [(x, x) for x in clusters(store, job_id)]),
+            gr.Dropdown(choices=[("Anyone", "")] + [(u, u) for u in labelers(store, job_id, actor=acting_user())]),
+            gr.Dropdown(choices=[("All", "")] + [(x, x) for x in clusters(store, job_id, actor=acting_user())]),
             grid_value(_items(p), keep),
             gr.Number(value=p.page),
             f"{p.total:,} samples · page {p.page} of {p.pages}",
@@ -229,9 +229,9 @@ def build(ctx: AppContext, current_job: gr.State) -> LabelingPage:
         sid = preview_id(grid_v)
         if sid is None or job_id is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        s = get_sample(store, job_id, sid)
+        s = get_sample(store, job_id, sid, actor=acting_user())
         try:
-            image = sample_image(store, sid)
+            image = sample_image(store, sid, actor=acting_user())
         except Exception as e:  # a file that vanished or broke since import: say so, keep going
             image = None
             gr.Warning(f"{s.name} cannot be shown: {esc(e)}")

@@ -12,7 +12,7 @@ from store.errors import NotFound
 from store.jobs import get_job
 from store.review import Modification, apply_modifications, shapes_of_label
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 SORTS = {"Area": "area", "Aspect ratio": "aspect_ratio"}
 PAGE_SIZE = 48
@@ -83,7 +83,7 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
         if job_id is None:
             return [gr.skip()] * 7
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists."] + [gr.skip()] * 6
         names = job.label_set.names()
@@ -99,7 +99,7 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
             raise UserError("pick a job and a label first")
         if mod_rows:
             gr.Warning("Unapplied modifications were dropped")
-        rows = [asdict(c) for c in shapes_of_label(store, job_id, label_v, SORTS[sort_v], bool(desc))]
+        rows = [asdict(c) for c in shapes_of_label(store, job_id, label_v, SORTS[sort_v], bool(desc), actor=acting_user())]
         grid_v, text = render(rows, [])
         return grid_v, rows, [], [], text, 1
 
@@ -188,7 +188,7 @@ def build(ctx: AppContext, current_job: gr.State) -> QuickReviewPage:
                           r.get("radius")) for r in mod_rows]
         n = apply_modifications(store, job_id, m, actor=ctx.actor(request))
         gr.Info(f"Applied: {n} images changed")
-        rows = [asdict(c) for c in shapes_of_label(store, job_id, label_v, SORTS[sort_v], bool(desc))]
+        rows = [asdict(c) for c in shapes_of_label(store, job_id, label_v, SORTS[sort_v], bool(desc), actor=acting_user())]
         grid_v, text = render(rows, [])
         return grid_v, rows, [], [], text, 1
 

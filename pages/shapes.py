@@ -18,7 +18,7 @@ from store.labelset import Label
 from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples, sample_size
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 TOOLS = {"object_detection": ["rectangle", "polygon", "circle", "line", "dashed_line", "point"],
          "image_segmentation": ["polygon", "extreme_points"]}
@@ -71,7 +71,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
     # wiring ---------------------------------------------------------------------------------
     def page_of(job_id, tab_v, name, page):
         return query_samples(store, job_id, SampleQuery(status=tab_v or "all", name=name or "",
-                                                        page=int(page or 1), page_size=PAGE_SIZE))
+                                                        page=int(page or 1), page_size=PAGE_SIZE), actor=acting_user())
 
     def grid_items(p, open_id=None):
         items = [{"id": s.id, "name": s.name, "thumb": f"/media/{s.id}/thumb",
@@ -79,8 +79,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
         return grid_value(items, [open_id] if open_id else [], open_on_click=True)
 
     def open_value(job, sample_id, previous=None):
-        s = get_sample(store, job.id, sample_id)
-        w, h = sample_size(store, sample_id)
+        s = get_sample(store, job.id, sample_id, actor=acting_user())
+        w, h = sample_size(store, sample_id, actor=acting_user())
         prev = previous if isinstance(previous, dict) else {}
         tools = TOOLS[type_id]
         tool = prev.get("tool") if prev.get("tool") in tools else tools[0]
@@ -94,8 +94,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
         return value, info, _shapes_frame(value["shapes"])
 
     def view(job_id, tab_v, name, page, open_id=None, previous=None):
-        job = get_job(store, job_id)
-        c = counts(store, job_id)
+        job = get_job(store, job_id, actor=acting_user())
+        c = counts(store, job_id, actor=acting_user())
         p = page_of(job_id, tab_v, name, page)
         if open_id is None and p.items:
             open_id = p.items[0].id
@@ -143,7 +143,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
             gr.Warning("This image has unsaved changes: save (Ctrl+S) or discard them first")
             items = grid_v.get("items") if isinstance(grid_v, dict) else None  # the open image stays highlighted
             return [gr.skip()] * 3 + [grid_value(items or [], [value.get("sample_id")])]
-        job = get_job(store, job_id)
+        job = get_job(store, job_id, actor=acting_user())
         v, info, frame = open_value(job, sid, value)
         return [v, info, frame, grid_v]
 

@@ -23,7 +23,7 @@ from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 PAGE_SIZES = [10, 20, 50, 100]
 DELETE_CHOICES = delete_choices("files")
@@ -93,13 +93,13 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists: pick another one in My Creations."] + [gr.skip()] * (
                 len(view_outputs) - 1)
-        c = counts(store, job_id)
+        c = counts(store, job_id, actor=acting_user())
         p = query_samples(store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
-                                                     page_size=int(size or 20)))
+                                                     page_size=int(size or 20)), actor=acting_user())
         labels = job.label_set.labels
         colors = {lab.name: lab.color for lab in labels}
         names = job.label_set.names()
@@ -195,7 +195,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SoundClassificationPage:
     def on_add(request: gr.Request, name, key, color, v, *args):
         if args[0] is None:
             raise UserError("open a job first")
-        job = get_job(store, args[0])
+        job = get_job(store, args[0], actor=acting_user())
         name = check_label_name(name or "", job.labeling_type.rules)
         if name in job.label_set.names():
             raise Conflict(f"a label named {name[:80]!r} already exists: names must be unique")

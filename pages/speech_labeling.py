@@ -21,7 +21,7 @@ from store.jobs import get_job
 from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 PAGE_SIZE = 20
 KEYS_HELP = ("**Keys**: Ctrl+Enter labels and opens the next file · Ctrl+S labels · Ctrl+Space plays / pauses · "
@@ -116,12 +116,12 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
     # wiring ---------------------------------------------------------------------------------
     def page_of(job_id, tab_v, page):
         return query_samples(store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
-                                                        page_size=PAGE_SIZE))
+                                                        page_size=PAGE_SIZE), actor=acting_user())
 
     def stored_content(job_id, sid) -> str:
         if job_id is None or sid is None:
             return ""
-        s = get_sample(store, job_id, int(sid))
+        s = get_sample(store, job_id, int(sid), actor=acting_user())
         ann = s.annotation if isinstance(s.annotation, dict) else {}
         return ann.get("content") if isinstance(ann.get("content"), str) else ""
 
@@ -129,11 +129,11 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists: pick another one in My Creations."] + [gr.skip()] * (
                 len(view_outputs) - 1)
-        c = counts(store, job_id)
+        c = counts(store, job_id, actor=acting_user())
         p = page_of(job_id, tab_v, page)
         if open_id is None and p.items:
             open_id = p.items[0].id
@@ -144,7 +144,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
             it["labels"] = []
             items.append(it)
         if open_id is not None:
-            s = get_sample(store, job_id, int(open_id))
+            s = get_sample(store, job_id, int(open_id), actor=acting_user())
             ann = s.annotation if isinstance(s.annotation, dict) else {}
             text = ann.get("content") if isinstance(ann.get("content"), str) else ""
             dur = (s.meta or {}).get("duration")

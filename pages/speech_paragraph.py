@@ -22,7 +22,7 @@ from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 PAGE_SIZE = 20
 DELETE_CHOICES = delete_choices("files")
@@ -83,10 +83,10 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
     # wiring ---------------------------------------------------------------------------------
     def page_of(job_id, tab_v, page):
         return query_samples(store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
-                                                        page_size=PAGE_SIZE))
+                                                        page_size=PAGE_SIZE), actor=acting_user())
 
     def editor_for(job, sample_id, message=None, segments=None):
-        s = get_sample(store, job.id, sample_id)
+        s = get_sample(store, job.id, sample_id, actor=acting_user())
         dur = (s.meta or {}).get("duration") or 0.0
         value = waveform_value(sample_id, dur, s.annotation, job.label_set, message=message, segments=segments,
                                dirty=segments is not None)
@@ -108,11 +108,11 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists: pick another one in My Creations."] + [gr.skip()] * (
                 len(view_outputs) - 1)
-        c = counts(store, job_id)
+        c = counts(store, job_id, actor=acting_user())
         p = page_of(job_id, tab_v, page)
         if open_id is None and p.items:
             open_id = p.items[0].id
@@ -176,7 +176,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
         if _dirty(value) and _sid(value) != sid:
             gr.Warning("This file has unsaved segments: save (Ctrl+S) or discard them first")
             return [gr.skip()] * 2
-        return list(editor_for(get_job(store, job_id), sid))
+        return list(editor_for(get_job(store, job_id, actor=acting_user()), sid))
 
     def _neighbour(job_id, tab_v, page, sample_id, step):
         p = page_of(job_id, tab_v, page)
@@ -248,7 +248,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
             raise UserError("open a file first")
         from store.audio import detect_speech
 
-        found = detect_speech(store, int(sid))
+        found = detect_speech(store, int(sid), actor=acting_user())
         had = len(value.get("segments") or []) if isinstance(value, dict) else 0
         if had:
             gr.Warning(f"The {had} segment{'s' if had != 1 else ''} shown were replaced by the detected ones "

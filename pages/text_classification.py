@@ -19,7 +19,7 @@ from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 PAGE_SIZES = [10, 20, 50, 100]
 DELETE_CHOICES = delete_choices("texts")
@@ -85,13 +85,13 @@ def build(ctx: AppContext, current_job: gr.State) -> TextClassificationPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists: pick another one in My Creations."] + [gr.skip()] * (
                 len(view_outputs) - 1)
-        c = counts(store, job_id)
+        c = counts(store, job_id, actor=acting_user())
         p = query_samples(store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
-                                                     page_size=int(size or 20)))
+                                                     page_size=int(size or 20)), actor=acting_user())
         colors = {lab.name: lab.color for lab in job.label_set.labels}
         names = job.label_set.names()
         tabs = [(f"{v} ({c.total if k == 'all' else c.by_status[k]})", k) for k, v in TABS.items()]

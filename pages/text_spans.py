@@ -20,7 +20,7 @@ from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 PAGE_SIZE = 20
 DELETE_CHOICES = delete_choices("texts")
@@ -94,10 +94,10 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
     # wiring ---------------------------------------------------------------------------------
     def page_of(job_id, tab_v, page):
         return query_samples(store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
-                                                        page_size=PAGE_SIZE))
+                                                        page_size=PAGE_SIZE), actor=acting_user())
 
     def picker_for(job, sample_id, message=None):
-        s = get_sample(store, job.id, sample_id)
+        s = get_sample(store, job.id, sample_id, actor=acting_user())
         ls = job.label_set
         labels = ls.entities if triplet else ls.labels
         value = picker_value(sample_id, s.text, s.annotation, labels, ls.relations, mode=mode, message=message)
@@ -124,11 +124,11 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists: pick another one in My Creations."] + [gr.skip()] * (
                 len(view_outputs) - 1)
-        c = counts(store, job_id)
+        c = counts(store, job_id, actor=acting_user())
         p = page_of(job_id, tab_v, page)
         if open_id is None and p.items:
             open_id = p.items[0].id
@@ -184,7 +184,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         if _dirty(value) and value.get("sample_id") != sid:
             gr.Warning("This text has unsaved changes: save (Ctrl+S) or discard them first")
             return [gr.skip()] * 3
-        v, info = picker_for(get_job(store, job_id), sid)
+        v, info = picker_for(get_job(store, job_id, actor=acting_user()), sid)
         return [v, info, list_v]
 
     def _neighbour(job_id, tab_v, page, sample_id, step):

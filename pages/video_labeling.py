@@ -26,7 +26,7 @@ from store.jobs import get_job
 from store.labelset import Label
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, user_errors
 
 PAGE_SIZE = 20
 LIST_COLUMNS = ["Frame", "Time (s)", "#", "Label", "Shape", "Track", "Kind"]
@@ -161,7 +161,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
     # helpers --------------------------------------------------------------------------------
     def page_of(job_id, tab_v, page):
         return query_samples(store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
-                                                        page_size=PAGE_SIZE))
+                                                        page_size=PAGE_SIZE), actor=acting_user())
 
     def meta_of(s) -> dict:
         m = s.meta if isinstance(s.meta, dict) else {}
@@ -199,11 +199,11 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         try:
-            job = get_job(store, job_id)
+            job = get_job(store, job_id, actor=acting_user())
         except NotFound:
             return ["This job no longer exists: pick another one in My Creations."] + [gr.skip()] * (
                 len(view_outputs) - 1)
-        c = counts(store, job_id)
+        c = counts(store, job_id, actor=acting_user())
         p = page_of(job_id, tab_v, page)
         if open_id is None and p.items:
             open_id = p.items[0].id
@@ -215,7 +215,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         items = [{**list_item(s, colors), "content": ""} for s in p.items]
         nonce_v = int(nonce_v or 0) + 1
         if open_id is not None:
-            s = get_sample(store, job_id, int(open_id))
+            s = get_sample(store, job_id, int(open_id), actor=acting_user())
             m = meta_of(s)
             if frame == "first":
                 frames = frames_of(s.annotation)
@@ -342,7 +342,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         new = [Label(lab["name"], lab.get("color") or "") for lab in new_labels_of(value)]
         if new:
             add_labels_to_set(store, job_id, new, ctx.actor(request))
-        s = get_sample(store, job_id, int(sid))
+        s = get_sample(store, job_id, int(sid), actor=acting_user())
         frames = frames_of(s.annotation)
         stored = next((f for f in frames if f["frame"] == fs["frame"]), None)
         old_tracks = {str(x.get("id")): x.get("track") for x in (stored or {}).get("shapes", [])}
@@ -397,7 +397,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         if frame is None:
             raise UserError("choose a time point of the Label List first")
         sid = _open_id(list_v, player_v, value)
-        s = get_sample(store, job_id, int(sid))
+        s = get_sample(store, job_id, int(sid), actor=acting_user())
         frames = frames_of(s.annotation)
         gone = next((f for f in frames if f["frame"] == int(frame)), None)
         if gone is None:
@@ -416,7 +416,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
             raise UserError("choose a label of the Label List first")
         frame, index = (int(x) for x in str(choice).split(":"))
         sid = _open_id(list_v, player_v, value)
-        s = get_sample(store, job_id, int(sid))
+        s = get_sample(store, job_id, int(sid), actor=acting_user())
         frames = frames_of(s.annotation)
         out = []
         for f in frames:

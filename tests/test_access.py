@@ -356,3 +356,26 @@ def test_single_user_mode_is_open(store):
     job = create_job(store, "solo", "image_classification", actor="local")
     assert access.require_job(store, "local", job.id, "manage") == "owner"
     assert access.is_admin(store, "local")
+
+
+def test_page_handlers_read_as_the_events_user(world):
+    """The labeling pages' reads pass the user of the Gradio event being handled (pages/common.py's
+    acting_user reads the request Gradio keeps in a context variable while a handler runs)."""
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
+
+    from pages.common import acting_user
+    from store.samples import SampleQuery, query_samples
+
+    store, job, _ids = world
+    assert acting_user() is None  # no event: code, not a person
+    token = LocalContext.request.set(SimpleNamespace(username="outsider"))
+    try:
+        assert acting_user() == "outsider"
+        with pytest.raises(NotFound):
+            query_samples(store, job.id, SampleQuery(), actor=acting_user())
+        LocalContext.request.set(SimpleNamespace(username="creator"))
+        assert query_samples(store, job.id, SampleQuery(), actor=acting_user()).total == 4
+    finally:
+        LocalContext.request.reset(token)
