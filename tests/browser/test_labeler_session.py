@@ -31,6 +31,7 @@ def team_app(tmp_path):
 
         for name in ("boss", "ann", "rev"):
             add_user(store, name, f"{name}@example.org", PASSWORD, actor="cli")
+        add_user(store, "root", "root@example.org", PASSWORD, is_admin=True, actor="cli")
         job = new_job(store, JOB, labels=("cat", "dog"), actor="boss")
         upload_images(store, job.id, 4, prefix="cat")
         team = create_team(store, "crew", owner="boss")
@@ -75,6 +76,13 @@ def test_a_labeler_sees_only_a_labelers_pages(login, team_app):
     reviewer = login("rev")
     expect(tab(reviewer, "Team review")).to_be_visible(timeout=LONG)
     expect(tab(reviewer, "Storage")).to_have_count(0)
+
+    # an admin's Storage tab shows where the store is (it crashed with a raw AttributeError: issue 15)
+    admin = login("root")
+    tab(admin, "Storage").click()
+    expect(admin.locator("#storage-status")).to_contain_text("Store:", timeout=LONG)
+    expect(admin.locator("#storage-status")).to_contain_text("Mirror:")
+    expect(admin.locator('[data-testid="toast-body"]')).to_have_count(0)
 
     team_app.stop()
     with team_app.open_store() as store:
