@@ -10,7 +10,7 @@ import importlib
 import secrets
 
 from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
-from pages.common import AppContext, UserError, esc
+from pages.common import AppContext, errors_as_toasts, UserError, esc
 from pages import users as users_admin
 from store import Store
 from store.access import is_admin, member_roles, parse_id, require_job
@@ -140,6 +140,7 @@ def build_ui(store: Store) -> gr.Blocks:
         team_review_tab.select(team_review_page.load, [team_review_page.outputs[0]], team_review_page.outputs)
         users_tab.select(users_page.load, [users_page.outputs[1]], users_page.outputs)
     hide_ui_events_from_api_page(demo)
+    errors_as_toasts(demo)  # a refusal is a toast; outputs keep their values (issue 15)
     return demo
 
 

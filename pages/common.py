@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import html
 import logging
 from dataclasses import dataclass
@@ -74,3 +75,38 @@ def type_choices(only_available: bool = False) -> list[tuple[str, str]]:
 
 def esc(text) -> str:
     return html.escape(str(text if text is not None else ""))
+
+
+def _as_toast(fn):
+    """Run a handler; a user's error (UserError, a StoreError) becomes a toast and no output
+    changes, instead of Gradio painting "Error" over every output (and hiding the control the
+    message asks for)."""
+    @functools.wraps(fn)  # Gradio reads the signature through __wrapped__ (gr.Request injection)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as e:
+            gr.Warning(str(getattr(e, "message", e)), title="Not done")
+        except StoreError as e:
+            gr.Warning(html.escape(str(e)), title="Not done")
+        return gr.skip()  # one skip: every output stays as it is
+    return wrapper
+
+
+def errors_as_toasts(demo: gr.Blocks) -> int:
+    """Every event handler of the app shows a user's error as a toast and leaves its outputs as
+    they are. Kept as errors: handlers that an event runs .success() after (the error must stop
+    the chain: "save, then discard" must not discard after a refused save), generators and
+    coroutines. Returns how many handlers were wrapped."""
+    stop_chain = {fn.trigger_after for fn in demo.fns.values()
+                  if fn.trigger_after is not None and fn.trigger_only_on_success}
+    n = 0
+    for index, block_fn in demo.fns.items():
+        fn = block_fn.fn
+        if (fn is None or index in stop_chain or block_fn.types_generator or inspect.iscoroutinefunction(fn)
+                or getattr(fn, "_lp_toasts", False)):
+            continue
+        block_fn.fn = _as_toast(fn)
+        block_fn.fn._lp_toasts = True
+        n += 1
+    return n

@@ -183,3 +183,18 @@ def running_app(tmp_path: Path, demo: bool = False):
         yield server
     finally:
         server.stop()
+
+
+def refusal(client, *args, api_name: str, timeout: float = 120) -> str:
+    """Call a page event with gradio_client and return the message the person would see: a user's
+    error is a toast (a warning-level log of the event, pages/common.errors_as_toasts) and no
+    output changes. Fails when the event gave no such message."""
+    job = client.submit(*args, api_name=api_name)
+    job.result(timeout=timeout)
+    messages, updates = [], job.communicator.updates
+    while not updates.empty():
+        log = getattr(updates.get_nowait(), "log", None)
+        if log and log[1] == "warning":
+            messages.append(log[0])
+    assert messages, f"{api_name} gave no message"
+    return " | ".join(messages)

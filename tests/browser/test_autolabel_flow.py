@@ -139,7 +139,7 @@ def tab_count(page: Page, title: str) -> int:
 
 
 def error_toast(page: Page) -> Locator:
-    return page.locator('[data-testid="toast-body"].error')
+    return page.locator('[data-testid="toast-body"]:is(.error, .warning)')
 
 
 # -- the tests -----------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def select_cards(page: Page, names: list[str]) -> None:
 
 
 def error_toast(page: Page) -> Locator:
-    return page.locator('[data-testid="toast-body"].error')
+    return page.locator('[data-testid="toast-body"]:is(.error, .warning)')
 
 
 # -- the test ------------------------------------------------------------------------------------
@@ -121,6 +121,18 @@ def test_label_rename_delete_and_refuse_script_label(app, page: Page, page_error
     page.locator("#create-submit").click()
     expect(page.locator("#jobs-status")).to_contain_text(f"Created job {JOB}", timeout=LONG)
     expect(page.locator("#job-table")).to_contain_text("0/6 (0%)")
+
+    # Delete without ticking the confirmation: a toast says so; the box it asks for stays usable and
+    # nothing is painted "Error" (issue 15: the error covered every output, the checkbox included)
+    open_accordion(page, "copy-delete-job")
+    page.locator("#delete-submit").click()
+    expect(error_toast(page).filter(has_text="tick the confirmation box")).to_have_count(1, timeout=LONG)
+    expect(page.locator("#delete-confirm input")).to_be_visible()
+    expect(page.locator("#delete-confirm")).not_to_contain_text("Error")
+    expect(page.locator("#job-table")).not_to_contain_text("Error")
+    expect(page.locator("#job-table")).to_contain_text(JOB)
+    page.locator('[data-testid="toast-close"]').first.click()
+    expect(error_toast(page)).to_have_count(0)
 
     # pick the job and press Label
     expect(page.locator("#job-picker input")).to_have_value(JOB_CHOICE)

@@ -144,7 +144,12 @@ def test_team_labeling_review_and_acceptance(team_app: AppServer, login):
     expect(rev.locator("#rv-queue")).to_contain_text("ann@example.org")
     assert opened_file(rev, "rv-info") == first
     rev.locator("#rv-reject").click()  # no reason: refused
-    expect(rev.locator('[data-testid="toast-body"].error').first).to_contain_text("reason", timeout=LONG)
+    expect(rev.locator('[data-testid="toast-body"]:is(.error, .warning)').first).to_contain_text("reason",
+                                                                                               timeout=LONG)
+    # the message is a toast: the Reason box it asks for stays usable, nothing is painted "Error" (issue 15)
+    expect(rev.locator("#rv-reason textarea")).to_be_visible()
+    expect(rev.locator("#rv-reason")).not_to_contain_text("Error")
+    expect(rev.locator("#rv-info")).not_to_contain_text("Error")
     rev.locator("#rv-reason textarea").fill("that is a dog")
     rev.locator("#rv-reject").click()
     expect(rev.locator("#rv-status")).to_contain_text(f"Rejected: {first}", timeout=LONG)

@@ -123,7 +123,7 @@ def pick(page: Page, label: str) -> None:
 
 
 def error_toast(page: Page) -> Locator:
-    return page.locator('[data-testid="toast-body"].error')
+    return page.locator('[data-testid="toast-body"]:is(.error, .warning)')
 
 
 # -- the test ------------------------------------------------------------------------------------
