@@ -73,7 +73,8 @@ def excerpt(text: str | bytes, n: int = 160) -> str:
 # -- Gradio's queue, driven over HTTP as a browser does -------------------------------------------------
 @dataclass
 class EventResult:
-    status: str  # "ok" | "error" (the handler refused or failed) | "http" (the join was refused) | "timeout"
+    status: str  # "ok" | "refused" (a user's error: a toast, no output changed; pages/common.errors_as_toasts)
+    #              | "error" (the handler raised) | "http" (the join was refused) | "timeout"
     http_status: int | None = None
     output: Any = None
     message: str = ""
@@ -133,6 +134,7 @@ class GradioSession:
             return EventResult("http", r.status_code, message=excerpt(r.text, 300))
         event_id = r.json().get("event_id")
         deadline = time.monotonic() + timeout
+        warnings: list[str] = []
         try:
             with self.http.stream("GET", f"{self.prefix}/queue/data", params={"session_hash": self.session_hash},
                                   timeout=httpx.Timeout(timeout, connect=10)) as stream:
@@ -146,10 +148,14 @@ class GradioSession:
                     msg = json.loads(line[5:])
                     if msg.get("msg") == "close_stream":
                         break
+                    if msg.get("event_id") == event_id and msg.get("msg") == "log" and msg.get("level") == "warning":
+                        warnings.append(str(msg.get("log")))
                     if msg.get("event_id") != event_id or msg.get("msg") != "process_completed":
                         continue
                     out = msg.get("output") or {}
                     if msg.get("success") and "error" not in out:
+                        if warnings:
+                            return EventResult("refused", 200, output=out.get("data"), message=" | ".join(warnings))
                         return EventResult("ok", 200, output=out.get("data"))
                     return EventResult("error", 200, message=str(out.get("error") or out)[:500])
         except httpx.TimeoutException:
