@@ -51,7 +51,7 @@ def get_job(job_id: JobId, store: Store = Depends(get_store), actor: str = Depen
 def modify_job(job_id: JobId, body: JobPatch, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     label_set = None
     if body.labels is not None:
-        current = jobs_store.get_job(store, job_id).label_set
+        current = jobs_store.get_job(store, job_id, actor=actor).label_set
         if isinstance(body.labels, LabelSetIn):
             label_set = body.labels.to_label_set()
         else:  # names only: keep colors and attributes of the labels that stay

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import gradio as gr
 
 from store import LOCAL_USER, Store, StoreError
-from store.jobs import list_jobs
 from store.types import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -61,10 +60,6 @@ def user_errors(fn):
             log.exception("file error in %s", fn.__name__)
             raise UserError(html.escape(f"file error: {e}")) from None
     return wrapper
-
-
-def job_choices(store: Store, type_id: str | None = None) -> list[tuple[str, int]]:
-    return [(f"{j.name}  ·  {REGISTRY[j.type].title}", j.id) for j in list_jobs(store, type_id)]
 
 
 def type_choices(only_available: bool = False) -> list[tuple[str, str]]:

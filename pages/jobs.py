@@ -85,7 +85,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
         label_btn = gr.Button("Label", variant="primary", elem_id="job-label", scale=1)
         stats_btn = gr.Button("Task statistics", elem_id="job-stats", scale=1)
 
-    with gr.Accordion("Create a job", open=not list_jobs(store), elem_id="create-job"):
+    with gr.Accordion("Create a job", open=not visible_jobs(ctx, None), elem_id="create-job"):
         with gr.Row():
             c_name = gr.Textbox(label="Name", placeholder="empty: a random name like task-3f9a",
                                 elem_id="create-name")
@@ -177,16 +177,18 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     def on_load(job_id, request: gr.Request):
         if job_id is None:
             raise UserError("pick a job first")
-        require_job(store, ctx.actor(request), job_id, "manage")
-        job = get_job(store, parse_id(job_id, "job id"))
+        actor = ctx.actor(request)
+        require_job(store, actor, job_id, "manage")
+        job = get_job(store, parse_id(job_id, "job id"), actor=actor)
         return job.name, job.description, job.instructions, ", ".join(job.label_set.names())
 
     @user_errors
     def on_save(job_id, name, desc, instr, labels, request: gr.Request):
         if job_id is None:
             raise UserError("pick a job first")
-        require_job(store, ctx.actor(request), job_id, "manage")
-        job = get_job(store, parse_id(job_id, "job id"))
+        actor = ctx.actor(request)
+        require_job(store, actor, job_id, "manage")
+        job = get_job(store, parse_id(job_id, "job id"), actor=actor)
         wanted = parse_labels_text(labels)
         by_name = {lab.name: lab for lab in job.label_set.labels}
         merged = LabelSet(labels=[by_name.get(lab.name, lab) for lab in wanted.labels], entities=job.label_set.entities,
@@ -211,8 +213,9 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
             raise UserError("pick a job first")
         if not confirmed:
             raise UserError("tick the confirmation box first: deleting a job loses its labels")
-        require_job(store, ctx.actor(request), job_id, "manage")
-        name = get_job(store, parse_id(job_id, "job id")).name
+        actor = ctx.actor(request)
+        require_job(store, actor, job_id, "manage")
+        name = get_job(store, parse_id(job_id, "job id"), actor=actor).name
         delete_job(store, job_id, actor=ctx.actor(request))
         frame, picker = refresh(actor=ctx.actor(request))
         return frame, picker, f"Deleted job **{_md(name)}**.", False

@@ -20,7 +20,7 @@ from components import span_picker as sp
 from components import waveform as wf
 from store.errors import ValidationError
 from store.jobs import get_job
-from store.samples import get_sample, sample_size
+from store.samples import sample_meta, sample_size
 from store.team_jobs import STATES, my_jobs, my_samples, save_my_annotation
 
 from .common import AppContext, UserError, esc, user_errors
@@ -168,14 +168,14 @@ def build(ctx: AppContext) -> ParticipationsPage:
     def hidden_widgets() -> list:
         return [gr.HTML(visible=False) for _ in range(3)]
 
-    def widgets_for(jb, item, kind) -> list:
+    def widgets_for(jb, item, kind, actor) -> list:
         """canvas, picker, waveform: the open type's loaded with the assignment's annotation (or its
         pre-label) and the job's label set, the others hidden."""
         out = hidden_widgets()
         ann = item.annotation if isinstance(item.annotation, dict) else None
         if kind == "canvas":
             tools = SHAPE_TOOLS[jb.type]
-            w, h = sample_size(store, item.sample_id)
+            w, h = sample_size(store, item.sample_id, actor)
             out[0] = gr.HTML(value=sc.canvas_value(item.sample_id, f"/media/{int(item.sample_id)}/display", w, h,
                                                     (ann or {}).get("shapes", []), canvas_labels(jb), tools,
                                                     tool=tools[0]), visible=True)
@@ -186,17 +186,17 @@ def build(ctx: AppContext) -> ParticipationsPage:
                                                    ls.entities if mode == "triplet" else ls.labels,
                                                    ls.relations, mode=mode), visible=True)
         elif kind == "waveform":
-            meta = get_sample(store, jb.id, item.sample_id).meta or {}
+            meta = sample_meta(store, item.sample_id, actor)
             out[2] = gr.HTML(value=wf.waveform_value(item.sample_id, meta.get("duration") or 0.0, ann, jb.label_set),
                              visible=True)
         return out
 
-    def open_view(job_id, item):
+    def open_view(job_id, item, actor=None):
         """preview, info, labels, editor, canvas, picker, waveform for one assignment (or empty)."""
         if item is None:
             return ["", "No sample open.", gr.Dropdown(choices=[], value=[]),
                     gr.Code(value="{}", visible=False)] + hidden_widgets()
-        jb = get_job(store, int(job_id))
+        jb = get_job(store, int(job_id), actor)
         kind = widget_of(jb.type)
         cls = kind == "labels"
         lines = [f"**{esc(file_name(item.path))}** · state **{STATE_TITLES[item.state]}**"]
@@ -213,7 +213,7 @@ def build(ctx: AppContext) -> ParticipationsPage:
         return [preview_html(jb, item.sample_id, item.path, item.text, body=kind in ("labels", "json")), "\n\n".join(lines),
                 gr.Dropdown(choices=jb.label_set.names(), value=list(item.labels), visible=cls),
                 gr.Code(value=annotation_json(item.annotation), visible=kind == "json",
-                        label=f"Annotation (JSON in the {jb.labeling_type.title} schema)")] + widgets_for(jb, item, kind)
+                        label=f"Annotation (JSON in the {jb.labeling_type.title} schema)")] + widgets_for(jb, item, kind, actor)
 
     def samples_view(job_id, st, actor, open_id=None, keep=None):
         """samples table, sample picker, then the opened sample's view."""
@@ -229,7 +229,7 @@ def build(ctx: AppContext) -> ParticipationsPage:
         return ([frame, gr.Dropdown(choices=choices, value=current.sample_id if current else None,
                                     label=f"Open a sample ({total} in this state)" if st not in (None, "", "all")
                                     else f"Open a sample ({total} assigned to you)")]
-                + open_view(job_id, current))
+                + open_view(job_id, current, actor))
 
     @user_errors
     def part_load(picked, st, request: gr.Request):
@@ -246,15 +246,16 @@ def build(ctx: AppContext) -> ParticipationsPage:
     def part_on_sample(job_id, sample_id, request: gr.Request):
         if job_id is None or sample_id is None:
             return open_view(None, None)
-        items, _ = sample_list(job_id, "all", ctx.actor(request))
-        return open_view(job_id, next((a for a in items if a.sample_id == int(sample_id)), None))
+        actor = ctx.actor(request)
+        items, _ = sample_list(job_id, "all", actor)
+        return open_view(job_id, next((a for a in items if a.sample_id == int(sample_id)), None), actor)
 
     @user_errors
     def part_on_save(job_id, st, sample_id, picked_labels, text, canvas_v, picker_v, wave_v, request: gr.Request):
         actor = ctx.actor(request)
         if job_id is None or sample_id is None:
             raise UserError("open a sample first")
-        jb = get_job(store, int(job_id))
+        jb = get_job(store, int(job_id), actor)
         data = parse_annotation(jb, picked_labels, text, int(sample_id), canvas_v, picker_v, wave_v)
         a = save_my_annotation(store, jb.id, int(sample_id), actor, data)
         frame, picker, _ = jobs_view(actor, jb.id)

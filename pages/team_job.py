@@ -35,13 +35,13 @@ class TeamJobPage:
     load: Any
 
 
-def unassigned_sample_ids(ctx: AppContext, job_id: int, assigned: set[int]) -> list[int]:
+def unassigned_sample_ids(ctx: AppContext, job_id: int, assigned: set[int], actor: str | None) -> list[int]:
     """The job's samples not labeled yet and not assigned to anyone."""
     ids: list[int] = []
     for status in ("unlabeled", "to_be_confirmed"):
         page = 1
         while True:
-            got = page_sample_ids(ctx.store, job_id, SampleQuery(status=status, page=page, page_size=500))
+            got = page_sample_ids(ctx.store, job_id, SampleQuery(status=status, page=page, page_size=500), actor)
             ids += got
             if len(got) < 500:
                 break
@@ -147,7 +147,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
                      gr.Column(visible=True), gr.Column(visible=False),
                      gr.Dropdown(choices=team_choices, value=first), lab, rev, man]
                     + [gr.skip()] * 7)
-        team = get_team(store, tj.team_id)
+        team = get_team(store, tj.team_id, actor)
         members = job_members(store, job.id, actor)
         frame = pd.DataFrame([[m["email"], m["role_title"], m["assigned"], m["open"]] for m in members],
                              columns=MEMBER_COLUMNS)
@@ -155,7 +155,7 @@ def build(ctx: AppContext, job_picker: gr.Dropdown) -> TeamJobPage:
         job_emails = [m["email"] for m in members]
         team_emails = team_member_choices(team.id, actor)
         labelers = [m["email"] for m in members if m["role"] == "labeler"]
-        free = unassigned_sample_ids(ctx, job.id, _assigned_sample_ids(job.id, actor))
+        free = unassigned_sample_ids(ctx, job.id, _assigned_sample_ids(job.id, actor), actor)
         mails = [m for m in list_outbox(store, limit=1000) if m["job_id"] == job.id]
         out_frame = pd.DataFrame([[m["to"], m["subject"], m["body"], m["created_at"][:19].replace("T", " "),
                                    (m["sent_at"] or "")[:19].replace("T", " "), m["error"] or ""] for m in mails],

@@ -11,7 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from store.jobs import get_job, list_jobs
-from store.team_jobs import RATINGS, get_team_job, job_role, review_queue, review_sample, visible_job_ids
+from store.team_jobs import RATINGS, get_team_job, job_role, review_queue, review_sample
 from store.teams import ROLES
 
 from .common import AppContext, UserError, esc, user_errors
@@ -29,12 +29,9 @@ class TeamReviewPage:
 
 def reviewable_jobs(ctx: AppContext, actor: str) -> list[tuple[str, int]]:
     """Team jobs where the user reviews: reviewer, Team Manager, or the creator (or an admin)."""
-    visible = visible_job_ids(ctx.store, actor)
     out = []
-    for j in list_jobs(ctx.store):
-        if visible is not None and j.id not in visible:
-            continue
-        if get_team_job(ctx.store, j.id) is None:
+    for j in list_jobs(ctx.store, actor=actor):
+        if get_team_job(ctx.store, j.id, actor) is None:
             continue
         role = job_role(ctx.store, j.id, actor)
         if role in ("owner", "reviewer", "manager"):
@@ -69,10 +66,10 @@ def build(ctx: AppContext) -> TeamReviewPage:
     status = gr.Markdown(elem_id="rv-status")
 
     # wiring ---------------------------------------------------------------------------------
-    def open_view(job_id, a):
+    def open_view(job_id, a, actor=None):
         if a is None:
             return ["", "Nothing waiting for review."]
-        jb = get_job(store, int(job_id))
+        jb = get_job(store, int(job_id), actor)
         lines = [f"**{esc(file_name(a.path))}** · labeled by **{esc(a.email)}**",
                  "Labels: " + (", ".join(f"`{esc(x)}`" for x in a.labels) if a.labels else "none")]
         if jb.type not in CLASSIFICATION and a.annotation:
@@ -89,7 +86,7 @@ def build(ctx: AppContext) -> TeamReviewPage:
         choices = [(f"{file_name(a.path)} · {a.email}", item_key(a)) for a in items]
         current = next((a for a in items if item_key(a) == open_key), None) or (items[0] if items else None)
         return ([frame, gr.Dropdown(choices=choices, value=item_key(current) if current else None,
-                                    label=f"Open a sample ({total} to be reviewed)")] + open_view(job_id, current))
+                                    label=f"Open a sample ({total} to be reviewed)")] + open_view(job_id, current, actor))
 
     @user_errors
     def rv_load(picked, request: gr.Request):
@@ -107,8 +104,9 @@ def build(ctx: AppContext) -> TeamReviewPage:
     def rv_on_item(job_id, key, request: gr.Request):
         if job_id is None or not key:
             return open_view(None, None)
-        items, _ = review_queue(store, int(job_id), ctx.actor(request), page_size=PAGE_SIZE)
-        return open_view(job_id, next((a for a in items if item_key(a) == key), None))
+        actor = ctx.actor(request)
+        items, _ = review_queue(store, int(job_id), actor, page_size=PAGE_SIZE)
+        return open_view(job_id, next((a for a in items if item_key(a) == key), None), actor)
 
     def decide(job_id, key, approve, grade, why, actor):
         if job_id is None or not key:

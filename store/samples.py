@@ -513,11 +513,17 @@ def sample_display(store: Store, sample_id: int, actor: str | None = None) -> by
     return out.getvalue()
 
 
-def sample_size(store: Store, sample_id: int, actor: str | None = None) -> tuple[int, int]:
-    """(width, height) of an image sample in its own pixels (from the import check, or read now)."""
+def sample_meta(store: Store, sample_id: int, actor: str | None = None) -> dict:
+    """What the import check learnt of a sample's file (width/height, duration, fps...), for whoever
+    may read the file (a team member the sample is assigned to included)."""
     require_sample_file(store, actor, sample_id)
     raw = store.db.scalar("SELECT meta FROM samples WHERE id = ?", [sample_id])
-    meta = json.loads(raw) if raw else {}
+    return json.loads(raw) if raw else {}
+
+
+def sample_size(store: Store, sample_id: int, actor: str | None = None) -> tuple[int, int]:
+    """(width, height) of an image sample in its own pixels (from the import check, or read now)."""
+    meta = sample_meta(store, sample_id, actor)
     if meta.get("width") and meta.get("height"):
         return int(meta["width"]), int(meta["height"])
     import io

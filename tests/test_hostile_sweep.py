@@ -31,8 +31,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.hostile import (PASSWD_MARK, HostileApp, component_map, diff, email, excerpt, hostile_app,  # noqa: F401
-                           hostile_inputs, layout_parents, page_of)
+from tests.hostile import (PASSWD_MARK, HostileApp, api, component_map, diff, email, excerpt, hostile_app,  # noqa: F401
+                           hostile_inputs, layout_parents, load_page, new_job, page_of, skip_unless)
 
 WORKERS = 4
 ID_PARAMS = ("job_id", "sample_id", "team_id", "acceptance_id", "model_id", "run_id", "number")
@@ -489,14 +489,19 @@ def write_report(app: HostileApp, name: str, data: dict) -> Path:
     return path
 
 
-def after_checks(app: HostileApp, before: dict, files: dict, canary: dict, mirror: set[str], logs: int) -> list[str]:
+def after_checks(app: HostileApp, before: dict, files: dict, canary: dict, mirror: set[str], logs: int,
+                 own: OwnJob | None = None) -> list[str]:
+    """What a hostile user's calls must leave as it was; `own`: the attacker's own job, theirs to change."""
     problems = []
     if not app.healthy():
         problems.append("the app no longer answers GET /healthz")
-    changes = diff(before, app.snapshot())
+    after = app.snapshot()
+    if own is not None:
+        before, after, files = own.others(before), own.others(after), own.other_files(files)
+    changes = diff(before, after)
     if changes:
         problems.append("the store changed (as the admin reads it):\n  " + "\n  ".join(changes))
-    now = app.data_files()
+    now = app.data_files() if own is None else own.other_files(app.data_files())
     changed = [k for k in sorted(set(files) | set(now)) if files.get(k) != now.get(k)]
     if changed:
         problems.append("files of the data folder changed: " + ", ".join(
@@ -517,6 +522,25 @@ def after_checks(app: HostileApp, before: dict, files: dict, canary: dict, mirro
         problems.append(f"the server logged {len(errors)} new tracebacks (not a user's refusal): "
                         + "; ".join(f"{n}× {e[:200]}" for e, n in counted.most_common(15)))
     return problems
+
+
+@dataclass
+class OwnJob:
+    """A job of the attacker's own, open on their labeling page: what they may change."""
+    job: int
+    dataset: int
+    name: str
+
+    def others(self, snap: dict) -> dict:
+        out = {k: v for k, v in snap.items() if k != f"job {self.job}"}
+        jobs = snap.get("jobs", {})
+        if isinstance(jobs.get("body"), list):
+            out["jobs"] = {**jobs, "body": [j for j in jobs["body"] if j.get("id") != self.job]}
+        return out
+
+    def other_files(self, files: dict) -> dict:
+        return {k: v for k, v in files.items() if f"datasets/{self.dataset}/" not in k
+                and f"versions/{self.name}/" not in k}
 
 
 # -- the tests ------------------------------------------------------------------------------------------------
@@ -549,9 +573,6 @@ def test_rest_sweep(hostile_app: HostileApp):
 
 
 # -- Gradio events ---------------------------------------------------------------------------------------------
-OTHER_STEP = 6
-
-
 def test_gradio_events_sweep(hostile_app: HostileApp):
     app = hostile_app
     before, files, canary = app.snapshot(), app.data_files(), app.canary_files()
@@ -564,22 +585,16 @@ def test_gradio_events_sweep(hostile_app: HostileApp):
     pages = {d["id"]: page_of(config, d, parents, comps) for d in deps}
     # page loads first (as a browser does: they fill the session's pickers), then in fn_index order
     deps.sort(key=lambda d: (0 if any(t[1] == "load" for t in d.get("targets", [])) else 1, d["id"]))
-    # Local mode: as the labeler (a member of the creator's team job) and the outsider, every event of
-    # the shared pages and of the team job's type page (image classification); the outsider also calls
-    # every OTHER_STEP-th event of the other type pages (the same handlers built per type: all 477
-    # took 3 minutes, some events 5-15 s each). Space mode: the shared pages' events.
-    shared = [d for d in deps if pages[d["id"]] == "shared"]
-    member_pages = [d for d in deps if pages[d["id"]] in ("shared", "page-image_classification")]
-    others = [d for d in deps if d not in member_pages]
-    selection = {"outsider": member_pages + others[::OTHER_STEP] if app.mode == "local" else shared,
-                 "labeler": member_pages, "stranger": shared}
-    users = ["labeler", "outsider"] if app.mode == "local" else ["outsider"]
-    users += ["stranger"] if "stranger" in app.tokens else []
+    # every event with a backend function, as each user (the labeler is a member of the creator's
+    # team job; the outsider and the Space's stranger are not)
+    selection = {"outsider": deps, "labeler": deps, "stranger": deps}
+    users = ["labeler", "outsider"] + (["stranger"] if "stranger" in app.tokens else [])
     sessions = {u: app.gradio(u) for u in users}
     findings: list[str] = []
     errors_during: dict[str, set[str]] = defaultdict(set)
     calls = Counter()
     statuses = Counter()
+    messages = Counter()
     durations: list = []
     t0 = time.monotonic()
 
@@ -595,6 +610,8 @@ def test_gradio_events_sweep(hostile_app: HostileApp):
             durations.append((time.monotonic() - t_call, dep.get("api_name"), user))
             calls[user] += 1
             statuses[res.status] += 1
+            if res.status in ("error", "refused"):
+                messages[res.message[:90]] += 1
             text = res.text
             where = f"event {dep.get('api_name')} (fn_index {dep['id']}, {pages[dep['id']]}) as {user}"
             for error in app.errors_since(offset):  # users run in parallel: "during", not surely "by"
@@ -627,8 +644,53 @@ def test_gradio_events_sweep(hostile_app: HostileApp):
                f"{sum(calls.values())} calls in {elapsed:.1f} s; outcomes {dict(statuses)}")
     print("\n" + summary)
     slow = sorted(durations, reverse=True)[:12]
+    print("most frequent refusals: " + " | ".join(f"{n}x {m}" for m, n in messages.most_common(15)))
     print("slowest events: " + ", ".join(f"{n} as {u} {d:.1f} s" for d, n, u in slow))
     write_report(app, "gradio-sweep", {"summary": summary, "findings": findings, "after": problems})
     failures = findings[:60] + problems
     if failures:
         pytest.fail(summary + "\n" + "\n".join(failures), pytrace=False)
+
+
+def test_gradio_own_page_with_others_ids(hostile_app: HostileApp):
+    """The outsider opens a job of their own on the labeling page (the session's state is theirs,
+    legitimately), then calls every event of that page with the creator's job and sample ids in
+    every input they control: a handler must check that the samples it is given are its job's."""
+    app = hostile_app
+    skip_unless(app, "local")
+    job, own_samples, _ = new_job(app, "outsider", "own")
+    with app.client("outsider") as c:
+        got = api(c, "GET", f"/api/v1/jobs/{job}")
+        own = OwnJob(job, got["dataset_id"], got["name"])
+    before, files, canary = app.snapshot(), app.data_files(), app.canary_files()
+    mirror, logs = app.mirror_keys(), len(app.server_errors())
+    g = app.gradio("outsider")
+    config = g.config()
+    comps, parents = component_map(config), layout_parents(config)
+    load_page(g)
+    opened = g.call(g.dependency("open_labeling"), [job])
+    assert opened.status == "ok", f"the outsider could not open their own job: {opened.status} {opened.message}"
+    shown = g.call(g.dependency("load_image_classification"), [None])
+    assert shown.status == "ok" and f"ownfile-{app.objects.marker}" in shown.text, \
+        f"their own job's page did not show their samples: {shown.status} {excerpt(shown.text)}"
+    page = [d for d in config["dependencies"] if d.get("backend_fn")
+            and page_of(config, d, parents, comps) == "page-image_classification"
+            and d.get("api_name") != "load_image_classification"]
+    statuses, findings = Counter(), []
+    for dep in page:
+        event = {"index": [0, 0], "value": app.objects.job_team, "selected": True} \
+            if dep.get("collects_event_data") else None
+        res = g.call(dep, hostile_inputs(app, dep, comps), event_data=event)
+        statuses[res.status] += 1
+        if res.status == "timeout" or (res.status == "http" and (res.http_status or 0) >= 500):
+            findings.append(f"event {dep.get('api_name')}: {res.status} {res.message}")
+        for m in [*app.objects.markers_of("admin"), *app.objects.markers_of("team"), PASSWD_MARK]:
+            if m in res.text:
+                findings.append(f"event {dep.get('api_name')}: leak of {m!r}")
+    g.close()
+    problems = after_checks(app, before, files, canary, mirror, logs, own=own)
+    summary = (f"[hostile] own page, others' ids: {len(page)} events of the image classification page "
+               f"with job {job} open; outcomes {dict(statuses)}")
+    print("\n" + summary)
+    if findings or problems:
+        pytest.fail(summary + "\n" + "\n".join(findings[:60] + problems), pytrace=False)
