@@ -23,7 +23,8 @@ from __future__ import annotations
 import html
 import logging
 import os
-from urllib.parse import urlsplit
+import re
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -160,6 +161,7 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log
 <label for="username">User name</label><input id="username" name="username" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password"
 autocomplete="current-password" required>
+<input type="hidden" name="next" value="{next}">
 <button type="submit" id="login-submit">Log in</button>{error}</form></body></html>"""
 
 _LOGOUT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log out · Labelport</title>
@@ -167,8 +169,19 @@ _LOGOUT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><ti
 <body><form method="post" action="/logout"><h1>Log out of Labelport?</h1>
 <button type="submit" id="logout-confirm">Log out</button></form></body></html>"""
 
-_HF_BUTTON = ('<a class="hf" id="login-huggingface" href="/login/huggingface" target="_top">Sign in with Hugging Face'
+_HF_BUTTON = ('<a class="hf" id="login-huggingface" href="/login/huggingface{query}" target="_top">Sign in with Hugging Face'
               '</a><p class="or">or with a user name and password</p>')
+
+
+# where a log-in may return to: the app's own page with a deep link's query (pages/links.py), nothing
+# else (no other path, host or scheme: not an open redirect)
+_NEXT = re.compile(r"/(\?[A-Za-z0-9_=&%.\-]{0,300})?")
+
+
+def safe_next(value: str | None) -> str:
+    """The page to return to after logging in: `value` when it is the app's page with a link's
+    query, else the app's page."""
+    return value if value and _NEXT.fullmatch(value) else "/"
 
 
 def _no_store(resp: Response) -> Response:
@@ -184,24 +197,30 @@ def install_auth(app: FastAPI, store: Store) -> None:
     if oauth is not None:
         install_oauth(app, store, oauth)
 
-    def login_page(message: str = "", status: int = 200, headers: dict | None = None) -> HTMLResponse:
+    def login_page(message: str = "", status: int = 200, headers: dict | None = None, next_page: str = "/"
+                   ) -> HTMLResponse:
         error = f'<p class="err" id="login-error">{html.escape(message)}</p>' if message else ""
-        page = _PAGE.format(error=error, oauth=_HF_BUTTON if oauth is not None else "")
+        back = safe_next(next_page)
+        hf = _HF_BUTTON.format(query=html.escape("?" + urlencode({"next": back}), quote=True) if back != "/" else "")
+        page = _PAGE.format(error=error, oauth=hf if oauth is not None else "",
+                            next=html.escape(safe_next(next_page), quote=True))
         return _no_store(HTMLResponse(page, status_code=status, headers=headers))
 
     @app.get("/login", include_in_schema=False)
-    def login_get(error: str | None = None):
-        return login_page("Wrong user name or password." if error else "")
+    def login_get(error: str | None = None, next: str | None = None):  # noqa: A002 - the query's name
+        return login_page("Wrong user name or password." if error else "", next_page=safe_next(next))
 
     @app.post("/login", include_in_schema=False)
-    def login_form(request: Request, username: str = Form(""), password: str = Form("")):
+    def login_form(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/")):  # noqa: A002
+        back = safe_next(next)
         try:
             _, token = password_login(store, request, username, password)
         except LoginFailed as e:
             if e.status == 401:  # the classic: back to the form, which says so
-                return RedirectResponse("/login?error=1", status_code=303)
-            return login_page(str(e), e.status, e.headers)
-        resp = RedirectResponse("/", status_code=303)
+                return RedirectResponse("/login?" + urlencode({"error": 1, **({"next": back} if back != "/" else {})}),
+                                        status_code=303)
+            return login_page(str(e), e.status, e.headers, next_page=back)
+        resp = RedirectResponse(back, status_code=303)
         set_session_cookie(resp, request, token)
         return resp
 
@@ -316,7 +335,9 @@ class SessionMiddleware:
             response = JSONResponse({"error": {"status": 401, "message": "log in first (POST /api/v1/login)"}},
                                     status_code=401)
         elif request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-            response = RedirectResponse("/login", status_code=303)
+            back = safe_next(path + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""))
+            response = RedirectResponse("/login" + (f"?{urlencode({'next': back})}" if back != "/" else ""),
+                                        status_code=303)
         else:
             response = JSONResponse({"error": {"status": 401, "message": "log in first"}}, status_code=401)
         await response(scope, receive, send)

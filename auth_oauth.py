@@ -287,17 +287,17 @@ def fetch_identity(config: OAuthConfig, code: str, redirect_uri: str, nonce: str
 # -- the routes ------------------------------------------------------------------------------------------
 def install_oauth(app: FastAPI, store: Store, config: OAuthConfig) -> None:
     """The two routes (before Gradio is mounted, so they win). auth.py makes them open paths."""
-    from auth import cookie_flags, public_url, set_session_cookie
+    from auth import cookie_flags, public_url, safe_next, set_session_cookie
 
     @app.get(LOGIN_PATH, include_in_schema=False)
-    def hf_login(request: Request):
+    def hf_login(request: Request, next: str | None = None):  # noqa: A002 - a deep link to return to
         redirect_uri = redirect_uri_for(config, request, public_url(store))
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         query = urlencode({"client_id": config.client_id, "redirect_uri": redirect_uri, "response_type": "code",
                            "scope": config.scopes, "state": state, "nonce": nonce})
         resp = RedirectResponse(f"{config.authorize_url}?{query}", status_code=302)
         cookie = sign(signing_secret(store), {"state": state, "nonce": nonce, "redirect_uri": redirect_uri,
-                                              "exp": int(time.time()) + STATE_TTL})
+                                              "next": safe_next(next), "exp": int(time.time()) + STATE_TTL})
         # on a Space the app may sit in huggingface.co's iframe: there only SameSite=None cookies travel
         flags = cookie_flags(request)
         if redirect_uri.startswith("https://"):
@@ -354,7 +354,7 @@ def install_oauth(app: FastAPI, store: Store, config: OAuthConfig) -> None:
             token = create_session(store, user.username)
         except Forbidden as e:
             return error_page("Sign-in refused", str(e), 403)
-        resp = RedirectResponse("/", status_code=303)
+        resp = RedirectResponse(safe_next(str(started.get("next") or "/")), status_code=303)
         set_session_cookie(resp, request, token)
         log.info("Hugging Face sign-in of %s", user.username)
         return resp

@@ -19,7 +19,7 @@ log = logging.getLogger("labelport")
 def build_server(store: Store) -> FastAPI:
     import gradio as gr
 
-    from ui import CSS, SHORTCUTS_JS, build_ui
+    from ui import CSS, PAGE_JS, build_ui
 
     app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
     from auth import current_user, install_auth, multi_user
@@ -153,7 +153,7 @@ def build_server(store: Store) -> FastAPI:
     # always installed: an app started single-user asks for a login once a user is added (Users tab, CLI)
     auth = {"auth_dependency": lambda request: current_user(store, request)
             or (None if multi_user(store) else LOCAL_USER)}
-    return gr.mount_gradio_app(app, demo, path="", css=CSS, js=SHORTCUTS_JS,
+    return gr.mount_gradio_app(app, demo, path="", css=CSS, js=PAGE_JS,
                                max_file_size=store.settings.max_upload_bytes, footer_links=[], **auth)
 
 

@@ -3,6 +3,7 @@ type), quick review and task statistics, sharing the current job."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import secrets
 from pathlib import Path
@@ -11,6 +12,7 @@ import gradio as gr
 
 from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
 from pages.common import AppContext, errors_as_toasts, UserError, esc
+from pages.links import HOME, JOB_TABS, Link, landing, link_html, parse_link
 from pages import users as users_admin
 from store import Store
 from store.access import is_admin, member_roles, parse_id, require_job
@@ -21,7 +23,9 @@ from auth import multi_user
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
-SHORTCUTS_JS = (ASSETS / "shortcuts.js").read_text(encoding="utf-8")
+# run once when the page loads: keyboard shortcuts, and the address bar of deep links (pages/links.py)
+PAGE_JS = ("() => {\n" + "".join(f"({(ASSETS / name).read_text(encoding='utf-8').strip()})();\n"
+                                  for name in ("shortcuts.js", "links.js")) + "}")
 SINGLE_USER = "Single-user mode (no users configured)"
 
 
@@ -47,6 +51,7 @@ def build_ui(store: Store) -> gr.Blocks:
             user_md = gr.Markdown(SINGLE_USER if not multi_user(store) else "", elem_id="lp-user")
         # which tabs the user sees: a style sheet written on load (see tabs_for_role)
         role_style = gr.HTML("", elem_id="lp-role-style", container=False)
+        link = gr.HTML(link_html(HOME, landed=False), elem_id="lp-link", container=False)  # the address bar's (pages/links.py)
         with gr.Tabs(elem_id="lp-tabs") as tabs:
             with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
                 jobs_page = jobs.build(ctx, current_job)
@@ -83,12 +88,37 @@ def build_ui(store: Store) -> gr.Blocks:
         # change event loads it. (One event writing every page's outputs cost ~10 s in Chromium:
         # Gradio's front end walks the whole layout for each output's loading status.)
         triggers = {type_id: gr.State(None) for type_id in pages}
-        review_trigger = gr.State(None)
+        review_trigger, stats_trigger, part_trigger, team_review_trigger = (gr.State(None) for _ in range(4))
         for type_id, page in pages.items():
             triggers[type_id].change(PageLoader(page.load), [triggers[type_id]], page.load_outputs,
                                      api_name=f"load_{type_id}")
         review_trigger.change(PageLoader(review_page.load), [review_trigger], review_page.load_outputs,
                               api_name="load_quick_review")
+        # where a deep link lands: the same loaders as the tabs' own, for the job that landing() allowed
+        stats_trigger.change(PageLoader(stats_page.load, with_request=True), [stats_trigger], stats_page.outputs,
+                             api_name="load_stats")
+        part_trigger.change(PageLoader(part_page.open, with_request=True), [part_trigger], part_page.outputs,
+                            api_name="load_participations")
+        team_review_trigger.change(PageLoader(team_review_page.load, with_request=True), [team_review_trigger],
+                                   team_review_page.outputs, api_name="load_team_review")
+        place_outputs = ([current_job, tabs, link] + list(columns.values()) + list(triggers.values())
+                         + [review_trigger, stats_trigger, part_trigger, team_review_trigger])
+
+        def place(job, link_to: Link, landed: bool = True) -> list:
+            """Updates for place_outputs that open link_to (landing() or a button allowed it)."""
+            tab = link_to.tab if link_to.tab in JOB_TABS else "jobs"  # other tabs: links.js clicks them
+            opened = (link_to.job, secrets.token_hex(4), link_to.sample)  # a new value: reopening reloads
+            # the labeling page and its quick review open together (both the creator's)
+            label = tab in ("label", "review") and job is not None and job.type in pages
+            out = [link_to.job if tab in ("label", "review", "stats") else gr.skip(), gr.Tabs(selected=tab),
+                   link_html(link_to, landed)]
+            out += [gr.Column(visible=t == job.type) if label else gr.skip() for t in columns]
+            out += [opened if label and t == job.type else gr.skip() for t in triggers]
+            out += [opened if label else gr.skip(),
+                    opened if tab == "stats" else gr.skip(),
+                    opened if tab == "participations" else gr.skip(),
+                    opened if tab == "team-review" else gr.skip()]
+            return out
 
         def open_labeling(job_id, request: gr.Request):
             if job_id is None:
@@ -104,10 +134,7 @@ def build_ui(store: Store) -> gr.Blocks:
                 raise UserError(esc(e)) from None
             if job.type not in pages:
                 raise UserError(f"the {job.labeling_type.title} labeling page is not available yet")
-            opened = (job_id, secrets.token_hex(4))  # a new value each time: reopening reloads
-            visibility = [gr.Column(visible=t == job.type) for t in columns]
-            fill = [opened if t == job.type else gr.skip() for t in triggers]
-            return [job_id, gr.Tabs(selected="label")] + visibility + fill + [opened]
+            return place(job, Link(job_id, "label"))
 
         def open_stats(job_id, request: gr.Request):
             if job_id is None:
@@ -117,13 +144,26 @@ def build_ui(store: Store) -> gr.Blocks:
                 require_job(store, ctx.actor(request), job_id, "read")
             except StoreError as e:
                 raise UserError(esc(e)) from None
-            return [job_id, gr.Tabs(selected="stats")] + stats_page.load(job_id, request)
+            return place(None, Link(job_id, "stats"))
 
-        jobs_page.label_btn.click(open_labeling, [jobs_page.job],
-                                  [current_job, tabs] + list(columns.values()) + list(triggers.values())
-                                  + [review_trigger])
-        jobs_page.stats_btn.click(open_stats, [jobs_page.job], [current_job, tabs] + stats_page.outputs)
-        demo.load(jobs_page.refresh, None, [jobs_page.table, jobs_page.job])
+        def land(request: gr.Request):
+            """The page opens: the job list, and the place the address names (?job=&tab=&sample=)
+            as far as the user's role allows (pages/links.py); a message says where it fell short."""
+            actor = ctx.actor(request)
+            wanted, problem = parse_link(dict(request.query_params) if request is not None else {})
+            to, note = landing(store, actor, wanted) if problem is None else (HOME, problem)
+            if note:
+                gr.Warning(note, title="Link")
+            job = None
+            if to.job is not None:
+                job = get_job(store, to.job, actor=actor)
+                if to.tab == "label" and job.type not in pages:
+                    to = Link(to.job, "stats")
+            return list(jobs_page.refresh(request, picked=to.job)) + place(job, to)
+
+        jobs_page.label_btn.click(open_labeling, [jobs_page.job], place_outputs)
+        jobs_page.stats_btn.click(open_stats, [jobs_page.job], place_outputs)
+        demo.load(land, None, [jobs_page.table, jobs_page.job] + place_outputs)
 
         def show_user(request: gr.Request):
             """The header: who is logged in (with a log-out button: log-out is a POST), or single-user mode."""
@@ -155,13 +195,20 @@ class PageLoader:
     """The change event of a page's trigger (a (job id, nonce) that open_labeling wrote after
     store/access.py allowed it): fill the page for that job."""
 
-    def __init__(self, load):
+    def __init__(self, load, with_request: bool = False):
         self.load = load
+        self.with_request = with_request  # load(job, ..., request) (the pages that read the request)
+        self.with_sample = len(inspect.signature(load).parameters) - with_request > 1  # opens a sample
 
     def __call__(self, opened):
         if not opened:  # nothing opened in this session (the State is the server's, never the client's)
             return gr.skip()
-        return self.load(opened[0])
+        args = [opened[0]] + ([opened[2] if len(opened) > 2 else None] if self.with_sample else [])
+        if self.with_request:
+            from gradio.context import LocalContext
+
+            args.append(LocalContext.request.get(None))
+        return self.load(*args)
 
 
 ROLE_TABS = ("storage", "teams", "team-job", "acceptance", "participations", "team-review", "users")

@@ -283,6 +283,8 @@ function load(v, initial) {
   v = (v && typeof v === 'object') ? v : {};
   const newSample = initial || v.sample_id !== V.sample_id || (v.image || '') !== (V.image || '');
   V = { ...v };
+  if (V.sample_id != null) root.setAttribute('data-open-sample', String(V.sample_id));  // the address bar's (assets/links.js)
+  else root.removeAttribute('data-open-sample');
   labels = normLabels(v.labels);
   const t = (Array.isArray(v.tools) ? v.tools : []).filter((x) => TOOL_DEFS[x]);
   tools = t.length ? [...new Set(t)] : SHAPE_TYPES.slice();

@@ -157,7 +157,8 @@ function renderPicker() {
     onclick: () => { selectedId = null; targetId = null; render(); } }));
 }
 
-function render() { renderLabels(); renderText(); renderRelations(); renderPicker(); }
+function markOpen() { if (V && V.sample_id != null) root.setAttribute('data-open-sample', String(V.sample_id)); else root.removeAttribute('data-open-sample'); }  // the address bar's sample (assets/links.js)
+function render() { renderLabels(); renderText(); renderRelations(); renderPicker(); markOpen(); }
 
 // -- value -----------------------------------------------------------------------------------
 function snapshot() { return JSON.stringify(mode === 'triplet' ? [spans, relations] : [spans]); }

@@ -127,6 +127,7 @@ function load(v) {
     frame = 0;
     if (V.src) { video.src = V.src; video.load(); } else { video.removeAttribute('src'); video.load(); }
     root.setAttribute('data-sample', String(V.sample_id));
+    if (V.sample_id != null) root.setAttribute('data-open-sample', String(V.sample_id)); else root.removeAttribute('data-open-sample');  // assets/links.js
   }
   const s = V.seek;
   if (s && typeof s === 'object' && s.nonce !== lastNonce) {

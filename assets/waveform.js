@@ -324,7 +324,8 @@ function renderTable() {
   tableBox.append(el('table', { class: 'wf-table', 'data-testid': 'wf-segments' }, el('thead', {}, head), body));
 }
 
-function render() { drawCanvas(); renderEditor(); renderTable(); }
+function markOpen() { if (V && V.sample_id != null) root.setAttribute('data-open-sample', String(V.sample_id)); else root.removeAttribute('data-open-sample'); }  // the address bar's sample (assets/links.js)
+function render() { drawCanvas(); renderEditor(); renderTable(); markOpen(); }
 
 // -- editing ---------------------------------------------------------------------------------
 function select(id, reveal) {

@@ -236,9 +236,9 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     m_save.click(on_save, [job, m_name, m_desc, m_instr, m_labels], [table, job, status])
     copy_btn.click(on_copy, [job, k_name, k_desc], [table, job, status, k_name])
     delete_btn.click(on_delete, [job, d_confirm], [table, job, status, d_confirm])
-    def on_page_load(request: gr.Request):
-        """A fresh job list for every visitor: the jobs they may see."""
-        return refresh(actor=ctx.actor(request))
+    def on_page_load(request: gr.Request, picked=None):
+        """A fresh job list for every visitor: the jobs they may see (`picked`: a deep link's job)."""
+        return refresh(picked=picked, actor=ctx.actor(request))
 
     return JobsPage(table, job, label_btn, stats_btn, on_page_load)
 

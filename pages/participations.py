@@ -42,6 +42,7 @@ class ParticipationsPage:
     outputs: list
     load: Any
     inputs: list  # what load reads: the job picker and the state filter
+    open: Any  # (job id, sample id or None, request): a deep link (pages/links.py)
 
 
 def file_name(path: str) -> str:
@@ -73,7 +74,7 @@ def preview_html(job, sample_id: int, path: str, text: str | None, body: bool = 
     media = job.labeling_type.media
     name = f'<div class="lp-team-file">{esc(file_name(path))}</div>'
     if not body:
-        return f'<div class="lp-team-preview" data-sample="{int(sample_id)}">{name}</div>'
+        return f'<div class="lp-team-preview" data-job="{int(job.id)}" data-sample="{int(sample_id)}">{name}</div>'
     if media == "image":
         body = f'<img class="lp-team-image" src="/media/{int(sample_id)}/display" alt="{esc(file_name(path))}">'
     elif media == "audio":
@@ -82,7 +83,7 @@ def preview_html(job, sample_id: int, path: str, text: str | None, body: bool = 
         body = f'<video class="lp-team-video" controls preload="metadata" src="/media/{int(sample_id)}/file"></video>'
     else:
         body = f'<pre class="lp-team-text">{esc(text if text is not None else "")}</pre>'
-    return f'<div class="lp-team-preview" data-sample="{int(sample_id)}">{name}{body}</div>'
+    return f'<div class="lp-team-preview" data-job="{int(job.id)}" data-sample="{int(sample_id)}">{name}{body}</div>'
 
 
 def annotation_json(annotation: dict | None) -> str:
@@ -238,6 +239,13 @@ def build(ctx: AppContext) -> ParticipationsPage:
         return [frame, picker] + samples_view(value, st, actor)
 
     @user_errors
+    def part_open(job_id, sample_id, request: gr.Request):
+        """A deep link: the job (when it is one of the user's) with the sample open (when it is theirs)."""
+        actor = ctx.actor(request)
+        frame, picker, value = jobs_view(actor, job_id)
+        return [frame, picker] + samples_view(value, "all", actor, open_id=sample_id)
+
+    @user_errors
     def part_on_job(job_id, st, request: gr.Request):
         actor = ctx.actor(request)
         return [jobs_view(actor, job_id)[0]] + samples_view(job_id, st, actor)
@@ -301,4 +309,4 @@ def build(ctx: AppContext) -> ParticipationsPage:
     for widget in (canvas, wave):
         widget.navigate(part_on_navigate, [job, state, sample, widget], sample_outputs)
     next_btn.click(part_on_next, [job, state, sample], sample_outputs)
-    return ParticipationsPage(outputs, part_load, [job, state])
+    return ParticipationsPage(outputs, part_load, [job, state], part_open)

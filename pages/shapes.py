@@ -113,8 +113,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
 
     view_outputs = [header, tab, grid, page_info, canvas, sample_info, shapes_table, page_state, description]
 
-    def load(job_id):
-        return view(job_id, "all", "", 1) + [history_frame(ctx, job_id)] + auto.load(job_id)
+    def load(job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
+        return view(job_id, "all", "", 1, open_id=sample_id) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
     @user_errors
     def on_filter(job_id, tab_v, name, value):

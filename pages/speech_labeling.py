@@ -167,8 +167,8 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
     view_outputs = [header, tab, records, page_info, player, content, sample_info, page_state, open_state,
                     description]
 
-    def load(job_id):
-        return view(job_id, "all", 1) + [history_frame(ctx, job_id)] + auto.load(job_id)
+    def load(job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
+        return view(job_id, "all", 1, open_id=sample_id) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
     def _dirty(job_id, sid, text) -> bool:
         try:

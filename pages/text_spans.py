@@ -152,8 +152,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
     view_outputs = [header, tab, records, page_info, picker, sample_info, page_state, labels_table, lm_label,
                     description]
 
-    def load(job_id):
-        return view(job_id, "all", 1) + [history_frame(ctx, job_id)] + auto.load(job_id)
+    def load(job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
+        return view(job_id, "all", 1, open_id=sample_id) + [history_frame(ctx, job_id)] + auto.load(job_id)
 
     def _dirty(value) -> bool:
         return isinstance(value, dict) and bool(value.get("dirty"))

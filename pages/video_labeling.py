@@ -244,8 +244,8 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
     view_outputs = [header, tab, records, page_info, player, sample_info, frame_info, canvas, list_table,
                     tp_pick, label_pick, page_state, frame_state, pending_tracks, nonce, description]
 
-    def load(job_id):
-        return view(job_id, "all", 1, frame="first") + [history_frame(ctx, job_id)]
+    def load(job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
+        return view(job_id, "all", 1, open_id=sample_id, frame="first") + [history_frame(ctx, job_id)]
 
     def _sid(value):
         return value.get("sample_id") if isinstance(value, dict) else None

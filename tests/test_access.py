@@ -414,3 +414,29 @@ def test_page_handlers_read_as_the_events_user(world):
         assert query_samples(store, job.id, SampleQuery(), actor=acting_user()).total == 4
     finally:
         LocalContext.request.reset(token)
+
+
+def test_deep_links_land_where_the_role_reaches(world):
+    """pages/links.py: a link's place, as each user lands on it (issue 15)."""
+    from pages.links import HOME, Link, landing, parse_link
+
+    store, job, ids = world
+    link, problem = parse_link({"job": str(job.id), "tab": "label", "sample": str(ids[1])})
+    assert problem is None and link == Link(job.id, "label", ids[1])
+    assert landing(store, "creator", link) == (link, None)
+    assert landing(store, "admin", link) == (link, None)
+    to, note = landing(store, "lab", link)  # the creator's page is not the labeler's: My Participations
+    assert to == Link(job.id, "participations", ids[1]) and "My Participations" in note
+    assert landing(store, "rev", Link(job.id, "", None)) == (Link(job.id, "team-review"), None)
+    assert landing(store, "rev", Link(job.id, "stats")) == (Link(job.id, "stats"), None)
+    for who in ("outsider", "nobody"):
+        to, note = landing(store, who, link)
+        assert to == HOME and "does not exist" in note
+    to, note = landing(store, "creator", Link(job.id, "label", 10**9))
+    assert to == Link(job.id, "label") and "not in this job" in note
+    for bad in ({"job": "1.0"}, {"job": "+1"}, {"job": str(job.id), "sample": "0x1"}, {"tab": "<script>"},
+                {"job": str(job.id), "tab": "../users"}):
+        to, problem = parse_link(bad)
+        assert to == HOME and problem and "<" not in problem, bad
+    assert parse_link({}) == (HOME, None) and parse_link({"tab": "teams"}) == (Link(tab="teams"), None)
+    assert Link(job.id, "label", ids[0]).query == f"job={job.id}&tab=label&sample={ids[0]}"

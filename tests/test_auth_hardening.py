@@ -210,6 +210,27 @@ def test_logout_is_a_post(local):
         assert c.get("/api/v1/me").status_code == 401
 
 
+def test_a_deep_link_survives_the_login_and_nothing_else_does(local):
+    """/?job=..&tab=..&sample=.. before logging in: the form carries it and the log-in returns to
+    it (issue 15); any other `next` (another host, scheme, path) returns to the app's page."""
+    with client(local) as c:
+        r = c.get("/?job=7&tab=label&sample=12", headers=HTML)
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=%2F%3Fjob%3D7%26tab%3Dlabel%26sample%3D12"
+        page = c.get(r.headers["location"], headers=HTML).text
+        assert 'name="next" value="/?job=7&amp;tab=label&amp;sample=12"' in page
+        r = c.post("/login", data={"username": "u3", "password": PASSWORD, "next": "/?job=7&tab=label&sample=12"},
+                   headers={**HTML, "origin": local.url})
+        assert r.status_code == 303 and r.headers["location"] == "/?job=7&tab=label&sample=12"
+    for hostile in ("//evil.example/", "https://evil.example/?job=1", "/\\evil.example", "/api/v1/users",
+                    "/?job=1\r\nSet-Cookie:x=1", "javascript:alert(1)", "/login?next=//evil.example"):
+        with client(local) as c:
+            page = c.get("/login", params={"next": hostile}, headers=HTML).text
+            assert 'name="next" value="/"' in page, hostile
+            r = c.post("/login", data={"username": "u4", "password": PASSWORD, "next": hostile},
+                       headers={**HTML, "origin": local.url})
+            assert r.status_code == 303 and r.headers["location"] == "/", (hostile, r.headers["location"])
+
+
 # -- cookies and headers ---------------------------------------------------------------------------------------
 def test_cookie_flags_and_security_headers_locally(local):
     with client(local) as c:

@@ -1,0 +1,150 @@
+"""Deep links in Chromium at 1280x720 (issue 15): the address bar follows the job, the tab and the
+open sample; a link opened before logging in lands there after the log-in; each role lands where
+its role reaches (the creator's labeling page, a labeler's My Participations, a reviewer's Team
+review); a link to a job one may not see, or a malformed one, lands on My Creations with a message
+and shows nothing of the job."""
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
+
+from tests.app_server import AppServer  # noqa: E402
+
+PASSWORD = "deep-links-1"
+LONG = 45_000
+
+
+@pytest.fixture
+def links_app(tmp_path):
+    server = AppServer(tmp_path / "data", tmp_path / "server")
+    with server.open_store() as store:
+        from store.team_jobs import make_team_job
+        from store.teams import add_members, create_team
+        from store.users import add_user
+        from tests.factories import new_job, upload_images
+
+        for name in ("boss", "ann", "rev", "out"):
+            add_user(store, name, f"{name}@example.org", PASSWORD, actor="cli")
+        team_job = new_job(store, "team cats", labels=("cat", "dog"), actor="boss")
+        upload_images(store, team_job.id, 3, prefix="cat")
+        team = create_team(store, "crew", owner="boss")
+        add_members(store, team.id, [("ann@example.org", "Ann", "labeler"), ("rev@example.org", "Rev", "reviewer")],
+                    actor="boss")
+        make_team_job(store, team_job.id, team.id, labelers=["ann@example.org"], reviewers=["rev@example.org"],
+                      actor="boss", seed=1)
+        boxes = new_job(store, "boxes", labels=("cell",), type_id="object_detection", actor="boss")
+        server.team_job, server.boxes = team_job.id, boxes.id
+        server.box_samples = upload_images(store, boxes.id, 3, prefix="box")
+    server.start()
+    yield server
+    server.stop()
+    print(f"server log:\n{server.log()[-6000:]}")  # shown when the test failed
+
+
+@pytest.fixture
+def visit(browser: Browser, links_app: AppServer):
+    """visit(user, query): a new browser context opens /?query before logging in, logs in as user
+    on the page it is sent to, and returns the page."""
+    contexts = []
+
+    def go(user: str, query: str) -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
+        context.set_default_timeout(LONG)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{links_app.url}/?{query}")
+        expect(page).to_have_url(re.compile(r"/login\?next="))
+        page.locator("#username").fill(user)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#login-submit").click()
+        expect(page.locator("#lp-user")).to_contain_text(f"Logged in as {user}", timeout=LONG)
+        return page
+
+    links_app.before_stop.append(lambda: [c.close() for c in contexts])
+    yield go
+    for c in contexts:
+        try:
+            c.close()
+        except Exception:  # already closed
+            pass
+
+
+def query_of(page: Page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def wait_query(page: Page, **want) -> None:
+    """The address bar says exactly `want` (assets/links.js keeps it in step)."""
+    expected = "&".join(f"{k}={v}" for k, v in want.items())
+    page.wait_for_function(
+        "(want) => { const q = new URLSearchParams(location.search); const w = new URLSearchParams(want);"
+        " if ([...q.keys()].length !== [...w.keys()].length) return false;"
+        " for (const [k, v] of w) if (q.get(k) !== v) return false; return true; }", arg=expected, timeout=LONG)
+
+
+def toast(page: Page):
+    return page.locator(".toast-body").filter(has_text=re.compile(".+")).first
+
+
+def test_a_link_to_a_sample_survives_the_login_and_the_address_bar_follows(visit, links_app):
+    job, samples = links_app.boxes, links_app.box_samples
+    page = visit("boss", f"job={job}&tab=label&sample={samples[1]}")
+    canvas = page.locator("#page-object_detection [data-open-sample]")
+    expect(canvas).to_have_attribute("data-open-sample", str(samples[1]), timeout=LONG)
+    wait_query(page, job=job, tab="label", sample=samples[1])
+    # the next image (D in the canvas): the address follows the open sample
+    canvas.click(position={"x": 5, "y": 5})
+    page.keyboard.press("d")
+    expect(canvas).to_have_attribute("data-open-sample", str(samples[2]), timeout=LONG)
+    wait_query(page, job=job, tab="label", sample=samples[2])
+    # another tab: the job stays, the sample goes
+    page.get_by_role("tab", name="Task statistics", exact=True).click()
+    wait_query(page, job=job, tab="stats")
+    page.reload()
+    expect(page.locator("#stats-header")).to_contain_text("boxes", timeout=LONG)
+    wait_query(page, job=job, tab="stats")
+    page.get_by_role("tab", name="My Creations", exact=True).click()
+    wait_query(page)
+
+
+def test_each_role_lands_where_it_may(visit, links_app):
+    job = links_app.team_job
+    ann = visit("ann", f"job={job}&tab=label")  # the labeler asks for the creator's page
+    expect(toast(ann)).to_contain_text("not yours to open: here is My Participations", timeout=LONG)
+    expect(ann.locator("#part-preview .lp-team-preview")).to_have_attribute("data-job", str(job), timeout=LONG)
+    sample = ann.locator("#part-preview .lp-team-preview").get_attribute("data-sample")
+    wait_query(ann, job=job, tab="participations", sample=sample)
+    expect(ann.locator("#tab-label img[src*='/media/']")).to_have_count(0)
+
+    rev = visit("rev", f"job={job}")  # no tab: the reviewer's own
+    expect(rev.locator("#tab-team-review")).to_be_visible(timeout=LONG)
+    expect(rev.locator("#rv-job input")).to_have_value(re.compile("team cats"), timeout=LONG)
+    wait_query(rev, job=job, tab="team-review")
+
+    boss = visit("boss", f"job={job}")  # the creator: the labeling page
+    expect(boss.locator("#page-image_classification")).to_contain_text("team cats", timeout=LONG)
+    wait_query(boss, job=job, tab="label")
+
+
+BAD_LINKS = [
+    ("job={boxes}&tab=label&sample={sample}", "does not exist, or you are not a member of it"),
+    ("job={boxes}.0&tab=stats", "not valid"),
+    ("job=%2B{boxes}", "not valid"),
+    ("job={boxes}&tab=admin", "names no tab"),
+]
+
+
+def test_an_outsiders_link_shows_nothing_of_the_job(visit, links_app):
+    for query, message in BAD_LINKS:
+        page = visit("out", query.format(boxes=links_app.boxes, sample=links_app.box_samples[0]))
+        expect(toast(page)).to_contain_text(message, timeout=LONG)
+        expect(page.locator("#tab-jobs")).to_be_visible()
+        wait_query(page)  # back to the plain address
+        expect(page.locator("img[src*='/media/']")).to_have_count(0)
+        expect(page.locator("#job-table")).not_to_contain_text("boxes")
+        page.context.close()
