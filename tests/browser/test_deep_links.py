@@ -1,4 +1,4 @@
-"""Deep links in Chromium at 1280x720 (issue 15): the address bar follows the job, the tab and the
+"""Deep links in Chromium at 1280x720 (issue 15), and the labeling page's layout at that size: the address bar follows the job, the tab and the
 open sample; a link opened before logging in lands there after the log-in; each role lands where
 its role reaches (the creator's labeling page, a labeler's My Participations, a reviewer's Team
 review); a link to a job one may not see, or a malformed one, lands on My Creations with a message
@@ -97,6 +97,11 @@ def test_a_link_to_a_sample_survives_the_login_and_the_address_bar_follows(visit
     canvas = page.locator("#page-object_detection [data-open-sample]")
     expect(canvas).to_have_attribute("data-open-sample", str(samples[1]), timeout=LONG)
     wait_query(page, job=job, tab="label", sample=samples[1])
+    # at 1280x720 the work starts in the upper half of the window: the header is one line, the
+    # filters are compact (the canvas started 501 px down, under a 140 px header: issue 15)
+    top = page.evaluate("() => ({bar: document.querySelector('#lp-topbar').getBoundingClientRect().height,"
+                        " canvas: document.querySelector('#page-object_detection canvas').getBoundingClientRect().top})")
+    assert top["bar"] < 50 and top["canvas"] < 360, top
     # the next image (D in the canvas): the address follows the open sample
     canvas.click(position={"x": 5, "y": 5})
     page.keyboard.press("d")
