@@ -110,8 +110,9 @@ def build_ui(store: Store) -> gr.Blocks:
             opened = (link_to.job, secrets.token_hex(4), link_to.sample)  # a new value: reopening reloads
             # the labeling page and its quick review open together (both the creator's)
             label = tab in ("label", "review") and job is not None and job.type in pages
-            out = [link_to.job if tab in ("label", "review", "stats") else gr.skip(), gr.Tabs(selected=tab),
-                   link_html(link_to, landed)]
+            # a plain visit selects no tab: a click on Label before the landing answered keeps its tab
+            out = [link_to.job if tab in ("label", "review", "stats") else gr.skip(),
+                   gr.Tabs(selected=tab) if link_to.job is not None else gr.skip(), link_html(link_to, landed)]
             out += [gr.Column(visible=t == job.type) if label else gr.skip() for t in columns]
             out += [opened if label and t == job.type else gr.skip() for t in triggers]
             out += [opened if label else gr.skip(),

@@ -105,3 +105,26 @@ def errors_as_toasts(demo: gr.Blocks) -> int:
         block_fn.fn._lp_toasts = True
         n += 1
     return n
+
+
+# -- the one unsaved-changes guard of the labeling pages (issue 15) ----------------------------------------
+# Changing the list (status tab, filter, page) never drops unsaved work: the list changes and the
+# editor keeps the open sample with its changes. Opening another sample (a click, Next/Previous,
+# another frame) or changing the job's labels waits until they are saved or discarded: refused
+# with this one message, nothing changed. (The shape canvas asks Save / Discard / Cancel itself on A/D.)
+def unsaved_message(noun: str) -> str:
+    return f"Unsaved changes on this {noun}: save them (Ctrl+S) or discard them first. Nothing was changed."
+
+
+def refuse_if_unsaved(dirty: bool, noun: str) -> None:
+    if dirty:
+        raise UserError(unsaved_message(noun))
+
+
+def keep_unsaved(out: list, outputs: list, editors: tuple, dirty: bool) -> list:
+    """A list view's updates that leave the editor (and what describes its sample) as they are
+    when it holds unsaved changes."""
+    if dirty:
+        for comp in editors:
+            out[outputs.index(comp)] = gr.skip()
+    return out

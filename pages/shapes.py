@@ -18,7 +18,7 @@ from store.labelset import Label
 from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples, sample_size
 
-from .common import AppContext, UserError, acting_user, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, keep_unsaved, unsaved_message, user_errors
 
 TOOLS = {"object_detection": ["rectangle", "polygon", "circle", "line", "dashed_line", "point"],
          "image_segmentation": ["polygon", "extreme_points"]}
@@ -120,27 +120,31 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
     def on_filter(job_id, tab_v, name, value):
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
-        if isinstance(value, dict) and value.get("dirty"):
-            gr.Warning("Unsaved changes on the open image were discarded")
-        return view(job_id, tab_v, name, 1, previous=value)
+        return keep_unsaved(view(job_id, tab_v, name, 1, open_id=_open_if_dirty(value), previous=value),
+                            view_outputs, EDITOR, _dirty(value))
 
     def pager(delta):
         @user_errors
         def go(job_id, tab_v, name, page, value):
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
-            if isinstance(value, dict) and value.get("dirty"):
-                raise UserError("this image has unsaved changes: save (Ctrl+S) or discard them first")
-            return view(job_id, tab_v, name, max(1, int(page or 1) + delta), previous=value)
+            return keep_unsaved(view(job_id, tab_v, name, max(1, int(page or 1) + delta), open_id=_open_if_dirty(value),
+                                     previous=value), view_outputs, EDITOR, _dirty(value))
         return go
+
+    def _dirty(value) -> bool:
+        return isinstance(value, dict) and bool(value.get("dirty"))
+
+    def _open_if_dirty(value):
+        return int(value["sample_id"]) if _dirty(value) and value.get("sample_id") is not None else None
 
     @user_errors
     def on_open(job_id, grid_v, value):
         sid = preview_id(grid_v)
         if job_id is None or sid is None:
             return [gr.skip()] * 4
-        if isinstance(value, dict) and value.get("dirty") and value.get("sample_id") != sid:
-            gr.Warning("This image has unsaved changes: save (Ctrl+S) or discard them first")
+        if _dirty(value) and value.get("sample_id") != sid:
+            gr.Warning(unsaved_message("image"))
             items = grid_v.get("items") if isinstance(grid_v, dict) else None  # the open image stays highlighted
             return [gr.skip()] * 3 + [grid_value(items or [], [value.get("sample_id")])]
         job = get_job(store, job_id, actor=acting_user())
@@ -218,6 +222,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
         gr.Info("Confirmed: the image is Labeled")
         return view(job_id, tab_v, name, page, open_id=int(sid), previous=value)
 
+    EDITOR = (canvas, sample_info, shapes_table)  # what keep_unsaved leaves alone
     inputs = [current_job, tab, name_filter, page_state, canvas]
     tab.input(on_filter, [current_job, tab, name_filter, canvas], view_outputs)
     name_filter.submit(on_filter, [current_job, tab, name_filter, canvas], view_outputs)
@@ -239,11 +244,8 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         sid = value.get("sample_id") if isinstance(value, dict) else None
-        out = view(job_id, tab_v, name, page, open_id=sid, previous=value)
-        if isinstance(value, dict) and value.get("dirty"):
-            for comp in (canvas, sample_info, shapes_table):
-                out[view_outputs.index(comp)] = gr.skip()
-        return out
+        return keep_unsaved(view(job_id, tab_v, name, page, open_id=sid, previous=value), view_outputs, EDITOR,
+                            _dirty(value))
 
     for event in auto.events:
         event.success(user_errors(on_auto_done), inputs, view_outputs)

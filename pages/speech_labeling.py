@@ -21,7 +21,7 @@ from store.jobs import get_job
 from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
-from .common import AppContext, UserError, acting_user, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
 
 PAGE_SIZE = 20
 KEYS_HELP = ("**Keys**: Ctrl+Enter labels and opens the next file · Ctrl+S labels · Ctrl+Space plays / pauses · "
@@ -200,18 +200,17 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
     def on_filter(job_id, tab_v, sid, text):
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
-        if _dirty(job_id, sid, text):
-            gr.Warning("The unsaved transcript was discarded")
-        return view(job_id, tab_v, 1)
+        dirty = _dirty(job_id, sid, text)
+        return keep_unsaved(view(job_id, tab_v, 1, open_id=sid if dirty else None), view_outputs, (content,), dirty)
 
     def pager(delta):
         @user_errors
         def go(job_id, tab_v, page, sid, text):
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
-            if _dirty(job_id, sid, text):
-                raise UserError("this file has an unsaved transcript: Label it (Ctrl+S) or discard the changes first")
-            return view(job_id, tab_v, max(1, int(page or 1) + delta))
+            dirty = _dirty(job_id, sid, text)
+            return keep_unsaved(view(job_id, tab_v, max(1, int(page or 1) + delta), open_id=sid if dirty else None),
+                                view_outputs, (content,), dirty)
         return go
 
     @user_errors
@@ -219,11 +218,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
         target = preview_id(list_v)
         if job_id is None or target is None:
             return [gr.skip()] * len(view_outputs)
-        if target != sid and _dirty(job_id, sid, text):
-            gr.Warning("This file has an unsaved transcript: Label it (Ctrl+S) or discard the changes first")
-            out = view(job_id, tab_v, page, open_id=sid)
-            out[view_outputs.index(content)] = gr.skip()  # keep the typed text
-            return out
+        refuse_if_unsaved(target != sid and _dirty(job_id, sid, text), "file")
         return view(job_id, tab_v, page, open_id=target)
 
     def _save(request, job_id, sid, text):
@@ -254,8 +249,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
         def go(job_id, tab_v, page, sid, text):
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
-            if _dirty(job_id, sid, text):
-                raise UserError("this file has an unsaved transcript: Label it (Ctrl+S) or discard the changes first")
+            refuse_if_unsaved(_dirty(job_id, sid, text), "file")
             target, new_page = _neighbour(job_id, tab_v, page, sid, step)
             if target is None:
                 gr.Info("This is the " + ("last" if step > 0 else "first") + " file of the view")
@@ -293,10 +287,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechLabelingPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         dirty = bool((text or "").strip()) and _dirty(job_id, sid, text)  # an empty box: take the prediction
-        out = view(job_id, tab_v, page, open_id=sid)
-        if dirty:
-            out[view_outputs.index(content)] = gr.skip()
-        return out
+        return keep_unsaved(view(job_id, tab_v, page, open_id=sid), view_outputs, (content,), dirty)
 
     inputs = [current_job, tab, page_state, open_state, content]
     tab.input(on_filter, [current_job, tab, open_state, content], view_outputs)

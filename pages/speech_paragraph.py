@@ -22,7 +22,7 @@ from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, UserError, acting_user, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
 
 PAGE_SIZE = 20
 DELETE_CHOICES = delete_choices("files")
@@ -154,28 +154,26 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
     def on_filter(job_id, tab_v, value):
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
-        if _dirty(value):
-            gr.Warning("Unsaved segments of the open file were discarded")
-        return view(job_id, tab_v, 1)
+        return keep_unsaved(view(job_id, tab_v, 1, open_id=_open_if_dirty(value)), view_outputs, EDITOR, _dirty(value))
 
     def pager(delta):
         @user_errors
         def go(job_id, tab_v, page, value):
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
-            if _dirty(value):
-                raise UserError("this file has unsaved segments: save (Ctrl+S) or discard them first")
-            return view(job_id, tab_v, max(1, int(page or 1) + delta))
+            return keep_unsaved(view(job_id, tab_v, max(1, int(page or 1) + delta), open_id=_open_if_dirty(value)),
+                                view_outputs, EDITOR, _dirty(value))
         return go
+
+    def _open_if_dirty(value):
+        return int(_sid(value)) if _dirty(value) and _sid(value) is not None else None
 
     @user_errors
     def on_open(job_id, list_v, value):
         sid = preview_id(list_v)
         if job_id is None or sid is None:
             return [gr.skip()] * 2
-        if _dirty(value) and _sid(value) != sid:
-            gr.Warning("This file has unsaved segments: save (Ctrl+S) or discard them first")
-            return [gr.skip()] * 2
+        refuse_if_unsaved(_dirty(value) and _sid(value) != sid, "file")
         return list(editor_for(get_job(store, job_id, actor=acting_user()), sid))
 
     def _neighbour(job_id, tab_v, page, sample_id, step):
@@ -195,8 +193,7 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
     def move(job_id, tab_v, page, value, step):
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
-        if _dirty(value):
-            raise UserError("this file has unsaved segments: save (Ctrl+S) or discard them first")
+        refuse_if_unsaved(_dirty(value), "file")
         sid = _sid(value)
         target, new_page = _neighbour(job_id, tab_v, page, sid, step)
         if target is None:
@@ -273,14 +270,14 @@ def build(ctx: AppContext, current_job: gr.State) -> SpeechParagraphPage:
             *own, job_id, tab_v, page, value = args
             if job_id is None:
                 raise UserError("open a job first")
+            refuse_if_unsaved(_dirty(value), "file")  # the editor's segments name the labels
             fn(ctx.actor(request), job_id, *own)
-            if _dirty(value):
-                gr.Warning("Unsaved segments of the open file were discarded")
             return view(job_id, tab_v, page, open_id=_sid(value)) + [""]
         return act
 
     labels_ = LabelActions(store, "files")
 
+    EDITOR = (editor, sample_info)  # what keep_unsaved leaves alone
     inputs = [current_job, tab, page_state, editor]
     tab.input(on_filter, [current_job, tab, editor], view_outputs)
     prev_page.click(pager(-1), inputs, view_outputs)

@@ -11,7 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from store.access import parse_id
-from store.errors import StoreError, NotFound
+from store.errors import StoreError
 from store.jobs import get_job
 from store.notify import list_outbox
 from store.samples import SampleQuery, page_sample_ids

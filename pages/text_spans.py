@@ -20,7 +20,7 @@ from store.predictions import confirm_samples
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
 from .label_actions import LabelActions, delete_choices
-from .common import AppContext, UserError, acting_user, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
 
 PAGE_SIZE = 20
 DELETE_CHOICES = delete_choices("texts")
@@ -158,32 +158,33 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
     def _dirty(value) -> bool:
         return isinstance(value, dict) and bool(value.get("dirty"))
 
+    EDITOR = (picker, sample_info)  # what keep_unsaved leaves alone
+
     @user_errors
     def on_filter(job_id, tab_v, value):
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
-        if _dirty(value):
-            gr.Warning("Unsaved changes on the open text were discarded")
-        return view(job_id, tab_v, 1)
+        return keep_unsaved(view(job_id, tab_v, 1, open_id=_open_if_dirty(value)), view_outputs, EDITOR,
+                            _dirty(value))
 
     def pager(delta):
         @user_errors
         def go(job_id, tab_v, page, value):
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
-            if _dirty(value):
-                raise UserError("this text has unsaved changes: save (Ctrl+S) or discard them first")
-            return view(job_id, tab_v, max(1, int(page or 1) + delta))
+            return keep_unsaved(view(job_id, tab_v, max(1, int(page or 1) + delta), open_id=_open_if_dirty(value)),
+                                view_outputs, EDITOR, _dirty(value))
         return go
+
+    def _open_if_dirty(value):
+        return int(value["sample_id"]) if _dirty(value) and value.get("sample_id") is not None else None
 
     @user_errors
     def on_open(job_id, list_v, value):
         sid = preview_id(list_v)
         if job_id is None or sid is None:
             return [gr.skip()] * 3
-        if _dirty(value) and value.get("sample_id") != sid:
-            gr.Warning("This text has unsaved changes: save (Ctrl+S) or discard them first")
-            return [gr.skip()] * 3
+        refuse_if_unsaved(_dirty(value) and value.get("sample_id") != sid, "text")
         v, info = picker_for(get_job(store, job_id, actor=acting_user()), sid)
         return [v, info, list_v]
 
@@ -206,8 +207,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         def go(job_id, tab_v, page, value):
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
-            if _dirty(value):
-                raise UserError("this text has unsaved changes: save (Ctrl+S) or discard them first")
+            refuse_if_unsaved(_dirty(value), "text")
             sid = value.get("sample_id") if isinstance(value, dict) else None
             target, new_page = _neighbour(job_id, tab_v, page, sid, step)
             if target is None:
@@ -262,11 +262,7 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
         sid = value.get("sample_id") if isinstance(value, dict) else None
-        out = view(job_id, tab_v, page, open_id=sid)
-        if _dirty(value):
-            for comp in (picker, sample_info):
-                out[view_outputs.index(comp)] = gr.skip()
-        return out
+        return keep_unsaved(view(job_id, tab_v, page, open_id=sid), view_outputs, EDITOR, _dirty(value))
 
     def _label_action(fn):
         @user_errors
@@ -274,10 +270,9 @@ def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
             *own, job_id, tab_v, page, value = args
             if job_id is None:
                 raise UserError("open a job first")
+            refuse_if_unsaved(_dirty(value), "text")  # the editor's spans name the labels
             fn(ctx.actor(request), job_id, *own)
             sid = value.get("sample_id") if isinstance(value, dict) else None
-            if _dirty(value):
-                gr.Warning("Unsaved changes on the open text were discarded")
             return view(job_id, tab_v, page, open_id=sid) + [""]
         return act
 

@@ -26,7 +26,7 @@ from store.jobs import get_job
 from store.labelset import Label
 from store.samples import TABS, SampleQuery, counts, get_sample, query_samples
 
-from .common import AppContext, UserError, acting_user, esc, user_errors
+from .common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
 
 PAGE_SIZE = 20
 LIST_COLUMNS = ["Frame", "Time (s)", "#", "Label", "Shape", "Track", "Kind"]
@@ -243,6 +243,8 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
 
     view_outputs = [header, tab, records, page_info, player, sample_info, frame_info, canvas, list_table,
                     tp_pick, label_pick, page_state, frame_state, pending_tracks, nonce, description]
+    # what keep_unsaved leaves alone: the open video, its frame and its shapes
+    EDITOR = (player, sample_info, frame_info, canvas, list_table, tp_pick, frame_state, pending_tracks, nonce)
 
     def load(job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
         return view(job_id, "all", 1, open_id=sample_id, frame="first") + [history_frame(ctx, job_id)]
@@ -267,28 +269,27 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
     def on_filter(job_id, tab_v, value, n):
         if job_id is None:
             return [gr.skip()] * len(view_outputs)
-        if _dirty(value):
-            gr.Warning("Unsaved shapes of the open frame were discarded")
-        return view(job_id, tab_v, 1, frame="first", nonce_v=n, previous=value)
+        return keep_unsaved(view(job_id, tab_v, 1, open_id=_open_if_dirty(value), frame="first", nonce_v=n,
+                                 previous=value), view_outputs, EDITOR, _dirty(value))
 
     def pager(delta):
         @user_errors
         def go(job_id, tab_v, page, value, n):
             if job_id is None:
                 return [gr.skip()] * len(view_outputs)
-            if _dirty(value):
-                raise UserError("this frame has unsaved shapes: save (Ctrl+S) or discard them first")
-            return view(job_id, tab_v, max(1, int(page or 1) + delta), frame="first", nonce_v=n, previous=value)
+            return keep_unsaved(view(job_id, tab_v, max(1, int(page or 1) + delta), open_id=_open_if_dirty(value),
+                                     frame="first", nonce_v=n, previous=value), view_outputs, EDITOR, _dirty(value))
         return go
+
+    def _open_if_dirty(value):
+        return int(_sid(value)) if _dirty(value) and _sid(value) is not None else None
 
     @user_errors
     def on_open(job_id, tab_v, page, list_v, value, n):
         sid = preview_id(list_v)
         if job_id is None or sid is None:
             return [gr.skip()] * len(view_outputs)
-        if _dirty(value) and _sid(value) != sid:
-            gr.Warning("This frame has unsaved shapes: save (Ctrl+S) or discard them first")
-            return [gr.skip()] * len(view_outputs)
+        refuse_if_unsaved(_dirty(value) and _sid(value) != sid, "frame")
         return view(job_id, tab_v, page, open_id=sid, frame="first", nonce_v=n, previous=value)
 
     @user_errors
@@ -297,8 +298,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
         sid = player_v.get("sample_id") if isinstance(player_v, dict) else None
         if job_id is None or req is None or sid is None:
             return [gr.skip()] * len(view_outputs)
-        if _dirty(value):
-            raise UserError("the open frame has unsaved shapes: save (Ctrl+S) or discard them first")
+        refuse_if_unsaved(_dirty(value), "frame")
         return view(job_id, tab_v, page, open_id=int(sid), frame=req[0], seek=req[0], nonce_v=n, previous=value)
 
     def _neighbour(job_id, tab_v, page, sample_id, step):
@@ -385,8 +385,7 @@ def build(ctx: AppContext, current_job: gr.State) -> VideoLabelingPage:
             return [gr.skip()] * len(view_outputs)
         if frame is None:
             raise UserError("choose a time point of the Label List first")
-        if _dirty(value):
-            raise UserError("the open frame has unsaved shapes: save (Ctrl+S) or discard them first")
+        refuse_if_unsaved(_dirty(value), "frame")
         sid = _open_id(list_v, player_v, value)
         return view(job_id, tab_v, page, open_id=sid, frame=int(frame), seek=int(frame), nonce_v=n, previous=value)
 

@@ -300,3 +300,49 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
         assert sorted(ents.values()) == ["Aspirin/drug", "nausea/effect"]
         assert [(ents[r["from"]], r["label"], ents[r["to"]]) for r in ann["relations"]] == [
             ("Aspirin/drug", "causes", "nausea/effect")]
+
+
+def test_unsaved_spans_are_never_dropped(server, tpage: Page, page_errors, tmp_path):
+    """The one unsaved-changes guard (issue 15): with an unsaved span, Next and opening another
+    text are refused with one message (the status tabs stay usable: they vanished under an
+    "Error" before); changing the status tab changes the list and keeps the span in the editor;
+    Save then stores it."""
+    page = tpage
+    ner = write_lines(tmp_path / "ner", "ner.txt", NER_LINES)
+    server.cli("create-job", "--name", "places", "--type", "named_entity_recognition", "--dataset", str(ner),
+               "--labels", "PER,LOC")
+    server.start()
+    page.goto(server.url)
+    page.locator("#job-picker").wait_for()
+    open_job(page, "places  ·  Named entity recognition")
+    expect(page.locator("#ner-picker .sp-text")).to_contain_text("東京", timeout=LONG)
+    select_text(page, "ner-picker", "Japan")
+    page.keyboard.press("2")  # LOC, not saved
+    expect(span(page, "ner-picker", "Japan")).to_have_count(1)
+
+    page.locator("#ner-next").click()
+    expect(error_toast(page).filter(has_text="Unsaved changes on this text")).to_have_count(1, timeout=LONG)
+    expect(page.locator("#ner-tabs")).to_contain_text("Unlabeled (2)")
+    row(page, "ner-list", "Barack").click()
+    expect(error_toast(page).filter(has_text="Unsaved changes on this text")).not_to_have_count(0, timeout=LONG)
+    expect(span(page, "ner-picker", "Japan")).to_have_count(1)
+    assert [sp.get("label") for sp in picker_state(page, "ner-picker")["spans"]] == ["LOC"]
+
+    # another status tab: the list follows, the unsaved span stays
+    page.locator("#ner-tabs").get_by_text("Labeled (0)").click()
+    expect(page.locator("#ner-list .tl-row")).to_have_count(0, timeout=LONG)
+    expect(page.locator("#ner-picker .sp-text")).to_contain_text("東京")
+    expect(span(page, "ner-picker", "Japan")).to_have_count(1)
+
+    page.locator("#ner-save").click()
+    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    server.stop()
+    with server.open_store() as store:
+        from store.jobs import list_jobs
+        from store.samples import SampleQuery, query_samples
+
+        job = next(j for j in list_jobs(store) if j.name == "places")
+        items = query_samples(store, job.id, SampleQuery(status="labeled")).items
+        assert [(s.text, [(e["label"], s.text[e["start"]:e["end"]]) for e in s.annotation["spans"]]) for s in items] \
+            == [(NER_LINES[0], [("LOC", "Japan")])]
+    assert not page_errors

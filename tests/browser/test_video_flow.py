@@ -114,7 +114,8 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     expect(page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated")).to_have_count(9)
 
     # reload: the time point is in the Label List, jump-to opens the frame with its box
-    page.reload()
+    page.reload()  # the link in the address bar may land on the labeling page already: open it again
+    page.get_by_role("tab", name="My Creations", exact=True).click()
     expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
     page.locator("#job-label").click()
     expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
