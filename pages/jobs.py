@@ -170,6 +170,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
         else:
             job = create_job(store, name, type_id, **kwargs)
         frame, picker = refresh(picked=job.id, actor=actor)
+        done(f"Created job {job.name}.")
         return (frame, picker, f"Created job **{_md(job.name)}**.", "", None,
                 gr.Dropdown(choices=_dataset_choices(ctx, actor)), job.id)
 
@@ -197,6 +198,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
         job = modify_job(store, job_id, name=name, description=desc, instructions=instr, label_set=merged,
                          actor=ctx.actor(request))
         frame, picker = refresh(picked=job.id, actor=ctx.actor(request))
+        done(f"Saved job {job.name}.")
         return frame, picker, f"Saved job **{_md(job.name)}**."
 
     @user_errors
@@ -205,6 +207,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
             raise UserError("pick a job first")
         job = copy_job(store, job_id, name or None, desc or None, actor=ctx.actor(request))
         frame, picker = refresh(picked=job.id, actor=ctx.actor(request))
+        done(f"Copied to {job.name}.")
         return frame, picker, f"Copied to **{_md(job.name)}**.", ""
 
     @user_errors
@@ -218,6 +221,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
         name = get_job(store, parse_id(job_id, "job id"), actor=actor).name
         delete_job(store, job_id, actor=ctx.actor(request))
         frame, picker = refresh(actor=ctx.actor(request))
+        done(f"Deleted job {name}.")
         return frame, picker, f"Deleted job **{_md(name)}**.", False
 
     type_filter.change(on_filter, [type_filter, search, job], [table, job])
@@ -266,6 +270,14 @@ def _orig_name(f) -> str:
     import os
 
     return os.path.basename(str(getattr(f, "name", f)))
+
+
+def done(message: str) -> None:
+    """A success says so where the eye is (a toast at the top), not only in the status line at the
+    bottom of the form, off-screen on a laptop (issue 15)."""
+    from .common import esc
+
+    gr.Info(esc(message), title="Done")
 
 
 def _md(text: str) -> str:

@@ -120,6 +120,11 @@ def test_label_rename_delete_and_refuse_script_label(app, page: Page, page_error
     page.locator("#create-labels textarea").fill("cat, dog")
     page.locator("#create-submit").click()
     expect(page.locator("#jobs-status")).to_contain_text(f"Created job {JOB}", timeout=LONG)
+    # ... and where the eye is: a toast inside the window (the status line is below the form, issue 15)
+    done = page.locator('[data-testid="toast-body"]').filter(has_text=f"Created job {JOB}")
+    expect(done).to_be_visible(timeout=LONG)
+    box = done.bounding_box()
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"], box
     expect(page.locator("#job-table")).to_contain_text("0/6 (0%)")
 
     # Delete without ticking the confirmation: a toast says so; the box it asks for stays usable and
