@@ -19,8 +19,10 @@ PASSWORD = "deep-links-1"
 LONG = 45_000
 
 
-@pytest.fixture
-def links_app(tmp_path):
+@pytest.fixture(scope="module")
+def links_app(tmp_path_factory):
+    """One app for the module (the tests read and navigate; none of them saves)."""
+    tmp_path = tmp_path_factory.mktemp("links")
     server = AppServer(tmp_path / "data", tmp_path / "server")
     with server.open_store() as store:
         from store.team_jobs import make_team_job
@@ -65,7 +67,6 @@ def visit(browser: Browser, links_app: AppServer):
         expect(page.locator("#lp-user")).to_contain_text(f"Logged in as {user}", timeout=LONG)
         return page
 
-    links_app.before_stop.append(lambda: [c.close() for c in contexts])
     yield go
     for c in contexts:
         try:
@@ -136,11 +137,10 @@ def test_each_role_lands_where_it_may(visit, links_app):
     wait_query(boss, job=job, tab="label")
 
 
+# (every other spelling and tab: tests/test_access.py::test_deep_links_land_where_the_role_reaches)
 BAD_LINKS = [
     ("job={boxes}&tab=label&sample={sample}", "does not exist, or you are not a member of it"),
-    ("job={boxes}.0&tab=stats", "not valid"),
-    ("job=%2B{boxes}", "not valid"),
-    ("job={boxes}&tab=admin", "names no tab"),
+    ("job=%2B{boxes}&tab=stats", "not valid"),
 ]
 
 
