@@ -27,7 +27,6 @@ import argparse
 import base64
 import io
 import json
-import math
 import os
 import platform
 import random
@@ -44,6 +43,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from benchmarks.synthetic import cell_polygons  # noqa: E402
 from components.shape_canvas import SHAPE_TOOLS, canvas_value, shape_canvas  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -66,15 +66,7 @@ def image_url() -> str:
 
 
 def polygons(n: int, seed: int) -> list[dict]:
-    rnd = random.Random(seed)
-    out = []
-    for i in range(n):
-        cx, cy, r = rnd.uniform(40, W - 40), rnd.uniform(40, H - 40), rnd.uniform(8, 35)
-        k = rnd.randint(6, 14)
-        pts = [[round(cx + r * (0.6 + 0.4 * rnd.random()) * math.cos(2 * math.pi * j / k), 2),
-                round(cy + r * (0.6 + 0.4 * rnd.random()) * math.sin(2 * math.pi * j / k), 2)] for j in range(k)]
-        out.append({"id": f"p{i}", "type": "polygon", "label": LABELS[i % 2]["name"], "points": pts})
-    return out
+    return cell_polygons(n, random.Random(seed), W, H, [lab["name"] for lab in LABELS])
 
 
 def build_app(img: str) -> gr.Blocks:

@@ -88,6 +88,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from benchmarks.synthetic import cell_polygons  # noqa: E402
 from tests.app_server import AppServer  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' Chromium)
 
@@ -161,15 +162,7 @@ def scene_png() -> bytes:
 
 def polygons(n: int, rng: random.Random) -> list[dict]:
     """n cell-like polygons of 6-14 points inside the detection image."""
-    out = []
-    for i in range(n):
-        cx, cy, r = rng.uniform(50, OD_W - 50), rng.uniform(50, OD_H - 50), rng.uniform(8, 35)
-        k = rng.randint(6, 14)
-        pts = [[round(cx + r * (0.6 + 0.4 * rng.random()) * math.cos(2 * math.pi * j / k), 2),
-                round(cy + r * (0.6 + 0.4 * rng.random()) * math.sin(2 * math.pi * j / k), 2)] for j in range(k)]
-        out.append({"id": f"p{i}", "type": "polygon", "label": OD_LABELS[i % len(OD_LABELS)][0], "points": pts,
-                    "attributes": {}})
-    return out
+    return cell_polygons(n, rng, OD_W, OD_H, [name for name, _ in OD_LABELS], margin=50)
 
 
 def link_or_copy(src: str, dst: str) -> None:
@@ -658,7 +651,7 @@ def run(args, tmp: Path, cleanup: list) -> dict:
                 shot = Path(args.screenshot or (Path(tempfile.gettempdir()) / "ui_latency_failure.png"))
                 page.screenshot(path=str(shot), full_page=True)
                 print(f"screenshot of the failure: {shot}", file=sys.stderr)
-            except Exception:
+            except Exception:  # the page is gone: the error below says what failed
                 pass
             print(f"server log (tail):\n{server.log()}", file=sys.stderr)
             raise
