@@ -90,3 +90,22 @@ def upload_images(store, job_id: int, n: int, prefix: str = "img", start: int = 
 
 def table_count(store, table: str) -> int:
     return store.db.scalar(f"SELECT count(*) FROM {table}")
+
+
+def team_cats(store, password: str, n: int = 4, users: tuple[str, ...] = ("boss", "ann", "rev")):
+    """Users (name@example.org, `password`) and boss's image classification job "team cats" of n
+    images, labeled by the team "crew" (ann labeler, rev reviewer). Returns the job."""
+    from store.team_jobs import make_team_job
+    from store.teams import add_members, create_team
+    from store.users import add_user
+
+    for name in users:
+        add_user(store, name, f"{name}@example.org", password, actor="cli")
+    job = new_job(store, "team cats", labels=("cat", "dog"), actor="boss")
+    upload_images(store, job.id, n, prefix="cat")
+    team = create_team(store, "crew", owner="boss")
+    add_members(store, team.id, [("ann@example.org", "Ann", "labeler"), ("rev@example.org", "Rev", "reviewer")],
+                actor="boss")
+    make_team_job(store, job.id, team.id, labelers=["ann@example.org"], reviewers=["rev@example.org"],
+                  actor="boss", seed=1)
+    return job

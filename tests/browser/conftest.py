@@ -114,17 +114,19 @@ class BrowserLogins:
             except Exception:  # already closed
                 pass
 
-    def login(self, username: str, password: str | None = None, expect_ok: bool = True):
+    def login(self, username: str, password: str | None = None, expect_ok: bool = True, query: str = ""):
+        """A new context logs in as `username` from the app's page (with `query`: a deep link,
+        which the log-in keeps)."""
         import re
 
         from playwright.sync_api import expect
 
         context = self.browser.new_context(viewport=self.viewport, locale="en-US")
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(self.timeout_ms)
         self.contexts.append(context)
         page = context.new_page()
-        page.goto(self.server.url + "/")
-        expect(page).to_have_url(re.compile(r"/login"))
+        page.goto(self.server.url + "/" + (f"?{query}" if query else ""))
+        expect(page).to_have_url(re.compile(r"/login\?next=" if query else r"/login"))
         page.locator("#username").fill(username)
         page.locator("#password").fill(password or self.password)
         page.locator("#login-submit").click()

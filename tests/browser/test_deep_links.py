@@ -6,14 +6,13 @@ and shows nothing of the job."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlparse
-
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
+from tests.browser.conftest import BrowserLogins  # noqa: E402
 
 PASSWORD = "deep-links-1"
 LONG = 45_000
@@ -25,20 +24,9 @@ def links_app(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("links")
     server = AppServer(tmp_path / "data", tmp_path / "server")
     with server.open_store() as store:
-        from store.team_jobs import make_team_job
-        from store.teams import add_members, create_team
-        from store.users import add_user
-        from tests.factories import new_job, upload_images
+        from tests.factories import new_job, team_cats, upload_images
 
-        for name in ("boss", "ann", "rev", "out"):
-            add_user(store, name, f"{name}@example.org", PASSWORD, actor="cli")
-        team_job = new_job(store, "team cats", labels=("cat", "dog"), actor="boss")
-        upload_images(store, team_job.id, 3, prefix="cat")
-        team = create_team(store, "crew", owner="boss")
-        add_members(store, team.id, [("ann@example.org", "Ann", "labeler"), ("rev@example.org", "Rev", "reviewer")],
-                    actor="boss")
-        make_team_job(store, team_job.id, team.id, labelers=["ann@example.org"], reviewers=["rev@example.org"],
-                      actor="boss", seed=1)
+        team_job = team_cats(store, PASSWORD, n=3, users=("boss", "ann", "rev", "out"))
         boxes = new_job(store, "boxes", labels=("cell",), type_id="object_detection", actor="boss")
         server.team_job, server.boxes = team_job.id, boxes.id
         server.box_samples = upload_images(store, boxes.id, 3, prefix="box")
@@ -52,31 +40,9 @@ def links_app(tmp_path_factory):
 def visit(browser: Browser, links_app: AppServer):
     """visit(user, query): a new browser context opens /?query before logging in, logs in as user
     on the page it is sent to, and returns the page."""
-    contexts = []
-
-    def go(user: str, query: str) -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
-        context.set_default_timeout(LONG)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{links_app.url}/?{query}")
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.locator("#username").fill(user)
-        page.locator("#password").fill(PASSWORD)
-        page.locator("#login-submit").click()
-        expect(page.locator("#lp-user")).to_contain_text(f"Logged in as {user}", timeout=LONG)
-        return page
-
-    yield go
-    for c in contexts:
-        try:
-            c.close()
-        except Exception:  # already closed
-            pass
-
-
-def query_of(page: Page) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+    logins = BrowserLogins(browser, links_app, PASSWORD, {"width": 1280, "height": 720}, LONG)
+    yield lambda user, query: logins.login(user, query=query)
+    logins.close_all()
 
 
 def wait_query(page: Page, **want) -> None:

@@ -24,21 +24,11 @@ LONG = 45_000
 def team_app(tmp_path):
     server = AppServer(tmp_path / "data", tmp_path / "server")
     with server.open_store() as store:
-        from store.team_jobs import make_team_job
-        from store.teams import add_members, create_team
         from store.users import add_user
-        from tests.factories import new_job, upload_images
+        from tests.factories import team_cats
 
-        for name in ("boss", "ann", "rev"):
-            add_user(store, name, f"{name}@example.org", PASSWORD, actor="cli")
+        job = team_cats(store, PASSWORD, n=4)
         add_user(store, "root", "root@example.org", PASSWORD, is_admin=True, actor="cli")
-        job = new_job(store, JOB, labels=("cat", "dog"), actor="boss")
-        upload_images(store, job.id, 4, prefix="cat")
-        team = create_team(store, "crew", owner="boss")
-        add_members(store, team.id, [("ann@example.org", "Ann", "labeler"), ("rev@example.org", "Rev", "reviewer")],
-                    actor="boss")
-        make_team_job(store, job.id, team.id, labelers=["ann@example.org"], reviewers=["rev@example.org"],
-                      actor="boss", seed=1)
         server.job_id = job.id
     server.start()
     yield server
