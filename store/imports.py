@@ -16,6 +16,7 @@ from .core import Store
 from .datasets import FileEntry, check_files, get_dataset, list_source_files, register_samples, unique_upload_key
 from .errors import Forbidden, StoreError, ValidationError
 from .events import now, record_event
+from .formats.common import ImportItem
 from .jobs import _add_to_jobs, get_job
 from .labelset import Label
 from .access import require_job
@@ -45,17 +46,6 @@ class ImportRecord:
                 "finished_at": str(self.finished_at) if self.finished_at else None, "mode": self.mode,
                 "format": self.format, "path": self.path, "found": self.found, "imported": self.imported,
                 "labeled": self.labeled, "status": self.status, "errors": self.errors}
-
-
-@dataclass
-class ImportItem:
-    """One sample an importer found: where its file is, and its annotation if the format has one."""
-    uri: str
-    path: str
-    annotation: dict | None = None
-    labels: list[str] = field(default_factory=list)  # names the annotation uses (to extend the label set)
-    meta: dict | None = None  # what a check already found (image size, mode, format)
-    text: str | None = None  # a text record (text types): the sample's text
 
 
 def start_import(store: Store, job_id: int | None, dataset_id: int | None, mode: str, fmt: str | None,

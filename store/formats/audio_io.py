@@ -26,8 +26,8 @@ from pathlib import Path
 
 from ..core import Store
 from ..errors import ValidationError
-from ..imports import ImportItem
-from . import FORMATS
+from .common import ImportItem
+from .registry import FORMATS
 from .common import iter_job_samples, prepare_out_file, read_text_file, resolve_reference
 from .csv_format import read_file_label_csv, write_file_label_csv
 from .manifest import read_manifest_lines

@@ -33,9 +33,9 @@ from pathlib import Path
 
 from ..core import Store
 from ..errors import ValidationError
-from ..imports import ImportItem
+from .common import ImportItem
 from ..types.shapes import shape_area
-from . import Format, register
+from .registry import Format, register
 from .common import copy_sample_file, iter_job_samples, prepare_out_file, read_text_file
 from .shape_io import (FileNames, ShapeCollector, box, circle_polygon, exists, join_uri, num, parent_uri,
                        sample_shapes, sample_size)

@@ -4,12 +4,24 @@ from __future__ import annotations
 import shutil
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..core import Store
 from ..errors import NotFound, ValidationError
 from ..samples import SampleView, _VIEW_COLUMNS, _view
+
+
+@dataclass
+class ImportItem:
+    """One sample an importer found: where its file is, and its annotation if the format has one."""
+    uri: str
+    path: str
+    annotation: dict | None = None
+    labels: list[str] = field(default_factory=list)  # names the annotation uses (to extend the label set)
+    meta: dict | None = None  # what a check already found (image size, mode, format)
+    text: str | None = None  # a text record (text types): the sample's text
 
 
 def resolve_reference(ref: str, base: Path | None) -> str:

@@ -21,9 +21,9 @@ from itertools import accumulate
 from pathlib import Path
 
 from ..core import Store
-from ..imports import ImportItem
+from .common import ImportItem
 from ..texts import MAX_TEXT_CHARS, TextFile, _decode_lines
-from . import Format, register
+from .registry import Format, register
 from .common import iter_job_samples, prepare_out_file
 from .text_io import read_source
 

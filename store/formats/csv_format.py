@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..core import Store
 from ..errors import ValidationError
-from ..imports import ImportItem
-from . import Format, register
+from .common import ImportItem
+from .registry import Format, register
 from .common import iter_job_samples, prepare_out_file, read_text_file, resolve_reference
 
 FILE_COLUMNS = ("file", "path", "image", "source", "filename")

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core import Store
-from ..imports import ImportItem
+from .common import ImportItem
 from ..types.base import IMAGE_EXTENSIONS
-from . import Format, register
+from .registry import Format, register
 from .common import copy_sample_file, iter_job_samples, prepare_out_dir
 
 

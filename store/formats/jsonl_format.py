@@ -14,9 +14,9 @@ from functools import partial
 from pathlib import Path
 
 from ..core import Store
-from ..imports import ImportItem
+from .common import ImportItem
 from ..texts import parse_jsonl, record_path, record_uri
-from . import Format, register
+from .registry import Format, register
 from .common import iter_job_samples, prepare_out_file
 from .text_io import TEXT_TYPES, item_from_annotation, read_source
 

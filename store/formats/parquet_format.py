@@ -33,11 +33,11 @@ import pyarrow.parquet as pq
 
 from ..core import Store
 from ..errors import ValidationError
-from ..imports import ImportItem
+from .common import ImportItem
 from ..samples import SampleView
 from ..texts import check_text, record_path, record_uri
 from ..types import REGISTRY
-from . import Format, register
+from .registry import Format, register
 from .common import iter_job_samples, prepare_out_file, resolve_reference
 from .text_io import TEXT_TYPES, item_from_annotation, read_source
 

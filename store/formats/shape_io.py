@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..core import Store
 from ..errors import StoreError, ValidationError
-from ..imports import ImportItem
+from .common import ImportItem
 from ..labelset import Label, LabelSet
 from ..types.shapes import SHAPE_TYPES, check_shape, shape_bbox
 

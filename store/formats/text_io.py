@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..core import Store
 from ..errors import NotFound, ValidationError
-from ..imports import ImportItem
+from .common import ImportItem
 from ..texts import check_text, parse_csv, parse_jsonl, record_path, record_uri
-from . import FORMATS
+from .registry import FORMATS
 from .common import _is_upload, iter_job_samples, prepare_out_file
 
 TEXT_TYPES = ("text_classification", "named_entity_recognition", "text_triplet")

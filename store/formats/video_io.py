@@ -28,13 +28,12 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 
 from ..core import Store
 from ..errors import NotFound, StoreError, ValidationError
-from ..imports import ImportItem
-from . import FORMATS
+from .common import ImportItem
+from .registry import FORMATS
 from .common import iter_job_samples, prepare_out_file, read_text_file, resolve_reference
 from .manifest import DETECTION, _inline_shape, _time, read_manifest_lines
 

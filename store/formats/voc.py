@@ -29,9 +29,9 @@ from xml.sax.saxutils import escape
 
 from ..core import Store
 from ..errors import ValidationError
-from ..imports import ImportItem
+from .common import ImportItem
 from ..types.base import IMAGE_EXTENSIONS
-from . import Format, register
+from .registry import Format, register
 from .common import copy_sample_file, iter_job_samples, prepare_out_dir
 from .shape_io import (FileNames, ShapeCollector, exists, join_uri, num_text, parent_uri, sample_shapes,
                        sample_size)

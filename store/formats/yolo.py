@@ -24,9 +24,9 @@ from pathlib import Path
 
 from ..core import Store
 from ..errors import ValidationError
-from ..imports import ImportItem
+from .common import ImportItem
 from ..types.base import IMAGE_EXTENSIONS
-from . import Format, register
+from .registry import Format, register
 from .common import copy_sample_file, iter_job_samples, prepare_out_dir
 from .shape_io import FileNames, ShapeCollector, box, probe_size, sample_shapes, sample_size
 
