@@ -45,6 +45,6 @@ class LabelActions:
         n = delete_label(self.store, job_id, name, delete_samples_with_only_this=with_samples, actor=actor)
         gr.Info(f"Deleted the label {esc(name)} ({n} {self.noun} changed{' or deleted' if with_samples else ''})")
 
-    def add(self, actor: str, job_id: int, name: str, color: str) -> None:
-        add_label(self.store, job_id, name, color or "", actor=actor)
+    def add(self, actor: str, job_id: int, name: str, color: str, shortcut: str = "") -> None:
+        add_label(self.store, job_id, name, color or "", shortcut=(shortcut or "").strip(), actor=actor)
         gr.Info(f"Label {esc((name or '').strip())} added")

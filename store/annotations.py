@@ -266,13 +266,16 @@ def _relabel_rows(cur, job: Job, old: str, new: str | None) -> int:
     return len(rows)
 
 
-def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None) -> Job:
+def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None,
+              shortcut: str = "") -> Job:
+    """Add a label (a color and, for the types with shortcut keys, a key; both assigned when
+    not given)."""
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     name = check_label_name(name, job.labeling_type.rules)
     if name in job.label_set.names():
         raise Conflict(f"a label named {name[:80]!r} already exists: names must be unique")
-    return add_labels_to_set(store, job_id, [Label(name, color)], actor)
+    return add_labels_to_set(store, job_id, [Label(name, color, shortcut)], actor)
 
 
 def recolor_label(store: Store, job_id: int, name: str, color: str, actor: str | None = None) -> Job:

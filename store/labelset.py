@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .errors import ValidationError
@@ -179,6 +179,21 @@ class LabelRules:
 _VALUE_RULES = LabelRules(max_name=MAX_ATTRIBUTE_VALUE)
 
 
+SHORTCUT_KEYS = "1234567890qwertyuiopasdfghjklzxcvbnm"
+
+
+def default_shortcuts(labels: list[Label]) -> list[Label]:
+    """Labels without a shortcut key get the first free one of 1-9, 0, then the letters (a label
+    set from a comma list gets keys, as one from the editor does); past 36 labels, none."""
+    free = [k for k in SHORTCUT_KEYS if k not in {lab.shortcut.lower() for lab in labels if lab.shortcut}]
+    out = []
+    for lab in labels:
+        if not lab.shortcut and free:
+            lab = replace(lab, shortcut=free.pop(0))
+        out.append(lab)
+    return out
+
+
 def default_color(index: int) -> str:
     return DEFAULT_COLORS[index % len(DEFAULT_COLORS)]
 
@@ -263,6 +278,7 @@ def validate_label_set(label_set: LabelSet, rules: LabelRules) -> LabelSet:
         for k in set(keys):
             if keys.count(k) > 1:
                 raise ValidationError(f"shortcut {k!r} is used by more than one label: shortcuts must be unique")
+        labels = default_shortcuts(labels)
 
     entities: list[Label] = []
     relations: list[Relation] = []

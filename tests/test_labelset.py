@@ -15,8 +15,8 @@ from tests.factories import table_count
 
 ALL_TYPES = sorted(REGISTRY)
 COLOR_TYPES = ["object_detection", "image_segmentation", "text_classification", "named_entity_recognition",
-               "text_triplet", "speech_paragraph", "video_labeling"]
-NO_COLOR_TYPES = ["image_classification", "sound_classification", "speech_labeling"]
+               "text_triplet", "speech_paragraph", "video_labeling", "sound_classification"]
+NO_COLOR_TYPES = ["image_classification", "speech_labeling"]
 ATTRIBUTE_TYPES = ["object_detection", "video_labeling"]
 HEX = re.compile(r"^#[0-9a-f]{6}$|^#[0-9a-f]{3}$")
 
@@ -181,7 +181,19 @@ def test_attribute_names_and_values_are_checked():
 def test_sound_shortcuts_are_kept_and_unique():
     r = rules("sound_classification")
     got = validate_label_set(LabelSet(labels=[Label("dog", shortcut="1"), Label("cat", shortcut="2"), Label("x")]), r)
-    assert [lab.shortcut for lab in got.labels] == ["1", "2", ""]
+    assert [lab.shortcut for lab in got.labels] == ["1", "2", "3"]  # a label without a key gets the first free one
+
+
+def test_sound_labels_from_a_comma_list_get_keys_and_colors():
+    r = rules("sound_classification")
+    got = validate_label_set(LabelSet(labels=[Label(n) for n in ("dog", "cat", "bird")] + [Label("car", shortcut="1")]), r)
+    assert [lab.shortcut for lab in got.labels] == ["2", "3", "4", "1"]
+    assert all(lab.color for lab in got.labels) and len({lab.color for lab in got.labels}) == 4
+    many = validate_label_set(LabelSet(labels=[Label(f"l{i}") for i in range(40)]), r)
+    keys = [lab.shortcut for lab in many.labels]
+    assert keys[:11] == list("1234567890q") and keys[36:] == ["", "", "", ""] and len(set(keys[:36])) == 36
+    # the other types have no shortcut keys
+    assert validate_label_set(LabelSet(labels=[Label("a")]), rules("text_classification")).labels[0].shortcut == ""
     with pytest.raises(ValidationError, match="shortcut '1' is used by more than one label"):
         validate_label_set(LabelSet(labels=[Label("dog", shortcut="1"), Label("cat", shortcut="1")]), r)
     with pytest.raises(ValidationError, match="more than one label"):

@@ -175,7 +175,8 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     row(page, "tc-list", "Terrible").locator(".tl-chip[data-label='a'] .tl-chip-del").click()
     expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["urgent"], timeout=LONG)
     expect(row(page, "tc-list", "I love").locator(".tl-chip-name")).to_have_text(["a"])
-    page.locator("#tc-save-page").click()
+    # every change saves at once: no "Save Current Page" next to Apply (issue 15)
+    expect(page.locator("#tc-save-page")).to_have_count(0)
     expect(page.locator("#tc-label-counts")).to_contain_text("urgent: 1", timeout=LONG)
 
     # -- NER: 東京 after an emoji, and Japan; keys 1-9 pick the label, Ctrl+S saves -------------

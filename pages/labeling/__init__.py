@@ -1,0 +1,1 @@
+"""The labeling view (base.py) and one page per labeling widget."""

@@ -1,0 +1,282 @@
+"""The labeling view: what every labeling page has, written once (issue 15).
+
+A labeling page is a `LabelingView` subclass for one widget (the check list of classification,
+the span picker, the shape canvas, the transcript, the segments, the video player). The base
+lays out the parts every page shares and answers their events:
+
+- the header (job name, progress, a hint) with the Labeling Description toggle;
+- the status tabs with their counts;
+- label management (rename / recolor / delete everywhere, add), refused while the editor holds
+  unsaved changes;
+- the Add data / Export and Auto labeling panels (after their events the page's view refreshes);
+- the neighbour of the open sample across pages (Next / Previous), the pager.
+
+Handlers are methods (the page object is the small state they take: the store, the components,
+the type) or small callable objects, never closures inside `build`; each calls one store function
+with the event's user, so they can be unit-tested and followed. Subclasses write `view()` (the
+page's outputs for a job, a tab, a page, an open sample) and their widget's own handlers."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gradio as gr
+import pandas as pd
+
+from components.autolabel_panel import build_autolabel_panel
+from components.data_panel import build_data_panel, history_frame
+from store.errors import NotFound
+from store.jobs import get_job
+from store.samples import TABS, SampleQuery, counts, query_samples
+
+from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, unsaved_message, user_errors
+from ..label_actions import LabelActions
+
+PICK_A_JOB = "Pick a job in My Creations, then press Label."
+GONE = "This job no longer exists: pick another one in My Creations."
+NO_INSTRUCTIONS = "_This job has no labeling instructions._"
+TAB_CHOICES = [(v, k) for k, v in TABS.items()]
+
+__all__ = ["GONE", "LabelingView", "LabelAction", "Pager", "PICK_A_JOB", "status_tabs", "unsaved_message"]
+
+
+def status_tabs(c, tab_v: str | None) -> gr.Radio:
+    """The status tabs with their counts (c: store.samples.counts)."""
+    return gr.Radio(choices=[(f"{v} ({c.total if k == 'all' else c.by_status[k]})", k) for k, v in TABS.items()],
+                    value=tab_v or "all")
+
+
+def header_text(job, c, hint: str) -> str:
+    return (f"### {esc(job.name)}\n{esc(job.labeling_type.title)} · {c.by_status['labeled']}/{c.total} labeled"
+            + (f" · {hint}" if hint else ""))
+
+
+def instructions(job) -> str:
+    return job.instructions or NO_INSTRUCTIONS
+
+
+def toggle_description(shown: bool):
+    """Labeling Description: show or hide the job's instructions."""
+    return gr.Markdown(visible=not shown), not shown
+
+
+def skips(n: int) -> list:
+    return [gr.skip()] * n
+
+
+class LabelingView:
+    """The shared parts of a labeling page. Subclasses set `noun` (plural, as messages say it:
+    "texts", "files"), call the `build_*` methods in their layout, define `view()`, `outputs`
+    (view's outputs) and `inputs` (what view's handlers take), then `wire_shared()`."""
+
+    noun = "samples"
+    hint = ""
+    delete_noun = None  # what the second delete choice removes ("texts"); default: noun
+
+    def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str, prefix: str,
+                 ids: dict[str, str] | None = None):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.current_job = current_job
+        self.type_id = type_id
+        self.prefix = prefix
+        self._ids = ids or {}
+        self.labels = LabelActions(ctx.store, self.delete_noun or self.noun)
+        self.add_name = self.add_key = self.add_color = self.add_btn = None
+        self.outputs: list = []
+        self.inputs: list = []
+
+    def eid(self, name: str) -> str:
+        """The element id of a part: "<prefix>-<name>" unless the page keeps an older id."""
+        return self._ids.get(name, f"{self.prefix}-{name}")
+
+    # -- layout ------------------------------------------------------------------------------------
+    def build_header(self) -> None:
+        with gr.Row():
+            self.header = gr.Markdown(PICK_A_JOB, elem_id=self.eid("header"))
+            self.describe_btn = gr.Button("Labeling Description", size="sm", scale=0, elem_id=self.eid("describe"))
+        self.description = gr.Markdown(visible=False, elem_id=self.eid("description"),
+                                       elem_classes=["lp-description"])
+        self.described = gr.State(False)
+
+    def build_tabs(self, **kwargs) -> gr.Radio:
+        self.tab = gr.Radio(TAB_CHOICES, value="all", label="Status", elem_id=self.eid("tabs"), **kwargs)
+        return self.tab
+
+    def build_label_management(self, table: bool = True, add: bool = False, note: str = "") -> None:
+        """The Label management accordion: the label table (unless the page shows it elsewhere),
+        rename, recolor and delete everywhere; `add`: a row to add a label with its color."""
+        choices = self.labels.delete_choices
+        with gr.Accordion("Label management", open=False, elem_id=self.eid("label-management")):
+            if table:
+                self.labels_table = gr.Dataframe(interactive=False, label="Labels", elem_id=self.eid("labels-table"))
+            self.lm_label = gr.Dropdown([], label="Label", elem_id=self.eid("lm-label"))
+            with gr.Row():
+                self.lm_new = gr.Textbox(label="New name", elem_id=self.eid("lm-new-name"))
+                self.lm_rename = gr.Button("Rename everywhere", elem_id=self.eid("lm-rename"))
+            with gr.Row():
+                self.lm_color = gr.ColorPicker(value="#3366ff", label="New color", elem_id=self.eid("lm-color"))
+                self.lm_recolor = gr.Button("Change color", elem_id=self.eid("lm-recolor"))
+            with gr.Row():
+                self.lm_mode = gr.Radio(choices, value=choices[0], label="Delete", elem_id=self.eid("lm-delete-mode"))
+                self.lm_delete = gr.Button("Delete the chosen label", variant="stop", elem_id=self.eid("lm-delete"))
+            if add:
+                with gr.Row():
+                    self.build_add_label("Add a label")
+            if note:
+                gr.Markdown(note)
+
+    def build_add_label(self, title: str = "New label", key: bool = False, button: str = "Add label",
+                        size: str | None = None) -> None:
+        """A label's name, (shortcut key,) color and the Add button."""
+        self.add_name = gr.Textbox(label=title, elem_id=self.eid("add-name"))
+        self.add_key = None
+        if key:
+            with gr.Row():
+                self.add_key = gr.Textbox(label="Shortcut key", max_length=1, elem_id=self.eid("add-key"))
+                self.add_color = gr.ColorPicker(value="#3366ff", label="Color", elem_id=self.eid("add-color"))
+        else:
+            self.add_color = gr.ColorPicker(value="#3366ff", label="Color", elem_id=self.eid("add-color"))
+        self.add_btn = gr.Button(button, elem_id=self.eid("add"), **({"size": size} if size else {}))
+
+    def build_panels(self) -> None:
+        """Add data / Export, then Auto labeling (for the types that have it)."""
+        self.data = build_data_panel(self.ctx, self.current_job, self.type_id, prefix=f"{self.prefix}-")
+        self.auto = build_autolabel_panel(self.ctx, self.current_job, self.type_id, prefix=self.prefix)
+
+    # -- what view() uses --------------------------------------------------------------------------
+    def job(self, job_id):
+        """The open job as the event's user may read it; None when it was deleted meanwhile."""
+        try:
+            return get_job(self.store, job_id, actor=acting_user())
+        except NotFound:
+            return None
+
+    def counts(self, job_id):
+        return counts(self.store, job_id, actor=acting_user())
+
+    def query(self, job_id, tab_v, page, size: int, **filters):
+        return query_samples(self.store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
+                                                             page_size=int(size), **filters), actor=acting_user())
+
+    def gone(self) -> list:
+        """The view's updates when the job was deleted meanwhile: say so, change nothing else."""
+        return [GONE] + skips(len(self.outputs) - 1)
+
+    def neighbour(self, job_id, tab_v, page, sample_id, step: int, size: int, **filters):
+        """The sample after (step 1) or before (-1) the open one in the view, across pages:
+        (sample id or None at the end, its page)."""
+        p = self.query(job_id, tab_v, page, size, **filters)
+        ids = [s.id for s in p.items]
+        if sample_id in ids:
+            i = ids.index(sample_id) + step
+            if 0 <= i < len(ids):
+                return ids[i], p.page
+        target = p.page + step
+        if 1 <= target <= p.pages:
+            q = self.query(job_id, tab_v, target, size, **filters)
+            if q.items:
+                return (q.items[0].id if step > 0 else q.items[-1].id), q.page
+        return None, p.page
+
+    def label_frame(self, job, c, count_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+        """The label table (name, color, how many samples use it) and the label names."""
+        names = job.label_set.names()
+        colors = {lab.name: lab.color for lab in job.label_set.labels}
+        return pd.DataFrame([(n, colors.get(n, ""), c.by_label.get(n, 0)) for n in names],
+                            columns=["Label", "Color", count_column or self.noun.capitalize()]), names
+
+    def load_panels(self, job_id) -> list:
+        """The Add data history and the Auto labeling panel for a job just opened."""
+        return [history_frame(self.ctx, job_id)] + self.auto.load(job_id)
+
+    @property
+    def load_outputs(self) -> list:
+        return self.outputs + [self.data.history] + self.auto.outputs
+
+    # -- the shared events -------------------------------------------------------------------------
+    def wire_shared(self, refresh: Callable, label_inputs: list | None = None, add: bool = True,
+                    label_outputs_extra: tuple = ("lm_new", "lm_new", "lm_new", "add_name")) -> None:
+        """Labeling Description, label management and the panels' refresh. `refresh(*inputs)`:
+        the view after a panel's event; label actions take [own inputs] + `label_inputs`
+        (default self.inputs) and are LabelAction objects of this page; `add`: wire the Add label
+        row too (pages whose add takes more, e.g. a shortcut key, wire their own)."""
+        inputs = label_inputs if label_inputs is not None else self.inputs
+        self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
+        extra = [getattr(self, name) for name in label_outputs_extra]
+        self.lm_rename.click(LabelAction(self, self.labels.rename), [self.lm_label, self.lm_new] + inputs,
+                             self.outputs + [extra[0]])
+        self.lm_recolor.click(LabelAction(self, self.labels.recolor), [self.lm_label, self.lm_color] + inputs,
+                              self.outputs + [extra[1]])
+        self.lm_delete.click(LabelAction(self, self.labels.delete), [self.lm_label, self.lm_mode] + inputs,
+                             self.outputs + [extra[2]])
+        if add and self.add_btn is not None:
+            for event in (self.add_btn.click, self.add_name.submit):
+                event(LabelAction(self, self.labels.add), [self.add_name, self.add_color] + inputs,
+                      self.outputs + [extra[3]])
+        for event in self.data.events + self.auto.events:  # an import, a finished run, a bulk confirm
+            event.success(refresh, inputs, self.outputs)
+
+    # -- hooks the label actions use ---------------------------------------------------------------
+    def unsaved(self, args: tuple) -> bool:
+        """True when the page's editor (one of the inputs) holds unsaved changes; pages with an
+        editor say how to tell."""
+        return False
+
+    def after_label_action(self, args: tuple) -> list:
+        """The view after a label was renamed, recolored, deleted or added (args: self.inputs' values)."""
+        return self.view(*args)
+
+    def view(self, *args) -> list:  # pragma: no cover - every page defines it
+        raise NotImplementedError
+
+
+class LabelAction:
+    """A label management event of a page: refuses while the editor holds unsaved changes (its
+    annotation names the labels), runs the action as the event's user, refreshes the view and
+    empties the text box the action read."""
+
+    def __init__(self, page: LabelingView, action: Callable[..., Any]):
+        self.page = page
+        self.action = action
+        self.__name__ = f"label_{getattr(action, '__name__', 'action')}"
+
+    def __call__(self, *args):  # the user from the event's context: callable objects get no gr.Request
+        return user_errors(self._run)(*args)
+
+    def _run(self, *args):
+        n_own = len(args) - len(self.page.inputs)
+        own, rest = args[:n_own], args[n_own:]
+        job_id = rest[0]
+        if job_id is None:
+            raise UserError("open a job first")
+        refuse_if_unsaved(self.page.unsaved(rest), self.page.noun.rstrip("s"))
+        self.action(acting_user(), job_id, *own)
+        return self.page.after_label_action(rest) + [""]
+
+
+class Pager:
+    """◀ / ▶ of a paged list: the view of the page before or after (inputs: job, tab, page, ...)."""
+
+    def __init__(self, page: LabelingView, delta: int, page_index: int = 2):
+        self.page = page
+        self.delta = delta
+        self.page_index = page_index
+        self.__name__ = "previous_page" if delta < 0 else "next_page"
+
+    def __call__(self, *args):
+        args = list(args)
+        args[self.page_index] = max(1, int(args[self.page_index] or 1) + self.delta)
+        return self.page.view(*args)
+
+
+class FirstPage(Pager):
+    """A filter or tab changed: the first page of the new view."""
+
+    def __init__(self, page: LabelingView, page_index: int = 2):
+        super().__init__(page, 0, page_index)
+        self.__name__ = "first_page"
+
+    def __call__(self, *args):
+        args = list(args)
+        args[self.page_index] = 1
+        return self.page.view(*args)
