@@ -10,17 +10,12 @@ from datetime import datetime
 from .core import Store
 from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
+from .types import REGISTRY
 
 # Tasks a model can perform, by the labeling types whose jobs may use them (pre-labeling and
-# backbones for active learning). "embedding": a backbone whose features train a head.
-TASKS_BY_TYPE: dict[str, tuple[str, ...]] = {
-    "image_classification": ("image-classification", "embedding"),
-    "object_detection": ("object-detection",),
-    "text_classification": ("text-classification", "embedding"),
-    "named_entity_recognition": ("token-classification",),
-    "speech_labeling": ("automatic-speech-recognition",),
-    "sound_classification": ("audio-classification",),
-}
+# backbones for active learning): the types' model_tasks (store/types/). "embedding": a backbone
+# whose features train a head.
+TASKS_BY_TYPE: dict[str, tuple[str, ...]] = {t.id: t.model_tasks for t in REGISTRY.values() if t.model_tasks}
 TASKS = tuple(sorted({t for ts in TASKS_BY_TYPE.values() for t in ts}))
 MAX_NAME = 128
 

@@ -46,7 +46,8 @@ def shapes_of_label(store: Store, job_id: int, label: str, sort: str = "area", d
                     limit: int = MAX_CROPS, actor: str | None = None) -> list[ShapeCrop]:
     require_job(store, actor, job_id, "read")
     job = get_job(store, job_id)
-    if job.labeling_type.relabel is None or job.type not in ("object_detection", "image_segmentation"):
+    t = job.labeling_type  # shapes on an image: object detection, image segmentation
+    if t.relabel is None or t.media != "image" or not t.shape_types:
         raise ValidationError("quick review is for object detection and image segmentation jobs")
     if sort not in SORTS:
         raise ValidationError(f"sort by one of: {', '.join(SORTS)}")

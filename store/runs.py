@@ -11,6 +11,7 @@ from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
 from .jobs import get_job
 from .access import require_job
+from .types import REGISTRY
 
 KINDS = {
     "active_learning": "Active learning",
@@ -18,15 +19,8 @@ KINDS = {
     "grouping": "Auto grouping",
 }
 MODES = ("fast", "precise")
-# Which kinds each labeling type offers.
-KINDS_BY_TYPE: dict[str, tuple[str, ...]] = {
-    "image_classification": ("active_learning", "prelabel", "grouping"),
-    "object_detection": ("active_learning", "prelabel", "grouping"),
-    "text_classification": ("active_learning", "prelabel", "grouping"),
-    "named_entity_recognition": ("prelabel",),
-    "speech_labeling": ("prelabel",),
-    "sound_classification": ("active_learning", "prelabel", "grouping"),
-}
+# Which kinds each labeling type offers: the types' autolabel_kinds (store/types/).
+KINDS_BY_TYPE: dict[str, tuple[str, ...]] = {t.id: t.autolabel_kinds for t in REGISTRY.values() if t.autolabel_kinds}
 FINAL = ("done", "failed", "cancelled")
 MAX_BATCH = 512
 # F4.2 thresholds
@@ -135,7 +129,7 @@ def check_preconditions(store: Store, job_id: int, kind: str, mode: str | None =
         "SELECT label, count(DISTINCT sample_id) FROM (SELECT sample_id, unnest(labels) AS label FROM job_samples "
         "WHERE job_id = ? AND status = 'labeled') GROUP BY label", [job_id]))
     noun = "images" if job.labeling_type.media == "image" else "samples"
-    if job.type == "object_detection":
+    if job.labeling_type.active_learning_needs == "annotated_samples":
         images = store.db.scalar(
             "SELECT count(*) FROM job_samples WHERE job_id = ? AND status = 'labeled' AND len(labels) > 0", [job_id])
         if images < MIN_DETECTION_IMAGES:

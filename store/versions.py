@@ -30,21 +30,16 @@ from .jobs import Job, get_job
 from .labelset import LabelSet
 from .objects import safe_file_name
 from .access import require_job
+from .types import REGISTRY
 
 log = logging.getLogger(__name__)
 MAX_DESCRIPTION = 1000
 DATA, MANIFEST, CARD = "data.parquet", "manifest.jsonl", "README.md"
 _LOCK = threading.Lock()  # one publish at a time per process: numbers and keys are not raced for
 
-# Hugging Face task categories per labeling type (the dataset card's header)
-TASK_CATEGORIES = {
-    "image_classification": ["image-classification"], "object_detection": ["object-detection"],
-    "image_segmentation": ["image-segmentation"], "text_classification": ["text-classification"],
-    "named_entity_recognition": ["token-classification"], "text_triplet": ["token-classification"],
-    "sound_classification": ["audio-classification"], "speech_labeling": ["automatic-speech-recognition"],
-    "speech_paragraph": ["automatic-speech-recognition", "audio-classification"],
-    "video_labeling": ["object-detection"],
-}
+# Hugging Face task categories per labeling type (the dataset card's header): the types'
+# task_categories (store/types/)
+TASK_CATEGORIES = {t.id: list(t.task_categories) for t in REGISTRY.values()}
 
 
 @dataclass(frozen=True)

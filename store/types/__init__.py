@@ -1,20 +1,43 @@
-"""The registry of labeling types: REGISTRY[type_id] -> LabelingType (one module per type)."""
+"""The registry of labeling types: REGISTRY[type_id] -> LabelingType (one module per type).
+
+Every module of this package declares one type as `TYPE = LabelingType(...)`, found by scanning the
+package; REGISTRY is ordered by the types' `order`. Helper modules (HELPERS) declare none; any
+other module without a TYPE is an error, as are two types with one id or one order.
+"""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from typing import Iterable
+
 from ..errors import ValidationError
-from . import (image_classification, image_segmentation, named_entity_recognition, object_detection,
-               sound_classification, speech_labeling, speech_paragraph, text_classification, text_triplet,
-               video_labeling)
 from .base import Annotation, LabelingType
 
-_ORDER = ("image_classification", "object_detection", "image_segmentation", "text_classification",
-          "named_entity_recognition", "text_triplet", "sound_classification", "speech_labeling",
-          "speech_paragraph", "video_labeling")
-_TYPES = {t.id: t for t in (image_classification.TYPE, object_detection.TYPE, image_segmentation.TYPE,
-                            text_classification.TYPE, named_entity_recognition.TYPE, text_triplet.TYPE,
-                            sound_classification.TYPE, speech_labeling.TYPE, speech_paragraph.TYPE,
-                            video_labeling.TYPE)}
-REGISTRY: dict[str, LabelingType] = {type_id: _TYPES[type_id] for type_id in _ORDER}
+HELPERS = frozenset({"base", "shapes"})  # modules of this package that declare no type
+
+
+def scan_types(package: str, path: Iterable[str], helpers: Iterable[str] = HELPERS) -> dict[str, LabelingType]:
+    """The types the modules of a package declare, keyed by id, in their `order`."""
+    helpers = set(helpers)
+    found: list[LabelingType] = []
+    for info in sorted(pkgutil.iter_modules(list(path)), key=lambda m: m.name):
+        if info.name in helpers:
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        t = getattr(module, "TYPE", None)
+        if not isinstance(t, LabelingType):
+            raise RuntimeError(f"{package}.{info.name} declares no TYPE = LabelingType(...): declare one, "
+                               f"or list the module in {package}.HELPERS")
+        found.append(t)
+    for what in ("id", "order"):
+        values = [getattr(t, what) for t in found]
+        doubles = sorted({str(v) for v in values if values.count(v) > 1})
+        if doubles:
+            raise RuntimeError(f"two labeling types in {package} share the {what} {', '.join(doubles)}")
+    return {t.id: t for t in sorted(found, key=lambda t: t.order)}
+
+
+REGISTRY: dict[str, LabelingType] = scan_types(__name__, __path__)
 
 SCENES = {"images": "Images", "audio": "Audio", "text": "Text", "video": "Video"}
 
@@ -27,4 +50,4 @@ def get_type(type_id: str) -> LabelingType:
             f"unknown labeling type {type_id!r}; one of: {', '.join(REGISTRY)}") from None
 
 
-__all__ = ["REGISTRY", "SCENES", "Annotation", "LabelingType", "get_type"]
+__all__ = ["HELPERS", "REGISTRY", "SCENES", "Annotation", "LabelingType", "get_type", "scan_types"]

@@ -1,4 +1,5 @@
-"""What a labeling type declares, once: its rules, its media, its annotation check, its formats."""
+"""What a labeling type declares, once: its rules, its media, its annotation check, its formats,
+its labeling widget and shape tools, its auto labeling (kinds, model tasks) and its dataset card."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +11,12 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 VIDEO_EXTENSIONS = (".mp4",)
 TEXT_EXTENSIONS = (".txt", ".csv", ".jsonl")
+# The labeling widgets a type's page is built on (field `widget`).
+WIDGETS = ("grid", "shapes", "spans", "transcript", "segments", "video")
+# What active learning needs before it runs (F4.2; store/runs.py has the thresholds):
+# "labels_per_class": MIN_CLASSES labels each on MIN_PER_CLASS labeled samples;
+# "annotated_samples": MIN_DETECTION_IMAGES labeled samples with at least one label (detection).
+ACTIVE_LEARNING_NEEDS = ("labels_per_class", "annotated_samples")
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class Annotation:
 @dataclass(frozen=True)
 class LabelingType:
     id: str  # SPEC F8.1
+    order: int  # position in REGISTRY (and in every list of types)
     title: str
     scene: str  # images | audio | text | video
     media: str  # image | audio | text | video: what a sample of this type is
@@ -39,6 +47,17 @@ class LabelingType:
     page: str | None = None  # module under pages/ that labels this type
     description: str = ""
     extensions: tuple[str, ...] = field(default=())
+    widget: str = ""  # one of WIDGETS: the labeling widget the type's page uses
+    tools: tuple[str, ...] = ()  # shape drawing tools the page offers, the first the default
+    shape_types: tuple[str, ...] = ()  # shape types an annotation may hold (store/types/shapes.py)
+    # Auto labeling (when auto_labeling): the kinds offered (store/runs.py KINDS), the model tasks (transformers
+    # pipeline tasks, "embedding": a backbone) its jobs may use, the task pre-labeling runs, and
+    # what active learning needs first.
+    autolabel_kinds: tuple[str, ...] = ()
+    model_tasks: tuple[str, ...] = ()
+    prelabel_task: str | None = None
+    active_learning_needs: str = "labels_per_class"
+    task_categories: tuple[str, ...] = ()  # Hugging Face task categories (the dataset card)
 
     @property
     def available(self) -> bool:

@@ -6,12 +6,17 @@ from .base import IMAGE_EXTENSIONS, Annotation, LabelingType
 from .shapes import relabel_shapes, shape_label_names, validate_shapes
 
 
+SHAPES = ("polygon",)
+
+
 def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annotation:
-    return validate_shapes(data, label_set, meta, ("polygon",))
+    return validate_shapes(data, label_set, meta, SHAPES)
 
 
 TYPE = LabelingType(
-    id="image_segmentation", title="Image segmentation", scene="images", media="image",
+    id="image_segmentation", order=2, title="Image segmentation", scene="images", media="image",
     rules=LabelRules(colors=True), formats=("manifest", "coco", "parquet"), validate=validate, relabel=relabel_shapes, label_names=shape_label_names,
     page="pages.image_segmentation", extensions=IMAGE_EXTENSIONS,
-    description="Polygons and extreme-point outlines.")
+    description="Polygons and extreme-point outlines.",
+    widget="shapes", tools=("polygon", "extreme_points"), shape_types=SHAPES,
+    task_categories=("image-segmentation",))
