@@ -20,10 +20,12 @@ from ..core import Store
 from ..errors import StoreError, ValidationError
 from .common import ImportItem
 from ..labelset import Label, LabelSet
-from ..types.shapes import SHAPE_TYPES, check_shape, shape_bbox
+from ..types import REGISTRY
+from ..types.shapes import check_shape, shape_bbox
 
-ALLOWED = {"object_detection": SHAPE_TYPES, "image_segmentation": ("polygon",)}
-TYPE_TITLES = {"object_detection": "object detection", "image_segmentation": "image segmentation"}
+# The shape types an import may bring, by the types of shapes on an image (their shape_types)
+ALLOWED = {t.id: t.shape_types for t in REGISTRY.values() if t.media == "image" and t.shape_types}
+TYPE_TITLES = {type_id: REGISTRY[type_id].title.lower() for type_id in ALLOWED}
 CIRCLE_POINTS = 32  # circles become polygons of this many points where a format has no circle
 
 
