@@ -27,8 +27,10 @@ from components.data_panel import build_data_panel, history_frame
 from store.errors import NotFound
 from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, query_samples
+from store.types import REGISTRY
 
-from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, unsaved_message, user_errors
+from ..common import (AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, unsaved_message,
+                      user_errors)
 from ..label_actions import LabelActions
 
 PICK_A_JOB = "Pick a job in My Creations, then press Label."
@@ -63,6 +65,12 @@ def skips(n: int) -> list:
     return [gr.skip()] * n
 
 
+def who_labeled(s) -> str:
+    """Who labeled a sample and when, as the open sample's description says it."""
+    return (f"labeled by **{esc(s.labeled_by)}** on {s.labeled_at:%Y-%m-%d %H:%M}" if s.labeled_by and s.labeled_at
+            else "not labeled yet")
+
+
 class LabelingView:
     """The shared parts of a labeling page. Subclasses set `noun` (plural, as messages say it:
     "texts", "files"), call the `build_*` methods in their layout, define `view()`, `outputs`
@@ -71,6 +79,7 @@ class LabelingView:
     noun = "samples"
     hint = ""
     delete_noun = None  # what the second delete choice removes ("texts"); default: noun
+    editor: tuple = ()  # the editor and what describes its open sample (keep_editor leaves them alone)
 
     def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str, prefix: str,
                  ids: dict[str, str] | None = None):
@@ -79,15 +88,16 @@ class LabelingView:
         self.current_job = current_job
         self.type_id = type_id
         self.prefix = prefix
-        self._ids = ids or {}
+        self._elem_ids = ids or {}
         self.labels = LabelActions(ctx.store, self.delete_noun or self.noun)
         self.add_name = self.add_key = self.add_color = self.add_btn = None
+        self.rules = REGISTRY[type_id].rules
         self.outputs: list = []
         self.inputs: list = []
 
     def eid(self, name: str) -> str:
         """The element id of a part: "<prefix>-<name>" unless the page keeps an older id."""
-        return self._ids.get(name, f"{self.prefix}-{name}")
+        return self._elem_ids.get(name, f"{self.prefix}-{name}" if self.prefix else name)
 
     # -- layout ------------------------------------------------------------------------------------
     def build_header(self) -> None:
@@ -104,7 +114,9 @@ class LabelingView:
 
     def build_label_management(self, table: bool = True, add: bool = False, note: str = "") -> None:
         """The Label management accordion: the label table (unless the page shows it elsewhere),
-        rename, recolor and delete everywhere; `add`: a row to add a label with its color."""
+        rename, recolor (types whose labels have colors) and delete everywhere; `add`: a row to add
+        a label (with its color)."""
+        colors = self.rules.colors
         choices = self.labels.delete_choices
         with gr.Accordion("Label management", open=False, elem_id=self.eid("label-management")):
             if table:
@@ -113,7 +125,7 @@ class LabelingView:
             with gr.Row():
                 self.lm_new = gr.Textbox(label="New name", elem_id=self.eid("lm-new-name"))
                 self.lm_rename = gr.Button("Rename everywhere", elem_id=self.eid("lm-rename"))
-            with gr.Row():
+            with gr.Row(visible=colors):
                 self.lm_color = gr.ColorPicker(value="#3366ff", label="New color", elem_id=self.eid("lm-color"))
                 self.lm_recolor = gr.Button("Change color", elem_id=self.eid("lm-recolor"))
             with gr.Row():
@@ -137,10 +149,24 @@ class LabelingView:
         else:
             self.add_color = gr.ColorPicker(value="#3366ff", label="Color", elem_id=self.eid("add-color"))
         self.add_btn = gr.Button(button, elem_id=self.eid("add"), **({"size": size} if size else {}))
+        if not self.rules.colors:
+            self.add_color.visible = False
+
+    def build_paged_list(self, widget: Callable[..., gr.HTML], name: str = "list", **column) -> gr.HTML:
+        """The list of the view (`widget`, opened by a click) in a column (`column`: its scale,
+        min_width) with ◀ page ▶ under it (prev_page, page_info, next_page)."""
+        with gr.Column(**column):
+            listed = widget(open_on_click=True, elem_id=self.eid(name))
+            with gr.Row():
+                self.prev_page = gr.Button("◀", size="sm", min_width=40, elem_id=self.eid("prev-page"))
+                self.page_info = gr.Markdown("", elem_id=self.eid("page-info"))
+                self.next_page = gr.Button("▶", size="sm", min_width=40, elem_id=self.eid("next-page"))
+        return listed
 
     def build_panels(self) -> None:
         """Add data / Export, then Auto labeling (for the types that have it)."""
-        self.data = build_data_panel(self.ctx, self.current_job, self.type_id, prefix=f"{self.prefix}-")
+        self.data = build_data_panel(self.ctx, self.current_job, self.type_id,
+                                     prefix=f"{self.prefix}-" if self.prefix else "")
         self.auto = build_autolabel_panel(self.ctx, self.current_job, self.type_id, prefix=self.prefix)
 
     # -- what view() uses --------------------------------------------------------------------------
@@ -158,19 +184,33 @@ class LabelingView:
         return query_samples(self.store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
                                                              page_size=int(size), **filters), actor=acting_user())
 
+    def listing(self, job_id, tab_v, page, size: int, open_id=None, **filters):
+        """What a view shows: (job, counts, the page of the view, the open sample: `open_id` or
+        the page's first); None when the job was deleted meanwhile."""
+        job = self.job(job_id)
+        if job is None:
+            return None
+        p = self.query(job_id, tab_v, page, size, **filters)
+        return job, self.counts(job_id), p, open_id if open_id is not None or not p.items else p.items[0].id
+
     def gone(self) -> list:
         """The view's updates when the job was deleted meanwhile: say so, change nothing else."""
         return [GONE] + skips(len(self.outputs) - 1)
 
-    def neighbour(self, job_id, tab_v, page, sample_id, step: int, size: int, **filters):
+    def neighbour(self, job_id, tab_v, page, sample_id, step: int, size: int, in_order: bool = False, **filters):
         """The sample after (step 1) or before (-1) the open one in the view, across pages:
-        (sample id or None at the end, its page)."""
+        (sample id or None at the end, its page). `in_order`: a sample that left the view (saved
+        on the Unlabeled tab) is followed by the next id of its page (views are in id order)."""
         p = self.query(job_id, tab_v, page, size, **filters)
         ids = [s.id for s in p.items]
         if sample_id in ids:
             i = ids.index(sample_id) + step
             if 0 <= i < len(ids):
                 return ids[i], p.page
+        elif in_order and sample_id is not None:
+            later = [i for i in ids if (i > sample_id if step > 0 else i < sample_id)]
+            if later:
+                return (later[0] if step > 0 else later[-1]), p.page
         target = p.page + step
         if 1 <= target <= p.pages:
             q = self.query(job_id, tab_v, target, size, **filters)
@@ -178,12 +218,29 @@ class LabelingView:
                 return (q.items[0].id if step > 0 else q.items[-1].id), q.page
         return None, p.page
 
+    def step_to(self, job_id, tab_v, page, sample_id, step: int, size: int, **filters):
+        """Next / Previous: the neighbour (sample id, page); at an end of the view it says so and
+        the open sample stays (sample_id, page)."""
+        target, new_page = self.neighbour(job_id, tab_v, page, sample_id, step, size, **filters)
+        if target is None:
+            gr.Info(f"This is the {'last' if step > 0 else 'first'} {self.noun.rstrip('s')} of the view")
+            return sample_id, page
+        return target, new_page
+
+    def keep_editor(self, out: list, dirty: bool) -> list:
+        """view()'s updates for a list that moved (tab, filter, page): while the editor holds
+        unsaved changes, it and what describes its sample (`editor`) stay as they are."""
+        return keep_unsaved(out, self.outputs, self.editor, dirty)
+
     def label_frame(self, job, c, count_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:
         """The label table (name, color, how many samples use it) and the label names."""
         names = job.label_set.names()
+        count = count_column or self.noun.capitalize()
+        if not self.rules.colors:
+            return pd.DataFrame([(n, c.by_label.get(n, 0)) for n in names], columns=["Label", count]), names
         colors = {lab.name: lab.color for lab in job.label_set.labels}
         return pd.DataFrame([(n, colors.get(n, ""), c.by_label.get(n, 0)) for n in names],
-                            columns=["Label", "Color", count_column or self.noun.capitalize()]), names
+                            columns=["Label", "Color", count]), names
 
     def load_panels(self, job_id) -> list:
         """The Add data history and the Auto labeling panel for a job just opened."""
@@ -255,28 +312,30 @@ class LabelAction:
 
 
 class Pager:
-    """◀ / ▶ of a paged list: the view of the page before or after (inputs: job, tab, page, ...)."""
+    """◀ / ▶ of a paged list: the view of the page before or after (inputs: job, tab, page, ...);
+    `view`: what gives it (default: the page's view)."""
 
-    def __init__(self, page: LabelingView, delta: int, page_index: int = 2):
+    def __init__(self, page: LabelingView, delta: int, page_index: int = 2, view: Callable | None = None):
         self.page = page
         self.delta = delta
         self.page_index = page_index
+        self.view = view
         self.__name__ = "previous_page" if delta < 0 else "next_page"
 
     def __call__(self, *args):
         args = list(args)
         args[self.page_index] = max(1, int(args[self.page_index] or 1) + self.delta)
-        return self.page.view(*args)
+        return (self.view or self.page.view)(*args)
 
 
 class FirstPage(Pager):
     """A filter or tab changed: the first page of the new view."""
 
-    def __init__(self, page: LabelingView, page_index: int = 2):
-        super().__init__(page, 0, page_index)
+    def __init__(self, page: LabelingView, page_index: int = 2, view: Callable | None = None):
+        super().__init__(page, 0, page_index, view)
         self.__name__ = "first_page"
 
     def __call__(self, *args):
         args = list(args)
         args[self.page_index] = 1
-        return self.page.view(*args)
+        return (self.view or self.page.view)(*args)

@@ -1,0 +1,280 @@
+"""The image grid widget page: image classification (F3.1, F2.2-F2.5, F3.12).
+
+Status tabs with counts, filters (hard examples, labels, name, labeler, cluster, origin), the
+thumbnails of the view with selection in the browser, batch labeling of the selected images
+(Apply empties the label box: the next selection never gets the last labels silently), Remove,
+Confirm, hard-example marks, Delete (source files only after a confirmation), a preview with the
+image's own labels; label management, Labeling Description, Add data / Export, Auto labeling
+from the labeling view (base.py)."""
+from __future__ import annotations
+
+import gradio as gr
+
+from components.sample_grid import grid_value, preview_id, sample_grid, selected_ids
+from store.annotations import apply_labels, remove_labels, set_labels
+from store.predictions import confirm_samples
+from store.samples import clusters, delete_samples, get_sample, labelers, sample_image, set_hard
+
+from ..common import AppContext, UserError, acting_user, esc, user_errors
+from .base import FirstPage, LabelingView, Pager, header_text, instructions, skips, status_tabs
+
+PAGE_SIZES = [24, 48, 96]
+HARD = {"All": None, "Hard examples": True, "Not hard": False}
+ORIGIN = {"All": None, "From inference": True, "Not from inference": False}
+PAGE = 9  # the page number's place in the view's inputs
+IDS = {"header": "label-header", "describe": "describe-btn", "description": "labeling-description",
+       "tabs": "status-tabs", "add-name": "lm-add-name", "add": "lm-add"}  # the ids tests and links know
+
+
+def _filters(hard, labels, name, by, cluster, origin, hard_first) -> dict:
+    return dict(labels=tuple(labels or ()), name=name or "", labeled_by=by or "", hard=HARD.get(hard),
+                cluster=cluster or "", from_inference=ORIGIN.get(origin), hard_first=bool(hard_first))
+
+
+def _items(page) -> list[dict]:
+    return [{"id": s.id, "name": s.name, "thumb": f"/media/{s.id}/thumb", "labels": s.labels, "hard": s.hard,
+             "status": s.status} for s in page.items]
+
+
+def selection_updates(ids: list[int]) -> list:
+    """The selection count and the buttons that act on the selection (enabled when there is one)."""
+    return [f"**{len(ids)}** selected"] + [gr.Button(interactive=bool(ids)) for _ in range(6)]
+
+
+class ImageGridPage(LabelingView):
+    noun = "images"
+    delete_noun = "images"
+
+    def __init__(self, ctx: AppContext, current_job: gr.State):
+        super().__init__(ctx, current_job, "image_classification", "", ids=IDS)
+        self.build_header()
+        self.build_tabs()
+        self._build_filters()
+        self._build_toolbar()
+        with gr.Row():
+            with gr.Column(scale=3):
+                self.grid = sample_grid()
+            with gr.Column(scale=1, min_width=280):
+                self._build_label_panel()
+        self._build_preview()
+        self.build_label_management(add=True)
+        self.build_panels()
+        self.inputs = [current_job, self.tab, self.f_hard, self.f_labels, self.f_name, self.f_by, self.f_cluster,
+                       self.f_origin, self.f_hard_first, self.page_no, self.page_size]
+        self.selection = [self.selection_info, self.apply_btn, self.remove_btn, self.hard_btn, self.unhard_btn,
+                          self.delete_btn, self.confirm_btn]
+        self.outputs = [self.header, self.tab, self.f_labels, self.f_by, self.f_cluster, self.grid, self.page_no,
+                        self.page_info, self.label_pick, self.label_counts, self.labels_table, self.lm_label,
+                        self.preview_labels, self.description] + self.selection
+        self._wire()
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _build_filters(self) -> None:
+        with gr.Accordion("Filters", open=False, elem_id="filters"):
+            with gr.Row():
+                self.f_hard = gr.Radio(list(HARD), value="All", label="Hard example")
+                self.f_labels = gr.Dropdown([], multiselect=True, label="Label (any of)", elem_id="filter-labels")
+                self.f_name = gr.Textbox(label="File name or path contains", elem_id="filter-name")
+            with gr.Row():
+                self.f_by = gr.Dropdown([("Anyone", "")], value="", label="Labeled by")
+                self.f_cluster = gr.Dropdown([("All", "")], value="", label="Sample attribute (cluster)")
+                self.f_origin = gr.Radio(list(ORIGIN), value="All", label="Data attribute")
+                self.f_hard_first = gr.Checkbox(label="Hard examples first")
+            self.filter_btn = gr.Button("Apply filters", size="sm", elem_id="filter-apply")
+
+    def _build_toolbar(self) -> None:
+        with gr.Row(elem_id="grid-toolbar"):
+            self.select_page_btn = gr.Button("Select page", size="sm", scale=0, min_width=110, elem_id="select-page")
+            self.clear_btn = gr.Button("Clear selection", size="sm", scale=0, min_width=120,
+                                       elem_id="clear-selection")
+            self.selection_info = gr.Markdown("0 selected", elem_id="selection-info")
+            self.prev_btn = gr.Button("◀ Previous", size="sm", scale=0, min_width=100, elem_id="prev-page")
+            self.page_no = gr.Number(value=1, precision=0, minimum=1, label="Page", elem_id="page-number", scale=0,
+                                     min_width=90)
+            self.next_btn = gr.Button("Next ▶", size="sm", scale=0, min_width=90, elem_id="next-page")
+            self.page_size = gr.Dropdown(PAGE_SIZES, value=48, label="Per page", scale=0, min_width=90)
+            self.page_info = gr.Markdown("", elem_id="page-info")
+
+    def _build_label_panel(self) -> None:
+        gr.Markdown("#### Label the selected images")
+        self.label_pick = gr.Dropdown([], label="Label (pick one or type a new one)", allow_custom_value=True,
+                                      multiselect=True, elem_id="label-pick")
+        self.apply_btn = gr.Button("Apply label", variant="primary", interactive=False, elem_id="apply-label")
+        self.remove_btn = gr.Button("Remove these labels from selected", interactive=False, elem_id="remove-label")
+        self.confirm_btn = gr.Button("Confirm selected", interactive=False, elem_id="confirm-selected")
+        with gr.Row():
+            self.hard_btn = gr.Button("Mark hard", size="sm", interactive=False, elem_id="mark-hard")
+            self.unhard_btn = gr.Button("Unmark hard", size="sm", interactive=False, elem_id="unmark-hard")
+        self.label_counts = gr.Markdown(elem_id="label-counts")
+        with gr.Accordion("Delete selected", open=False, elem_id="delete-panel"):
+            self.del_source = gr.Checkbox(label="Also delete the source files from storage", elem_id="delete-source")
+            self.del_confirm = gr.Checkbox(
+                label="I understand: deleting source files cannot be undone and may affect other "
+                      "datasets, jobs or versions that use them", visible=False, elem_id="delete-source-confirm")
+            self.delete_btn = gr.Button("Delete selected", variant="stop", interactive=False, elem_id="delete-selected")
+
+    def _build_preview(self) -> None:
+        with gr.Accordion("Preview", open=False, elem_id="preview") as self.preview_box:
+            with gr.Row():
+                self.preview_img = gr.Image(label="Sample", interactive=False, height=360, elem_id="preview-image")
+                with gr.Column():
+                    self.preview_info = gr.Markdown(elem_id="preview-info")
+                    self.preview_labels = gr.Dropdown([], multiselect=True, allow_custom_value=True,
+                                                      label="Labels of this image", elem_id="preview-labels")
+                    self.preview_save = gr.Button("Save labels of this image", elem_id="preview-save")
+        self.preview_id = gr.State(None)
+
+    def _wire(self) -> None:
+        inputs, outputs, grid = self.inputs, self.outputs, self.grid
+        first = FirstPage(self, PAGE)
+        for comp in (self.tab, self.f_hard, self.f_origin, self.f_hard_first, self.page_size):
+            comp.change(first, inputs, outputs)
+        for comp in (self.f_labels, self.f_by, self.f_cluster):
+            comp.input(first, inputs, outputs)
+        self.f_name.submit(first, inputs, outputs)
+        self.filter_btn.click(first, inputs, outputs)
+        self.page_no.submit(self.view, inputs, outputs)
+        self.prev_btn.click(Pager(self, -1, PAGE), inputs, outputs)
+        self.next_btn.click(Pager(self, 1, PAGE), inputs, outputs)
+        grid.change(self.on_grid_change, [grid], self.selection)
+        grid.preview(self.on_preview, [self.current_job, grid], [self.preview_img, self.preview_info,
+                                                                 self.preview_labels, self.preview_id,
+                                                                 self.preview_box])
+        self.select_page_btn.click(self.on_select_page, [grid], [grid] + self.selection)
+        self.clear_btn.click(self.on_clear, [grid], [grid] + self.selection)
+        self.apply_btn.click(self.on_apply, [grid, self.label_pick] + inputs, outputs)
+        self.remove_btn.click(self.on_remove, [grid, self.label_pick] + inputs, outputs)
+        self.confirm_btn.click(self.on_confirm_selected, [grid] + inputs, outputs)
+        self.hard_btn.click(self.mark_hard, [grid] + inputs, outputs)
+        self.unhard_btn.click(self.unmark_hard, [grid] + inputs, outputs)
+        self.del_source.change(self.on_delete_source, [self.del_source], [self.del_confirm])
+        self.delete_btn.click(self.on_delete, [grid, self.del_source, self.del_confirm] + inputs,
+                              outputs + [self.del_source, self.del_confirm])
+        self.preview_save.click(self.on_preview_save, [self.preview_id, self.preview_labels] + inputs, outputs)
+        self.wire_shared(self.view)
+
+    # -- the view ------------------------------------------------------------------------------------
+    def view(self, job_id, tab_v, hard, labels, name, by, cluster, origin, hard_first, page, size, selected=()):
+        """Everything the page shows for the current view."""
+        if job_id is None:
+            return skips(len(self.outputs))
+        job = self.job(job_id)
+        if job is None:
+            return self.gone()
+        c = self.counts(job_id)
+        p = self.query(job_id, tab_v, page, size or 48,
+                       **_filters(hard, labels, name, by, cluster, origin, hard_first))
+        frame, names = self.label_frame(job, c)
+        counts_md = " · ".join(f"{esc(n)}: **{c.by_label.get(n, 0)}**" for n in names) or "No labels yet."
+        keep = [i for i in selected if i in {s.id for s in p.items}]
+        actor = acting_user()
+        return [
+            header_text(job, c, esc(job.description) if job.description else ""), status_tabs(c, tab_v),
+            gr.Dropdown(choices=names, value=[v for v in (labels or []) if v in names]),
+            gr.Dropdown(choices=[("Anyone", "")] + [(u, u) for u in labelers(self.store, job_id, actor=actor)]),
+            gr.Dropdown(choices=[("All", "")] + [(x, x) for x in clusters(self.store, job_id, actor=actor)]),
+            grid_value(_items(p), keep), gr.Number(value=p.page), f"{p.total:,} samples · page {p.page} of {p.pages}",
+            # after Apply, Remove or a label change the box is empty: Apply never adds the last
+            # labels (or a renamed label's old name) to the next selection silently
+            gr.Dropdown(choices=names, value=[]),
+            f"**Labels** — {counts_md}", frame, gr.Dropdown(choices=names, value=None), gr.Dropdown(choices=names),
+            instructions(job),
+        ] + selection_updates(keep)
+
+    def load(self, job_id):
+        """Open a job on this page: first tab, first page, no filters."""
+        return self.view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48) + self.load_panels(job_id)
+
+    # -- selection -----------------------------------------------------------------------------------
+    def on_grid_change(self, grid_v):
+        return selection_updates(selected_ids(grid_v))
+
+    def on_select_page(self, grid_v):
+        items = (grid_v or {}).get("items", [])
+        return [grid_value(items, [it["id"] for it in items])] + selection_updates([it["id"] for it in items])
+
+    def on_clear(self, grid_v):
+        return [grid_value((grid_v or {}).get("items", []), [])] + selection_updates([])
+
+    # -- actions on the selection ----------------------------------------------------------------------
+    @user_errors
+    def on_apply(self, grid_v, labels, *args):
+        n = apply_labels(self.store, args[0], selected_ids(grid_v), list(labels or []), actor=acting_user())
+        gr.Info(f"Labeled {n} images")
+        return self.view(*args)
+
+    @user_errors
+    def on_confirm_selected(self, grid_v, *args):
+        n = confirm_samples(self.store, args[0], selected_ids(grid_v), actor=acting_user())
+        gr.Info(f"Confirmed {n} images: they are Labeled")
+        return self.view(*args)
+
+    @user_errors
+    def on_remove(self, grid_v, labels, *args):
+        if not labels:
+            raise UserError("choose the labels to remove in the label box first")
+        n = remove_labels(self.store, args[0], selected_ids(grid_v), list(labels), actor=acting_user())
+        gr.Info(f"Removed from {n} images")
+        return self.view(*args)
+
+    def _hard(self, flag: bool, grid_v, args):
+        set_hard(self.store, args[0], selected_ids(grid_v), flag, actor=acting_user())
+        return self.view(*args, selected=selected_ids(grid_v))
+
+    @user_errors
+    def mark_hard(self, grid_v, *args):
+        return self._hard(True, grid_v, args)
+
+    @user_errors
+    def unmark_hard(self, grid_v, *args):
+        return self._hard(False, grid_v, args)
+
+    def on_delete_source(self, source: bool):
+        return gr.Checkbox(visible=source, value=False)
+
+    @user_errors
+    def on_delete(self, grid_v, source, confirmed, *args):
+        if source and not confirmed:
+            raise UserError("deleting source files cannot be undone: tick the confirmation box first")
+        res = delete_samples(self.store, args[0], selected_ids(grid_v), delete_source=bool(source),
+                             actor=acting_user())
+        msg = f"Deleted {res.removed} samples" + (f" and {res.files_deleted} files" if source else "")
+        if res.errors:
+            gr.Warning(msg + f"; {len(res.errors)} files could not be deleted: {res.errors[0]}")
+        else:
+            gr.Info(msg)
+        return self.view(*args) + [False, False]
+
+    # -- the preview -------------------------------------------------------------------------------------
+    @user_errors
+    def on_preview(self, job_id, grid_v):
+        sid = preview_id(grid_v)
+        if sid is None or job_id is None:
+            return skips(5)
+        s = get_sample(self.store, job_id, sid, actor=acting_user())
+        try:
+            image = sample_image(self.store, sid, actor=acting_user())
+        except Exception as e:  # a file that vanished or broke since import: say so, keep going
+            image = None
+            gr.Warning(f"{s.name} cannot be shown: {esc(e)}")
+        meta = s.meta or {}
+        who = (f"Labeled by **{esc(s.labeled_by)}** on {s.labeled_at:%Y-%m-%d %H:%M}" if s.labeled_by and s.labeled_at
+               else "Not labeled yet" if not s.labels else "Labeled")
+        info = (f"**{esc(s.name)}**  \n`{esc(s.path)}`  \n{meta.get('width', '?')}×{meta.get('height', '?')} px, "
+                f"{esc(meta.get('mode', ''))}  \nStatus: {s.status.replace('_', ' ')}  \n{who}"
+                + (f"  \nPredicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
+                   if s.confidence is not None else "")
+                + (f"  \nHard example ({s.hard_coefficient or 0:.2f}): {esc(s.hard_reason)}" if s.hard else ""))
+        return image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True)
+
+    @user_errors
+    def on_preview_save(self, sid, labels, *args):
+        if sid is None:
+            raise UserError("open a sample in the preview first")
+        set_labels(self.store, args[0], sid, list(labels or []), actor=acting_user())
+        gr.Info("Saved")
+        return self.view(*args)
+
+
+def build(ctx: AppContext, current_job: gr.State) -> ImageGridPage:
+    return ImageGridPage(ctx, current_job)
