@@ -96,7 +96,7 @@ def main() -> int:
         try:
             job = jobs.create_job(st, "vad", "speech_paragraph", source=str(DATA / "wavs"))
             t0 = time.perf_counter()
-            audio._vad_model()
+            st.caches.vad.load()  # the store's silero-vad model (store/caches.py)
             load_s = time.perf_counter() - t0
             tuned, audio_s, busy = run(st, job.id, truth)
             default, _, _ = run(st, job.id, truth, **SILERO_DEFAULTS)

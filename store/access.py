@@ -87,10 +87,17 @@ def is_system(actor: str | None) -> bool:
     return actor is None or actor in SYSTEM_ACTORS
 
 
+def users_configured(store: Store) -> bool:
+    """Are there users at all (else the app runs single-user)? Cached in the store (AuthCache);
+    store/users.py drops the answer when it adds or deletes a user."""
+    auth = store.caches.auth
+    if auth.configured is None:
+        auth.configured = bool(store.db.scalar("SELECT count(*) FROM users"))
+    return auth.configured
+
+
 def is_admin(store: Store, actor: str | None) -> bool:
     """System actors, the local user in single-user mode and configured admins."""
-    from .users import users_configured
-
     if is_system(actor):
         return True
     if not users_configured(store):
@@ -111,8 +118,6 @@ def job_role(store: Store, job_id: int, actor: str | None) -> str | None:
 
 def job_role_and_email(store: Store, job_id: int, actor: str | None) -> tuple[str | None, str | None]:
     """(role on the job, the user's email) in one query; NotFound when the job does not exist."""
-    from .users import users_configured
-
     r = store.db.fetchone(
         "SELECT j.created_by, u.email, coalesce(u.is_admin AND NOT u.disabled, false), m.role, "
         "coalesce(u.disabled, false) FROM jobs j "
@@ -232,12 +237,11 @@ def require_team_owner(store: Store, team_id: int, username: str | None, read: b
     `read`, the team's members may see it too. Anyone else: the team does not exist for them
     (NotFound); a member trying to manage it: Forbidden. `username` None is the system (no check)."""
     from .teams import get_team
-    from .users import user_email
 
     team = get_team(store, team_id)
     if username is None or team.owner == username or is_admin(store, username):
         return team
-    email = user_email(store, username)
+    email = store.db.scalar("SELECT email FROM users WHERE username = ?", [username])
     member = bool(email and store.db.fetchone("SELECT 1 FROM team_members WHERE team_id = ? AND email = ?",
                                               [team_id, email]))
     if not member:

@@ -1,15 +1,15 @@
-"""The Store: one DuckDB file plus object storage, handed to every function in store/."""
+"""The Store: one DuckDB file plus object storage, handed to every function in store/, and its own
+in-process state (store.caches: store/caches.py). Opening one is store/opening.py's open_store."""
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .caches import StoreCaches
 from .db import Database
-from .objects import Locations, ObjectStore, make_object_store
+from .objects import Locations, ObjectStore
 from .settings import Settings
 
-log = logging.getLogger(__name__)
 LOCAL_USER = "local"
 
 
@@ -19,6 +19,11 @@ class Store:
     db: Database
     objects: ObjectStore
     locations: Locations
+    caches: StoreCaches = field(default=None)  # type: ignore[assignment]  (made from the settings)
+
+    def __post_init__(self) -> None:
+        if self.caches is None:
+            self.caches = StoreCaches.for_settings(self.settings)
 
     @property
     def cache_dir(self) -> Path:
@@ -26,44 +31,3 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
-
-
-def _open_database(settings: Settings) -> Database:
-    """The DuckDB file; restored from the mirror first when it is missing and a mirror is set.
-    A damaged file is refused with a message naming it and the ways out: never an empty store."""
-    import duckdb
-
-    from .errors import StoreError
-    from .mirror import restore_if_missing, unusable_store_message
-
-    restore_if_missing(settings)
-    try:
-        return Database(settings.database)
-    except StoreError as e:
-        if "in use by another process" in str(e):
-            raise
-        raise StoreError(unusable_store_message(settings, e)) from None
-    except duckdb.Error as e:
-        raise StoreError(unusable_store_message(settings, e)) from None
-
-
-def open_store(settings: Settings | None = None) -> Store:
-    settings = settings or Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = _open_database(settings)
-    from .runs import recover_interrupted_runs
-
-    interrupted = recover_interrupted_runs(Store(settings, db, None, None))  # type: ignore[arg-type]
-    if interrupted:
-        log.warning("%d auto-labeling runs were interrupted by a stop of the app: marked failed", interrupted)
-    objects = make_object_store(settings)
-    locations = Locations(objects, settings.s3_endpoint, settings.s3_region,
-                          allow_local_paths=settings.allow_local_paths)
-    locations.private_folders = [Path(settings.data_dir).expanduser().resolve(),
-                                 Path(settings.objects_root).expanduser().resolve()]
-    if settings.mirror:
-        from .objects import parse_s3_url
-
-        url = settings.mirror if settings.mirror.endswith("/") else settings.mirror + "/"
-        locations.private_s3 = [parse_s3_url(url)]
-    return Store(settings, db, objects, locations)

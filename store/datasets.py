@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pyarrow as pa
 
@@ -133,14 +133,14 @@ def check_files(store: Store, entries: list[FileEntry], media: str) -> Checked:
     out = Checked()
     if media == "text":
         return _check_text_files(store, entries)
-    if media == "audio":  # header only (store/audio.py): a 2-hour file costs nothing
-        from .audio import check_audio_files
+    if media == "audio":  # header only (media/audio.py): a 2-hour file costs nothing
+        from .audio import probe_audio
 
-        return check_audio_files(store, entries)
-    if media == "video":  # MP4 (H.264): boxes, movie header and first frame (store/video.py)
-        from .video import check_video_files
+        return _check_media_files(store, entries, probe_audio, "duration")
+    if media == "video":  # MP4 (H.264): boxes, movie header and first frame (media/video.py)
+        from .video import probe_video
 
-        return check_video_files(store, entries)
+        return _check_media_files(store, entries, probe_video, "frame_count")
     if media != "image":
         out.accepted = list(entries)
         return out
@@ -159,6 +159,42 @@ def check_files(store: Store, entries: list[FileEntry], media: str) -> Checked:
 
     with ThreadPoolExecutor(PROBE_THREADS) as pool:
         for ok, refused in pool.map(probe, entries):
+            if ok:
+                out.accepted.append(ok)
+            else:
+                out.refused.append(refused)
+    return out
+
+
+def _check_media_files(store: Store, entries: list[FileEntry], probe: Callable[..., dict], probed_key: str
+                       ) -> Checked:
+    """check_files for audio and video: probe each file (``probe(source, name)``, a path or the
+    bytes); local files in place (only what the probe needs is read), objects (S3, the store) read
+    whole. An entry whose meta has ``probed_key`` was probed already (an upload). Refused files get
+    a reason; accepted ones get their meta."""
+    def check(entry: FileEntry):
+        try:
+            if entry.meta and probed_key in entry.meta:  # already probed (upload)
+                return entry, None
+            local = store.locations.local_path(entry.uri)
+            if local is not None:  # read in place: no size limit
+                if not local.is_file():
+                    raise NotFound(f"{entry.path}: file not found")
+                meta, size = probe(local, entry.path), local.stat().st_size
+            else:
+                if entry.size is not None and entry.size > store.settings.max_upload_bytes:
+                    raise ValidationError(f"{entry.path}: {entry.size / 2**20:.0f} MB is above the file size limit")
+                data = store.locations.read(entry.uri)
+                meta, size = probe(data, entry.path), len(data)
+            return FileEntry(entry.uri, entry.path, size, meta), None
+        except StoreError as e:
+            return None, Refused(entry.path, str(e))
+        except OSError as e:
+            return None, Refused(entry.path, f"{entry.path}: cannot be read ({e.strerror or e})")
+
+    out = Checked()
+    with ThreadPoolExecutor(PROBE_THREADS) as pool:
+        for ok, refused in pool.map(check, entries):
             if ok:
                 out.accepted.append(ok)
             else:

@@ -6,8 +6,6 @@ import gc
 import json
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,65 +13,16 @@ import pyarrow as pa
 from .core import Store
 from .datasets import FileEntry, check_files, get_dataset, list_source_files, register_samples, unique_upload_key
 from .errors import Forbidden, StoreError, ValidationError
-from .events import now, record_event
+from .events import now
 from .formats.common import ImportItem
+from .import_records import MAX_ERRORS_KEPT, ImportRecord, finish_import, start_import
 from .jobs import _add_to_jobs, get_job
 from .labelset import Label
 from .access import require_job
 
 log = logging.getLogger(__name__)
-MAX_ERRORS_KEPT = 200
-
-
-@dataclass
-class ImportRecord:
-    id: int
-    job_id: int | None
-    dataset_id: int | None
-    started_at: datetime
-    finished_at: datetime | None
-    mode: str
-    format: str | None
-    path: str | None
-    found: int = 0
-    imported: int = 0
-    labeled: int = 0
-    status: str = "running"
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "job_id": self.job_id, "started_at": str(self.started_at),
-                "finished_at": str(self.finished_at) if self.finished_at else None, "mode": self.mode,
-                "format": self.format, "path": self.path, "found": self.found, "imported": self.imported,
-                "labeled": self.labeled, "status": self.status, "errors": self.errors}
-
-
-def start_import(store: Store, job_id: int | None, dataset_id: int | None, mode: str, fmt: str | None,
-                 path: str | None, actor: str | None) -> ImportRecord:
-    with store.db.transaction() as cur:
-        rid = store.db.next_id(cur, "seq_import")
-        t = now()
-        cur.execute("INSERT INTO imports VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 0, 0, 0, 'running', '[]', ?)",
-                    [rid, job_id, dataset_id, t, mode, fmt, path, actor])
-    return ImportRecord(rid, job_id, dataset_id, t, None, mode, fmt, path)
-
-
-def finish_import(store: Store, record: ImportRecord, found: int = 0, imported: int = 0, labeled: int = 0,
-                  errors: list[str] | None = None, failed: bool = False) -> ImportRecord:
-    errors = errors or []
-    record.found, record.imported, record.labeled = found, imported, labeled
-    record.errors = errors[:MAX_ERRORS_KEPT] + ([f"... and {len(errors) - MAX_ERRORS_KEPT} more"]
-                                                if len(errors) > MAX_ERRORS_KEPT else [])
-    # nothing got in and something was refused: failed; some got in: partial
-    record.status = "failed" if failed or (errors and not imported) else ("partial" if errors else "succeeded")
-    record.finished_at = now()
-    with store.db.transaction() as cur:
-        cur.execute("UPDATE imports SET finished_at = ?, found = ?, imported = ?, labeled = ?, status = ?, errors = ? "
-                    "WHERE id = ?", [record.finished_at, found, imported, labeled, record.status,
-                                     json.dumps(record.errors, ensure_ascii=False), record.id])
-        record_event(cur, None, "import", record.job_id, import_id=record.id, status=record.status,
-                     imported=imported, labeled=labeled)
-    return record
+__all__ = ["MAX_ERRORS_KEPT", "ImportItem", "ImportRecord", "create_job_with_uploads", "finish_import", "import_format",
+           "import_items", "import_location", "list_imports", "start_import", "upload_files", "write_annotations_bulk"]
 
 
 def list_imports(store: Store, job_id: int, actor: str | None = None) -> list[ImportRecord]:

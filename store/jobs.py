@@ -181,7 +181,7 @@ def _name_from_source(source: str) -> str:
 def synchronize(store: Store, job_id: int, actor: str | None = None):
     """Rescan the dataset's source: new files become unlabeled samples of every job on the
     dataset; existing samples and labels are untouched; running it twice adds nothing (F2.1)."""
-    from .imports import finish_import, start_import
+    from .import_records import finish_import, start_import
 
     require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)

@@ -148,19 +148,10 @@ class RestoreResult:
         return asdict(self)
 
 
-_status_lock = threading.Lock()
-_status: dict[str, dict] = {}  # db path -> the last status, in memory
-_mirror_locks: dict[str, threading.Lock] = {}  # db path -> one mirror at a time
-_quiet = threading.local()  # set while the mirror writes its own status (not a change to mirror)
-
-
-def _db_key(store) -> str:
-    return str(Path(store.db.path).absolute())
-
-
-def _mirror_lock(store) -> threading.Lock:
-    with _status_lock:
-        return _mirror_locks.setdefault(_db_key(store), threading.Lock())
+def _state(store):
+    """This store's mirror state (store/caches.py MirrorState): one mirror at a time, the last
+    status in memory, the running scheduler."""
+    return store.caches.mirror
 
 
 def _now() -> str:
@@ -169,8 +160,9 @@ def _now() -> str:
 
 def mirror_status(store) -> dict:
     """What the last mirror did: configured, target, result (never/ok/failed), error, times, bytes."""
-    with _status_lock:
-        current = _status.get(_db_key(store))
+    state = _state(store)
+    with state.status_lock:
+        current = state.status
     if current is None:
         current = {}
         try:
@@ -191,15 +183,16 @@ def mirror_status(store) -> dict:
 def _record_status(store, **changes) -> dict:
     status = {k: v for k, v in mirror_status(store).items() if k not in ("configured", "target", "debounce_s")}
     status.update(changes)
-    with _status_lock:
-        _status[_db_key(store)] = status
-    _quiet.on = True
+    state = _state(store)
+    with state.status_lock:
+        state.status = status
+    state.quiet.on = True
     try:
         store.db.set_meta(STATUS_KEY, json.dumps(status, default=str))
     except Exception:  # noqa: BLE001 - a closed store at shutdown: the memory copy stays
         log.debug("could not write the mirror status to the meta table", exc_info=True)
     finally:
-        _quiet.on = False
+        state.quiet.on = False
     return status
 
 
@@ -308,7 +301,7 @@ def _new_prefix() -> str:
 def mirror_store(store, target: MirrorTarget | None = None) -> MirrorResult:
     """Mirror the store now (one mirror at a time per store); records the status (ok or failed)."""
     target = target or MirrorTarget.of(store.settings)
-    with _mirror_lock(store):
+    with _state(store).lock:
         attempt = _now()
         try:
             result = _mirror(store, target)
@@ -563,9 +556,6 @@ def restore_if_missing(settings) -> RestoreResult | None:
 
 # -- the background scheduler ---------------------------------------------------------------------
 
-_schedulers: dict[str, "MirrorScheduler"] = {}
-
-
 class MirrorScheduler:
     """Mirrors after writes, debounced, in one daemon thread; requests never wait for it."""
 
@@ -584,7 +574,7 @@ class MirrorScheduler:
 
     # called by Database.transaction after each commit, under the write lock: keep it tiny
     def note_commit(self) -> None:
-        if getattr(_quiet, "on", False):
+        if getattr(_state(self.store).quiet, "on", False):
             return
         with self._cv:
             now = time.monotonic()
@@ -597,7 +587,7 @@ class MirrorScheduler:
         self.store.db.on_commit = self.note_commit
         self._thread = threading.Thread(target=self._loop, name="labelport-mirror", daemon=True)
         self._thread.start()
-        _schedulers[_db_key(self.store)] = self
+        _state(self.store).scheduler = self
         log.info("mirroring the store to %s (after %.0f s without writes)", self.store.settings.mirror,
                  self.debounce_s)
         return self
@@ -662,7 +652,8 @@ class MirrorScheduler:
             self._thread.join(timeout)
         if self.store.db.on_commit == self.note_commit:
             self.store.db.on_commit = None
-        _schedulers.pop(_db_key(self.store), None)
+        if _state(self.store).scheduler is self:
+            _state(self.store).scheduler = None
         if flush and self._dirty_since is not None:
             log.info("mirroring the store before shutdown")
             try:
@@ -684,7 +675,7 @@ def mirror_now(store, actor: str | None = None) -> MirrorResult:
     from .access import require_admin
 
     require_admin(store, actor, "mirroring the store")
-    scheduler = _schedulers.get(_db_key(store))
+    scheduler = _state(store).scheduler
     return scheduler.mirror_now() if scheduler is not None else mirror_store(store)
 
 

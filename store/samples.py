@@ -375,7 +375,7 @@ def _image_input(store: Store, sample_id: int):
 
 
 def _display_key(store: Store, sample_id: int) -> tuple[str, int]:
-    """A sample's key in the process's display cache (store/media.py): its store and id."""
+    """A sample's key in the store's display cache (store/media.py): its store and id."""
     return (str(store.settings.database), int(sample_id))
 
 
@@ -388,7 +388,7 @@ def sample_thumbnail(store: Store, sample_id: int, actor: str | None = None) -> 
     if path.exists():
         return path.read_bytes()
     uri = _sample_uri(store, sample_id)
-    with decode_slot(store.settings.max_decodes):
+    with decode_slot(store):
         if uri.lower().endswith(".mp4"):  # a video: its first frame (store/video.py)
             from .video import video_frame
 
@@ -436,23 +436,23 @@ def open_sample_file(store: Store, sample_id: int, actor: str | None = None):
 
 def sample_display_image(store: Store, sample_id: int, actor: str | None = None):
     """The decoded image for display and crops (PIL, mode L, RGB or RGBA, at most
-    DISPLAY_MAX_SIDE px a side), from the process's display cache; decoded once (parallel
+    DISPLAY_MAX_SIDE px a side), from the store's display cache; decoded once (parallel
     requests for one sample wait for the first), at most Settings.max_decodes at once.
     Shared: never change it in place."""
     require_sample_file(store, actor, sample_id)
     from .media import decode_reduced, decode_slot, display_cache, single_flight
 
     key = _display_key(store, sample_id)
-    cache = display_cache(store.settings.image_cache_bytes)
+    cache = display_cache(store)
     img = cache.get(key)
     if img is not None:
         return img
-    with single_flight(("image", key)):
+    with single_flight(store, ("image", key)):
         img = cache.get(key)
         if img is not None:
             return img
         uri = _sample_uri(store, sample_id)
-        with decode_slot(store.settings.max_decodes):
+        with decode_slot(store):
             data = _image_input(store, sample_id)
             try:
                 img = decode_reduced(data, store.settings.max_image_pixels, DISPLAY_MAX_SIDE)
@@ -471,12 +471,12 @@ def sample_image(store: Store, sample_id: int, actor: str | None = None):
     require_sample_file(store, actor, sample_id)
     from .media import decode_slot, display_cache
 
-    img = display_cache(store.settings.image_cache_bytes).get(_display_key(store, sample_id))
+    img = display_cache(store).get(_display_key(store, sample_id))
     if img is not None:  # decoded already for display or crops
         img = img.copy()
         img.thumbnail((2048, 2048))
         return img if img.mode in ("RGB", "RGBA") else img.convert("RGB")
-    with decode_slot(store.settings.max_decodes):
+    with decode_slot(store):
         return display_png(_image_input(store, sample_id), store.settings.max_image_pixels)
 
 
@@ -499,12 +499,12 @@ def sample_display(store: Store, sample_id: int, actor: str | None = None) -> by
         return path.read_bytes()
     import io
 
-    with single_flight(("display", _display_key(store, sample_id))):
+    with single_flight(store, ("display", _display_key(store, sample_id))):
         if path.exists():
             return path.read_bytes()
         img = sample_display_image(store, sample_id)
         out = io.BytesIO()
-        with decode_slot(store.settings.max_decodes):  # encoding 4096 px WebP is seconds of CPU
+        with decode_slot(store):  # encoding 4096 px WebP is seconds of CPU
             (img if img.mode in ("RGB", "RGBA") else img.convert("RGB")).save(out, "WEBP", quality=90, method=4)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")

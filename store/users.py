@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .access import RESERVED_NAMES, require_admin
+from .access import RESERVED_NAMES, require_admin, users_configured
 from .core import LOCAL_USER, Store
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .events import now, record_event
@@ -25,6 +25,7 @@ SESSION_DAYS = 14
 INVITATION_DAYS = 7
 SESSION_ID_LEN = 16  # a session is named by the first hex digits of its token's hash (never the token)
 _RESERVED = {n.lower() for n in RESERVED_NAMES}
+_IMPORTABLE_FROM_HERE = (LOCAL_USER, users_configured)  # users_configured lives in store/access.py now
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,11 @@ def _user(r) -> User:
     return User(r[0], r[1], bool(r[2]), r[3], r[4], bool(r[5]), bool(r[6]), int(r[7] or 0), bool(r[8]))
 
 
-def _cache(store: Store) -> dict:
-    """In-process answers of the hot auth path (every request asks them). Only this process
-    writes the store (DuckDB's single writer), and every write below drops what it changes."""
-    return store.db.__dict__.setdefault("_auth_cache", {"sessions": {}})
-
-
-def users_configured(store: Store) -> bool:
-    c = _cache(store)
-    if "configured" not in c:
-        c["configured"] = bool(store.db.scalar("SELECT count(*) FROM users"))
-    return c["configured"]
+def _cache(store: Store):
+    """In-process answers of the hot auth path (every request asks them): the store's own
+    (store/caches.py AuthCache). Only this process writes the store (DuckDB's single writer), and
+    every write below drops what it changes."""
+    return store.caches.auth
 
 
 def add_user(store: Store, username: str, email: str | None, password: str | None = None, is_admin: bool = False,
@@ -112,7 +107,7 @@ def add_user(store: Store, username: str, email: str | None, password: str | Non
                     [username, email, password_hash, bool(is_admin), source, now(), bool(pending), hf_sub,
                      bool(email_verified)])
         record_event(cur, actor, "add_user", None, username=username, admin=bool(is_admin))
-    _cache(store).pop("configured", None)
+    _cache(store).configured = None
     return get_user(store, username)
 
 
@@ -172,7 +167,7 @@ def delete_user(store: Store, username: str, *, actor: str | None) -> None:
         cur.execute("DELETE FROM users WHERE username = ?", [user.username])
         record_event(cur, actor, "delete_user", None, username=user.username)
     _forget_sessions_of(store, user.username)
-    _cache(store).pop("configured", None)
+    _cache(store).configured = None
 
 
 def _password_hash(password: str | None) -> str:
@@ -364,7 +359,7 @@ def session_user(store: Store, token: str | None) -> str | None:
     if not token or len(token) > 200:
         return None
     key = _token_hash(token)
-    sessions = _cache(store)["sessions"]
+    sessions = _cache(store).sessions
     r = sessions.get(key)
     if r is None:
         r = store.db.fetchone("SELECT s.username, s.expires_at, u.disabled OR u.pending FROM sessions s "
@@ -379,12 +374,12 @@ def session_user(store: Store, token: str | None) -> str | None:
 def _forget_sessions_of(store: Store, username: str) -> None:
     """After a change to a user's account or sessions: drop the cached session answers (all of
     them: such changes are rare, and the next request of each session asks the store again)."""
-    _cache(store)["sessions"].clear()
+    _cache(store).sessions.clear()
 
 
 def end_session(store: Store, token: str | None) -> None:
     if token:
-        _cache(store)["sessions"].pop(_token_hash(token), None)
+        _cache(store).sessions.pop(_token_hash(token), None)
         with store.db.transaction() as cur:
             cur.execute("DELETE FROM sessions WHERE token_hash = ?", [_token_hash(token)])
 

@@ -1,226 +1,24 @@
-"""Video samples (SPEC F3.11): probing MP4 files at import, returning one exact frame, and linear
-interpolation of boxes between keyframes of a track. PyAV (FFmpeg bundled in the wheel) decodes.
-
-Probing walks the MP4's top-level boxes (ftyp first; every box must fit in the file, so a
-truncated copy is refused) and opens the file with PyAV: the container must be of the MP4/MOV
-family and hold a video stream of an MP4 codec (H.264, or H.265/AV1/VP9/MPEG-4 part 2) with at
-least one frame that decodes. Anything else is refused with a message that says MP4 (H.264) is
-required and what is wrong.
-
-A frame is addressed by its index in presentation order (0 .. frame_count - 1). The index of a
-file's frames (their pts, in order, and which are keyframes) is read once by demuxing (no
-decoding) and kept in a small cache; `video_frame` seeks to the keyframe at or before the frame
-and decodes forward to it, so it returns the same pixels as decoding the file from the start.
+"""Video samples (SPEC F3.11): the store's side of media/video.py. Opening a sample's file (local
+files in place, objects read whole) with its frame index from the store's own cache
+(store.caches.video_index), one exact frame for whoever may read the sample's file
+(store/access.py), and linear interpolation of boxes between keyframes of a track. Probing MP4
+files at import and decoding are media/video.py's; refusals are the store's ValidationError.
 """
 from __future__ import annotations
 
-import bisect
-import io
 import json
-import math
-import struct
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
 
-from .errors import NotFound, ValidationError
+from media import video as media_video
+from media.video import (MAX_DISPLAY_SIDE, MP4_BRANDS_HINT, MP4_CODECS, TOP_BOXES, FrameIndex, build_index,
+                         encode_image, frame_count_of)
+
 from .access import require_sample_file
+from .errors import NotFound, ValidationError
+from .media import as_validation_errors
 
-MP4_CODECS = {"h264": "h264", "hevc": "h265", "av1": "av1", "vp9": "vp9", "mpeg4": "mpeg4"}
-MP4_BRANDS_HINT = "MP4 (H.264) is required"
-TOP_BOXES = {b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"meta", b"pdin",
-             b"moof", b"mfra", b"sidx", b"prft", b"emsg", b"pnot", b"junk", b"ssix", b"udta"}
-MAX_DISPLAY_SIDE = 1280
-
-
-def _refuse(name: str, what: str) -> ValidationError:
-    return ValidationError(f"{name}: {what}; {MP4_BRANDS_HINT}")
-
-
-# -- probing ---------------------------------------------------------------------------------------
-def _sniff(head: bytes) -> str:
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "an AVI file"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "a Matroska/WebM (MKV) file"
-    if head[:3] == b"FLV":
-        return "an FLV file"
-    if head[:4] == b"OggS":
-        return "an Ogg file"
-    if head[:4] == b"\x00\x00\x01\xba" or head[:1] == b"\x47":
-        return "an MPEG program/transport stream"
-    return "not an MP4 file"
-
-
-def _walk_boxes(read_at, size: int, name: str) -> None:
-    """Check the top-level MP4 boxes: ftyp first, each box inside the file, a moov present."""
-    head = read_at(0, 16)
-    if len(head) < 8 or head[4:8] not in (b"ftyp", b"styp"):
-        raise _refuse(name, f"the file is {_sniff(read_at(0, 16))}" if len(head) >= 4 else "the file is too short")
-    pos, seen = 0, set()
-    while pos < size:
-        hdr = read_at(pos, 16)
-        if len(hdr) < 8:
-            raise _refuse(name, f"the MP4 file is truncated (a box header is cut at byte {pos:,})")
-        box_size, kind = struct.unpack(">I4s", hdr[:8])
-        if box_size == 1:
-            if len(hdr) < 16:
-                raise _refuse(name, f"the MP4 file is truncated (a box header is cut at byte {pos:,})")
-            box_size = struct.unpack(">Q", hdr[8:16])[0]
-        elif box_size == 0:  # to the end of the file
-            box_size = size - pos
-        if box_size < 8:
-            raise _refuse(name, f"the MP4 file is damaged (a box of {box_size} bytes at byte {pos:,})")
-        if pos + box_size > size:
-            raise _refuse(name, f"the MP4 file is truncated (its {kind.decode('latin-1')!r} box needs "
-                                f"{box_size:,} bytes from byte {pos:,}, the file holds {size:,})")
-        seen.add(kind)
-        pos += box_size
-    if b"moov" not in seen and b"moof" not in seen:
-        raise _refuse(name, "the MP4 file has no movie header (moov box): it is truncated or damaged")
-
-
-def probe_video(source: bytes | str | Path, name: str, size: int | None = None) -> dict:
-    """Meta of an MP4 video we accept: {"width", "height", "fps", "frame_count", "duration", "codec",
-    "format"}; raise ValidationError with a clear reason otherwise."""
-    import av
-
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-        size = len(data)
-        read_at = lambda pos, n: data[pos:pos + n]  # noqa: E731
-        opener = lambda: io.BytesIO(data)  # noqa: E731
-        fh = None
-    else:
-        path = Path(source)
-        size = path.stat().st_size if size is None else size
-        fh = open(path, "rb")
-
-        def read_at(pos, n):
-            fh.seek(pos)
-            return fh.read(n)
-        opener = lambda: str(path)  # noqa: E731
-    try:
-        if not size:
-            raise ValidationError(f"{name}: the file is empty (0 bytes); {MP4_BRANDS_HINT}")
-        _walk_boxes(read_at, size, name)
-    finally:
-        if fh is not None:
-            fh.close()
-    try:
-        container = av.open(opener(), mode="r")
-    except (av.FFmpegError, OSError, ValueError) as e:
-        raise _refuse(name, f"the file cannot be read as video ({str(e)[:120]})") from None
-    try:
-        fmt = container.format.name or ""
-        if "mp4" not in fmt.split(",") and "mov" not in fmt.split(","):
-            raise _refuse(name, f"the container is {container.format.long_name or fmt}")
-        if not container.streams.video:
-            raise _refuse(name, "the file holds no video (no video stream, 0 frames)")
-        stream = container.streams.video[0]
-        codec = stream.codec_context.name
-        if codec not in MP4_CODECS:
-            raise _refuse(name, f"the video codec is {codec}")
-        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
-        if width <= 0 or height <= 0:
-            raise _refuse(name, "the video stream has no picture size")
-        frames = int(stream.frames or 0)
-        if frames <= 0:
-            frames = sum(1 for p in container.demux(stream) if p.size)
-            container.seek(0)
-        if frames <= 0:
-            raise _refuse(name, "the video holds no frames (0 frames)")
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        if stream.duration is not None and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration:
-            duration = container.duration / 1_000_000
-        else:
-            duration = frames / fps if fps else 0.0
-        if not fps or not math.isfinite(fps):
-            fps = frames / duration if duration else 0.0
-        if fps <= 0:
-            raise _refuse(name, "the video has no frame rate")
-        try:  # the first frame must decode
-            next(container.decode(stream))
-        except (StopIteration, av.FFmpegError) as e:
-            raise _refuse(name, f"no frame of the video can be decoded ({str(e)[:100] or 'no frames'})") from None
-        return {"width": width, "height": height, "fps": round(fps, 6), "frame_count": frames,
-                "duration": round(duration, 6), "codec": MP4_CODECS[codec], "format": "mp4"}
-    finally:
-        container.close()
-
-
-def check_video_files(store, entries: list):
-    """check_files for video (store/datasets.py): probe each file; local files in place (only the
-    boxes' headers, the movie header and the first frame are read), objects read whole."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .datasets import PROBE_THREADS, Checked, FileEntry, Refused
-    from .errors import StoreError
-
-    def probe(entry):
-        try:
-            if entry.meta and "frame_count" in entry.meta:  # already probed (upload)
-                return entry, None
-            local = store.locations.local_path(entry.uri)
-            if local is not None:
-                if not local.is_file():
-                    raise NotFound(f"{entry.path}: file not found")
-                meta, size = probe_video(local, entry.path), local.stat().st_size
-            else:
-                if entry.size is not None and entry.size > store.settings.max_upload_bytes:
-                    raise ValidationError(f"{entry.path}: {entry.size / 2**20:.0f} MB is above the file size limit")
-                data = store.locations.read(entry.uri)
-                meta, size = probe_video(data, entry.path), len(data)
-            return FileEntry(entry.uri, entry.path, size, meta), None
-        except StoreError as e:
-            return None, Refused(entry.path, str(e))
-        except OSError as e:
-            return None, Refused(entry.path, f"{entry.path}: cannot be read ({e.strerror or e})")
-
-    out = Checked()
-    with ThreadPoolExecutor(PROBE_THREADS) as pool:
-        for ok, refused in pool.map(probe, entries):
-            if ok:
-                out.accepted.append(ok)
-            else:
-                out.refused.append(refused)
-    return out
-
-
-# -- frames ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FrameIndex:
-    pts: list[int]  # presentation timestamps of the frames, in presentation order
-    key_pts: list[int]  # pts of the keyframes, sorted
-    time_base: float
-    start: int
-
-
-_INDEX: OrderedDict = OrderedDict()
-_INDEX_LOCK = threading.Lock()
-_INDEX_MAX = 64
-
-
-def build_index(container) -> FrameIndex:
-    stream = container.streams.video[0]
-    pts, keys = [], []
-    for p in container.demux(stream):
-        if not p.size:
-            continue
-        t = p.pts if p.pts is not None else p.dts
-        if t is None:
-            continue
-        pts.append(t)
-        if p.is_keyframe:
-            keys.append(t)
-    pts.sort()
-    keys.sort()
-    container.seek(0)
-    return FrameIndex(pts, keys, float(stream.time_base), pts[0] if pts else 0)
+probe_video = as_validation_errors(media_video.probe_video)
+decode_frame = as_validation_errors(media_video.decode_frame)
+_open_indexed = as_validation_errors(media_video.open_indexed)
 
 
 def _sample(store, sample_id: int) -> tuple[str, str, dict]:
@@ -231,97 +29,21 @@ def _sample(store, sample_id: int) -> tuple[str, str, dict]:
 
 
 def open_video(store, sample_id: int):
-    """(container, frame index, path) for a sample; local files are opened in place."""
-    import av
-
+    """(container, frame index, path) for a sample; local files are opened in place. The frame
+    index is read once per file and kept in the store's cache."""
     uri, path, _meta = _sample(store, sample_id)
     local = store.locations.local_path(uri)
     try:
         if local is not None and local.is_file():
             st = local.stat()
-            key = (str(local), st.st_size, st.st_mtime_ns)
-            container = av.open(str(local))
+            key, source = (str(local), st.st_size, st.st_mtime_ns), local
         else:
             data = store.locations.read(uri)
-            key = (uri, len(data), hash(data[:4096]))
-            container = av.open(io.BytesIO(data))
-    except (av.FFmpegError, OSError) as e:
+            key, source = (uri, len(data), hash(data[:4096])), data
+    except OSError as e:
         raise ValidationError(f"{path}: cannot be read as video ({str(e)[:120]})") from None
-    if not container.streams.video:
-        container.close()
-        raise ValidationError(f"{path}: the file holds no video stream")
-    container.streams.video[0].thread_type = "NONE"
-    with _INDEX_LOCK:
-        index = _INDEX.get(key)
-        if index is not None:
-            _INDEX.move_to_end(key)
-    if index is None:
-        index = build_index(container)
-        with _INDEX_LOCK:
-            _INDEX[key] = index
-            while len(_INDEX) > _INDEX_MAX:
-                _INDEX.popitem(last=False)
+    container, index = _open_indexed(source, path, key, store.caches.video_index)
     return container, index, path
-
-
-def decode_frame(container, index: FrameIndex, frame_index: int):
-    """The av.VideoFrame at `frame_index` (presentation order): seek to the keyframe at or before
-    it, decode forward to its pts; if the seek lands past it, start from an earlier keyframe."""
-    stream = container.streams.video[0]
-    target = index.pts[frame_index]
-    k = bisect.bisect_right(index.key_pts, target) - 1
-    while True:
-        seek_to = index.key_pts[k] if k >= 0 else index.start
-        container.seek(seek_to, stream=stream, backward=True, any_frame=False)
-        cc = stream.codec_context
-        cc.flush_buffers()
-        # frames no other frame refers to are skipped until the target's own packet: same pixels
-        cc.skip_frame = "NONREF"
-        first, found = True, None
-        for packet in container.demux(stream):
-            if packet.pts == target:
-                cc.skip_frame = "DEFAULT"
-            for frame in cc.decode(packet):
-                if frame.pts is None:
-                    continue
-                if first and frame.pts > target and packet.pts != target:
-                    found = False  # landed after the target (open GOP): go back one keyframe
-                    break
-                first = False
-                if frame.pts == target:
-                    found = frame
-                    break
-                if frame.pts > target:
-                    found = False
-                    break
-            if found is not None:
-                break
-        cc.skip_frame = "DEFAULT"
-        if found:
-            return found
-        if k < 0:
-            break
-        k -= 1
-    raise ValidationError(f"frame {frame_index} cannot be decoded")
-
-
-def encode_image(image, max_side: int = MAX_DISPLAY_SIDE, fmt: str = "jpeg", quality: int = 88) -> bytes:
-    from PIL import Image
-
-    if max_side and max(image.size) > max_side:
-        scale = max_side / max(image.size)
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                             Image.BILINEAR)
-    buf = io.BytesIO()
-    if fmt == "webp":
-        image.save(buf, "WEBP", quality=quality, method=0)
-    else:
-        image.save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
-
-
-def frame_count_of(index: FrameIndex) -> int:
-    return len(index.pts)
 
 
 def video_frame(store, sample_id: int, frame_index: int, max_side: int = MAX_DISPLAY_SIDE,
@@ -381,3 +103,8 @@ def frames_with_interpolation(annotation: dict) -> dict[int, list[dict]]:
     for f, boxes in interpolate_tracks(annotation).items():
         out.setdefault(f, []).extend(boxes)
     return dict(sorted(out.items()))
+
+
+__all__ = ["MAX_DISPLAY_SIDE", "MP4_BRANDS_HINT", "MP4_CODECS", "TOP_BOXES", "FrameIndex", "build_index", "decode_frame",
+           "encode_image", "frame_count_of", "frames_with_interpolation", "interpolate_tracks", "open_video",
+           "probe_video", "video_frame"]

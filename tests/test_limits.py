@@ -185,7 +185,6 @@ def test_image_cache_is_lru_and_bounded_by_bytes():
 def big_image_store(tmp_path):
     """A store whose display cache budget and decode cap are this test's own."""
     from store import Settings, open_store
-    from store.media import display_cache
 
     def make(**kw):
         s = open_store(Settings(data_dir=tmp_path / f"data{len(stores)}", demo=False, **kw))
@@ -196,7 +195,6 @@ def big_image_store(tmp_path):
     yield make
     for s in stores:
         s.close()
-    display_cache().clear()
 
 
 def test_huge_png_is_decoded_once_for_many_crops(big_image_store, monkeypatch):
@@ -218,7 +216,7 @@ def test_huge_png_is_decoded_once_for_many_crops(big_image_store, monkeypatch):
     assert Image.open(io.BytesIO(sample_display(store, sid))).size == (DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE)
     assert sample_image(store, sid).size == (2048, 2048)
     assert spy.calls == 1
-    cached = display_cache().get((str(store.settings.database), sid))
+    cached = display_cache(store).get((str(store.settings.database), sid))
     assert cached is not None and cached.mode == "L" and cached.size == (4096, 4096)  # 16 MB, not 270 MB of RGB
 
 
@@ -232,7 +230,7 @@ def test_decodes_are_capped_and_the_cache_kept_in_budget(big_image_store, monkey
     spy = DecodeSpy(monkeypatch)
     run_parallel(lambda sid: sample_crop(store, sid, (10, 10, 50, 50)), ids)
     assert spy.calls == 3 and spy.most == 1, "three images, one decode at a time"
-    cache = display_cache()
+    cache = display_cache(store)
     assert cache.nbytes <= 20 * 2**20 and len(cache) == 1
 
 
