@@ -17,7 +17,6 @@ import json
 import logging
 import shutil
 import tempfile
-import threading
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -35,7 +34,6 @@ from .types import REGISTRY
 log = logging.getLogger(__name__)
 MAX_DESCRIPTION = 1000
 DATA, MANIFEST, CARD = "data.parquet", "manifest.jsonl", "README.md"
-_LOCK = threading.Lock()  # one publish at a time per process: numbers and keys are not raced for
 
 # Hugging Face task categories per labeling type (the dataset card's header): the types'
 # task_categories (store/types/)
@@ -116,7 +114,7 @@ def publish_version(store: Store, job_id: int, description: str = "", actor: str
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise ValidationError(f"the description has {len(description)} characters; the limit is {MAX_DESCRIPTION}")
-    with _LOCK:
+    with store.caches.publish_lock:  # one publish at a time per store: numbers and keys are not raced for
         folder = _folder(store, job)
         number = (store.db.scalar("SELECT max(number) FROM versions WHERE job_id = ?", [job_id]) or 0) + 1
         while any(True for _ in store.objects.list(f"versions/{folder}/v{number}")):
