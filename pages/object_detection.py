@@ -1,11 +1,12 @@
-"""Object detection labeling page (F3.2): the shape page with all six drawing tools."""
+"""Object detection labeling page (F3.2): the shape canvas page with the type's drawing tools
+(pages/labeling/shapes.py)."""
 from __future__ import annotations
 
 import gradio as gr
 
-from . import shapes
 from .common import AppContext
+from .labeling.shapes import ShapesPage
 
 
-def build(ctx: AppContext, current_job: gr.State) -> shapes.ShapesPage:
-    return shapes.build(ctx, current_job, "object_detection")
+def build(ctx: AppContext, current_job: gr.State) -> ShapesPage:
+    return ShapesPage(ctx, current_job, "object_detection")
