@@ -1,0 +1,463 @@
+"""The video labeling page (SPEC F3.11, F3.12).
+
+The videos of the view on the left (paged, tabs with counts); on the right the video player
+(play, pause, one frame back / forward with , and ., "Draw on this frame"), below it the shape
+canvas showing that exact frame (``/media/{id}/frame?index=N``) with its shapes (the detection
+tools); Save (Ctrl+S) writes the frame's shapes into the video's annotation with the frame index
+and its time; a track id box gives shapes a track (two keyframes of one object are interpolated by
+``store.video.interpolate_tracks``, shown read-only in the Label List); the Label List grouped by
+time point with jump-to, delete one label, delete all labels of a time point. Labeling
+Description and Add data / Export come from the labeling view (base.py).
+
+Annotation: {"frames": [{"frame": int, "time": float, "shapes": [shape (+ "track": str)]}]}."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from components.audio_list import audio_list, list_item, list_value, preview_id
+from components.shape_canvas import action_of, canvas_value, shape_canvas, shapes_of
+from components.video_player import draw_request, player_value, video_player
+from store.annotations import clear_annotation, set_annotation
+from store.samples import get_sample
+from store.types import REGISTRY
+
+from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, user_errors
+from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, toggle_description, who_labeled
+from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, open_sample, wire_save
+
+PAGE_SIZE = 20
+LIST_COLUMNS = ["Frame", "Time (s)", "#", "Label", "Shape", "Track", "Kind"]
+NO_FRAME = "Pause the video and press **Draw on this frame** (or jump to a time point of the Label List)."
+SELECTION_JS = """(v) => {
+  const r = document.querySelector('#vid-canvas .sc-root'); const w = r && r.__shapeCanvas;
+  if (!w || !v || typeof v !== 'object') return v;
+  const s = w.state();
+  return { ...v, shapes: s.shapes, selected: s.selected, dirty: s.dirty, action: null, message: null };
+}"""
+
+
+# -- the annotation of a video -----------------------------------------------------------------------
+def frames_of(annotation) -> list[dict]:
+    """The keyframes of a stored annotation, sorted by frame (bad entries skipped)."""
+    frames = (annotation or {}).get("frames") if isinstance(annotation, dict) else None
+    out = [f for f in (frames or []) if isinstance(f, dict) and isinstance(f.get("frame"), int)]
+    return sorted(out, key=lambda f: f["frame"])
+
+
+def interpolated_frames(annotation, fps: float | None = None) -> list[dict]:
+    """Interpolated boxes between two keyframes of a track ({"frame", "time", "shapes"}), from
+    store.video.interpolate_tracks ({frame: [box]}); empty when it is not there."""
+    if not frames_of(annotation):
+        return []
+    try:
+        from store.video import interpolate_tracks
+
+        result = interpolate_tracks(annotation)
+    except Exception:  # noqa: BLE001 - a read-only view: it never breaks the page
+        return []
+    if isinstance(result, dict) and isinstance(result.get("frames"), list):
+        result = {f.get("frame"): f.get("shapes") for f in result["frames"] if isinstance(f, dict)}
+    out = []
+    for frame, shapes in sorted((result or {}).items(), key=lambda kv: kv[0]):
+        shapes = [x for x in shapes or [] if isinstance(x, dict)]
+        if isinstance(frame, int) and shapes:
+            out.append({"frame": frame, "time": round(frame / fps, 6) if fps else None, "shapes": shapes})
+    return out
+
+
+def label_list(annotation, fps: float | None = None) -> pd.DataFrame:
+    rows = []
+    for f in frames_of(annotation):
+        for i, s in enumerate(f.get("shapes") or []):
+            rows.append([f["frame"], round(float(f.get("time") or 0), 3), i + 1, s.get("label", ""),
+                         str(s.get("type", "")).replace("_", " "), s.get("track") or "", "keyframe"])
+    for f in interpolated_frames(annotation, fps):
+        for s in f["shapes"]:
+            rows.append([f["frame"], round(float(f["time"]), 3) if f["time"] is not None else "", "",
+                         s.get("label", ""), str(s.get("type", "rectangle")).replace("_", " "),
+                         s.get("track") or "", "interpolated"])
+    rows.sort(key=lambda r: (r[0], r[6] != "keyframe", r[2] if r[2] != "" else 0))
+    return pd.DataFrame(rows, columns=LIST_COLUMNS)
+
+
+def time_point_choices(annotation) -> list[tuple[str, int]]:
+    out = []
+    for f in frames_of(annotation):
+        n = len(f.get("shapes") or [])
+        labels = ", ".join(dict.fromkeys(str(s.get("label", "")) for s in f.get("shapes") or []))
+        out.append((f"frame {f['frame']} · {float(f.get('time') or 0):.3f} s · {n} label{'s' if n != 1 else ''}"
+                    f" ({labels})", f["frame"]))
+    return out
+
+
+def label_choices(annotation) -> list[tuple[str, str]]:
+    out = []
+    for f in frames_of(annotation):
+        for i, s in enumerate(f.get("shapes") or []):
+            track = f" · track {s['track']}" if s.get("track") else ""
+            out.append((f"frame {f['frame']} · #{i + 1} {s.get('label', '')} ({s.get('type', '')}){track}",
+                        f"{f['frame']}:{i}"))
+    return out
+
+
+def meta_of(s) -> dict:
+    """A video's size, frame rate, frame count and duration (sensible defaults where unknown)."""
+    m = s.meta if isinstance(s.meta, dict) else {}
+    fps = float(m.get("fps") or 0) or 25.0
+    count = int(m.get("frame_count") or 0) or max(1, round(float(m.get("duration") or 0) * fps))
+    return {"width": int(m.get("width") or 0), "height": int(m.get("height") or 0), "fps": fps,
+            "frame_count": count, "duration": float(m.get("duration") or count / fps)}
+
+
+def frame_text(fs, s=None) -> str:
+    if not fs:
+        return NO_FRAME
+    keys = {f["frame"]: f for f in frames_of(s.annotation)} if s is not None else {}
+    n = len((keys.get(fs["frame"]) or {}).get("shapes", []))
+    return (f"Drawing on **frame {fs['frame']}** · {fs['time']:.3f} s · {n} saved label{'s' if n != 1 else ''}"
+            " on this frame · Ctrl+S saves the frame")
+
+
+def with_tracks(drawn: list[dict], old_tracks: dict, pending, track: str) -> list[dict]:
+    """The shapes of a frame with their tracks: set on the shape (pending, not saved yet), saved
+    before, or the track box's for the first new shape (a track is once per frame)."""
+    pending = pending if isinstance(pending, dict) else {}
+    given = {sh["id"]: pending.get(sh["id"], old_tracks.get(sh["id"])) for sh in drawn}
+    used = {str(t) for t in given.values() if t}
+    shapes = []
+    for sh in drawn:
+        t = given[sh["id"]]
+        if not t and sh["id"] not in old_tracks and sh["id"] not in pending and track and track not in used:
+            t = track
+            used.add(t)
+        if t:
+            sh = {**sh, "track": str(t)}
+        shapes.append(sh)
+    return shapes
+
+
+def on_set_track(value, pending, track):
+    """The track id for the shape selected on the frame, kept until Save."""
+    track = (track or "").strip()
+    sel = value.get("selected") if isinstance(value, dict) else None
+    if not track:
+        raise UserError("type a track id first")
+    if not sel:
+        raise UserError("select a shape on the frame first (V, then click it)")
+    gr.Info(f"Track {esc(track)} set on the selected shape: Save (Ctrl+S) to keep it")
+    return {**(pending if isinstance(pending, dict) else {}), str(sel): track}
+
+
+def on_pick_row(df, evt: gr.SelectData):
+    """A click on a Label List row picks its time point (and its label when a keyframe)."""
+    try:
+        row = evt.index[0]
+        frame = int(df.iloc[row]["Frame"])
+        idx = df.iloc[row]["#"]
+        label = f"{frame}:{int(idx) - 1}" if str(idx) not in ("", "nan") else None
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+        return gr.skip(), gr.skip()
+    return frame, (label if label else gr.skip())
+
+
+class VideoPage(LabelingView):
+    noun = "videos"
+    hint = ("keys: , / . one frame back / forward, k play / pause, 1-6 tools, Ctrl+S save the frame, "
+            "A / D previous / next video")
+
+    def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str = "video_labeling"):
+        super().__init__(ctx, current_job, type_id, "vid")
+        self.tools = REGISTRY[type_id].tools  # the detection tools
+        self.build_header()
+        self.build_tabs()
+        with gr.Row():
+            self.records = self.build_paged_list(audio_list, scale=1, min_width=240)
+            with gr.Column(scale=3):
+                self._build_editor()
+                self._build_label_list()
+        self.build_panels()
+        self.page_state = gr.State(1)
+        self.frame_state = gr.State(None)  # {"frame": N, "time": t} open on the canvas, or None
+        self.pending_tracks = gr.State({})  # shape id -> track id, set on shapes not saved yet
+        self.nonce = gr.State(0)
+        self.inputs = [current_job, self.tab, self.page_state]
+        self.outputs = [self.header, self.tab, self.records, self.page_info, self.player, self.sample_info,
+                        self.frame_info, self.canvas, self.list_table, self.tp_pick, self.label_pick,
+                        self.page_state, self.frame_state, self.pending_tracks, self.nonce, self.description]
+        # what keep_unsaved leaves alone: the open video, its frame and its shapes
+        self.editor = (self.player, self.sample_info, self.frame_info, self.canvas, self.list_table, self.tp_pick,
+                       self.frame_state, self.pending_tracks, self.nonce)
+        self._wire()
+
+    def _build_editor(self) -> None:
+        self.player = video_player(elem_id=self.eid("player"))
+        self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
+        self.frame_info = gr.Markdown("Pause the video and press **Draw on this frame**.",
+                                      elem_id=self.eid("frame-info"))
+        self.canvas = shape_canvas(elem_id=self.eid("canvas"))
+        with gr.Row():
+            self.save_btn = gr.Button("Save this frame (Ctrl+S)", variant="primary", scale=0, min_width=170,
+                                      elem_id=self.eid("save"))
+            self.discard_btn = gr.Button("Discard changes", scale=0, min_width=130, elem_id=self.eid("discard"))
+            self.track_box = gr.Textbox(label="Track id (a new shape gets it on save; or set it on the selected shape)",
+                                        max_lines=1, scale=2, elem_id=self.eid("track"))
+            self.track_btn = gr.Button("Set track on selected shape", scale=0, min_width=170,
+                                       elem_id=self.eid("set-track"))
+
+    def _build_label_list(self) -> None:
+        with gr.Accordion("Label List (by time point)", open=True, elem_id=self.eid("label-list")):
+            self.list_table = gr.Dataframe(interactive=False, label="Labels", elem_id=self.eid("labels"))
+            with gr.Row():
+                self.tp_pick = gr.Dropdown([], label="Time point", scale=3, elem_id=self.eid("time-point"))
+                self.jump_btn = gr.Button("Jump to", scale=0, min_width=100, elem_id=self.eid("jump"))
+                self.del_tp_btn = gr.Button("Delete all labels of this time point", variant="stop", scale=0,
+                                            min_width=240, elem_id=self.eid("delete-time-point"))
+            with gr.Row():
+                self.label_pick = gr.Dropdown([], label="Label", scale=3, elem_id=self.eid("label-pick"))
+                self.del_label_btn = gr.Button("Delete this label", variant="stop", scale=0, min_width=160,
+                                               elem_id=self.eid("delete-label"))
+            self.clear_btn = gr.Button("Delete all labels of this video", variant="stop", size="sm",
+                                       elem_id=self.eid("clear"))
+
+    def _wire(self) -> None:
+        inputs, outputs, canvas, n = self.inputs, self.outputs, self.canvas, self.nonce
+        opened = inputs + [self.records, self.player, canvas]  # the open video: the canvas's, the player's, the list's
+        self.tab.input(self.on_filter, [self.current_job, self.tab, canvas, n], outputs)
+        self.prev_page.click(Pager(self, -1, view=self.browse), inputs + [canvas, n], outputs)
+        self.next_page.click(Pager(self, 1, view=self.browse), inputs + [canvas, n], outputs)
+        self.records.preview(self.on_open, inputs + [self.records, canvas, n], outputs)
+        self.player.draw(self.on_draw, inputs + [self.player, canvas, n], outputs)
+        wire_save(self.save_btn, canvas, self.on_save,
+                  inputs + [canvas, self.frame_state, self.pending_tracks, self.track_box, n], outputs)
+        canvas.navigate(self.on_navigate, opened + [n], outputs)
+        self.discard_btn.click(self.on_discard, opened + [self.frame_state, n], outputs)
+        self.jump_btn.click(self.on_jump, opened + [self.tp_pick, n], outputs)
+        self.del_tp_btn.click(self.on_delete_time_point, opened + [self.frame_state, self.tp_pick, n], outputs)
+        self.del_label_btn.click(self.on_delete_label, opened + [self.frame_state, self.label_pick, n], outputs)
+        self.clear_btn.click(self.on_clear, opened + [n], outputs)
+        # the selection stays in the browser until the next edit: read it from the widget first
+        self.track_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
+            on_set_track, [canvas, self.pending_tracks, self.track_box], [self.pending_tracks])
+        self.list_table.select(on_pick_row, [self.list_table], [self.tp_pick, self.label_pick])
+        self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
+        for event in self.data.events:
+            event.success(self.on_discard, opened + [self.frame_state, n], outputs)
+
+    # -- the view ------------------------------------------------------------------------------------
+    def frame_canvas(self, job, s, frame: int | None, previous=None, message=None):
+        """The canvas's value for a frame of a video (None: no frame open) and the frame's state."""
+        prev = previous if isinstance(previous, dict) else {}
+        labels = canvas_labels(job)
+        if frame is None:
+            return canvas_value(None, "", 0, 0, [], labels, self.tools, tool=prev.get("tool"),
+                                label=prev.get("label")), None
+        m = meta_of(s)
+        frame = max(0, min(int(frame), m["frame_count"] - 1))
+        stored = next((f for f in frames_of(s.annotation) if f["frame"] == frame), None)
+        time = round(frame / m["fps"], 6) if stored is None else float(stored.get("time") or frame / m["fps"])
+        value = canvas_value(s.id, f"/media/{s.id}/frame?index={frame}", m["width"], m["height"],
+                             (stored or {}).get("shapes", []), labels, self.tools, tool=prev.get("tool"),
+                             label=prev.get("label"), message=message)
+        return value, {"frame": frame, "time": time}
+
+    def open_video(self, job, sample_id, frame, seek, nonce_v, previous, message):
+        """The open video's parts of the view: player, description, frame text, canvas, frame
+        state, annotation, frame rate."""
+        s = get_sample(self.store, job.id, int(sample_id), actor=acting_user())
+        m = meta_of(s)
+        if frame == "first":
+            frames = frames_of(s.annotation)
+            frame = frames[0]["frame"] if frames else None
+        value, fs = self.frame_canvas(job, s, frame, previous, message)
+        target = seek if seek is not None else (fs["frame"] if fs else 0)
+        pv = player_value(s.id, m["fps"], m["frame_count"], m["duration"], seek_frame=target, nonce=nonce_v)
+        nkeys = len(frames_of(s.annotation))
+        info = (f"**{esc(s.name)}** · {m['width']}×{m['height']} px · {m['fps']:g} fps · {m['frame_count']} frames"
+                f" · {m['duration']:.2f} s · {nkeys} labeled time point{'s' if nkeys != 1 else ''} · {who_labeled(s)}")
+        return pv, info, frame_text(fs, s), value, fs, s.annotation, m["fps"]
+
+    def view(self, job_id, tab_v, page, open_id=None, frame=None, seek=None, nonce_v=0, previous=None, message=None):
+        """Every output of the page; ``frame`` opens that frame on the canvas ("first": the first
+        labeled time point or none), ``seek`` moves the player there."""
+        if job_id is None:
+            return skips(len(self.outputs))
+        found = self.listing(job_id, tab_v, page, PAGE_SIZE, open_id)
+        if found is None:
+            return self.gone()
+        job, c, p, open_id = found
+        colors = {lab.name: lab.color for lab in job.label_set.labels}
+        items = [{**list_item(s, colors), "content": ""} for s in p.items]
+        nonce_v = int(nonce_v or 0) + 1
+        if open_id is not None:
+            pv, info, ftext, value, fs, ann, fps = self.open_video(job, open_id, frame, seek, nonce_v, previous,
+                                                                   message)
+        else:
+            value, fs = self.frame_canvas(job, None, None, previous)
+            pv, info, ann, ftext, fps = player_value(), "No video in this view.", None, frame_text(None), None
+        open_frame = fs["frame"] if fs and any(f["frame"] == fs["frame"] for f in frames_of(ann)) else None
+        return [header_text(job, c, self.hint), status_tabs(c, tab_v),
+                list_value(items, [open_id] if open_id is not None else [], open_on_click=True),
+                f"page {p.page} of {p.pages} · {p.total:,} videos", pv, info, ftext, value, label_list(ann, fps),
+                gr.Dropdown(choices=time_point_choices(ann), value=open_frame),
+                gr.Dropdown(choices=label_choices(ann), value=None), p.page, fs, {}, nonce_v, instructions(job)]
+
+    def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
+        return self.view(job_id, "all", 1, open_id=sample_id, frame="first") + self.load_panels(job_id)
+
+    @staticmethod
+    def open_id(list_v, player_v, value):
+        """The open video: the canvas's, else the player's, else the one selected in the list."""
+        sid = open_sample(value)
+        if sid is None and isinstance(player_v, dict):
+            sid = player_v.get("sample_id")
+        if sid is None and isinstance(list_v, dict):
+            sel = list_v.get("selected") or []
+            sid = sel[0] if sel else None
+        return sid
+
+    # -- the list's events -------------------------------------------------------------------------
+    @user_errors
+    def browse(self, job_id, tab_v, page, value, n):
+        """The list moved (tab, page): its new view; a frame with unsaved changes stays open with them."""
+        if job_id is None:
+            return skips(len(self.outputs))
+        view = self.view(job_id, tab_v, page, open_id=open_if_dirty(value), frame="first", nonce_v=n,
+                         previous=value)
+        return self.keep_editor(view, is_dirty(value))
+
+    @user_errors
+    def on_filter(self, job_id, tab_v, value, n):
+        return self.browse(job_id, tab_v, 1, value, n)
+
+    @user_errors
+    def on_open(self, job_id, tab_v, page, list_v, value, n):
+        sid = preview_id(list_v)
+        if job_id is None or sid is None:
+            return skips(len(self.outputs))
+        refuse_if_unsaved(is_dirty(value) and open_sample(value) != sid, "frame")
+        return self.view(job_id, tab_v, page, open_id=sid, frame="first", nonce_v=n, previous=value)
+
+    @user_errors
+    def on_navigate(self, job_id, tab_v, page, list_v, player_v, value, n):
+        action = action_of(value)
+        if job_id is None or action not in ("prev", "next"):
+            return skips(len(self.outputs))
+        sid = self.open_id(list_v, player_v, value)
+        target, new_page = self.step_to(job_id, tab_v, page, sid, 1 if action == "next" else -1, PAGE_SIZE)
+        return self.view(job_id, tab_v, new_page, open_id=target, frame="first", nonce_v=n, previous=value)
+
+    # -- the frame's events ------------------------------------------------------------------------
+    @user_errors
+    def on_draw(self, job_id, tab_v, page, player_v, value, n):
+        req = draw_request(player_v)
+        sid = player_v.get("sample_id") if isinstance(player_v, dict) else None
+        if job_id is None or req is None or sid is None:
+            return skips(len(self.outputs))
+        refuse_if_unsaved(is_dirty(value), "frame")
+        return self.view(job_id, tab_v, page, open_id=int(sid), frame=req[0], seek=req[0], nonce_v=n,
+                         previous=value)
+
+    @user_errors
+    def on_jump(self, job_id, tab_v, page, list_v, player_v, value, frame, n):
+        if job_id is None:
+            return skips(len(self.outputs))
+        if frame is None:
+            raise UserError("choose a time point of the Label List first")
+        refuse_if_unsaved(is_dirty(value), "frame")
+        sid = self.open_id(list_v, player_v, value)
+        return self.view(job_id, tab_v, page, open_id=sid, frame=int(frame), seek=int(frame), nonce_v=n,
+                         previous=value)
+
+    @user_errors
+    def on_discard(self, job_id, tab_v, page, list_v, player_v, value, fs, n):
+        if job_id is None:
+            return skips(len(self.outputs))
+        sid = self.open_id(list_v, player_v, value)
+        return self.view(job_id, tab_v, page, open_id=sid, frame=fs["frame"] if fs else "first", nonce_v=n,
+                         previous=value)
+
+    # -- writing the annotation --------------------------------------------------------------------
+    def write_frames(self, job_id, sid, frames) -> None:
+        """The video's keyframes (those with shapes); none: the video is back in Unlabeled."""
+        frames = sorted((f for f in frames if f.get("shapes")), key=lambda f: f["frame"])
+        if frames:
+            set_annotation(self.store, job_id, int(sid), {"frames": frames}, actor=acting_user())
+        else:
+            clear_annotation(self.store, job_id, int(sid), actor=acting_user())
+
+    def stored_frames(self, job_id, sid) -> list[dict]:
+        return frames_of(get_sample(self.store, job_id, int(sid), actor=acting_user()).annotation)
+
+    @user_errors
+    def on_save(self, job_id, tab_v, page, value, fs, pending, track, n):
+        sid = open_sample(value)
+        if job_id is None or sid is None or not fs:
+            raise UserError("pause the video and press Draw on this frame first")
+        add_drawn_labels(self.store, job_id, value)
+        frames = self.stored_frames(job_id, sid)
+        stored = next((f for f in frames if f["frame"] == fs["frame"]), None)
+        old_tracks = {str(x.get("id")): x.get("track") for x in (stored or {}).get("shapes", [])}
+        shapes = with_tracks(shapes_of(value), old_tracks, pending, (track or "").strip())
+        others = [f for f in frames if f["frame"] != fs["frame"]]
+        if shapes:
+            others.append({"frame": int(fs["frame"]), "time": float(fs["time"]), "shapes": shapes})
+        self.write_frames(job_id, sid, others)
+        k = len(shapes)
+        msg = (f"Saved {k} shape{'' if k == 1 else 's'} on frame {fs['frame']}" if k
+               else f"Saved: no shapes left on frame {fs['frame']}")
+        gr.Info(msg)
+        return self.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"], nonce_v=n, previous=value,
+                         message=msg)
+
+    @user_errors
+    def on_delete_time_point(self, job_id, tab_v, page, list_v, player_v, value, fs, frame, n):
+        if job_id is None:
+            return skips(len(self.outputs))
+        if frame is None:
+            raise UserError("choose a time point of the Label List first")
+        sid = self.open_id(list_v, player_v, value)
+        frames = self.stored_frames(job_id, sid)
+        gone = next((f for f in frames if f["frame"] == int(frame)), None)
+        if gone is None:
+            raise UserError(f"frame {frame} has no labels")
+        self.write_frames(job_id, sid, [f for f in frames if f["frame"] != int(frame)])
+        k = len(gone.get("shapes") or [])
+        gr.Info(f"Deleted the {k} label{'s' if k != 1 else ''} of frame {frame}")
+        return self.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"] if fs else None, nonce_v=n,
+                         previous=value)
+
+    @user_errors
+    def on_delete_label(self, job_id, tab_v, page, list_v, player_v, value, fs, choice, n):
+        if job_id is None:
+            return skips(len(self.outputs))
+        if not choice:
+            raise UserError("choose a label of the Label List first")
+        frame, index = (int(x) for x in str(choice).split(":"))
+        sid = self.open_id(list_v, player_v, value)
+        out = []
+        for f in self.stored_frames(job_id, sid):
+            if f["frame"] == frame:
+                shapes = list(f.get("shapes") or [])
+                if not 0 <= index < len(shapes):
+                    raise UserError("this label is gone already: the list was refreshed")
+                shapes.pop(index)
+                f = {**f, "shapes": shapes}
+            out.append(f)
+        self.write_frames(job_id, sid, out)
+        gr.Info(f"Deleted label #{index + 1} of frame {frame}")
+        return self.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"] if fs else None, nonce_v=n,
+                         previous=value)
+
+    @user_errors
+    def on_clear(self, job_id, tab_v, page, list_v, player_v, value, n):
+        sid = self.open_id(list_v, player_v, value)
+        if job_id is None or sid is None:
+            raise UserError("open a video first")
+        clear_annotation(self.store, job_id, int(sid), actor=acting_user())
+        gr.Info("Deleted every label of this video")
+        return self.view(job_id, tab_v, page, open_id=int(sid), frame=None, nonce_v=n)
+
+
+def build(ctx: AppContext, current_job: gr.State) -> VideoPage:
+    return VideoPage(ctx, current_job)
