@@ -128,3 +128,71 @@ def keep_unsaved(out: list, outputs: list, editors: tuple, dirty: bool) -> list:
         for comp in editors:
             out[outputs.index(comp)] = gr.skip()
     return out
+
+
+# -- parts the team and admin pages share (teams, team job, participations, team review, acceptance, users) --
+import contextlib  # noqa: E402  (this block is appended to the file)
+
+
+def kept_or_first(choices: list[tuple], picked):
+    """The picked value while it is still one of the (label, value) choices, else the first (None: none)."""
+    values = [c[1] for c in choices]
+    return picked if picked in values else (values[0] if values else None)
+
+
+def readonly_table(columns: list[str], elem_id: str, label: str | None = None, wrap: bool = True) -> gr.Dataframe:
+    """An empty read-only table with these columns, which the page's events fill."""
+    import pandas as pd
+
+    return gr.Dataframe(pd.DataFrame(columns=columns), interactive=False, wrap=wrap, elem_id=elem_id, label=label)
+
+
+@contextlib.contextmanager
+def item_view(picker_label: str, picker_id: str, prefix: str):
+    """Open one item of a list: its picker, then its preview (left, `{prefix}-preview`) beside a
+    column with its description (`{prefix}-info`); the caller adds its controls under the description.
+    Yields (picker, preview, info)."""
+    picker = gr.Dropdown(label=picker_label, choices=[], value=None, elem_id=picker_id)
+    with gr.Row():
+        with gr.Column(scale=3):
+            preview = gr.HTML(elem_id=f"{prefix}-preview")
+        with gr.Column(scale=2):
+            info = gr.Markdown(elem_id=f"{prefix}-info")
+            yield picker, preview, info
+
+
+def decision_controls(prefix: str, approve_title: str, approve_id: str, reason_label: str) -> tuple:
+    """A labeled item's decision (Team review, Acceptance): a rating A-D and the approving button, or a
+    reason and Reject. Returns (rating, approve button, reason, reject button)."""
+    from store.team_jobs import RATINGS
+
+    rating = gr.Radio(list(RATINGS), value="A", label="Rating", elem_id=f"{prefix}-rating")
+    approve_btn = gr.Button(approve_title, variant="primary", elem_id=approve_id)
+    reason = gr.Textbox(label=reason_label, lines=2, max_length=1024, elem_id=f"{prefix}-reason")
+    reject_btn = gr.Button("Reject", variant="stop", elem_id=f"{prefix}-reject")
+    return rating, approve_btn, reason, reject_btn
+
+
+def labeled_by_lines(file: str, email: str, labels) -> list[str]:
+    """The first lines of a labeled item's description: its file, its labeler, its labels (escaped)."""
+    return [f"**{esc(file)}** · labeled by **{esc(email)}**",
+            "Labels: " + (", ".join(f"`{esc(x)}`" for x in labels) if labels else "none")]
+
+
+def item_key(sample_id, email: str) -> str:
+    """One labeler's work on one sample, as a picker's value."""
+    return f"{sample_id}|{email}"
+
+
+def split_item_key(key: str) -> tuple[int, str]:
+    sample_id, email = key.split("|", 1)
+    return int(sample_id), email
+
+
+class PageHandlers:
+    """A page's event handlers as methods bound to the app's context: not closures inside build(), and
+    not functools.partial objects, which would hide the gr.Request parameter Gradio finds by its type hint."""
+
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+        self.store = ctx.store
