@@ -15,7 +15,7 @@ from store.teams import (ROLES, add_members, create_team, delete_members, delete
 from store.access import parse_id
 from store.users import is_admin
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, PageHandlers, UserError, esc, kept_or_first, readonly_table, user_errors
 
 TEAM_COLUMNS = ["Name", "Description", "Owner", "Members", "Created"]
 MEMBER_COLUMNS = ["Email", "Description", "Role", "Open work"]
@@ -60,12 +60,103 @@ def parse_member_lines(text: str) -> list[tuple[str, str, str]]:
     return out
 
 
+class TeamsHandlers(PageHandlers):
+    """The Labeling Teams tab's events."""
+
+    def teams_state(self, actor: str, picked=None):
+        teams = my_teams(self.ctx, actor)
+        frame = pd.DataFrame([[t.name, t.description, t.owner, t.members, t.created_at.strftime("%Y-%m-%d %H:%M")]
+                              for t in teams], columns=TEAM_COLUMNS)
+        choices = [(t.name if t.owner == actor else f"{t.name} ({t.owner})", t.id) for t in teams]
+        value = kept_or_first(choices, picked)
+        return frame, gr.Dropdown(choices=choices, value=value), value
+
+    def members_state(self, team_id, actor):
+        if team_id is None:
+            empty = pd.DataFrame(columns=MEMBER_COLUMNS)
+            return empty, gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=[])
+        members = list_members(self.store, int(team_id), actor=actor)
+        frame = pd.DataFrame([[m.email, m.description, ROLES[m.role], m.open_work] for m in members],
+                             columns=MEMBER_COLUMNS)
+        emails = [m.email for m in members]
+        return frame, gr.Dropdown(choices=emails, value=None), gr.Dropdown(choices=emails, value=[])
+
+    def everything(self, actor, picked=None):
+        frame, picker, value = self.teams_state(actor, picked)
+        t = get_team(self.store, value, actor=actor) if value is not None else None
+        return ([frame, picker] + list(self.members_state(value, actor))
+                + [t.name if t else "", t.description if t else ""])
+
+    @user_errors
+    def teams_load(self, picked, request: gr.Request):
+        return self.everything(self.ctx.actor(request), picked)
+
+    @user_errors
+    def teams_on_pick(self, team_id, request: gr.Request):
+        if team_id is None:
+            return ["", ""] + list(self.members_state(None, None))
+        actor = self.ctx.actor(request)
+        t = check_team(self.ctx, team_id, actor)
+        return [t.name, t.description] + list(self.members_state(t.id, actor))
+
+    @user_errors
+    def teams_on_create(self, name, desc, request: gr.Request):
+        actor = self.ctx.actor(request)
+        t = create_team(self.store, name, desc, owner=actor)
+        return self.everything(actor, t.id) + [f"Created team **{esc(t.name)}**.", "", ""]
+
+    @user_errors
+    def teams_on_save(self, team_id, name, desc, request: gr.Request):
+        actor = self.ctx.actor(request)
+        check_team(self.ctx, team_id, actor)
+        t = update_team(self.store, int(team_id), name, desc, actor=actor)
+        return self.everything(actor, t.id) + [f"Saved team **{esc(t.name)}**."]
+
+    @user_errors
+    def teams_on_delete(self, team_id, confirmed, request: gr.Request):
+        actor = self.ctx.actor(request)
+        t = check_team(self.ctx, team_id, actor)
+        if not confirmed:
+            raise UserError("tick the confirmation box first")
+        delete_team(self.store, t.id, actor=actor)
+        return self.everything(actor) + [f"Deleted team **{esc(t.name)}**.", False]
+
+    @user_errors
+    def teams_on_add(self, team_id, lines, request: gr.Request):
+        actor = self.ctx.actor(request)
+        t = check_team(self.ctx, team_id, actor)
+        n = add_members(self.store, t.id, parse_member_lines(lines), actor=actor)
+        return self.everything(actor, t.id) + [f"Added {n} member(s) to **{esc(t.name)}**.", ""]
+
+    @user_errors
+    def teams_on_member_pick(self, team_id, email, request: gr.Request):
+        if team_id is None or not email:
+            return "", gr.skip()
+        t = check_team(self.ctx, team_id, self.ctx.actor(request))
+        m = next((m for m in list_members(self.store, t.id, actor=self.ctx.actor(request)) if m.email == email), None)
+        return (m.description, m.role) if m else ("", gr.skip())
+
+    @user_errors
+    def teams_on_member_save(self, team_id, email, desc, role, request: gr.Request):
+        actor = self.ctx.actor(request)
+        t = check_team(self.ctx, team_id, actor)
+        if not email:
+            raise UserError("pick a member first")
+        m = update_member(self.store, t.id, email, desc, role, actor=actor)
+        return self.everything(actor, t.id) + [f"Saved {esc(m.email)}: {ROLES[m.role]}."]
+
+    @user_errors
+    def teams_on_member_delete(self, team_id, emails, request: gr.Request):
+        actor = self.ctx.actor(request)
+        t = check_team(self.ctx, team_id, actor)
+        n = delete_members(self.store, t.id, list(emails or []), actor=actor)
+        return self.everything(actor, t.id) + [f"Deleted {n} member(s)."]
+
+
 def build(ctx: AppContext) -> TeamsPage:
-    store = ctx.store
     gr.Markdown("## Labeling Teams\nA team is a list of members (by email) with a role: Labeler, Reviewer or "
                 "Team Manager (at most one). Use a team to label a job together (My Creations → Team job).")
-    teams_table = gr.Dataframe(pd.DataFrame(columns=TEAM_COLUMNS), interactive=False, wrap=True,
-                               elem_id="teams-table", label="My teams")
+    teams_table = readonly_table(TEAM_COLUMNS, "teams-table", "My teams")
     with gr.Row():
         team = gr.Dropdown(label="Team", choices=[], value=None, elem_id="team-picker", scale=3)
         refresh_btn = gr.Button("Refresh", scale=1, elem_id="teams-refresh")
@@ -84,8 +175,7 @@ def build(ctx: AppContext) -> TeamsPage:
             delete_btn = gr.Button("Delete team", variant="stop", elem_id="team-delete")
 
     gr.Markdown("### Members of the picked team")
-    members_table = gr.Dataframe(pd.DataFrame(columns=MEMBER_COLUMNS), interactive=False, wrap=True,
-                                 elem_id="team-members", label="Members")
+    members_table = readonly_table(MEMBER_COLUMNS, "team-members", "Members")
     with gr.Accordion("Add members", open=True, elem_id="member-add-acc"):
         m_lines = gr.Textbox(label="One member per line: email, description, role (Labeler, Reviewer or "
                                    "Team Manager)", lines=3, placeholder="ann@example.org, Ann, Labeler\n"
@@ -107,103 +197,15 @@ def build(ctx: AppContext) -> TeamsPage:
     status = gr.Markdown(elem_id="teams-status")
 
     # wiring ---------------------------------------------------------------------------------
-    def teams_state(actor: str, picked=None):
-        teams = my_teams(ctx, actor)
-        frame = pd.DataFrame([[t.name, t.description, t.owner, t.members, t.created_at.strftime("%Y-%m-%d %H:%M")]
-                              for t in teams], columns=TEAM_COLUMNS)
-        choices = [(t.name if t.owner == actor else f"{t.name} ({t.owner})", t.id) for t in teams]
-        ids = [c[1] for c in choices]
-        value = picked if picked in ids else (ids[0] if ids else None)
-        return frame, gr.Dropdown(choices=choices, value=value), value
-
-    def members_state(team_id, actor):
-        if team_id is None:
-            empty = pd.DataFrame(columns=MEMBER_COLUMNS)
-            return empty, gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=[])
-        members = list_members(store, int(team_id), actor=actor)
-        frame = pd.DataFrame([[m.email, m.description, ROLES[m.role], m.open_work] for m in members],
-                             columns=MEMBER_COLUMNS)
-        emails = [m.email for m in members]
-        return frame, gr.Dropdown(choices=emails, value=None), gr.Dropdown(choices=emails, value=[])
-
-    def everything(actor, picked=None):
-        frame, picker, value = teams_state(actor, picked)
-        t = get_team(store, value, actor=actor) if value is not None else None
-        return [frame, picker] + list(members_state(value, actor)) + [t.name if t else "", t.description if t else ""]
-
-    @user_errors
-    def teams_load(picked, request: gr.Request):
-        return everything(ctx.actor(request), picked)
-
-    @user_errors
-    def teams_on_pick(team_id, request: gr.Request):
-        if team_id is None:
-            return ["", ""] + list(members_state(None, None))
-        actor = ctx.actor(request)
-        t = check_team(ctx, team_id, actor)
-        return [t.name, t.description] + list(members_state(t.id, actor))
-
-    @user_errors
-    def teams_on_create(name, desc, request: gr.Request):
-        actor = ctx.actor(request)
-        t = create_team(store, name, desc, owner=actor)
-        return everything(actor, t.id) + [f"Created team **{esc(t.name)}**.", "", ""]
-
-    @user_errors
-    def teams_on_save(team_id, name, desc, request: gr.Request):
-        actor = ctx.actor(request)
-        check_team(ctx, team_id, actor)
-        t = update_team(store, int(team_id), name, desc, actor=actor)
-        return everything(actor, t.id) + [f"Saved team **{esc(t.name)}**."]
-
-    @user_errors
-    def teams_on_delete(team_id, confirmed, request: gr.Request):
-        actor = ctx.actor(request)
-        t = check_team(ctx, team_id, actor)
-        if not confirmed:
-            raise UserError("tick the confirmation box first")
-        delete_team(store, t.id, actor=actor)
-        return everything(actor) + [f"Deleted team **{esc(t.name)}**.", False]
-
-    @user_errors
-    def teams_on_add(team_id, lines, request: gr.Request):
-        actor = ctx.actor(request)
-        t = check_team(ctx, team_id, actor)
-        n = add_members(store, t.id, parse_member_lines(lines), actor=actor)
-        return everything(actor, t.id) + [f"Added {n} member(s) to **{esc(t.name)}**.", ""]
-
-    @user_errors
-    def teams_on_member_pick(team_id, email, request: gr.Request):
-        if team_id is None or not email:
-            return "", gr.skip()
-        t = check_team(ctx, team_id, ctx.actor(request))
-        m = next((m for m in list_members(store, t.id, actor=ctx.actor(request)) if m.email == email), None)
-        return (m.description, m.role) if m else ("", gr.skip())
-
-    @user_errors
-    def teams_on_member_save(team_id, email, desc, role, request: gr.Request):
-        actor = ctx.actor(request)
-        t = check_team(ctx, team_id, actor)
-        if not email:
-            raise UserError("pick a member first")
-        m = update_member(store, t.id, email, desc, role, actor=actor)
-        return everything(actor, t.id) + [f"Saved {esc(m.email)}: {ROLES[m.role]}."]
-
-    @user_errors
-    def teams_on_member_delete(team_id, emails, request: gr.Request):
-        actor = ctx.actor(request)
-        t = check_team(ctx, team_id, actor)
-        n = delete_members(store, t.id, list(emails or []), actor=actor)
-        return everything(actor, t.id) + [f"Deleted {n} member(s)."]
-
+    h = TeamsHandlers(ctx)
     outputs = [teams_table, team, members_table, ed_email, del_emails, e_name, e_desc]
-    refresh_btn.click(teams_load, [team], outputs)
-    team.input(teams_on_pick, [team], [e_name, e_desc, members_table, ed_email, del_emails])
-    create_btn.click(teams_on_create, [c_name, c_desc], outputs + [status, c_name, c_desc])
-    save_btn.click(teams_on_save, [team, e_name, e_desc], outputs + [status])
-    delete_btn.click(teams_on_delete, [team, d_confirm], outputs + [status, d_confirm])
-    add_btn.click(teams_on_add, [team, m_lines], outputs + [status, m_lines])
-    ed_email.input(teams_on_member_pick, [team, ed_email], [ed_desc, ed_role])
-    edit_btn.click(teams_on_member_save, [team, ed_email, ed_desc, ed_role], outputs + [status])
-    del_btn.click(teams_on_member_delete, [team, del_emails], outputs + [status])
-    return TeamsPage(outputs, teams_load)
+    refresh_btn.click(h.teams_load, [team], outputs)
+    team.input(h.teams_on_pick, [team], [e_name, e_desc, members_table, ed_email, del_emails])
+    create_btn.click(h.teams_on_create, [c_name, c_desc], outputs + [status, c_name, c_desc])
+    save_btn.click(h.teams_on_save, [team, e_name, e_desc], outputs + [status])
+    delete_btn.click(h.teams_on_delete, [team, d_confirm], outputs + [status, d_confirm])
+    add_btn.click(h.teams_on_add, [team, m_lines], outputs + [status, m_lines])
+    ed_email.input(h.teams_on_member_pick, [team, ed_email], [ed_desc, ed_role])
+    edit_btn.click(h.teams_on_member_save, [team, ed_email, ed_desc, ed_role], outputs + [status])
+    del_btn.click(h.teams_on_member_delete, [team, del_emails], outputs + [status])
+    return TeamsPage(outputs, h.teams_load)
