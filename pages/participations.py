@@ -23,7 +23,7 @@ from store.jobs import get_job
 from store.samples import sample_meta, sample_size
 from store.team_jobs import STATES, my_jobs, my_samples, save_my_annotation
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, PageHandlers, UserError, esc, item_view, kept_or_first, readonly_table, user_errors
 
 STATE_TITLES = {"unlabeled": "Unlabeled", "to_be_confirmed": "To be confirmed", "rejected": "Rejected",
                 "to_be_reviewed": "To be reviewed", "approved": "Approved", "accepted": "Accepted"}
@@ -119,28 +119,177 @@ def parse_annotation(job, labels, text, sample_id=None, canvas=None, picker=None
     return data
 
 
+def hidden_widgets() -> list:
+    return [gr.HTML(visible=False) for _ in range(3)]
+
+
+def info_md(jb, item, kind: str) -> str:
+    """What the side column says about the open assignment."""
+    lines = [f"**{esc(file_name(item.path))}** · state **{STATE_TITLES[item.state]}**"]
+    if item.state == "rejected" and item.reason:
+        lines.append(f'<div class="lp-team-reason">Rejected: {esc(item.reason)}</div>')
+    if item.rating:
+        lines.append(f"Rating: **{esc(item.rating)}**")
+    if item.state in ("approved", "accepted"):
+        lines.append("This sample is closed: it can no longer be edited.")
+    if kind == "json":
+        lines.append(f"Edit the annotation as JSON in the {esc(jb.labeling_type.title)} schema.")
+    elif kind != "labels":
+        lines.append("Label the sample in the editor below, then press Save.")
+    return "\n\n".join(lines)
+
+
+class ParticipationsHandlers(PageHandlers):
+    """The My Participations tab's events."""
+
+    SAMPLE_OUTPUTS = 9  # samples table, sample picker, preview, info, labels, editor, canvas, picker, waveform
+
+    def jobs_view(self, actor, picked=None):
+        mine = my_jobs(self.store, actor)
+        frame = pd.DataFrame([[j["name"], j["type"].replace("_", " "), j["role_title"]]
+                              + [j["states"][s] for s in STATES] + [j["to_review"]] for j in mine],
+                             columns=JOB_COLUMNS)
+        choices = [(f'{j["name"]} ({j["role_title"]})', j["job_id"]) for j in mine]
+        value = kept_or_first(choices, picked)
+        return frame, gr.Dropdown(choices=choices, value=value), value
+
+    def sample_list(self, job_id, st, actor):
+        items, total = my_samples(self.store, int(job_id), actor, None if st in (None, "", "all") else st, 1,
+                                  PAGE_SIZE)
+        return items, total
+
+    def widgets_for(self, jb, item, kind, actor) -> list:
+        """canvas, picker, waveform: the open type's loaded with the assignment's annotation (or its
+        pre-label) and the job's label set, the others hidden."""
+        out = hidden_widgets()
+        ann = item.annotation if isinstance(item.annotation, dict) else None
+        if kind == "canvas":
+            tools = SHAPE_TOOLS[jb.type]
+            w, h = sample_size(self.store, item.sample_id, actor)
+            out[0] = gr.HTML(value=sc.canvas_value(item.sample_id, f"/media/{int(item.sample_id)}/display", w, h,
+                                                    (ann or {}).get("shapes", []), canvas_labels(jb), tools,
+                                                    tool=tools[0]), visible=True)
+        elif kind == "picker":
+            mode = SPAN_TYPES[jb.type]
+            ls = jb.label_set
+            out[1] = gr.HTML(value=sp.picker_value(item.sample_id, item.text, ann,
+                                                   ls.entities if mode == "triplet" else ls.labels,
+                                                   ls.relations, mode=mode), visible=True)
+        elif kind == "waveform":
+            meta = sample_meta(self.store, item.sample_id, actor)
+            out[2] = gr.HTML(value=wf.waveform_value(item.sample_id, meta.get("duration") or 0.0, ann, jb.label_set),
+                             visible=True)
+        return out
+
+    def open_view(self, job_id, item, actor=None) -> list:
+        """preview, info, labels, editor, canvas, picker, waveform for one assignment (or empty)."""
+        if item is None:
+            return ["", "No sample open.", gr.Dropdown(choices=[], value=[]),
+                    gr.Code(value="{}", visible=False)] + hidden_widgets()
+        jb = get_job(self.store, int(job_id), actor)
+        kind = widget_of(jb.type)
+        return [preview_html(jb, item.sample_id, item.path, item.text, body=kind in ("labels", "json")),
+                info_md(jb, item, kind),
+                gr.Dropdown(choices=jb.label_set.names(), value=list(item.labels), visible=kind == "labels"),
+                gr.Code(value=annotation_json(item.annotation), visible=kind == "json",
+                        label=f"Annotation (JSON in the {jb.labeling_type.title} schema)")
+                ] + self.widgets_for(jb, item, kind, actor)
+
+    def samples_view(self, job_id, st, actor, open_id=None, keep=None) -> list:
+        """samples table, sample picker, then the opened sample's view."""
+        if job_id is None:
+            return ([pd.DataFrame(columns=SAMPLE_COLUMNS), gr.Dropdown(choices=[], value=None)]
+                    + self.open_view(None, None))
+        items, total = self.sample_list(job_id, st, actor)
+        frame = pd.DataFrame([[a.sample_id, file_name(a.path), STATE_TITLES[a.state], ", ".join(a.labels),
+                               a.reason or "", a.rating or ""] for a in items], columns=SAMPLE_COLUMNS)
+        if keep is not None and keep.sample_id not in {a.sample_id for a in items}:
+            items = [keep] + list(items)  # the sample just saved stays open though it left this state
+        choices = [(f"{file_name(a.path)} · {STATE_TITLES[a.state]}", a.sample_id) for a in items]
+        current = next((a for a in items if a.sample_id == open_id), None) or (items[0] if items else None)
+        return ([frame, gr.Dropdown(choices=choices, value=current.sample_id if current else None,
+                                    label=f"Open a sample ({total} in this state)" if st not in (None, "", "all")
+                                    else f"Open a sample ({total} assigned to you)")]
+                + self.open_view(job_id, current, actor))
+
+    @user_errors
+    def part_load(self, picked, st, request: gr.Request):
+        actor = self.ctx.actor(request)
+        frame, picker, value = self.jobs_view(actor, picked)
+        return [frame, picker] + self.samples_view(value, st, actor)
+
+    @user_errors
+    def part_open(self, job_id, sample_id, request: gr.Request):
+        """A deep link: the job (when it is one of the user's) with the sample open (when it is theirs)."""
+        actor = self.ctx.actor(request)
+        frame, picker, value = self.jobs_view(actor, job_id)
+        return [frame, picker] + self.samples_view(value, "all", actor, open_id=sample_id)
+
+    @user_errors
+    def part_on_job(self, job_id, st, request: gr.Request):
+        actor = self.ctx.actor(request)
+        return [self.jobs_view(actor, job_id)[0]] + self.samples_view(job_id, st, actor)
+
+    @user_errors
+    def part_on_sample(self, job_id, sample_id, request: gr.Request):
+        if job_id is None or sample_id is None:
+            return self.open_view(None, None)
+        actor = self.ctx.actor(request)
+        items, _ = self.sample_list(job_id, "all", actor)
+        return self.open_view(job_id, next((a for a in items if a.sample_id == int(sample_id)), None), actor)
+
+    @user_errors
+    def part_on_save(self, job_id, st, sample_id, picked_labels, text, canvas_v, picker_v, wave_v,
+                     request: gr.Request):
+        actor = self.ctx.actor(request)
+        if job_id is None or sample_id is None:
+            raise UserError("open a sample first")
+        jb = get_job(self.store, int(job_id), actor)
+        data = parse_annotation(jb, picked_labels, text, int(sample_id), canvas_v, picker_v, wave_v)
+        a = save_my_annotation(self.store, jb.id, int(sample_id), actor, data)
+        frame, picker, _ = self.jobs_view(actor, jb.id)
+        # keep the saved sample open, even when it left the state shown
+        rest = self.samples_view(jb.id, st, actor, a.sample_id, keep=a)
+        msg = (f"Saved {esc(file_name(a.path))}: **{STATE_TITLES[a.state]}**." if a.state != "unlabeled"
+               else f"Saved {esc(file_name(a.path))} without labels: it stays unlabeled.")
+        return [frame] + rest + [msg]
+
+    @user_errors
+    def part_on_next(self, job_id, st, sample_id, request: gr.Request):
+        actor = self.ctx.actor(request)
+        if job_id is None:
+            raise UserError("pick a job first")
+        items, _ = self.sample_list(job_id, st, actor)
+        if not items:
+            raise UserError("no sample in this state")
+        ids = [a.sample_id for a in items]
+        later = [i for i in ids if sample_id is None or i > int(sample_id)]
+        nxt = later[0] if later else ids[0]
+        return self.samples_view(job_id, st, actor, nxt)
+
+    @user_errors
+    def part_on_navigate(self, job_id, st, sample_id, value, request: gr.Request):
+        """A / D (◀ ▶) in the canvas, Alt+Left / Alt+Right in the waveform: the next sample
+        (these events come only with nothing unsaved)."""
+        if job_id is None:
+            return [gr.skip()] * self.SAMPLE_OUTPUTS
+        return self.part_on_next(job_id, st, sample_id, request)
+
+
 def build(ctx: AppContext) -> ParticipationsPage:
-    store = ctx.store
     gr.Markdown("## My Participations\nThe team labeling jobs you are a member of. Label your samples and save "
                 "them: they go to review. Rejected samples show the reviewer's reason: fix them and save again.")
-    jobs_table = gr.Dataframe(pd.DataFrame(columns=JOB_COLUMNS), interactive=False, wrap=True,
-                              elem_id="part-jobs", label="My jobs (my samples per state)")
+    jobs_table = readonly_table(JOB_COLUMNS, "part-jobs", "My jobs (my samples per state)")
     with gr.Row():
         job = gr.Dropdown(label="Job", choices=[], value=None, elem_id="part-job", scale=3)
         state = gr.Radio([("All", "all")] + [(STATE_TITLES[s], s) for s in STATES], value="all",
                          label="My samples in state", elem_id="part-state", scale=5)
         refresh_btn = gr.Button("Refresh", scale=1, elem_id="part-refresh")
-    samples_table = gr.Dataframe(pd.DataFrame(columns=SAMPLE_COLUMNS), interactive=False, wrap=True,
-                                 elem_id="part-samples", label="My samples")
-    sample = gr.Dropdown(label="Open a sample", choices=[], value=None, elem_id="part-sample")
-    with gr.Row():
-        with gr.Column(scale=3):
-            preview = gr.HTML(elem_id="part-preview")
-        with gr.Column(scale=2):
-            info = gr.Markdown(elem_id="part-info")
-            labels = gr.Dropdown(label="Labels", choices=[], value=[], multiselect=True, elem_id="part-labels")
-            editor = gr.Code(value="{}", language="json", label="Annotation (JSON in this labeling type's schema)",
-                             visible=False, elem_id="part-json")
+    samples_table = readonly_table(SAMPLE_COLUMNS, "part-samples", "My samples")
+    with item_view("Open a sample", "part-sample", "part") as (sample, preview, info):
+        labels = gr.Dropdown(label="Labels", choices=[], value=[], multiselect=True, elem_id="part-labels")
+        editor = gr.Code(value="{}", language="json", label="Annotation (JSON in this labeling type's schema)",
+                         visible=False, elem_id="part-json")
     # the type's widget, full width under the preview (distinct elem_ids: the labeling pages hold
     # their own instances in the same app)
     canvas = sc.shape_canvas(elem_id="part-canvas", visible=False)
@@ -152,161 +301,21 @@ def build(ctx: AppContext) -> ParticipationsPage:
     status = gr.Markdown(elem_id="part-status")
 
     # wiring ---------------------------------------------------------------------------------
-    def jobs_view(actor, picked=None):
-        mine = my_jobs(store, actor)
-        frame = pd.DataFrame([[j["name"], j["type"].replace("_", " "), j["role_title"]]
-                              + [j["states"][s] for s in STATES] + [j["to_review"]] for j in mine],
-                             columns=JOB_COLUMNS)
-        choices = [(f'{j["name"]} ({j["role_title"]})', j["job_id"]) for j in mine]
-        ids = [c[1] for c in choices]
-        value = picked if picked in ids else (ids[0] if ids else None)
-        return frame, gr.Dropdown(choices=choices, value=value), value
-
-    def sample_list(job_id, st, actor):
-        items, total = my_samples(store, int(job_id), actor, None if st in (None, "", "all") else st, 1, PAGE_SIZE)
-        return items, total
-
-    def hidden_widgets() -> list:
-        return [gr.HTML(visible=False) for _ in range(3)]
-
-    def widgets_for(jb, item, kind, actor) -> list:
-        """canvas, picker, waveform: the open type's loaded with the assignment's annotation (or its
-        pre-label) and the job's label set, the others hidden."""
-        out = hidden_widgets()
-        ann = item.annotation if isinstance(item.annotation, dict) else None
-        if kind == "canvas":
-            tools = SHAPE_TOOLS[jb.type]
-            w, h = sample_size(store, item.sample_id, actor)
-            out[0] = gr.HTML(value=sc.canvas_value(item.sample_id, f"/media/{int(item.sample_id)}/display", w, h,
-                                                    (ann or {}).get("shapes", []), canvas_labels(jb), tools,
-                                                    tool=tools[0]), visible=True)
-        elif kind == "picker":
-            mode = SPAN_TYPES[jb.type]
-            ls = jb.label_set
-            out[1] = gr.HTML(value=sp.picker_value(item.sample_id, item.text, ann,
-                                                   ls.entities if mode == "triplet" else ls.labels,
-                                                   ls.relations, mode=mode), visible=True)
-        elif kind == "waveform":
-            meta = sample_meta(store, item.sample_id, actor)
-            out[2] = gr.HTML(value=wf.waveform_value(item.sample_id, meta.get("duration") or 0.0, ann, jb.label_set),
-                             visible=True)
-        return out
-
-    def open_view(job_id, item, actor=None):
-        """preview, info, labels, editor, canvas, picker, waveform for one assignment (or empty)."""
-        if item is None:
-            return ["", "No sample open.", gr.Dropdown(choices=[], value=[]),
-                    gr.Code(value="{}", visible=False)] + hidden_widgets()
-        jb = get_job(store, int(job_id), actor)
-        kind = widget_of(jb.type)
-        cls = kind == "labels"
-        lines = [f"**{esc(file_name(item.path))}** · state **{STATE_TITLES[item.state]}**"]
-        if item.state == "rejected" and item.reason:
-            lines.append(f'<div class="lp-team-reason">Rejected: {esc(item.reason)}</div>')
-        if item.rating:
-            lines.append(f"Rating: **{esc(item.rating)}**")
-        if item.state in ("approved", "accepted"):
-            lines.append("This sample is closed: it can no longer be edited.")
-        if kind == "json":
-            lines.append(f"Edit the annotation as JSON in the {esc(jb.labeling_type.title)} schema.")
-        elif kind != "labels":
-            lines.append("Label the sample in the editor below, then press Save.")
-        return [preview_html(jb, item.sample_id, item.path, item.text, body=kind in ("labels", "json")), "\n\n".join(lines),
-                gr.Dropdown(choices=jb.label_set.names(), value=list(item.labels), visible=cls),
-                gr.Code(value=annotation_json(item.annotation), visible=kind == "json",
-                        label=f"Annotation (JSON in the {jb.labeling_type.title} schema)")] + widgets_for(jb, item, kind, actor)
-
-    def samples_view(job_id, st, actor, open_id=None, keep=None):
-        """samples table, sample picker, then the opened sample's view."""
-        if job_id is None:
-            return [pd.DataFrame(columns=SAMPLE_COLUMNS), gr.Dropdown(choices=[], value=None)] + open_view(None, None)
-        items, total = sample_list(job_id, st, actor)
-        frame = pd.DataFrame([[a.sample_id, file_name(a.path), STATE_TITLES[a.state], ", ".join(a.labels),
-                               a.reason or "", a.rating or ""] for a in items], columns=SAMPLE_COLUMNS)
-        if keep is not None and keep.sample_id not in {a.sample_id for a in items}:
-            items = [keep] + list(items)  # the sample just saved stays open though it left this state
-        choices = [(f"{file_name(a.path)} · {STATE_TITLES[a.state]}", a.sample_id) for a in items]
-        current = next((a for a in items if a.sample_id == open_id), None) or (items[0] if items else None)
-        return ([frame, gr.Dropdown(choices=choices, value=current.sample_id if current else None,
-                                    label=f"Open a sample ({total} in this state)" if st not in (None, "", "all")
-                                    else f"Open a sample ({total} assigned to you)")]
-                + open_view(job_id, current, actor))
-
-    @user_errors
-    def part_load(picked, st, request: gr.Request):
-        actor = ctx.actor(request)
-        frame, picker, value = jobs_view(actor, picked)
-        return [frame, picker] + samples_view(value, st, actor)
-
-    @user_errors
-    def part_open(job_id, sample_id, request: gr.Request):
-        """A deep link: the job (when it is one of the user's) with the sample open (when it is theirs)."""
-        actor = ctx.actor(request)
-        frame, picker, value = jobs_view(actor, job_id)
-        return [frame, picker] + samples_view(value, "all", actor, open_id=sample_id)
-
-    @user_errors
-    def part_on_job(job_id, st, request: gr.Request):
-        actor = ctx.actor(request)
-        return [jobs_view(actor, job_id)[0]] + samples_view(job_id, st, actor)
-
-    @user_errors
-    def part_on_sample(job_id, sample_id, request: gr.Request):
-        if job_id is None or sample_id is None:
-            return open_view(None, None)
-        actor = ctx.actor(request)
-        items, _ = sample_list(job_id, "all", actor)
-        return open_view(job_id, next((a for a in items if a.sample_id == int(sample_id)), None), actor)
-
-    @user_errors
-    def part_on_save(job_id, st, sample_id, picked_labels, text, canvas_v, picker_v, wave_v, request: gr.Request):
-        actor = ctx.actor(request)
-        if job_id is None or sample_id is None:
-            raise UserError("open a sample first")
-        jb = get_job(store, int(job_id), actor)
-        data = parse_annotation(jb, picked_labels, text, int(sample_id), canvas_v, picker_v, wave_v)
-        a = save_my_annotation(store, jb.id, int(sample_id), actor, data)
-        frame, picker, _ = jobs_view(actor, jb.id)
-        # keep the saved sample open, even when it left the state shown
-        rest = samples_view(jb.id, st, actor, a.sample_id, keep=a)
-        msg = (f"Saved {esc(file_name(a.path))}: **{STATE_TITLES[a.state]}**." if a.state != "unlabeled"
-               else f"Saved {esc(file_name(a.path))} without labels: it stays unlabeled.")
-        return [frame] + rest + [msg]
-
-    @user_errors
-    def part_on_next(job_id, st, sample_id, request: gr.Request):
-        actor = ctx.actor(request)
-        if job_id is None:
-            raise UserError("pick a job first")
-        items, _ = sample_list(job_id, st, actor)
-        if not items:
-            raise UserError("no sample in this state")
-        ids = [a.sample_id for a in items]
-        later = [i for i in ids if sample_id is None or i > int(sample_id)]
-        nxt = later[0] if later else ids[0]
-        return samples_view(job_id, st, actor, nxt)
-
-    @user_errors
-    def part_on_navigate(job_id, st, sample_id, value, request: gr.Request):
-        """A / D (◀ ▶) in the canvas, Alt+Left / Alt+Right in the waveform: the next sample
-        (these events come only with nothing unsaved)."""
-        if job_id is None:
-            return [gr.skip()] * len(sample_outputs)
-        return part_on_next(job_id, st, sample_id, request)
-
+    h = ParticipationsHandlers(ctx)
     open_outputs = [preview, info, labels, editor, canvas, picker, wave]
     sample_outputs = [samples_table, sample] + open_outputs
+    assert len(sample_outputs) == h.SAMPLE_OUTPUTS
     outputs = [jobs_table, job] + sample_outputs
     save_inputs = [job, state, sample, labels, editor, canvas, picker, wave]
     save_outputs = [jobs_table] + sample_outputs + [status]
-    refresh_btn.click(part_load, [job, state], outputs)
-    job.input(part_on_job, [job, state], [jobs_table] + sample_outputs)
-    state.input(part_on_job, [job, state], [jobs_table] + sample_outputs)
-    sample.input(part_on_sample, [job, sample], open_outputs)
-    save_btn.click(part_on_save, save_inputs, save_outputs)
+    refresh_btn.click(h.part_load, [job, state], outputs)
+    job.input(h.part_on_job, [job, state], [jobs_table] + sample_outputs)
+    state.input(h.part_on_job, [job, state], [jobs_table] + sample_outputs)
+    sample.input(h.part_on_sample, [job, sample], open_outputs)
+    save_btn.click(h.part_on_save, save_inputs, save_outputs)
     for widget in (canvas, picker, wave):
-        widget.save(part_on_save, save_inputs, save_outputs)  # Ctrl+S / the widget's own Save
+        widget.save(h.part_on_save, save_inputs, save_outputs)  # Ctrl+S / the widget's own Save
     for widget in (canvas, wave):
-        widget.navigate(part_on_navigate, [job, state, sample, widget], sample_outputs)
-    next_btn.click(part_on_next, [job, state, sample], sample_outputs)
-    return ParticipationsPage(outputs, part_load, [job, state], part_open)
+        widget.navigate(h.part_on_navigate, [job, state, sample, widget], sample_outputs)
+    next_btn.click(h.part_on_next, [job, state, sample], sample_outputs)
+    return ParticipationsPage(outputs, h.part_load, [job, state], h.part_open)
