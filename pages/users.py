@@ -18,7 +18,7 @@ import pandas as pd
 from store import users as users_store
 from store.errors import ValidationError
 
-from .common import AppContext, UserError, esc, user_errors
+from .common import AppContext, PageHandlers, UserError, esc, readonly_table, user_errors
 
 USER_COLUMNS = ["Name", "Email", "Admin", "Source", "Disabled", "Pending approval", "Password", "Created",
                 "Active sessions"]
@@ -71,12 +71,8 @@ def _link(ctx: AppContext, request: gr.Request | None, token: str) -> str:
     return link_for(ctx.store, getattr(raw, "url", None), token)
 
 
-class UsersHandlers:
-    """The page's event handlers, bound to the app's context (bound methods, not closures: gradio
-    reads their gr.Request parameter from the type hints, which a functools.partial would hide)."""
-
-    def __init__(self, ctx: AppContext):
-        self.ctx = ctx
+class UsersHandlers(PageHandlers):
+    """The Users tab's events."""
 
     @user_errors
     def load(self, picked, request: gr.Request):
@@ -99,40 +95,42 @@ class UsersHandlers:
             f"{users_store.INVITATION_DAYS} days)." if invite else ".")
         return _state(ctx, actor, user.username) + [gr.Textbox(value=link, visible=bool(link)), msg, "", ""]
 
-    def _set_disabled(self, disabled: bool, username, request: gr.Request):
+    def _changed(self, username, request: gr.Request, change, message: str) -> list:
+        """`change(name, actor)` on the picked user (a store call that returns the user), then the
+        page's state and `message` (its {name} the user's, escaped)."""
         actor = self.ctx.actor(request)
-        user = users_store.set_disabled(self.ctx.store, _picked(username), disabled, actor=actor)
-        msg = (f"Disabled **{esc(user.username)}**: they may not log in, their sessions ended." if disabled
-               else f"Enabled **{esc(user.username)}**.")
-        return _state(self.ctx, actor, user.username) + [msg]
+        user = change(_picked(username), actor)
+        return _state(self.ctx, actor, user.username) + [message.format(name=esc(user.username))]
 
     @user_errors
     def disable(self, username, request: gr.Request):
-        return self._set_disabled(True, username, request)
+        return self._changed(username, request,
+                             lambda name, actor: users_store.set_disabled(self.ctx.store, name, True, actor=actor),
+                             "Disabled **{name}**: they may not log in, their sessions ended.")
 
     @user_errors
     def enable(self, username, request: gr.Request):
-        return self._set_disabled(False, username, request)
-
-    def _set_admin(self, admin: bool, username, request: gr.Request):
-        actor = self.ctx.actor(request)
-        user = users_store.set_admin(self.ctx.store, _picked(username), admin, actor=actor)
-        msg = f"**{esc(user.username)}** is {'an admin now' if admin else 'no longer an admin'}."
-        return _state(self.ctx, actor, user.username) + [msg]
+        return self._changed(username, request,
+                             lambda name, actor: users_store.set_disabled(self.ctx.store, name, False, actor=actor),
+                             "Enabled **{name}**.")
 
     @user_errors
     def make_admin(self, username, request: gr.Request):
-        return self._set_admin(True, username, request)
+        return self._changed(username, request,
+                             lambda name, actor: users_store.set_admin(self.ctx.store, name, True, actor=actor),
+                             "**{name}** is an admin now.")
 
     @user_errors
     def remove_admin(self, username, request: gr.Request):
-        return self._set_admin(False, username, request)
+        return self._changed(username, request,
+                             lambda name, actor: users_store.set_admin(self.ctx.store, name, False, actor=actor),
+                             "**{name}** is no longer an admin.")
 
     @user_errors
     def approve(self, username, request: gr.Request):
-        actor = self.ctx.actor(request)
-        user = users_store.approve_user(self.ctx.store, _picked(username), actor=actor)
-        return _state(self.ctx, actor, user.username) + [f"Approved **{esc(user.username)}**."]
+        return self._changed(username, request,
+                             lambda name, actor: users_store.approve_user(self.ctx.store, name, actor=actor),
+                             "Approved **{name}**.")
 
     @user_errors
     def set_password(self, username, password, request: gr.Request):
@@ -184,8 +182,7 @@ def build(ctx: AppContext) -> UsersPage:
                 "invitation link (they choose their password); disable an account to lock it out at once. "
                 "The command line does the same while the app runs: `python app.py list-users`, `add-user`, "
                 "`invite-user`, `disable-user`, `reset-password`, `make-admin`, `approve-user`.")
-    table = gr.Dataframe(pd.DataFrame(columns=USER_COLUMNS), interactive=False, wrap=True, elem_id="users-table",
-                         label="Users")
+    table = readonly_table(USER_COLUMNS, "users-table", "Users")
     with gr.Row():
         picker = gr.Dropdown(label="User", choices=[], value=None, elem_id="users-pick", scale=3,
                              allow_custom_value=True)  # the store says which users exist
@@ -217,8 +214,7 @@ def build(ctx: AppContext) -> UsersPage:
                                     elem_id="users-reset-password")
             reset_btn = gr.Button("Set password", scale=1, elem_id="users-reset")
             link_btn = gr.Button("New invitation link instead", scale=1, elem_id="users-new-link")
-        sessions = gr.Dataframe(pd.DataFrame(columns=SESSION_COLUMNS), interactive=False, elem_id="users-sessions",
-                                label="Active sessions of the picked user")
+        sessions = readonly_table(SESSION_COLUMNS, "users-sessions", "Active sessions of the picked user", wrap=False)
         with gr.Row():
             session_pick = gr.Dropdown(label="Session", choices=[], value=None, scale=3, elem_id="users-session-pick",
                                        allow_custom_value=True)
