@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from store import Store
-from store.annotations import add_label, delete_label, recolor_label, rename_label
+from components.label_editor import label_set_of
+from store.annotations import add_label, delete_label, edit_label_set, recolor_label, rename_label
 
 from .common import UserError, esc
 
@@ -48,3 +49,15 @@ class LabelActions:
     def add(self, actor: str, job_id: int, name: str, color: str, shortcut: str = "") -> None:
         add_label(self.store, job_id, name, color or "", shortcut=(shortcut or "").strip(), actor=actor)
         gr.Info(f"Label {esc((name or '').strip())} added")
+
+    def edit(self, actor: str, job_id: int, value: dict) -> None:
+        """Save the label-set editor's set (it names the job it was filled for)."""
+        shown = value.get("job_id") if isinstance(value, dict) else None
+        if shown is not None and shown != job_id:
+            raise UserError("the label editor shows another job's labels: close and reopen Label management")
+        if shown is None:
+            raise UserError("open Label management again to load this job's labels, then edit them")
+        job = edit_label_set(self.store, job_id, label_set_of(value), actor=actor)
+        ls = job.label_set
+        n = len(ls.labels) + len(ls.entities) + len(ls.relations) + len(ls.classes)
+        gr.Info(f"Label set saved ({n} {'entries' if ls.entities or ls.classes else 'labels'})")

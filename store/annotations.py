@@ -273,9 +273,44 @@ def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str 
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
     name = check_label_name(name, job.labeling_type.rules)
-    if name in job.label_set.names():
+    if name in _all_names(job.label_set):
         raise Conflict(f"a label named {name[:80]!r} already exists: names must be unique")
+    if job.labeling_type.rules.entities_relations:  # text triplet: the label box adds entity labels
+        return edit_label_set(store, job_id, replace(job.label_set, entities=[*job.label_set.entities,
+                                                                              Label(name, color)]), actor)
     return add_labels_to_set(store, job_id, [Label(name, color, shortcut)], actor)
+
+
+def _all_names(ls: LabelSet) -> list[str]:
+    return (ls.names() + [e.name for e in ls.entities] + [r.name for r in ls.relations]
+            + [n for c in ls.classes for n in c.labels])
+
+
+def edit_label_set(store: Store, job_id: int, label_set: LabelSet, actor: str | None = None) -> Job:
+    """Replace the job's label set with an edited one (the label-set editor): new labels, entity
+    and relation labels, classes, colors, shortcut keys, attributes, order. A label that samples
+    use may not disappear here: renaming and deleting it changes those samples, which Rename /
+    Delete everywhere do (and say how many). Labels no sample uses may go."""
+    require_job(store, actor, job_id, "manage")  # store/access.py decides
+    job = get_job(store, job_id)
+    new = validate_label_set(label_set, job.labeling_type.rules)
+    kept = set(_all_names(new))
+    used = dict(store.db.fetchall(
+        "SELECT label, count(*) FROM (SELECT unnest(labels) AS label FROM job_samples WHERE job_id = ?) "
+        "GROUP BY label", [job_id]))
+    lost = [n for n in _all_names(job.label_set) if n not in kept and used.get(n)]
+    if lost:
+        shown = ", ".join(repr(n[:60]) for n in lost[:5]) + (" ..." if len(lost) > 5 else "")
+        raise Conflict(f"{shown} {'is' if len(lost) == 1 else 'are'} used by samples: rename or delete "
+                       "with Rename / Delete everywhere, which change those samples too. Nothing was changed.")
+    lost_classes = {c.name for c in job.label_set.classes} - {c.name for c in new.classes}
+    if lost_classes and any(used.values()):
+        raise Conflict(f"label class {sorted(lost_classes)[0][:60]!r} is used by labeled segments: "
+                       "it cannot be removed here. Nothing was changed.")
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [new.to_json(), now(), job_id])
+        record_event(cur, actor, "edit_label_set", job_id, labels=len(_all_names(new)))
+    return get_job(store, job_id)
 
 
 def recolor_label(store: Store, job_id: int, name: str, color: str, actor: str | None = None) -> Job:

@@ -282,6 +282,11 @@ def validate_label_set(label_set: LabelSet, rules: LabelRules) -> LabelSet:
 
     entities: list[Label] = []
     relations: list[Relation] = []
+    if rules.entities_relations and labels and not label_set.entities:
+        # text triplet from a plain list ("--labels drug,effect", a comma list in the form): the
+        # names are its entity labels (a triplet job has no other kind of plain label)
+        label_set = replace(label_set, entities=labels)
+        labels = []
     if label_set.entities or label_set.relations:
         if not rules.entities_relations:
             raise ValidationError("entity and relationship labels belong to text triplet jobs only")

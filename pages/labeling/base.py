@@ -24,6 +24,7 @@ import pandas as pd
 
 from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
+from components.label_editor import editor_value, label_editor
 from store.errors import NotFound
 from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, query_samples
@@ -91,6 +92,7 @@ class LabelingView:
         self._elem_ids = ids or {}
         self.labels = LabelActions(ctx.store, self.delete_noun or self.noun)
         self.add_name = self.add_key = self.add_color = self.add_btn = None
+        self.label_editor = None  # build_label_management makes it
         self.rules = REGISTRY[type_id].rules
         self.outputs: list = []
         self.inputs: list = []
@@ -118,7 +120,7 @@ class LabelingView:
         a label (with its color)."""
         colors = self.rules.colors
         choices = self.labels.delete_choices
-        with gr.Accordion("Label management", open=False, elem_id=self.eid("label-management")):
+        with gr.Accordion("Label management", open=False, elem_id=self.eid("label-management")) as self.management:
             if table:
                 self.labels_table = gr.Dataframe(interactive=False, label="Labels", elem_id=self.eid("labels-table"))
             self.lm_label = gr.Dropdown([], label="Label", elem_id=self.eid("lm-label"))
@@ -136,6 +138,12 @@ class LabelingView:
                     self.build_add_label("Add a label")
             if note:
                 gr.Markdown(note)
+            gr.Markdown("**The label set** — names, colors, shortcut keys, attributes, entity and relation "
+                        "labels, classes; a comma list adds rows; JSON for power users. Saving keeps the "
+                        "labels samples use (Rename / Delete everywhere change those samples).",
+                        elem_classes=["lp-hint"])
+            self.label_editor = label_editor(elem_id=self.eid("label-editor"))
+            self.lm_save_set = gr.Button("Save the label set", variant="primary", elem_id=self.eid("lm-save-set"))
 
     def build_add_label(self, title: str = "New label", key: bool = False, button: str = "Add label",
                         size: str | None = None) -> None:
@@ -243,12 +251,23 @@ class LabelingView:
                             columns=["Label", "Color", count]), names
 
     def load_panels(self, job_id) -> list:
-        """The Add data history and the Auto labeling panel for a job just opened."""
-        return [history_frame(self.ctx, job_id)] + self.auto.load(job_id)
+        """The Add data history, the label-set editor and the Auto labeling panel for a job just opened."""
+        editor = [self.editor_of(job_id)] if self.label_editor is not None else []
+        return [history_frame(self.ctx, job_id)] + editor + self.auto.load(job_id)
 
     @property
     def load_outputs(self) -> list:
-        return self.outputs + [self.data.history] + self.auto.outputs
+        editor = [self.label_editor] if self.label_editor is not None else []
+        return self.outputs + [self.data.history] + editor + self.auto.outputs
+
+    def editor_of(self, job_id):
+        """The label-set editor's value for a job (it names the job: a save for another job is refused)."""
+        job = self.job(job_id) if job_id is not None else None
+        if job is None:
+            return gr.skip()
+        value = editor_value(job.label_set, self.rules)
+        value["job_id"] = job.id
+        return value
 
     # -- the shared events -------------------------------------------------------------------------
     def wire_shared(self, refresh: Callable, label_inputs: list | None = None, add: bool = True,
@@ -260,16 +279,20 @@ class LabelingView:
         inputs = label_inputs if label_inputs is not None else self.inputs
         self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
         extra = [getattr(self, name) for name in label_outputs_extra]
-        self.lm_rename.click(LabelAction(self, self.labels.rename), [self.lm_label, self.lm_new] + inputs,
-                             self.outputs + [extra[0]])
-        self.lm_recolor.click(LabelAction(self, self.labels.recolor), [self.lm_label, self.lm_color] + inputs,
-                              self.outputs + [extra[1]])
-        self.lm_delete.click(LabelAction(self, self.labels.delete), [self.lm_label, self.lm_mode] + inputs,
-                             self.outputs + [extra[2]])
+        editor = self.label_editor
+        self.lm_rename.click(LabelAction(self, self.labels.rename, inputs, editor=True), [self.lm_label, self.lm_new] + inputs,
+                             self.outputs + [extra[0], editor])
+        self.lm_recolor.click(LabelAction(self, self.labels.recolor, inputs, editor=True), [self.lm_label, self.lm_color] + inputs,
+                              self.outputs + [extra[1], editor])
+        self.lm_delete.click(LabelAction(self, self.labels.delete, inputs, editor=True), [self.lm_label, self.lm_mode] + inputs,
+                             self.outputs + [extra[2], editor])
         if add and self.add_btn is not None:
             for event in (self.add_btn.click, self.add_name.submit):
-                event(LabelAction(self, self.labels.add), [self.add_name, self.add_color] + inputs,
-                      self.outputs + [extra[3]])
+                event(LabelAction(self, self.labels.add, inputs, editor=True), [self.add_name, self.add_color] + inputs,
+                      self.outputs + [extra[3], editor])
+        self.lm_save_set.click(LabelAction(self, self.labels.edit, inputs, clear=False, editor=True), [editor] + inputs,
+                               self.outputs + [editor])
+        self.management.expand(self.editor_of, [self.current_job], [editor])
         for event in self.data.events + self.auto.events:  # an import, a finished run, a bulk confirm
             event.success(refresh, inputs, self.outputs)
 
@@ -290,25 +313,31 @@ class LabelingView:
 class LabelAction:
     """A label management event of a page: refuses while the editor holds unsaved changes (its
     annotation names the labels), runs the action as the event's user, refreshes the view and
-    empties the text box the action read."""
+    empties the text box the action read (unless `clear` is False); the label-set editor shows
+    the set as it is now."""
 
-    def __init__(self, page: LabelingView, action: Callable[..., Any]):
+    def __init__(self, page: LabelingView, action: Callable[..., Any], inputs: list | None = None,
+                 clear: bool = True, editor: bool = False):
         self.page = page
         self.action = action
+        self.inputs = inputs
+        self.clear = clear
+        self.editor = editor  # the label-set editor is its last output
         self.__name__ = f"label_{getattr(action, '__name__', 'action')}"
 
     def __call__(self, *args):  # the user from the event's context: callable objects get no gr.Request
         return user_errors(self._run)(*args)
 
     def _run(self, *args):
-        n_own = len(args) - len(self.page.inputs)
+        n_own = len(args) - len(self.inputs if self.inputs is not None else self.page.inputs)
         own, rest = args[:n_own], args[n_own:]
         job_id = rest[0]
         if job_id is None:
             raise UserError("open a job first")
         refuse_if_unsaved(self.page.unsaved(rest), self.page.noun.rstrip("s"))
         self.action(acting_user(), job_id, *own)
-        return self.page.after_label_action(rest) + [""]
+        return (self.page.after_label_action(rest) + ([""] if self.clear else [])
+                + ([self.page.editor_of(job_id)] if self.editor else []))
 
 
 class Pager:

@@ -2,7 +2,8 @@
 (play a file, check it, press its label's shortcut key, confirm in the page), speech labeling (type
 a transcript, Ctrl+Enter labels and opens the next file) and speech paragraphs (the waveform draws,
 drag a segment, label it, type its content, a segment past the end refused with a visible message,
-Ctrl+S saves); reloads and finds it all; then the store is checked with the server stopped.
+Ctrl+S saves; multi-label classes labeled with their keys and selects); reloads and finds it all;
+then the store is checked with the server stopped.
 
 Jobs are created with the CLI before the server starts (DuckDB allows one writer process).
 """
@@ -20,7 +21,7 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
 
-LONG = 20_000  # ms: a handler that touches the store and re-renders
+LONG = 60_000  # ms: a handler that touches the store and re-renders (a loaded 2-core machine: waits end when the page is there)
 ROOT = Path(__file__).resolve().parents[2]
 DATA = next((d for d in (ROOT / "shared" / "data", ROOT.parent / "shared" / "data") if d.is_dir()),
             ROOT.parent / "shared" / "data")
@@ -228,8 +229,16 @@ def test_label_sounds_transcripts_and_segments_then_reload(server, apage: Page, 
     page.mouse.down()
     page.mouse.move(x_of(3.0), y, steps=8)
     page.mouse.up()
+    # keys 1-9 number the labels of every class, class after class: george 1, other 2, en 3
+    expect(page.locator("#spg-waveform select[data-class='lang'] option")).to_have_text(["(none)", "en (3)"])
+    page.keyboard.press("2")
+    page.keyboard.press("3")
+    expect(page.locator("#spg-waveform .wf-labels-cell")).to_have_text(["other, en"])
+    page.keyboard.press("1")  # a class's key replaces that class's label
+    expect(page.locator("#spg-waveform .wf-labels-cell")).to_have_text(["george, en"])
+    expect(page.locator("#spg-waveform select[data-class='lang']")).to_have_value("en")
+    page.locator("#spg-waveform select[data-class='speaker']").select_option("other")
     page.locator("#spg-waveform select[data-class='speaker']").select_option("george")
-    page.locator("#spg-waveform select[data-class='lang']").select_option("en")
     expect(page.locator("#spg-waveform .wf-labels-cell")).to_have_text(["george, en"])
     page.locator("#spg-save").click()
     expect(page.locator("#spg-tabs")).to_contain_text("Labeled (1)", timeout=LONG)

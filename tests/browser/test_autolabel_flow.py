@@ -26,7 +26,7 @@ JOB = "auto é job"
 CLASSES = {"red": (210, 40, 40), "green": (40, 190, 60), "blue": (40, 60, 210)}
 PER_CLASS = 20
 RUN = 180_000  # ms: a whole run on the CPU (features, training, writing), generous for slow machines
-LONG = 20_000  # ms: a handler that touches the store and re-renders the grid
+LONG = 60_000  # ms: a handler that touches the store and re-renders the grid (a loaded 2-core machine: waits end when the page is there)
 
 
 def _image(color, seed: int, rgba: bool) -> bytes:

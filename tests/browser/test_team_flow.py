@@ -25,7 +25,7 @@ PASSWORD = "team-flow-secret-1"
 JOB = "team pets"
 JOB_CHOICE = f"{JOB}  ·  Image classification"
 TEAM = "pet team"
-LONG = 20_000
+LONG = 60_000  # ms (a loaded 2-core machine: waits end as soon as the page is there)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ NER_JOB = "team people"
 OD_JOB = "team cells"
 TEAM = "widget team"
 LINES = ["Alice met Bob in Paris.", "Carol lives in Rome."]
-LONG = 20_000
+LONG = 60_000  # ms (a loaded 2-core machine: waits end as soon as the page is there)
 
 
 @pytest.fixture

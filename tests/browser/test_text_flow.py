@@ -18,7 +18,7 @@ from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
 
-LONG = 20_000  # ms: a handler that touches the store and re-renders
+LONG = 60_000  # ms: a handler that touches the store and re-renders (a loaded 2-core machine: waits end when the page is there)
 TC_LINES = ["I love this movie", "Terrible service <b>never</b> again", "It was fine"]
 NER_LINES = ["Hi 😀 東京 is in Japan", "Barack Obama visited Paris"]
 TT_LINES = ["Aspirin causes nausea in some patients", "Ibuprofen relieves pain"]
@@ -346,4 +346,59 @@ def test_unsaved_spans_are_never_dropped(server, tpage: Page, page_errors, tmp_p
         items = query_samples(store, job.id, SampleQuery(status="labeled")).items
         assert [(s.text, [(e["label"], s.text[e["start"]:e["end"]]) for e in s.annotation["spans"]]) for s in items] \
             == [(NER_LINES[0], [("LOC", "Japan")])]
+    assert not page_errors
+
+
+def test_label_set_editor_on_a_triplet_job(server, tpage: Page, page_errors, tmp_path):
+    """The label-set editor (issue 15): a triplet job created from a comma list has those names as
+    its entity labels (it had none before, silently); in Label management the editor adds an
+    entity label from a comma list and a relation whose ends are picked from the entities; saved,
+    the picker offers them, and they are still there after a reload."""
+    page = tpage
+    tt = write_lines(tmp_path / "tt", "tt.txt", TT_LINES)
+    server.cli("create-job", "--name", "meds", "--type", "text_triplet", "--dataset", str(tt), "--labels", "drug,effect")
+    server.start()
+    page.goto(server.url)
+    page.locator("#job-picker").wait_for()
+    open_job(page, "meds  ·  Text triplet")
+    expect(page.locator("#tt-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
+    expect(page.locator("#tt-picker .sp-label-btn[data-label='effect']")).to_have_count(1)
+
+    open_accordion(page, "tt-label-management")
+    editor = page.locator("#tt-label-editor")
+    expect(editor.locator(".le-entity")).to_have_count(2, timeout=LONG)
+    expect(editor.locator(".le-entity .le-name").first).to_have_value("drug")
+    editor.locator(".le-quick").fill("dose")
+    editor.locator(".le-quick").press("Enter")
+    expect(editor.locator(".le-entity")).to_have_count(3)
+    editor.locator(".le-relations .le-add").click()
+    rel = editor.locator(".le-relation").first
+    rel.locator(".le-name").fill("given at")
+    rel.locator(".le-name").press("Tab")
+    rel.locator(".le-source").select_option("drug")
+    rel.locator(".le-target").select_option("dose")
+    page.locator("#tt-lm-save-set").click()
+    expect(page.locator('[data-testid="toast-body"]').filter(has_text="Label set saved")).to_have_count(1, timeout=LONG)
+    expect(page.locator("#tt-labels-table")).to_contain_text("given at", timeout=LONG)
+    expect(page.locator("#tt-picker .sp-label-btn[data-label='dose']")).to_have_count(1, timeout=LONG)
+
+    # the JSON view says the same, and a relation to an entity that does not exist is refused
+    editor.locator(".le-json-box summary").click()
+    assert json.loads(editor.locator(".le-json").input_value())["relations"] == [
+        {"name": "given at", "source": "drug", "target": "dose", "color": rel.locator(".le-color").input_value()}]
+    editor.locator(".le-json").fill(json.dumps({"entities": ["drug", "effect"], "relations": [
+        {"name": "x", "source": "drug", "target": "nowhere"}]}))
+    editor.locator(".le-json-use").click()
+    page.locator("#tt-lm-save-set").click()
+    expect(error_toast(page).filter(has_text="not defined")).to_have_count(1, timeout=LONG)
+    expect(page.locator("#tt-labels-table")).to_contain_text("given at")
+
+    page.reload()
+    page.locator("#job-picker").wait_for()
+    open_job(page, "meds  ·  Text triplet")
+    expect(page.locator("#tt-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
+    open_accordion(page, "tt-label-management")
+    expect(page.locator("#tt-labels-table")).to_contain_text("given at", timeout=LONG)
+    expect(page.locator("#tt-label-editor .le-relation .le-name")).to_have_value("given at")
+    expect(page.locator("#tt-picker .sp-label-btn[data-label='dose']")).to_have_count(1)
     assert not page_errors
