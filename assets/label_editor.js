@@ -67,6 +67,19 @@ function parseAttrs(text) {
   }
   return out;
 }
+// a comma (or line) separated list; commas inside brackets stay in the name ("Cause-Effect(e1,e2)"),
+// as store/labelset.py's split_label_list reads it
+function splitNames(text) {
+  const out = [];
+  let depth = 0, cur = '';
+  for (const ch of text || '') {
+    if ('([{'.includes(ch)) depth += 1;
+    else if (')]}'.includes(ch) && depth) depth -= 1;
+    if ((ch === ',' || ch === '\n') && !depth) { out.push(cur); cur = ''; } else cur += ch;
+  }
+  out.push(cur);
+  return out.map(s => s.trim()).filter(Boolean);
+}
 function setMessage(text, kind) {
   const m = root.querySelector('.le-message');
   if (m) { m.textContent = text || ''; m.dataset.kind = kind || ''; }
@@ -155,7 +168,7 @@ function quickAdd() {
   const input = el('input', { class: 'le-quick', 'aria-label': 'add labels',
     placeholder: f.entities_relations ? 'add entity labels: PER, ORG, LOC' : 'add labels: cat, dog, bird' });
   const go = () => {
-    const names = input.value.split(/[,\n]/).map(s => s.trim()).filter(Boolean);
+    const names = splitNames(input.value);
     if (!names.length) return;
     const list = f.entities_relations ? V.entities : V.labels;
     const have = new Set(list.map(r => r.name));
@@ -167,11 +180,15 @@ function quickAdd() {
       added += 1;
     }
     input.value = '';
+    V.pending = '';
     publish();
     render(true);
     setMessage(added ? `${added} added` : 'already there', added ? '' : 'error');
   };
   input.addEventListener('keydown', e => { if (e.key === 'Enter') { e.preventDefault(); go(); } });
+  // names typed but not added yet travel in the value too: a form sent right after typing keeps them
+  input.addEventListener('input', () => { V.pending = input.value; publish(); });
+  if (V.pending) input.value = V.pending;
   return el('div', { class: 'le-quick-row' }, input, el('button', { type: 'button', class: 'le-quick-add', text: 'Add', onclick: go }));
 }
 function asJson() {

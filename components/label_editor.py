@@ -14,7 +14,8 @@ HTML). Its value is a dict:
     {"features": {"colors", "shortcuts", "attributes", "entities_relations", "classes": bool},
      "labels": [{"name", "color", "shortcut", "attributes": {name: [values]}}],
      "entities": [{"name", "color"}], "relations": [{"name", "source", "target", "color"}],
-     "classes": [{"name", "labels": [names]}], "message": str | None}
+     "classes": [{"name", "labels": [names]}], "message": str | None,
+     "pending": the quick-add box's text not added as rows yet, "job_id": the job it was filled for}
 
 Every edit in the browser sets the value (Gradio's .change); `label_set_of(value)` turns it into
 a LabelSet for the store, which checks it (store/labelset.py: validate_label_set).
@@ -26,7 +27,7 @@ from typing import Any
 
 import gradio as gr
 
-from store.labelset import Label, LabelClass, LabelRules, LabelSet, Relation
+from store.labelset import Label, LabelClass, LabelRules, LabelSet, Relation, split_label_list
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 TEMPLATE = '<div class="le-root" data-testid="label-editor"></div>'
@@ -78,6 +79,13 @@ def label_set_of(value: Any) -> LabelSet:
     classes = [LabelClass(_text(r.get("name")), [str(x).strip() for x in r.get("labels") or [] if str(x).strip()])
                for r in _rows(value, "classes") if _text(r.get("name"))]
     speech = bool(value.get("speech_content")) if isinstance(value, dict) else False
+    # names typed in the quick-add box but not added as rows yet (the form was sent right after)
+    pending = value.get("pending") if isinstance(value, dict) and isinstance(value.get("pending"), str) else ""
+    triplet = bool((value.get("features") or {}).get("entities_relations")) if isinstance(value, dict) else False
+    have = {x.name for x in labels + entities}
+    for name in dict.fromkeys(n.strip() for n in split_label_list(pending.replace("\n", ","))):
+        if name and name not in have:
+            (entities if triplet else labels).append(Label(name))
     return LabelSet(labels, entities, relations, classes, speech)
 
 

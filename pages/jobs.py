@@ -10,6 +10,7 @@ import pandas as pd
 from store.datasets import list_datasets
 from store.imports import create_job_with_uploads
 from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job
+from components.label_editor import editor_value, label_editor, label_set_of
 from store.labelset import Label, LabelSet, split_label_list
 from store.access import parse_id, require_job
 from store.errors import StoreError
@@ -102,14 +103,17 @@ class JobsHandlers(PageHandlers):
                              choices=_dataset_choices(self.ctx, self.ctx.actor(request)))
         return [existing if m == "Existing dataset" else gr.update(visible=mode == m) for m in DATASET_MODES]
 
-    def on_type(self, type_id):
-        return gr.Checkbox(interactive=get_type(type_id).team_labeling, value=False)
+    def on_type(self, type_id, labels):
+        """Team labeling where the type has it; the label editor keeps its rows, with the new
+        type's columns (colors, keys, attributes, entities and relations, classes)."""
+        t = get_type(type_id)
+        return gr.Checkbox(interactive=t.team_labeling, value=False), editor_value(label_set_of(labels), t.rules)
 
     @user_errors
     def on_create(self, name, type_id, desc, mode, files, existing, folder, s3, labels, instr, team,
                   request: gr.Request):
         store, actor = self.store, self.ctx.actor(request)
-        label_set = parse_labels_text(labels)
+        label_set = label_set_of(labels) if isinstance(labels, dict) else parse_labels_text(labels)
         kwargs = dict(label_set=label_set, description=desc, instructions=instr, team_labeling=team, actor=actor)
         if mode == "Existing dataset":
             if existing is None:
@@ -193,8 +197,11 @@ def create_form(ctx: AppContext) -> SimpleNamespace:
         existing = gr.Dropdown(label="Existing dataset", choices=_dataset_choices(ctx), visible=False)
         folder = gr.Textbox(label="Local folder on the server", placeholder="/path/to/images", visible=False)
         s3 = gr.Textbox(label="S3 prefix", placeholder="s3://bucket/prefix/", visible=False)
-        labels = gr.Textbox(label="Labels (comma-separated, or a JSON label set)", lines=2,
-                            placeholder="cat, dog, bird", elem_id="create-labels")
+        gr.Markdown("**Labels** — type them separated by commas (Enter adds them as rows), then set colors, "
+                    "shortcut keys and attributes as the type has them; or paste a JSON label set.",
+                    elem_classes=["lp-hint"])
+        labels = label_editor(value=editor_value(None, get_type("image_classification").rules),
+                              elem_id="create-labels")
         instr = gr.Textbox(label="Labeling instructions (Markdown, shown as Labeling Description)", lines=4,
                            elem_id="create-instructions")
         team = gr.Checkbox(label="Team labeling", value=False)
@@ -252,7 +259,7 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     table.select(h.on_row_select, [table], [job])
     job.change(h.on_pick, [job], [current_job])
     c.mode.change(h.on_mode, [c.mode], [c.files, c.existing, c.folder, c.s3])
-    c.type.change(h.on_type, [c.type], [c.team])
+    c.type.change(h.on_type, [c.type, c.labels], [c.team, c.labels])
     c.create_btn.click(h.on_create, [c.name, c.type, c.desc, c.mode, c.files, c.existing, c.folder, c.s3, c.labels,
                                      c.instr, c.team], listed + [status, c.name, c.files, c.existing, current_job])
     f.load_btn.click(h.on_load, [job], f.modify)

@@ -117,7 +117,8 @@ def test_label_rename_delete_and_refuse_script_label(app, page: Page, page_error
     page.locator("#create-files input[type=file]").set_input_files([str(f) for f in upload_files])
     # the six files are uploaded (each gets a download link) before the job is created
     expect(page.locator("#create-files a[href*='/file=']")).to_have_count(len(upload_files), timeout=LONG)
-    page.locator("#create-labels textarea").fill("cat, dog")
+    # the label editor's quick-add box: typed, not even added as rows, the names go with the form
+    page.locator("#create-labels .le-quick").fill("cat, dog")
     page.locator("#create-submit").click()
     expect(page.locator("#jobs-status")).to_contain_text(f"Created job {JOB}", timeout=LONG)
     # ... and where the eye is: a toast inside the window (the status line is below the form, issue 15)
@@ -255,7 +256,11 @@ def test_html_in_file_and_job_names_is_shown_as_text(app, page: Page, page_error
     page.locator("#create-name textarea").fill(job)
     page.locator("#create-mode").get_by_text("Local folder", exact=True).click()
     page.get_by_label("Local folder on the server").fill(str(folder))
-    page.locator("#create-labels textarea").fill("red, blue")
+    page.locator("#create-labels .le-quick").fill("red, blue")
+    page.locator("#create-labels .le-quick").press("Enter")  # added as rows
+    names = page.locator("#create-labels .le-label .le-name")
+    expect(names).to_have_count(2)
+    assert names.evaluate_all("els => els.map(e => e.value)") == ["red", "blue"]
     page.locator("#create-submit").click()
     expect(page.locator("#jobs-status")).to_contain_text(f"Created job {job}", timeout=LONG)
     expect(page.locator("#jobs-status b")).to_have_count(0)

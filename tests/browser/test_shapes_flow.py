@@ -270,7 +270,11 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     pick_option(page, "create-type", "Images / Object detection")
     page.locator("#create-files input[type=file]").set_input_files([str(f) for f in cell_images])
     expect(page.locator("#create-files a[href*='/file=']")).to_have_count(3, timeout=LONG)
-    page.locator("#create-labels textarea").fill(json.dumps(LABEL_SET))
+    # the label-set editor takes a JSON label set (its power-user view), then shows it as rows
+    page.locator("#create-labels .le-json-box summary").click()
+    page.locator("#create-labels .le-json").fill(json.dumps(LABEL_SET))
+    page.locator("#create-labels .le-json-use").click()
+    expect(page.locator("#create-labels .le-label")).to_have_count(len(LABEL_SET["labels"]))
     page.locator("#create-submit").click()
     expect(page.locator("#jobs-status")).to_contain_text(f"Created job {job_name}", timeout=LONG)
     expect(page.locator("#job-picker input")).to_have_value(f"{job_name}  ·  Object detection")
