@@ -215,7 +215,7 @@ class TeamJobHandlers(PageHandlers):
         actor = self.ctx.actor(request)
         if job_id is None:
             raise UserError("pick a job in My Creations first")
-        free = unassigned_sample_ids(self.ctx, int(job_id), self.assigned_sample_ids(int(job_id), actor))
+        free = unassigned_sample_ids(self.ctx, int(job_id), self.assigned_sample_ids(int(job_id), actor), actor)
         if not free:
             raise UserError("every unlabeled sample of the job is assigned already")
         counts = assign_samples(self.store, int(job_id), free, list(labelers or []), actor=actor)
