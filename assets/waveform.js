@@ -264,9 +264,12 @@ function renderEditor() {
   const n = segments.indexOf(s) + 1;
   editor.append(el('strong', { text: `Segment ${n}: ${fmt(s.start)} – ${fmt(s.end)}` }));
   if (classes.length) {
+    const keys = keyed();
     for (const c of classes) {
+      const keyOf = (name) => keys.findIndex((x) => x.cls === c.name && x.name === name) + 1;
       const sel = el('select', { class: 'wf-select', 'data-class': c.name, 'aria-label': `label of class ${c.name}` },
-        el('option', { value: '', text: '(none)' }), ...c.labels.map((name) => el('option', { value: name, text: name })));
+        el('option', { value: '', text: '(none)' }),
+        ...c.labels.map((name) => el('option', { value: name, text: keyOf(name) ? `${name} (${keyOf(name)})` : name })));
       sel.value = (s.labels || {})[c.name] || '';
       sel.addEventListener('change', () => {
         s.labels = { ...(s.labels || {}) };
@@ -351,13 +354,21 @@ function addSegment(a, b) {
   if (speech) s.content = '';
   segments.push(s);
   selectedId = s.id;
-  showMessage(`Segment ${segments.length}: ${fmt(s.start)} – ${fmt(s.end)}` + (classes.length ? ': pick its labels' : ': pick its label (1-9)'), 'info');
+  showMessage(`Segment ${segments.length}: ${fmt(s.start)} – ${fmt(s.end)}` + (classes.length ? ': pick its labels (1-9)' : ': pick its label (1-9)'), 'info');
   render(); publish();
 }
-function giveLabel(name) {
+// The labels keys 1-9 give, in order: single-label mode the labels; multi-label mode the labels of
+// every class, class after class (a class's label replaces the segment's other label of that class).
+function keyed() {
+  if (!classes.length) return labels.map((l) => ({ cls: null, name: l.name })).slice(0, 9);
+  return classes.flatMap((c) => c.labels.map((name) => ({ cls: c.name, name }))).slice(0, 9);
+}
+function giveLabel(item) {
   const s = byId(selectedId);
-  if (!s || classes.length) return;
-  s.label = name; render(); publish();
+  if (!s || !item) return;
+  if (item.cls === null) s.label = item.name;
+  else s.labels = { ...(s.labels || {}), [item.cls]: item.name };
+  render(); publish();
 }
 
 // -- mouse -----------------------------------------------------------------------------------
@@ -499,7 +510,7 @@ function onKeyDown(e) {
   } else if (!ctrl && !e.altKey) {
     if (k === ' ') { togglePlay(); handled = true; }
     else if (k === 'p' || k === 'P') { playSegment(); handled = true; }
-    else if (/^[1-9]$/.test(k) && selectedId && !classes.length && labels[Number(k) - 1]) { giveLabel(labels[Number(k) - 1].name); handled = true; }
+    else if (/^[1-9]$/.test(k) && selectedId && keyed()[Number(k) - 1]) { giveLabel(keyed()[Number(k) - 1]); handled = true; }
     else if ((k === 'Delete' || k === 'Backspace') && selectedId) { removeSegment(selectedId); handled = true; }
     else if (k === 'Escape' && selectedId) { selectedId = null; render(); publish(); handled = true; }
     else if (k === '+' || k === '=') { zoom(0.5); handled = true; }

@@ -18,8 +18,9 @@ Mouse: drag on the waveform to make a segment, drag a segment's edge to adjust i
 segment to select it. Segments may overlap; they must lie within [0, duration] (the widget
 refuses others with a visible message). Keys (focus outside text fields, the widget visible):
 Space play/pause, P play the selected segment, 1-9 give the selected segment a label (single-label
-mode), Delete remove it, Escape deselect, + / - zoom, Ctrl+S save, Alt+Left / Alt+Right previous /
-next file.
+mode: the labels in order; multi-label mode: the labels of every class, class after class, so that
+a class's key replaces the segment's label of that class; each select names its keys), Delete
+remove it, Escape deselect, + / - zoom, Ctrl+S save, Alt+Left / Alt+Right previous / next file.
 
 Events: ``.change`` (Gradio fires it whenever the value changes; do not output to the widget
 from a .change handler), ``.save`` (Ctrl+S) and ``.navigate`` (``action`` "prev" / "next").
