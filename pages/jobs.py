@@ -200,7 +200,7 @@ def create_form(ctx: AppContext) -> SimpleNamespace:
         gr.Markdown("**Labels** — type them separated by commas (Enter adds them as rows), then set colors, "
                     "shortcut keys and attributes as the type has them; or paste a JSON label set.",
                     elem_classes=["lp-hint"])
-        labels = label_editor(value=editor_value(None, get_type("image_classification").rules),
+        labels = label_editor(value=editor_value(None, get_type("image_classification").rules), label="Labels",
                               elem_id="create-labels")
         instr = gr.Textbox(label="Labeling instructions (Markdown, shown as Labeling Description)", lines=4,
                            elem_id="create-instructions")

@@ -25,7 +25,9 @@ import pandas as pd
 from components.autolabel_panel import build_autolabel_panel
 from components.data_panel import build_data_panel, history_frame
 from components.label_editor import editor_value, label_editor
+from store.annotations import remove_labels
 from store.errors import NotFound
+from store.predictions import confirm_samples
 from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, query_samples
 from store.types import REGISTRY
@@ -308,6 +310,28 @@ class LabelingView:
 
     def view(self, *args) -> list:  # pragma: no cover - every page defines it
         raise NotImplementedError
+
+
+class SelectionActions:
+    """Remove and Confirm on the samples checked in a list (the check list, the image grid):
+    the page says which are checked (`checked(value)`) and its view keeps them checked."""
+
+    @user_errors
+    def on_remove(self, value, labels, *args):
+        if not labels:
+            raise UserError("pick the labels to remove first")
+        ids = self.checked(value)
+        n = remove_labels(self.store, args[0], ids, list(labels), actor=acting_user())
+        gr.Info(f"Removed from {n} {self.noun}")
+        return self.view(*args, selected=ids)
+
+    @user_errors
+    def on_confirm(self, value, *args):
+        if args[0] is None:
+            raise UserError("open a job first")
+        n = confirm_samples(self.store, args[0], self.checked(value), actor=acting_user())
+        gr.Info(f"Confirmed {n} {self.noun}: they are Labeled")
+        return self.view(*args)
 
 
 class LabelAction:

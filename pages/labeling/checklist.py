@@ -18,10 +18,9 @@ import pandas as pd
 from components import audio_list, text_list
 from components.autolabel_panel import with_prediction
 from store.annotations import apply_labels, remove_labels
-from store.predictions import confirm_samples
 
 from ..common import AppContext, UserError, acting_user, esc, user_errors
-from .base import FirstPage, LabelingView, Pager, header_text, instructions, skips, status_tabs
+from .base import FirstPage, LabelingView, Pager, SelectionActions, header_text, instructions, skips, status_tabs
 
 PAGE_SIZES = [10, 20, 50, 100]
 
@@ -52,7 +51,7 @@ FILES = Records("sc", "files", audio_list.audio_list, audio_list.list_value, aud
                 shortcuts=True)
 
 
-class ChecklistPage(LabelingView):
+class ChecklistPage(SelectionActions, LabelingView):
     def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str, records: Records):
         self.kind = records
         self.noun = records.noun
@@ -128,11 +127,10 @@ class ChecklistPage(LabelingView):
     def view(self, job_id, tab_v, page, size, selected=()):
         if job_id is None:
             return skips(len(self.outputs))
-        job = self.job(job_id)
-        if job is None:
+        listed = self.listing(job_id, tab_v, page, size or 20)
+        if listed is None:
             return self.gone()
-        c = self.counts(job_id)
-        p = self.query(job_id, tab_v, page, size or 20)
+        job, c, p, _ = listed
         labels = job.label_set.labels
         colors = {lab.name: lab.color for lab in labels}
         names = job.label_set.names()
@@ -171,7 +169,7 @@ class ChecklistPage(LabelingView):
     def uncheck_all(self, value):
         return self._checked(value, [])
 
-    def _ids(self, value) -> list[int]:
+    def checked(self, value) -> list[int]:
         ids = text_list.selected_ids(value)
         if not ids:
             raise UserError(f"check at least one {self.noun[:-1]} first")
@@ -179,7 +177,7 @@ class ChecklistPage(LabelingView):
 
     @user_errors
     def on_apply(self, value, labels, *args):
-        ids = self._ids(value)
+        ids = self.checked(value)
         if not labels:
             raise UserError("pick the labels to add first")
         n = apply_labels(self.store, args[0], ids, list(labels), actor=acting_user())
@@ -196,23 +194,6 @@ class ChecklistPage(LabelingView):
             raise UserError(f"check at least one {self.noun[:-1]} first")
         n = apply_labels(self.store, args[0], ids, [label], actor=acting_user())
         gr.Info(f"Labeled {n} {self.noun} {esc(label)}")
-        return self.view(*args)
-
-    @user_errors
-    def on_remove(self, value, labels, *args):
-        if not labels:
-            raise UserError("pick the labels to remove first")
-        ids = self._ids(value)
-        n = remove_labels(self.store, args[0], ids, list(labels), actor=acting_user())
-        gr.Info(f"Removed from {n} {self.noun}")
-        return self.view(*args, selected=ids)
-
-    @user_errors
-    def on_confirm(self, value, *args):
-        if args[0] is None:
-            raise UserError("open a job first")
-        n = confirm_samples(self.store, args[0], self._ids(value), actor=acting_user())
-        gr.Info(f"Confirmed {n} {self.noun}: they are Labeled")
         return self.view(*args)
 
     @user_errors

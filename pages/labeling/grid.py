@@ -11,12 +11,11 @@ from __future__ import annotations
 import gradio as gr
 
 from components.sample_grid import grid_value, preview_id, sample_grid, selected_ids
-from store.annotations import apply_labels, remove_labels, set_labels
-from store.predictions import confirm_samples
+from store.annotations import apply_labels, set_labels
 from store.samples import clusters, delete_samples, get_sample, labelers, sample_image, set_hard
 
 from ..common import AppContext, UserError, acting_user, esc, user_errors
-from .base import FirstPage, LabelingView, Pager, header_text, instructions, skips, status_tabs
+from .base import FirstPage, LabelingView, Pager, SelectionActions, header_text, instructions, skips, status_tabs
 
 PAGE_SIZES = [24, 48, 96]
 HARD = {"All": None, "Hard examples": True, "Not hard": False}
@@ -41,7 +40,7 @@ def selection_updates(ids: list[int]) -> list:
     return [f"**{len(ids)}** selected"] + [gr.Button(interactive=bool(ids)) for _ in range(6)]
 
 
-class ImageGridPage(LabelingView):
+class ImageGridPage(SelectionActions, LabelingView):
     noun = "images"
     delete_noun = "images"
 
@@ -144,7 +143,7 @@ class ImageGridPage(LabelingView):
         self.clear_btn.click(self.on_clear, [grid], [grid] + self.selection)
         self.apply_btn.click(self.on_apply, [grid, self.label_pick] + inputs, outputs)
         self.remove_btn.click(self.on_remove, [grid, self.label_pick] + inputs, outputs)
-        self.confirm_btn.click(self.on_confirm_selected, [grid] + inputs, outputs)
+        self.confirm_btn.click(self.on_confirm, [grid] + inputs, outputs)
         self.hard_btn.click(self.mark_hard, [grid] + inputs, outputs)
         self.unhard_btn.click(self.unmark_hard, [grid] + inputs, outputs)
         self.del_source.change(self.on_delete_source, [self.del_source], [self.del_confirm])
@@ -158,12 +157,11 @@ class ImageGridPage(LabelingView):
         """Everything the page shows for the current view."""
         if job_id is None:
             return skips(len(self.outputs))
-        job = self.job(job_id)
-        if job is None:
+        listed = self.listing(job_id, tab_v, page, size or 48,
+                              **_filters(hard, labels, name, by, cluster, origin, hard_first))
+        if listed is None:
             return self.gone()
-        c = self.counts(job_id)
-        p = self.query(job_id, tab_v, page, size or 48,
-                       **_filters(hard, labels, name, by, cluster, origin, hard_first))
+        job, c, p, _ = listed
         frame, names = self.label_frame(job, c)
         counts_md = " · ".join(f"{esc(n)}: **{c.by_label.get(n, 0)}**" for n in names) or "No labels yet."
         keep = [i for i in selected if i in {s.id for s in p.items}]
@@ -196,25 +194,14 @@ class ImageGridPage(LabelingView):
     def on_clear(self, grid_v):
         return [grid_value((grid_v or {}).get("items", []), [])] + selection_updates([])
 
-    # -- actions on the selection ----------------------------------------------------------------------
+    # -- actions on the selection (Remove and Confirm: SelectionActions) ---------------------------------
+    def checked(self, grid_v) -> list[int]:
+        return selected_ids(grid_v)
+
     @user_errors
     def on_apply(self, grid_v, labels, *args):
         n = apply_labels(self.store, args[0], selected_ids(grid_v), list(labels or []), actor=acting_user())
         gr.Info(f"Labeled {n} images")
-        return self.view(*args)
-
-    @user_errors
-    def on_confirm_selected(self, grid_v, *args):
-        n = confirm_samples(self.store, args[0], selected_ids(grid_v), actor=acting_user())
-        gr.Info(f"Confirmed {n} images: they are Labeled")
-        return self.view(*args)
-
-    @user_errors
-    def on_remove(self, grid_v, labels, *args):
-        if not labels:
-            raise UserError("choose the labels to remove in the label box first")
-        n = remove_labels(self.store, args[0], selected_ids(grid_v), list(labels), actor=acting_user())
-        gr.Info(f"Removed from {n} images")
         return self.view(*args)
 
     def _hard(self, flag: bool, grid_v, args):

@@ -124,13 +124,10 @@ class SpansPage(LabelingView):
     def view(self, job_id, tab_v, page, value=None, open_id=None, message=None):
         if job_id is None:
             return skips(len(self.outputs))
-        job = self.job(job_id)
-        if job is None:
+        listed = self.listing(job_id, tab_v, page, PAGE_SIZE, open_id=open_id)
+        if listed is None:
             return self.gone()
-        c = self.counts(job_id)
-        p = self.page_of(job_id, tab_v, page)
-        if open_id is None and p.items:
-            open_id = p.items[0].id
+        job, c, p, open_id = listed
         ls = job.label_set
         colors = {x.name: x.color for x in [*ls.labels, *ls.entities, *ls.relations]}
         items = [list_item(s, colors, removable=False) for s in p.items]
