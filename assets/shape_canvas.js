@@ -1348,6 +1348,7 @@ function cleanup() {
 
 // -- for tests and the page: a small read-only view of the state ------------------------------
 root.__shapeCanvas = {
+  save,  // the page's Save button: the same as Ctrl+S, without sending the value to the server and back first
   imageToClient(x, y) { const r = canvas.getBoundingClientRect(); const [sx, sy] = toScreen([x, y]); return { x: r.left + sx, y: r.top + sy }; },
   state() {
     return { tool, selectMode, label: curLabel, selected: selectedId, dirty, hidden, history: history.length, historyIndex: hIdx,

@@ -35,15 +35,17 @@ def open_if_dirty(value) -> int | None:
     return int(sid) if is_dirty(value) and sid is not None else None
 
 
-def mark_save(value):
-    """The Save button: the canvas's value asks to save (as Ctrl+S in the canvas does)."""
-    return {**value, "action": "save"} if isinstance(value, dict) else value
+def save_js(canvas: gr.HTML) -> str:
+    """The Save button's click, in the browser: the canvas saves as on Ctrl+S (its save event sends
+    the value once; a server step setting "action" first sent the whole value there and back)."""
+    return (f"() => {{ const r = document.querySelector('#{canvas.elem_id} .sc-root');"
+            " if (r && r.__shapeCanvas) r.__shapeCanvas.save(); }")
 
 
 def wire_save(button: gr.Button, canvas: gr.HTML, handler, inputs: list, outputs: list) -> None:
     """Ctrl+S in the canvas and the Save button run `handler`."""
     canvas.save(handler, inputs, outputs)
-    button.click(mark_save, [canvas], [canvas]).then(handler, inputs, outputs)
+    button.click(None, None, None, js=save_js(canvas))
 
 
 def add_drawn_labels(store, job_id, value) -> None:

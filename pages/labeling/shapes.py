@@ -34,11 +34,6 @@ def shapes_frame(shapes: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["#", "Label", "Shape", "Points", "Attributes"])
 
 
-def shapes_table_of(value) -> pd.DataFrame:
-    """The canvas changed: the table shows its shapes."""
-    return shapes_frame(shapes_of(value))
-
-
 def grid_items(p, open_id=None) -> dict:
     """The thumbnails of a page of the view, the open image highlighted."""
     items = [{"id": s.id, "name": s.name, "thumb": f"/media/{s.id}/thumb",
@@ -79,7 +74,9 @@ class ShapesPage(LabelingView):
             self.discard_btn = gr.Button("Discard changes", scale=0, min_width=140, elem_id=self.eid("discard"))
             self.confirm_btn = gr.Button("Confirm this image", scale=0, min_width=150, elem_id=self.eid("confirm"))
             self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
-        self.shapes_table = gr.Dataframe(interactive=False, label="Shapes on this image",
+        # the shapes as saved: refreshed when an image opens or is saved, not on every edit (each
+        # edit sending the whole canvas value to the server cost seconds with 1,000 polygons)
+        self.shapes_table = gr.Dataframe(interactive=False, label="Shapes on this image (as saved)",
                                          elem_id=self.eid("shapes"))
 
     def _wire(self) -> None:
@@ -93,7 +90,6 @@ class ShapesPage(LabelingView):
                           [canvas, self.sample_info, self.shapes_table, self.grid])
         wire_save(self.save_btn, canvas, self.on_save, inputs, outputs)
         canvas.navigate(self.on_navigate, inputs, outputs)
-        canvas.change(shapes_table_of, [canvas], [self.shapes_table])
         self.discard_btn.click(self.on_discard, inputs, outputs)
         self.confirm_btn.click(self.on_confirm, inputs, outputs)
         for event in self.data.events:  # after an import the view shows the new samples and shapes
