@@ -118,10 +118,13 @@ class ImageGridPage(SelectionActions, LabelingView):
                 self.preview_img = gr.Image(label="Sample", interactive=False, height=360, elem_id="preview-image")
                 with gr.Column():
                     self.preview_info = gr.Markdown(elem_id="preview-info")
+                    self.preview_link = gr.HTML("", elem_id="preview-link", container=False)
                     self.preview_labels = gr.Dropdown([], multiselect=True, allow_custom_value=True,
                                                       label="Labels of this image", elem_id="preview-labels")
                     self.preview_save = gr.Button("Save labels of this image", elem_id="preview-save")
         self.preview_id = gr.State(None)
+        self.preview_outputs = [self.preview_img, self.preview_info, self.preview_labels, self.preview_id,
+                                self.preview_box, self.preview_link]
 
     def _wire(self) -> None:
         inputs, outputs, grid = self.inputs, self.outputs, self.grid
@@ -136,9 +139,7 @@ class ImageGridPage(SelectionActions, LabelingView):
         self.prev_btn.click(Pager(self, -1, PAGE), inputs, outputs)
         self.next_btn.click(Pager(self, 1, PAGE), inputs, outputs)
         grid.change(self.on_grid_change, [grid], self.selection)
-        grid.preview(self.on_preview, [self.current_job, grid], [self.preview_img, self.preview_info,
-                                                                 self.preview_labels, self.preview_id,
-                                                                 self.preview_box])
+        grid.preview(self.on_preview, [self.current_job, grid], self.preview_outputs)
         self.select_page_btn.click(self.on_select_page, [grid], [grid] + self.selection)
         self.clear_btn.click(self.on_clear, [grid], [grid] + self.selection)
         self.apply_btn.click(self.on_apply, [grid, self.label_pick] + inputs, outputs)
@@ -179,9 +180,15 @@ class ImageGridPage(SelectionActions, LabelingView):
             instructions(job),
         ] + selection_updates(keep)
 
-    def load(self, job_id):
-        """Open a job on this page: first tab, first page, no filters."""
-        return self.view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48) + self.load_panels(job_id)
+    def load(self, job_id, sample_id=None):
+        """Open a job on this page: first tab, first page, no filters; a deep link's sample
+        (pages/links.py checked it is the job's) opens in the preview."""
+        opened = self.preview_of(job_id, sample_id) if sample_id is not None else skips(len(self.preview_outputs))
+        return self.view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48) + self.load_panels(job_id) + opened
+
+    @property
+    def load_outputs(self) -> list:
+        return super().load_outputs + self.preview_outputs
 
     # -- selection -----------------------------------------------------------------------------------
     def on_grid_change(self, grid_v):
@@ -237,7 +244,12 @@ class ImageGridPage(SelectionActions, LabelingView):
     def on_preview(self, job_id, grid_v):
         sid = preview_id(grid_v)
         if sid is None or job_id is None:
-            return skips(5)
+            return skips(len(self.preview_outputs))
+        return self.preview_of(job_id, sid)
+
+    def preview_of(self, job_id, sid) -> list:
+        """The preview of one image: the image, what is known of it, its labels, and a link to it
+        (which also names the open sample for the address bar: assets/links.js)."""
         s = get_sample(self.store, job_id, sid, actor=acting_user())
         try:
             image = sample_image(self.store, sid, actor=acting_user())
@@ -252,7 +264,9 @@ class ImageGridPage(SelectionActions, LabelingView):
                 + (f"  \nPredicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
                    if s.confidence is not None else "")
                 + (f"  \nHard example ({s.hard_coefficient or 0:.2f}): {esc(s.hard_reason)}" if s.hard else ""))
-        return image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True)
+        link = (f'<a class="lp-sample-link" data-open-sample="{int(sid)}" '
+                f'href="?job={int(job_id)}&amp;tab=label&amp;sample={int(sid)}">Link to this image</a>')
+        return [image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True), link]
 
     @user_errors
     def on_preview_save(self, sid, labels, *args):

@@ -28,7 +28,10 @@ def links_app(tmp_path_factory):
 
         team_job = team_cats(store, PASSWORD, n=3, users=("boss", "ann", "rev", "out"))
         boxes = new_job(store, "boxes", labels=("cell",), type_id="object_detection", actor="boss")
+        from store.samples import SampleQuery, query_samples
+
         server.team_job, server.boxes = team_job.id, boxes.id
+        server.team_samples = [x.id for x in query_samples(store, team_job.id, SampleQuery()).items]
         server.box_samples = upload_images(store, boxes.id, 3, prefix="box")
     server.start()
     yield server
@@ -101,6 +104,19 @@ def test_each_role_lands_where_it_may(visit, links_app):
     boss = visit("boss", f"job={job}")  # the creator: the labeling page
     expect(boss.locator("#page-image_classification")).to_contain_text("team cats", timeout=LONG)
     wait_query(boss, job=job, tab="label")
+
+
+def test_a_link_to_an_image_of_the_grid_opens_its_preview(visit, links_app):
+    """The image classification grid has no editor: a link's sample opens in its preview, and the
+    preview's sample is the one the address bar names."""
+    job, samples = links_app.team_job, links_app.team_samples
+    boss = visit("boss", f"job={job}&tab=label&sample={samples[2]}")
+    opened = boss.locator("#preview-link [data-open-sample]")
+    expect(opened).to_have_attribute("data-open-sample", str(samples[2]), timeout=LONG)
+    expect(boss.locator("#preview-image img")).to_have_count(1, timeout=LONG)
+    wait_query(boss, job=job, tab="label", sample=samples[2])
+    # the preview offers its link (for a reviewer, an email): the same place
+    expect(opened).to_have_attribute("href", f"?job={job}&tab=label&sample={samples[2]}")
 
 
 # (every other spelling and tab: tests/test_access.py::test_deep_links_land_where_the_role_reaches)
