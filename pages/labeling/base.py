@@ -207,7 +207,7 @@ class LabelingView:
         """The view's updates when the job was deleted meanwhile: say so, change nothing else."""
         return [GONE] + skips(len(self.outputs) - 1)
 
-    def neighbour(self, job_id, tab_v, page, sample_id, step: int, size: int, in_order: bool = False, **filters):
+    def neighbour(self, job_id, tab_v, page, sample_id, step: int, size: int, in_order: bool = True, **filters):
         """The sample after (step 1) or before (-1) the open one in the view, across pages:
         (sample id or None at the end, its page). `in_order`: a sample that left the view (saved
         on the Unlabeled tab) is followed by the next id of its page (views are in id order)."""
