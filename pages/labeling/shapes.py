@@ -92,10 +92,8 @@ class ShapesPage(LabelingView):
         canvas.navigate(self.on_navigate, inputs, outputs)
         self.discard_btn.click(self.on_discard, inputs, outputs)
         self.confirm_btn.click(self.on_confirm, inputs, outputs)
-        for event in self.data.events:  # after an import the view shows the new samples and shapes
-            event.success(self.on_discard, inputs, outputs)
-        for event in self.auto.events:
-            event.success(self.on_refresh, inputs, outputs)
+        for event in self.data.events + self.auto.events:  # an import, a finished run, a bulk confirm
+            event.success(self.on_refresh, inputs, outputs)  # unsaved shapes stay (an import dropped them)
         self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
 
     # -- the view ------------------------------------------------------------------------------------
@@ -145,8 +143,8 @@ class ShapesPage(LabelingView):
 
     @user_errors
     def on_refresh(self, job_id, tab_v, name, page, value):
-        """After a finished run, a bulk confirm or discard: new tabs and boxes, but an image with
-        unsaved changes keeps them."""
+        """After an import, a finished run, a bulk confirm or discard: new tabs and boxes, but an
+        image with unsaved changes keeps them."""
         return self.browse(job_id, tab_v, name, page, value, open_id=open_sample(value))
 
     @user_errors
