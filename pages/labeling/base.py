@@ -253,14 +253,16 @@ class LabelingView:
                             columns=["Label", "Color", count]), names
 
     def load_panels(self, job_id) -> list:
-        """The Add data history, the label-set editor and the Auto labeling panel for a job just opened."""
-        editor = [self.editor_of(job_id)] if self.label_editor is not None else []
-        return [history_frame(self.ctx, job_id)] + editor + self.auto.load(job_id)
+        """The Add data history and the Auto labeling panel for a job just opened; Label management
+        closes (opening it fills the label-set editor for this job: sending the set with every
+        opening of a job would cost each opening its transfer)."""
+        closed = [gr.Accordion(open=False)] if self.label_editor is not None else []
+        return [history_frame(self.ctx, job_id)] + closed + self.auto.load(job_id)
 
     @property
     def load_outputs(self) -> list:
-        editor = [self.label_editor] if self.label_editor is not None else []
-        return self.outputs + [self.data.history] + editor + self.auto.outputs
+        closed = [self.management] if self.label_editor is not None else []
+        return self.outputs + [self.data.history] + closed + self.auto.outputs
 
     def editor_of(self, job_id):
         """The label-set editor's value for a job (it names the job: a save for another job is refused)."""

@@ -123,6 +123,7 @@ class ImageGridPage(SelectionActions, LabelingView):
                                                       label="Labels of this image", elem_id="preview-labels")
                     self.preview_save = gr.Button("Save labels of this image", elem_id="preview-save")
         self.preview_id = gr.State(None)
+        self.link_sample = gr.State(None)  # a deep link's sample: its change opens the preview
         self.preview_outputs = [self.preview_img, self.preview_info, self.preview_labels, self.preview_id,
                                 self.preview_box, self.preview_link]
 
@@ -140,6 +141,7 @@ class ImageGridPage(SelectionActions, LabelingView):
         self.next_btn.click(Pager(self, 1, PAGE), inputs, outputs)
         grid.change(self.on_grid_change, [grid], self.selection)
         grid.preview(self.on_preview, [self.current_job, grid], self.preview_outputs)
+        self.link_sample.change(self.on_link, [self.current_job, self.link_sample], self.preview_outputs)
         self.select_page_btn.click(self.on_select_page, [grid], [grid] + self.selection)
         self.clear_btn.click(self.on_clear, [grid], [grid] + self.selection)
         self.apply_btn.click(self.on_apply, [grid, self.label_pick] + inputs, outputs)
@@ -183,12 +185,12 @@ class ImageGridPage(SelectionActions, LabelingView):
     def load(self, job_id, sample_id=None):
         """Open a job on this page: first tab, first page, no filters; a deep link's sample
         (pages/links.py checked it is the job's) opens in the preview."""
-        opened = self.preview_of(job_id, sample_id) if sample_id is not None else skips(len(self.preview_outputs))
-        return self.view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48) + self.load_panels(job_id) + opened
+        opened = sample_id if sample_id is not None else gr.skip()  # its change opens the preview
+        return self.view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48) + self.load_panels(job_id) + [opened]
 
     @property
     def load_outputs(self) -> list:
-        return super().load_outputs + self.preview_outputs
+        return super().load_outputs + [self.link_sample]
 
     # -- selection -----------------------------------------------------------------------------------
     def on_grid_change(self, grid_v):
@@ -246,6 +248,13 @@ class ImageGridPage(SelectionActions, LabelingView):
         if sid is None or job_id is None:
             return skips(len(self.preview_outputs))
         return self.preview_of(job_id, sid)
+
+    @user_errors
+    def on_link(self, job_id, sid):
+        """A deep link named a sample (pages/links.py checked it is the job's): preview it."""
+        if sid is None or job_id is None:
+            return skips(len(self.preview_outputs))
+        return self.preview_of(job_id, int(sid))
 
     def preview_of(self, job_id, sid) -> list:
         """The preview of one image: the image, what is known of it, its labels, and a link to it
