@@ -253,16 +253,15 @@ class LabelingView:
                             columns=["Label", "Color", count]), names
 
     def load_panels(self, job_id) -> list:
-        """The Add data history and the Auto labeling panel for a job just opened; Label management
-        closes (opening it fills the label-set editor for this job: sending the set with every
-        opening of a job would cost each opening its transfer)."""
-        closed = [gr.Accordion(open=False)] if self.label_editor is not None else []
-        return [history_frame(self.ctx, job_id)] + closed + self.auto.load(job_id)
+        """The Add data history and the Auto labeling panel for a job just opened. (Opening Label
+        management fills the label-set editor for the open job; an editor left open from another
+        job refuses to save: sending the set with every opening of a job cost each opening its
+        transfer, and closing the panel on a reload closed it under the user's click.)"""
+        return [history_frame(self.ctx, job_id)] + self.auto.load(job_id)
 
     @property
     def load_outputs(self) -> list:
-        closed = [self.management] if self.label_editor is not None else []
-        return self.outputs + [self.data.history] + closed + self.auto.outputs
+        return self.outputs + [self.data.history] + self.auto.outputs
 
     def editor_of(self, job_id):
         """The label-set editor's value for a job (it names the job: a save for another job is refused)."""

@@ -255,7 +255,8 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     # entity labels defined at creation cannot be deleted
     open_accordion(page, "tt-label-management")
     page.locator("#tt-lm-label input").click()
-    page.get_by_role("option", name="drug", exact=True).click()
+    # the dropdown's option (the label editor's relation pickers have "drug" options too)
+    page.get_by_role("listbox").get_by_role("option", name="drug", exact=True).click()
     page.locator("#tt-lm-delete").click()
     expect(error_toast(page)).to_contain_text("cannot be deleted", timeout=LONG)
 
