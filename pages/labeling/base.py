@@ -17,6 +17,7 @@ with the event's user, so they can be unit-tested and followed. Subclasses write
 page's outputs for a job, a tab, a page, an open sample) and their widget's own handlers."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Callable
 
 import gradio as gr
@@ -74,7 +75,7 @@ def who_labeled(s) -> str:
             else "not labeled yet")
 
 
-class LabelingView:
+class LabelingView(ABC):
     """The shared parts of a labeling page. Subclasses set `noun` (plural, as messages say it:
     "texts", "files"), call the `build_*` methods in their layout, define `view()`, `outputs`
     (view's outputs) and `inputs` (what view's handlers take), then `wire_shared()`."""
@@ -309,8 +310,9 @@ class LabelingView:
         """The view after a label was renamed, recolored, deleted or added (args: self.inputs' values)."""
         return self.view(*args)
 
-    def view(self, *args) -> list:  # pragma: no cover - every page defines it
-        raise NotImplementedError
+    @abstractmethod
+    def view(self, *args) -> list:
+        """Every output of the page for a job, a tab, a page (and the open sample)."""
 
 
 class SelectionActions:

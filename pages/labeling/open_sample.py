@@ -12,6 +12,8 @@ and `is_dirty` over the editor's inputs (those after job, tab and page in `self.
 `editor_view` (the outputs after the list's four)."""
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import gradio as gr
 
 from components.audio_list import audio_list, list_value, preview_id
@@ -64,22 +66,25 @@ class OpenSampleView(LabelingView):
         self.clear_btn.click(self.on_clear, inputs, outputs)
 
     # -- the editor, as the subclass defines it ----------------------------------------------------
+    @abstractmethod
     def build_editor(self) -> None:
-        raise NotImplementedError
+        """Lay out the editor of the open sample."""
 
+    @abstractmethod
     def open_id(self, *editor):
         """The open sample's id (editor: the editor's inputs' values)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def is_dirty(self, job_id, *editor) -> bool:
-        raise NotImplementedError
+        """The editor holds unsaved changes."""
 
+    @abstractmethod
     def editor_view(self, job, c, p, open_id, **kwargs) -> list:
         """The outputs after the list's four for the open sample (None: the view is empty)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def list_items(self, job, samples) -> list[dict]:
-        raise NotImplementedError
+        """The list's rows for a page of samples."""
 
     # -- the view ------------------------------------------------------------------------------------
     def header_for(self, job, c) -> str:
