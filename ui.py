@@ -11,7 +11,9 @@ from pathlib import Path
 import gradio as gr
 
 from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
-from pages.common import AppContext, errors_as_toasts, UserError, esc
+from components.autolabel_panel import AutolabelPanel
+from components.data_panel import DataPanel
+from pages.common import AppContext, acting_user, errors_as_toasts, UserError, esc
 from pages.links import HOME, JOB_TABS, Link, landing, link_html, parse_link
 from pages import users as users_admin
 from store import Store
@@ -61,6 +63,9 @@ def build_ui(store: Store) -> gr.Blocks:
                     with gr.Column(visible=type_id == "image_classification", elem_id=f"page-{type_id}") as col:
                         pages[type_id] = module.build(ctx, current_job)
                     columns[type_id] = col
+                # one Add data / Export and one Auto labeling panel for every page, filled per job
+                with gr.Column(elem_id="page-panels"):
+                    data_panel, auto_panel = DataPanel(ctx, current_job), AutolabelPanel(ctx, current_job)
             with gr.Tab("Quick review", id="review", elem_id="tab-review"):
                 review_page = quick_review.build(ctx, current_job)
             with gr.Tab("Task statistics", id="stats", elem_id="tab-stats"):
@@ -89,6 +94,15 @@ def build_ui(store: Store) -> gr.Blocks:
         # Gradio's front end walks the whole layout for each output's loading status.)
         triggers = {type_id: gr.State(None) for type_id in pages}
         review_trigger, stats_trigger, part_trigger, team_review_trigger = (gr.State(None) for _ in range(4))
+        panels_trigger = gr.State(None)
+        panels_trigger.change(PanelsLoader(store, data_panel, auto_panel), [panels_trigger],
+                              data_panel.outputs + auto_panel.outputs, api_name="load_panels")
+        # an import, a finished run, a bulk confirm: the open job's page refreshes its view
+        for panel, side in ((data_panel, "data"), (auto_panel, "auto")):
+            routed = {t: getattr(page, side).state for t, page in pages.items() if getattr(page, side).state}
+            for event in panel.events:
+                event.success(RefreshRoute(store, list(routed)), [current_job], list(routed.values()),
+                              show_progress="hidden")
         for type_id, page in pages.items():
             triggers[type_id].change(PageLoader(page.load), [triggers[type_id]], page.load_outputs,
                                      api_name=f"load_{type_id}")
@@ -102,7 +116,7 @@ def build_ui(store: Store) -> gr.Blocks:
         team_review_trigger.change(PageLoader(team_review_page.load, with_request=True), [team_review_trigger],
                                    team_review_page.outputs, api_name="load_team_review")
         place_outputs = ([current_job, tabs, link] + list(columns.values()) + list(triggers.values())
-                         + [review_trigger, stats_trigger, part_trigger, team_review_trigger])
+                         + [review_trigger, stats_trigger, part_trigger, team_review_trigger, panels_trigger])
 
         def place(job, link_to: Link, landed: bool = True) -> list:
             """Updates for place_outputs that open link_to (landing() or a button allowed it)."""
@@ -118,7 +132,8 @@ def build_ui(store: Store) -> gr.Blocks:
             out += [opened if label else gr.skip(),
                     opened if tab == "stats" else gr.skip(),
                     opened if tab == "participations" else gr.skip(),
-                    opened if tab == "team-review" else gr.skip()]
+                    opened if tab == "team-review" else gr.skip(),
+                    opened if label else gr.skip()]
             return out
 
         def open_labeling(job_id, request: gr.Request):
@@ -210,6 +225,40 @@ class PageLoader:
 
             args.append(LocalContext.request.get(None))
         return self.load(*args)
+
+
+class PanelsLoader:
+    """The change event of the panels' trigger (set with the labeling page's, for a job that
+    store/access.py allowed): fill the Add data / Export and Auto labeling panels for its type."""
+
+    def __init__(self, store: Store, *panels):
+        self.store, self.panels = store, panels
+
+    def __call__(self, opened):
+        if not opened:
+            return gr.skip()
+        try:
+            job = get_job(self.store, opened[0], actor=acting_user())
+        except StoreError:  # deleted meanwhile: the page says so
+            job = None
+        return [u for panel in self.panels for u in panel.load(job)]
+
+
+class RefreshRoute:
+    """After a shared panel's event (an import, a finished run, a bulk confirm): a new value for
+    the refresh State of the open job's page (pages/labeling/base.PanelRefresh), no change to
+    the other pages'."""
+
+    def __init__(self, store: Store, type_ids: list[str]):
+        self.store, self.type_ids = store, type_ids
+
+    def __call__(self, job_id):
+        try:
+            type_id = get_job(self.store, job_id, actor=acting_user()).type if job_id is not None else None
+        except StoreError:
+            type_id = None
+        out = [secrets.token_hex(4) if t == type_id else gr.skip() for t in self.type_ids]
+        return out if len(out) != 1 else out[0]
 
 
 ROLE_TABS = ("storage", "teams", "team-job", "acceptance", "participations", "team-review", "users")

@@ -5,13 +5,10 @@ its progress (a timer polls the run while one is running) and cancel it; the run
 confirm above a confidence threshold (with the confidence histogram of To Be Confirmed) and
 discard all predictions.
 
-Like the data panel, it returns the components a page's `load` must fill and the events after
-which the page refreshes its own view (`.success(refresh, ...)`): a run that finished, a bulk
-confirm, a discard."""
+One panel serves every labeling page (ui.py builds it once, below the pages); like the data
+panel, it is filled when a job opens and routes the events after which the open job's page
+refreshes its view to that page: a run that finished, a bulk confirm, a discard."""
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -32,18 +29,6 @@ POLL_SECONDS = 1.0
 HISTORY_COLUMNS = ["Start", "End", "Kind / mode", "Model", "Device", "Samples done/total", "Labeled", "Hard",
                    "Status", "Message"]
 IDLE = "No auto-labeling run in progress."
-
-
-@dataclass
-class AutolabelPanel:
-    """What a page wires: `outputs` (filled by `load(job_id)`) and `events` to refresh after."""
-    outputs: list = field(default_factory=list)
-    events: list = field(default_factory=list)
-    load: Any = None  # (job_id) -> updates for outputs
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.outputs)
 
 
 def _kind_choices(type_id: str) -> list[tuple[str, str]]:
@@ -112,169 +97,182 @@ def histogram_markdown(store, job_id) -> str:
     return f"**To Be Confirmed by confidence** ({total} samples)\n\n" + "\n".join(lines)
 
 
-def build_autolabel_panel(ctx: AppContext, current_job: gr.State, type_id: str, prefix: str = "") -> AutolabelPanel:
-    """Layout and wiring of the panel; `prefix` (e.g. "od") keeps element ids unique per page.
-    Types that offer no auto labeling get no panel (an empty AutolabelPanel)."""
-    store = ctx.store
-    kinds = _kind_choices(type_id)
-    if not kinds:
-        return AutolabelPanel(load=lambda job_id: [])
-    p = f"{prefix}-al" if prefix else "al"
-    first = kinds[0][1]
-    with gr.Accordion("Auto labeling", open=False, elem_id=f"{p}-panel"):
-        with gr.Row():
-            kind = gr.Radio(kinds, value=first, label="Kind of run", elem_id=f"{p}-kind")
-            mode = gr.Radio([(m.capitalize(), m) for m in MODES], value="fast", label="Mode",
-                            info="fast: trains on labeled samples only; precise: also learns from unlabeled ones",
-                            visible=first == "active_learning", elem_id=f"{p}-mode")
-            strategy = gr.Radio(STRATEGIES, value="margin", label="Uncertainty (hard examples)",
-                                visible=first == "active_learning", elem_id=f"{p}-strategy")
-        with gr.Row():
-            model = gr.Dropdown(model_choices(store, type_id, first), label="Model",
-                                value=DEFAULT_MODEL if (type_id, first) not in MODEL_REQUIRED else None,
-                                elem_id=f"{p}-model", scale=3)
-            device = gr.Radio(DEVICES, value="cpu", label="Device", elem_id=f"{p}-device", scale=1)
-            batch = gr.Number(value=16, precision=0, minimum=1, maximum=512, label="Batch size",
-                              elem_id=f"{p}-batch", scale=1)
-        with gr.Accordion("Register a model", open=False, elem_id=f"{p}-register"):
+class AutolabelPanel:
+    """One panel for the labeling pages of every type with auto labeling, below the open job's
+    page, filled for the job's type when a job opens (`load`; hidden for types without). Its
+    handlers take the job's type from the job. `events`: a finished run, a bulk confirm, a
+    discard, after which the open job's page refreshes its view (ui.py routes them to it)."""
+
+    def __init__(self, ctx: AppContext, current_job: gr.State, prefix: str = ""):
+        self.ctx, self.store = ctx, ctx.store
+        p = f"{prefix}-al" if prefix else "al"
+        with gr.Accordion("Auto labeling", open=False, visible=False, elem_id=f"{p}-panel") as self.panel:
             with gr.Row():
-                reg_source = gr.Textbox(label="Hugging Face model id or local folder", scale=3,
-                                        elem_id=f"{p}-register-source")
-                reg_version = gr.Textbox(value="1", label="Version", scale=1, elem_id=f"{p}-register-version")
-                reg_btn = gr.Button("Register", scale=0, min_width=110, elem_id=f"{p}-register-submit")
-        with gr.Row():
-            start_btn = gr.Button("Start", variant="primary", scale=0, min_width=120, elem_id=f"{p}-start")
-            cancel_btn = gr.Button("Cancel the run", variant="stop", scale=0, min_width=140, interactive=False,
-                                   elem_id=f"{p}-cancel")
-            status = gr.Markdown(IDLE, elem_id=f"{p}-status")
-        history = gr.Dataframe(interactive=False, label="Run history", elem_id=f"{p}-history", wrap=True)
-        gr.Markdown("#### To Be Confirmed")
-        with gr.Row():
-            with gr.Column(scale=2):
-                histogram = gr.Markdown(elem_id=f"{p}-histogram")
-            with gr.Column(scale=2):
-                threshold = gr.Slider(0, 1, value=0.9, step=0.01, label="Confirm everything with confidence ≥",
-                                      elem_id=f"{p}-threshold")
-                confirm_btn = gr.Button("Confirm above the threshold", variant="primary",
-                                        elem_id=f"{p}-confirm-above")
-                discard_ok = gr.Checkbox(label="Yes: send every To Be Confirmed sample back to Unlabeled",
-                                         elem_id=f"{p}-discard-confirm")
-                discard_btn = gr.Button("Discard all predictions", variant="stop", elem_id=f"{p}-discard")
-    timer = gr.Timer(POLL_SECONDS, active=False)
-    watching = gr.State(None)  # the id of the run the timer follows
-    finished = gr.State(None)  # set to a finished run's id: its .change refreshes the page
+                self.kind = gr.Radio([], label="Kind of run", elem_id=f"{p}-kind")
+                self.mode = gr.Radio([(m.capitalize(), m) for m in MODES], value="fast", label="Mode",
+                                     info="fast: trains on labeled samples only; precise: also learns from unlabeled ones",
+                                     elem_id=f"{p}-mode")
+                self.strategy = gr.Radio(STRATEGIES, value="margin", label="Uncertainty (hard examples)",
+                                         elem_id=f"{p}-strategy")
+            with gr.Row():
+                self.model = gr.Dropdown([], label="Model", elem_id=f"{p}-model", scale=3)
+                device = gr.Radio(DEVICES, value="cpu", label="Device", elem_id=f"{p}-device", scale=1)
+                batch = gr.Number(value=16, precision=0, minimum=1, maximum=512, label="Batch size",
+                                  elem_id=f"{p}-batch", scale=1)
+            with gr.Accordion("Register a model", open=False, elem_id=f"{p}-register"):
+                with gr.Row():
+                    reg_source = gr.Textbox(label="Hugging Face model id or local folder", scale=3,
+                                            elem_id=f"{p}-register-source")
+                    reg_version = gr.Textbox(value="1", label="Version", scale=1, elem_id=f"{p}-register-version")
+                    reg_btn = gr.Button("Register", scale=0, min_width=110, elem_id=f"{p}-register-submit")
+            with gr.Row():
+                start_btn = gr.Button("Start", variant="primary", scale=0, min_width=120, elem_id=f"{p}-start")
+                self.cancel_btn = gr.Button("Cancel the run", variant="stop", scale=0, min_width=140,
+                                            interactive=False, elem_id=f"{p}-cancel")
+                self.status = gr.Markdown(IDLE, elem_id=f"{p}-status")
+            self.history = gr.Dataframe(interactive=False, label="Run history", elem_id=f"{p}-history", wrap=True)
+            gr.Markdown("#### To Be Confirmed")
+            with gr.Row():
+                with gr.Column(scale=2):
+                    self.histogram = gr.Markdown(elem_id=f"{p}-histogram")
+                with gr.Column(scale=2):
+                    threshold = gr.Slider(0, 1, value=0.9, step=0.01, label="Confirm everything with confidence ≥",
+                                          elem_id=f"{p}-threshold")
+                    confirm_btn = gr.Button("Confirm above the threshold", variant="primary",
+                                            elem_id=f"{p}-confirm-above")
+                    discard_ok = gr.Checkbox(label="Yes: send every To Be Confirmed sample back to Unlabeled",
+                                             elem_id=f"{p}-discard-confirm")
+                    discard_btn = gr.Button("Discard all predictions", variant="stop", elem_id=f"{p}-discard")
+        self.timer = gr.Timer(POLL_SECONDS, active=False)
+        self.watching = gr.State(None)  # the id of the run the timer follows
+        finished = gr.State(None)  # set to a finished run's id: its .change refreshes the page
+        kind, mode, strategy, model, timer, watching = (self.kind, self.mode, self.strategy, self.model,
+                                                        self.timer, self.watching)
+        status, cancel_btn, history, histogram = self.status, self.cancel_btn, self.history, self.histogram
+        kind.change(self.on_kind, [current_job, kind], [mode, strategy, model])
+        reg_btn.click(self.on_register, [current_job, reg_source, reg_version, kind], [model, reg_source])
+        start_btn.click(self.on_start, [current_job, kind, mode, strategy, model, device, batch],
+                        [status, cancel_btn, history, timer, watching])
+        timer.tick(self.on_poll, [current_job, watching],
+                   [status, cancel_btn, history, histogram, timer, watching, finished], show_progress="hidden")
+        cancel_btn.click(self.on_cancel, [current_job, watching], [status, timer, watching])
+        self.events = [
+            finished.change(lambda: None, None, None, show_progress="hidden"),
+            confirm_btn.click(self.on_confirm_above, [current_job, threshold], [histogram]),
+            discard_btn.click(self.on_discard, [current_job, discard_ok], [histogram, discard_ok]),
+        ]
 
-    # wiring ---------------------------------------------------------------------------------
-    def _job_fits(job_id) -> bool:
+    @property
+    def outputs(self) -> list:
+        return [self.panel, self.status, self.cancel_btn, self.history, self.model, self.histogram, self.timer,
+                self.watching, self.kind, self.mode, self.strategy]
+
+    def job_type(self, job_id) -> str | None:
+        """The type of the open job as the event's user may read it (None: no job, or gone)."""
         if job_id is None:
-            return False
+            return None
         try:
-            return get_job(store, job_id, actor=acting_user()).type == type_id
+            return get_job(self.store, job_id, actor=acting_user()).type
         except NotFound:
-            return False
+            return None
 
-    def load(job_id):
-        """Open a job: its active run (followed by the timer), history, models, histogram."""
-        if not _job_fits(job_id):
-            return [IDLE, gr.Button(interactive=False), history_frame(store, None), gr.skip(), "",
-                    gr.Timer(active=False), None] + [gr.skip()] * 3
-        run = active_run(store, job_id, actor=acting_user())
-        return [run_status(run), gr.Button(interactive=run is not None), history_frame(store, job_id),
-                model_update(store, type_id, first),
-                histogram_markdown(store, job_id), gr.Timer(active=run is not None), run.id if run else None,
-                gr.Radio(value=first), gr.Radio(visible=first == "active_learning"),
+    def load(self, job) -> list:
+        """Open a job: the panel for its type (hidden where the type has no auto labeling), its
+        active run (followed by the timer), history, models, histogram."""
+        kinds = _kind_choices(job.type) if job is not None else []
+        if not kinds:
+            return [gr.Accordion(visible=False), IDLE, gr.Button(interactive=False), history_frame(self.store, None),
+                    gr.skip(), "", gr.Timer(active=False), None] + [gr.skip()] * 3
+        first = kinds[0][1]
+        run = active_run(self.store, job.id, actor=acting_user())
+        return [gr.Accordion(visible=True), run_status(run), gr.Button(interactive=run is not None),
+                history_frame(self.store, job.id), model_update(self.store, job.type, first),
+                histogram_markdown(self.store, job.id), gr.Timer(active=run is not None), run.id if run else None,
+                gr.Radio(choices=kinds, value=first), gr.Radio(visible=first == "active_learning"),
                 gr.Radio(visible=first == "active_learning")]
 
-    load_outputs = [status, cancel_btn, history, model, histogram, timer, watching, kind, mode, strategy]
-
-    def autolabel_kind(k):
+    def on_kind(self, job_id, k):
         al = k == "active_learning"
+        type_id = self.job_type(job_id)
         return (gr.Radio(visible=al), gr.Radio(visible=al),
-                model_update(store, type_id, k))
+                model_update(self.store, type_id, k) if type_id else gr.skip())
 
     @user_errors
-    def autolabel_register(request: gr.Request, source, version, k):
-        rec = register_model(store, source, version or "1", actor=ctx.actor(request))
+    def on_register(self, request: gr.Request, job_id, source, version, k):
+        rec = register_model(self.store, source, version or "1", actor=self.ctx.actor(request))
         gr.Info(f"Registered {esc(describe(rec))}")
-        update = model_update(store, type_id, k, rec.ref)
-        if rec.ref not in [v for _, v in model_choices(store, type_id, k)]:
+        type_id = self.job_type(job_id)
+        if type_id is None:
+            return gr.skip(), ""
+        update = model_update(self.store, type_id, k, rec.ref)
+        if rec.ref not in [v for _, v in model_choices(self.store, type_id, k)]:
             gr.Warning(f"{esc(rec.ref)} does {esc(rec.task)}: it does not fit this kind of run")
         return update, ""
 
     @user_errors
-    def autolabel_start(request: gr.Request, job_id, k, m, strat, model_ref, dev, size):
+    def on_start(self, request: gr.Request, job_id, k, m, strat, model_ref, dev, size):
         if job_id is None:
             raise gr.Error("open a job first")
+        if not k:
+            raise gr.Error("choose a kind of run")
         try:
             size = int(size or 16)
         except (TypeError, ValueError):
             raise gr.Error("the batch size is a whole number") from None
-        run = start_run_in_background(store, job_id, k, mode=m if k == "active_learning" else None,
+        run = start_run_in_background(self.store, job_id, k, mode=m if k == "active_learning" else None,
                                       model=model_ref or None, device=dev or "cpu", batch_size=size,
-                                      strategy=strat or "margin", actor=ctx.actor(request))
+                                      strategy=strat or "margin", actor=self.ctx.actor(request))
         gr.Info(f"Started {esc(run.title)}")
-        return run_status(get_run(store, run.id, actor=acting_user())), gr.Button(interactive=True), history_frame(store, job_id), \
-            gr.Timer(active=True), run.id
+        return (run_status(get_run(self.store, run.id, actor=acting_user())), gr.Button(interactive=True),
+                history_frame(self.store, job_id), gr.Timer(active=True), run.id)
 
-    def autolabel_poll(job_id, run_id):
+    def on_poll(self, job_id, run_id):
         """Each tick while a run is followed: its progress; once it ended, the final status, the
         history, and `finished` set (the page then refreshes its view)."""
-        if not _job_fits(job_id):
-            return [gr.skip()] * 4 + [gr.Timer(active=False), None, gr.skip()]
+        stop = [gr.skip()] * 4 + [gr.Timer(active=False), None, gr.skip()]
+        if self.job_type(job_id) is None:
+            return stop
         try:
-            run = get_run(store, run_id, actor=acting_user()) if run_id is not None else active_run(store, job_id, actor=acting_user())
+            run = get_run(self.store, run_id, actor=acting_user()) if run_id is not None \
+                else active_run(self.store, job_id, actor=acting_user())
         except NotFound:
             run = None
         if run is None or run.job_id != job_id:
-            run = active_run(store, job_id, actor=acting_user())
+            run = active_run(self.store, job_id, actor=acting_user())
             if run is None:
-                return [gr.skip()] * 4 + [gr.Timer(active=False), None, gr.skip()]
+                return stop
         if run.running:
             return [run_status(run), gr.Button(interactive=True), gr.skip(), gr.skip(), gr.skip(), run.id, gr.skip()]
-        return [run_status(run), gr.Button(interactive=False), history_frame(store, job_id),
-                histogram_markdown(store, job_id), gr.Timer(active=False), None, run.id]
+        return [run_status(run), gr.Button(interactive=False), history_frame(self.store, job_id),
+                histogram_markdown(self.store, job_id), gr.Timer(active=False), None, run.id]
 
     @user_errors
-    def autolabel_cancel(request: gr.Request, job_id, run_id):
-        run = active_run(store, job_id, actor=acting_user()) if job_id is not None else None
+    def on_cancel(self, request: gr.Request, job_id, run_id):
+        run = active_run(self.store, job_id, actor=acting_user()) if job_id is not None else None
         if run is None:
             raise gr.Error("no auto-labeling run of this job is in progress")
-        run = request_cancel(store, run.id, actor=ctx.actor(request))
+        run = request_cancel(self.store, run.id, actor=self.ctx.actor(request))
         gr.Info("Cancelling: the run stops after the batch it is writing")
         return run_status(run), gr.Timer(active=True), run.id
 
     @user_errors
-    def autolabel_confirm_above(request: gr.Request, job_id, value):
+    def on_confirm_above(self, request: gr.Request, job_id, value):
         if job_id is None:
             raise gr.Error("open a job first")
-        n = confirm_above(store, job_id, float(value), actor=ctx.actor(request))
+        n = confirm_above(self.store, job_id, float(value), actor=self.ctx.actor(request))
         gr.Info(f"Confirmed {n} samples with confidence ≥ {float(value):.2f}")
-        return histogram_markdown(store, job_id)
+        return histogram_markdown(self.store, job_id)
 
     @user_errors
-    def autolabel_discard(request: gr.Request, job_id, ok):
+    def on_discard(self, request: gr.Request, job_id, ok):
         if job_id is None:
             raise gr.Error("open a job first")
         if not ok:
             raise gr.Error("tick the confirmation box first: discarding sends every To Be Confirmed sample "
                            "back to Unlabeled")
-        n = discard_predictions(store, job_id, None, actor=ctx.actor(request))
+        n = discard_predictions(self.store, job_id, None, actor=self.ctx.actor(request))
         gr.Info(f"Discarded the predictions of {n} samples")
-        return histogram_markdown(store, job_id), False
-
-    poll_outputs = [status, cancel_btn, history, histogram, timer, watching, finished]
-    kind.change(autolabel_kind, [kind], [mode, strategy, model])
-    reg_btn.click(autolabel_register, [reg_source, reg_version, kind], [model, reg_source])
-    start_btn.click(autolabel_start, [current_job, kind, mode, strategy, model, device, batch],
-                    [status, cancel_btn, history, timer, watching])
-    timer.tick(autolabel_poll, [current_job, watching], poll_outputs, show_progress="hidden")
-    cancel_btn.click(autolabel_cancel, [current_job, watching], [status, timer, watching])
-    events = [
-        finished.change(lambda: None, None, None, show_progress="hidden"),
-        confirm_btn.click(autolabel_confirm_above, [current_job, threshold], [histogram]),
-        discard_btn.click(autolabel_discard, [current_job, discard_ok], [histogram, discard_ok]),
-    ]
-    return AutolabelPanel(load_outputs, events, load)
+        return histogram_markdown(self.store, job_id), False
 
 
 def with_prediction(item: dict, sample) -> dict:

@@ -192,7 +192,7 @@ def test_server_files_are_never_registered_or_served_as_samples(hostile_app: Hos
         opened = g.call(g.dependency("open_labeling"), [job])
         if chk.check(opened.status == "ok", f"the creator could not open their own job's labeling page: "
                                             f"{opened.message}"):
-            dep = page_dependency(g, "on_format", "page-image_classification")
+            dep = page_dependency(g, "on_format", "page-panels")  # the panels every labeling page shows
             comps = component_map(g.config())
             uploaded = g.upload([manifest])[0]
             data = []

@@ -238,15 +238,18 @@ def test_cli_publish_and_versions(tmp_path, capsys):
 
 
 def test_data_panel_versions_publish_list_and_export(store):
-    """The Versions part of the Add data / Export panel every labeling page builds."""
+    """The Versions part of the Add data / Export panel every labeling page shows."""
     import gradio as gr
 
-    from components.data_panel import build_data_panel
+    from components.data_panel import DataPanel
     from pages.common import AppContext
 
     job, _ = labeled_job(store)
     with gr.Blocks() as demo:
-        build_data_panel(AppContext(store), gr.State(job.id), "image_classification")
+        panel = DataPanel(AppContext(store), gr.State(job.id))
+    history, files, fmt, example, out_fmt, ver_fmt = panel.load(job)  # filled for the job's type
+    assert "PNG" in files.label and out_fmt.value in {v for _, v in out_fmt.choices}
+    assert ver_fmt.value == "parquet" and fmt.value == "manifest" and example
     fns = {getattr(f.fn, "__name__", ""): f.fn for f in demo.fns.values()}
     frame, _ = fns["on_versions"](job.id)
     assert frame.empty

@@ -23,15 +23,13 @@ from typing import Any, Callable
 import gradio as gr
 import pandas as pd
 
-from components.autolabel_panel import build_autolabel_panel
-from components.data_panel import build_data_panel, history_frame
 from components.label_editor import editor_value, label_editor
 from store.annotations import remove_labels
 from store.errors import NotFound
 from store.predictions import confirm_samples
 from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, query_samples
-from store.types import REGISTRY
+from store.types import REGISTRY, get_type
 
 from ..common import (AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, unsaved_message,
                       user_errors)
@@ -175,10 +173,10 @@ class LabelingView(ABC):
         return listed
 
     def build_panels(self) -> None:
-        """Add data / Export, then Auto labeling (for the types that have it)."""
-        self.data = build_data_panel(self.ctx, self.current_job, self.type_id,
-                                     prefix=f"{self.prefix}-" if self.prefix else "")
-        self.auto = build_autolabel_panel(self.ctx, self.current_job, self.type_id, prefix=self.prefix)
+        """The page's side of the Add data / Export and Auto labeling panels, which ui.py builds
+        once below every page: it refreshes this page after their events for a job it shows."""
+        self.data = PanelRefresh()
+        self.auto = PanelRefresh() if get_type(self.type_id).autolabel_kinds else PanelRefresh(none=True)
 
     # -- what view() uses --------------------------------------------------------------------------
     def job(self, job_id):
@@ -253,16 +251,9 @@ class LabelingView(ABC):
         return pd.DataFrame([(n, colors.get(n, ""), c.by_label.get(n, 0)) for n in names],
                             columns=["Label", "Color", count]), names
 
-    def load_panels(self, job_id) -> list:
-        """The Add data history and the Auto labeling panel for a job just opened. (Opening Label
-        management fills the label-set editor for the open job; an editor left open from another
-        job refuses to save: sending the set with every opening of a job cost each opening its
-        transfer, and closing the panel on a reload closed it under the user's click.)"""
-        return [history_frame(self.ctx, job_id)] + self.auto.load(job_id)
-
     @property
     def load_outputs(self) -> list:
-        return self.outputs + [self.data.history] + self.auto.outputs
+        return self.outputs
 
     def editor_of(self, job_id):
         """The label-set editor's value for a job (it names the job: a save for another job is refused)."""
@@ -313,6 +304,20 @@ class LabelingView(ABC):
     @abstractmethod
     def view(self, *args) -> list:
         """Every output of the page for a job, a tab, a page (and the open sample)."""
+
+
+class PanelRefresh:
+    """A labeling page's side of a shared panel (components/data_panel.py, autolabel_panel.py):
+    ui.py sets `state` to a new value after the panel's events (an import, a finished run...)
+    for a job of the page's type; `events` are what the page wires its refresh to, like Gradio
+    events (`event.success(fn, inputs, outputs)`). `none`: the page has no such panel."""
+
+    def __init__(self, none: bool = False):
+        self.state = None if none else gr.State(None)
+        self.events = [] if none else [self]
+
+    def success(self, fn, inputs, outputs, **kwargs):
+        return self.state.change(fn, inputs, outputs, **kwargs)
 
 
 class SelectionActions:

@@ -153,7 +153,7 @@ class ChecklistPage(SelectionActions, LabelingView):
                             columns=["Label", "Color", count])
 
     def load(self, job_id):
-        return self.view(job_id, "all", 1, 20) + self.load_panels(job_id)
+        return self.view(job_id, "all", 1, 20)
 
     # -- the widget's events -----------------------------------------------------------------------
     @staticmethod

@@ -186,7 +186,7 @@ class ImageGridPage(SelectionActions, LabelingView):
         """Open a job on this page: first tab, first page, no filters; a deep link's sample
         (pages/links.py checked it is the job's) opens in the preview."""
         opened = sample_id if sample_id is not None else gr.skip()  # its change opens the preview
-        return self.view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48) + self.load_panels(job_id) + [opened]
+        return self.view(job_id, "all", "All", [], "", "", "", "All", False, 1, 48) + [opened]
 
     @property
     def load_outputs(self) -> list:

@@ -107,7 +107,7 @@ class OpenSampleView(LabelingView):
                  f"page {p.page} of {p.pages} · {p.total:,} files"] + self.editor_view(job, c, p, open_id, **kwargs))
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
-        return self.view(job_id, "all", 1, open_id=sample_id) + self.load_panels(job_id)
+        return self.view(job_id, "all", 1, open_id=sample_id)
 
     @user_errors
     def relist(self, job_id, tab_v, page, *editor) -> list:

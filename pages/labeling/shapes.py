@@ -125,7 +125,7 @@ class ShapesPage(LabelingView):
                 f"page {p.page} of {p.pages}", value, info, frame, p.page, instructions(job)]
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
-        return self.view(job_id, "all", "", 1, open_id=sample_id) + self.load_panels(job_id)
+        return self.view(job_id, "all", "", 1, open_id=sample_id)
 
     # -- the list's events -------------------------------------------------------------------------
     @user_errors

@@ -144,7 +144,7 @@ class SpansPage(LabelingView):
                 gr.Dropdown(choices=names, value=None), instructions(job)]
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
-        return self.view(job_id, "all", 1, open_id=sample_id) + self.load_panels(job_id)
+        return self.view(job_id, "all", 1, open_id=sample_id)
 
     def unsaved(self, args) -> bool:
         return _dirty(args[3])

@@ -303,7 +303,7 @@ class VideoPage(LabelingView):
                 gr.Dropdown(choices=label_choices(ann), value=None), p.page, fs, {}, nonce_v, instructions(job)]
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
-        return self.view(job_id, "all", 1, open_id=sample_id, frame="first") + self.load_panels(job_id)
+        return self.view(job_id, "all", 1, open_id=sample_id, frame="first")
 
     @staticmethod
     def open_id(list_v, player_v, value):

@@ -390,10 +390,10 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (2)")
 
     # Export panel: COCO, the download holds the shapes
-    open_accordion(page, "od-export")
-    pick_option(page, "od-export-format", "COCO JSON")
-    page.locator("#od-export-submit").click()
-    link = page.locator("#od-export-file a[href*='/file=']")
+    open_accordion(page, "export")
+    pick_option(page, "export-format", "COCO JSON")
+    page.locator("#export-submit").click()
+    link = page.locator("#export-file a[href*='/file=']")
     expect(link).to_have_count(1, timeout=LONG)
     href = link.get_attribute("href")
     res = httpx.get(href if href.startswith("http") else app.url + href, timeout=30)
