@@ -16,13 +16,11 @@ from store.errors import NotFound
 log = logging.getLogger("labelport")
 
 
-def build_server(store: Store) -> FastAPI:
-    import gradio as gr
-
-    from ui import CSS, PAGE_JS, build_ui
-
+def build_server(store: Store, defer_ui: bool = False) -> FastAPI:
+    """The app: REST API, media, auth and the Gradio UI. `defer_ui`: the UI is built once the
+    server runs (DeferredUI), so the API answers seconds sooner after a (cold) start."""
     app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
-    from auth import current_user, install_auth, multi_user
+    from auth import install_auth, multi_user
 
     from limits import BodyLimitMiddleware
 
@@ -140,21 +138,93 @@ def build_server(store: Store) -> FastAPI:
         from store.mirror import mirror_status
 
         user = getattr(request.state, "user", None)
+        ui = getattr(app.state, "ui", None)
+        out = {"ok": True, "ui": "ready" if ui is None else ui.state}
         if not multi_user(store) or (user and is_admin(store, user)):
-            return {"ok": True, "mirror": mirror_status(store)}
-        return {"ok": True}
+            out["mirror"] = mirror_status(store)
+        return out
 
     from api import mount_api
 
     mount_api(app, store)
-    demo = build_ui(store)
-    from store import LOCAL_USER
+    if defer_ui:
+        app.state.ui = DeferredUI(app, store)
+        return app
+    return mount_ui(app, store)
 
+
+def mount_ui(app: FastAPI, store: Store) -> FastAPI:
+    """Build the Gradio UI (importing gradio and building the Blocks take most of a start) and
+    mount it at / behind the app's routes."""
+    import gradio as gr
+
+    from auth import current_user, multi_user
+    from store import LOCAL_USER
+    from ui import CSS, PAGE_JS, build_ui
+
+    demo = build_ui(store)
     # always installed: an app started single-user asks for a login once a user is added (Users tab, CLI)
     auth = {"auth_dependency": lambda request: current_user(store, request)
             or (None if multi_user(store) else LOCAL_USER)}
     return gr.mount_gradio_app(app, demo, path="", css=CSS, js=PAGE_JS,
                                max_file_size=store.settings.max_upload_bytes, footer_links=[], **auth)
+
+
+STARTING_PAGE = (b"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=1>"
+                 b"<title>Labelport is starting</title></head><body style=\"font-family:sans-serif;margin:3em\">"
+                 b"<h1>Labelport is starting</h1><p>The page opens by itself in a moment.</p></body></html>")
+
+
+class DeferredUI:
+    """The UI built after the server started listening, in a worker thread: the REST API, the
+    media routes and /healthz answer from the first second of a (cold) start, and every other
+    path answers 503 with a page that reloads itself until the UI is mounted (`state`:
+    "starting", "ready" or "failed"; /healthz says which)."""
+
+    def __init__(self, app: FastAPI, store: Store):
+        from contextlib import AsyncExitStack
+
+        self.app, self.store, self.state = app, store, "starting"
+        self.stack = AsyncExitStack()
+        self.task = None
+        app.add_api_route("/{rest:path}", self.starting, include_in_schema=False,
+                          methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        self.placeholder = app.router.routes[-1]  # after every route of the app: it only meets the UI's paths
+        app.router.on_startup.append(self.start)
+        app.router.on_shutdown.insert(0, self.stop)
+
+    def starting(self, rest: str):
+        if rest.startswith(("api/", "media/")):  # not the UI's: unknown, as once it is mounted
+            raise HTTPException(404, "Not Found")
+        status = 500 if self.state == "failed" else 503
+        body = STARTING_PAGE if status == 503 else b"The web UI failed to start: see the server's log."
+        return Response(body, status_code=status, media_type="text/html" if status == 503 else "text/plain",
+                        headers={"Retry-After": "1", "Cache-Control": "no-store"})
+
+    async def start(self) -> None:
+        import asyncio
+
+        self.task = asyncio.get_running_loop().create_task(self.mount())
+
+    async def mount(self) -> None:
+        import asyncio
+
+        try:
+            await asyncio.to_thread(mount_ui, self.app, self.store)  # mounted behind the placeholder
+            gradio_app = self.app.router.routes[-1].app
+            # what mount_gradio_app's lifespan does at a start: Gradio's own lifespan, its queue
+            await self.stack.enter_async_context(gradio_app.router.lifespan_context(gradio_app))
+            gradio_app.get_blocks().run_startup_events()
+            await gradio_app.get_blocks().run_extra_startup_events()
+            self.app.router.routes.remove(self.placeholder)
+            self.state = "ready"
+            log.info("the web UI is ready")
+        except Exception:  # noqa: BLE001 - the API keeps serving; the log says why
+            self.state = "failed"
+            log.exception("the web UI failed to start")
+
+    async def stop(self) -> None:
+        await self.stack.aclose()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -206,7 +276,7 @@ def serve(argv: list[str]) -> int:
     # <data-dir>/admin.token and app.url: the CLI's user commands reach this app while it holds the store
     # (written before the UI is built: a command run meanwhile waits for the app to answer)
     remove_admin_files = publish(settings.data_dir, args.host, args.port)
-    app = build_server(store)
+    app = build_server(store, defer_ui=True)
     from store.mirror import start_scheduler
 
     mirror = start_scheduler(store)  # None without LABELPORT_MIRROR

@@ -52,7 +52,7 @@ def _die_with_parent() -> None:
 
 
 class AppServer:
-    """One app process on a data folder. ``start()`` waits for GET /healthz."""
+    """One app process on a data folder. ``start()`` waits for GET /healthz to say the UI is ready."""
 
     def __init__(self, data_dir: Path, work_dir: Path, demo: bool = False, extra_env: dict | None = None):
         self.data_dir = Path(data_dir)
@@ -100,7 +100,9 @@ class AppServer:
     def _healthy(self) -> bool:
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                return r.status == 200 and json.loads(r.read()).get("ok") is True
+                # the API answers before the web UI is built (server.DeferredUI): wait for both
+                body = json.loads(r.read())
+                return r.status == 200 and body.get("ok") is True and body.get("ui", "ready") == "ready"
         except (urllib.error.URLError, OSError, ValueError):
             return False
 

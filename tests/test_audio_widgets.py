@@ -98,7 +98,7 @@ def test_peaks_and_segment_routes(store, audio_jobs):
 
     sid = next(s.id for s in query_samples(store, audio_jobs["speech_paragraph"].id, SampleQuery()).items
                if s.name == "a.wav")
-    client = TestClient(build_server(store))
+    client = TestClient(build_server(store, defer_ui=True))  # media routes only: no UI built
     r = client.get(f"/media/{sid}/peaks", params={"start": 0.5, "end": 1.5, "buckets": 100})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     data = r.json()
@@ -120,7 +120,7 @@ def test_file_route_serves_byte_ranges(store, audio_jobs):
     from store.samples import SampleQuery, query_samples
 
     sid = query_samples(store, audio_jobs["speech_labeling"].id, SampleQuery()).items[0].id
-    client = TestClient(build_server(store))
+    client = TestClient(build_server(store, defer_ui=True))  # media routes only: no UI built
     whole = client.get(f"/media/{sid}/file")
     assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
     part = client.get(f"/media/{sid}/file", headers={"Range": "bytes=100-199"})
