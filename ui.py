@@ -163,8 +163,9 @@ def build_ui(store: Store) -> gr.Blocks:
             return place(None, Link(job_id, "stats"))
 
         def land(request: gr.Request):
-            """The page opens: the job list, and the place the address names (?job=&tab=&sample=)
-            as far as the user's role allows (pages/links.py); a message says where it fell short."""
+            """The page opens: who is logged in, which tabs their role shows, the job list, and the
+            place the address names (?job=&tab=&sample=) as far as the user's role allows
+            (pages/links.py); a message says where it fell short. (One load event, not three.)"""
             actor = ctx.actor(request)
             wanted, problem = parse_link(dict(request.query_params) if request is not None else {})
             to, note = landing(store, actor, wanted) if problem is None else (HOME, problem)
@@ -175,27 +176,12 @@ def build_ui(store: Store) -> gr.Blocks:
                 job = get_job(store, to.job, actor=actor)
                 if to.tab == "label" and job.type not in pages:
                     to = Link(to.job, "stats")
-            return list(jobs_page.refresh(request, picked=to.job)) + place(job, to)
+            return ([user_line(store, request), tabs_for_role(ctx, request)]
+                    + list(jobs_page.refresh(request, picked=to.job)) + place(job, to))
 
         jobs_page.label_btn.click(open_labeling, [jobs_page.job], place_outputs)
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], place_outputs)
-        demo.load(land, None, [jobs_page.table, jobs_page.job] + place_outputs)
-
-        def show_user(request: gr.Request):
-            """The header: who is logged in (with a log-out button: log-out is a POST), or single-user mode."""
-            name = getattr(request, "username", None)
-            if multi_user(store) and name:
-                return (f'Logged in as **{esc(name)}** · <form method="post" action="/logout" '
-                        'style="display:inline;margin:0"><button type="submit" id="lp-logout" style="background:none;'
-                        'border:0;padding:0;font:inherit;color:inherit;text-decoration:underline;cursor:pointer">'
-                        'Log out</button></form>')
-            return SINGLE_USER
-
-        demo.load(show_user, None, [user_md])
-        def show_role_tabs(request: gr.Request):  # Gradio passes the request by the type hint: no partial
-            return tabs_for_role(ctx, request)
-
-        demo.load(show_role_tabs, None, [role_style])
+        demo.load(land, None, [user_md, role_style, jobs_page.table, jobs_page.job] + place_outputs)
         teams_tab.select(teams_page.load, [teams_page.outputs[1]], teams_page.outputs)
         team_job_tab.select(team_job_page.load, [jobs_page.job], team_job_page.outputs)
         acceptance_tab.select(acceptance_page.load, [jobs_page.job], acceptance_page.outputs)
@@ -262,6 +248,17 @@ class RefreshRoute:
 
 
 ROLE_TABS = ("storage", "teams", "team-job", "acceptance", "participations", "team-review", "users")
+
+
+def user_line(store: Store, request: gr.Request) -> str:
+    """The header: who is logged in (with a log-out button: log-out is a POST), or single-user mode."""
+    name = getattr(request, "username", None)
+    if multi_user(store) and name:
+        return (f'Logged in as **{esc(name)}** · <form method="post" action="/logout" '
+                'style="display:inline;margin:0"><button type="submit" id="lp-logout" style="background:none;'
+                'border:0;padding:0;font:inherit;color:inherit;text-decoration:underline;cursor:pointer">'
+                'Log out</button></form>')
+    return SINGLE_USER
 
 
 def tabs_for_role(ctx: AppContext, request: gr.Request) -> str:

@@ -192,7 +192,10 @@ def test_server_files_are_never_registered_or_served_as_samples(hostile_app: Hos
         opened = g.call(g.dependency("open_labeling"), [job])
         if chk.check(opened.status == "ok", f"the creator could not open their own job's labeling page: "
                                             f"{opened.message}"):
-            dep = page_dependency(g, "on_format", "page-panels")  # the panels every labeling page shows
+            # the panels every labeling page shows, filled for the job's type as the browser has them
+            panels = g.call(g.dependency("load_panels"), [None])
+            chk.check(panels.status == "ok", f"the panels of the creator's job did not load: {panels.message}")
+            dep = page_dependency(g, "on_format", "page-panels")
             comps = component_map(g.config())
             uploaded = g.upload([manifest])[0]
             data = []

@@ -20,6 +20,7 @@ pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
+from tests.browser.landing import reload_and_land  # noqa: E402
 
 LONG = 60_000  # ms: a handler that touches the store and re-renders (a loaded 2-core machine: waits end when the page is there)
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,8 +245,7 @@ def test_label_sounds_transcripts_and_segments_then_reload(server, apage: Page, 
     expect(page.locator("#spg-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
 
     # -- reload: everything is still there --------------------------------------------------------
-    page.reload()
-    page.locator("#job-picker").wait_for()
+    reload_and_land(page)
     open_job(page, "digits  ·  Sound classification")
     expect(row(page, "sc-list", "0_george_0").locator(".al-chip")).to_have_text(["zero×"], timeout=LONG)
     expect(row(page, "sc-list", "1_george_0").locator(".al-chip")).to_have_text(["one×"])

@@ -17,6 +17,7 @@ pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
+from tests.browser.landing import reload_and_land  # noqa: E402
 
 LONG = 60_000  # ms: a handler that touches the store and re-renders (a loaded 2-core machine: waits end when the page is there)
 TC_LINES = ["I love this movie", "Terrible service <b>never</b> again", "It was fine"]
@@ -261,8 +262,7 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     expect(error_toast(page)).to_contain_text("cannot be deleted", timeout=LONG)
 
     # -- reload: everything is still there --------------------------------------------------
-    page.reload()
-    page.locator("#job-picker").wait_for()
+    reload_and_land(page)
     open_job(page, "reviews  ·  Text classification")
     expect(row(page, "tc-list", "I love").locator(".tl-chip-name")).to_have_text(["a"], timeout=LONG)
     expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["urgent"])
@@ -394,8 +394,7 @@ def test_label_set_editor_on_a_triplet_job(server, tpage: Page, page_errors, tmp
     expect(error_toast(page).filter(has_text="not defined")).to_have_count(1, timeout=LONG)
     expect(page.locator("#tt-labels-table")).to_contain_text("given at")
 
-    page.reload()
-    page.locator("#job-picker").wait_for()
+    reload_and_land(page)
     open_job(page, "meds  ·  Text triplet")
     expect(page.locator("#tt-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
     open_accordion(page, "tt-label-management")

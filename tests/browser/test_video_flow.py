@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Page, expect  # noqa: E402
 
+from tests.browser.landing import reload_and_land  # noqa: E402
 from tests.browser.test_shapes_flow import (  # noqa: E402,F401  (fixtures used by name)
     LONG, Canvas, cli_page, cli_server, close, expect_toast)
 
@@ -114,7 +115,7 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     expect(page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated")).to_have_count(9)
 
     # reload: the time point is in the Label List, jump-to opens the frame with its box
-    page.reload()  # the link in the address bar may land on the labeling page already: open it again
+    reload_and_land(page)  # the link in the address bar may land on the labeling page already: open it again
     page.get_by_role("tab", name="My Creations", exact=True).click()
     expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
     page.locator("#job-label").click()
