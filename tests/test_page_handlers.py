@@ -50,3 +50,43 @@ def test_next_after_a_sample_left_the_view_is_the_one_after_it(store, tmp_path):
     assert page.neighbour(job.id, "unlabeled", 1, ids[1], -1, 3) == (ids[0], 1)
     assert page.neighbour(job.id, "all", 1, ids[2], 1, 3) == (ids[3], 2)  # across pages
     assert page.neighbour(job.id, "all", 2, ids[5], 1, 3) == (None, 2)  # the end
+
+
+def test_the_shared_panels_fill_for_the_opened_jobs_type_and_refresh_only_its_page(store, tmp_path):
+    """One Add data / Export and one Auto labeling panel serve every labeling page (ui.py): opening
+    a job fills them for its type (its files, formats, runs; no Auto labeling where the type has
+    none), and an import or a finished run refreshes the page of the open job's type only."""
+    import gradio as gr
+
+    from components.autolabel_panel import AutolabelPanel
+    from components.data_panel import DataPanel
+    from store.jobs import create_job
+    from store.labelset import Label, LabelSet
+    from tests.factories import new_job
+    from ui import PanelsLoader, RefreshRoute
+
+    images = new_job(store, "pics")
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one\ntwo\n", encoding="utf-8")
+    triplets = create_job(store, "rel", "text_triplet", source=str(folder), label_set=LabelSet(labels=[Label("X")]))
+    ctx = AppContext(store)
+    with gr.Blocks():
+        job = gr.State(None)
+        data, auto = DataPanel(ctx, job), AutolabelPanel(ctx, job)
+    load = PanelsLoader(store, data, auto)
+    out = dict(zip(data.outputs + auto.outputs, load((images.id, "n0", None))))
+    assert "PNG" in out[data.up_files].label
+    assert {v for _, v in out[data.fmt].choices} >= {"manifest", "imagefolder"} and out[data.fmt].value == "manifest"
+    assert out[auto.panel].visible is True
+    assert [v for _, v in out[auto.kind].choices] == ["active_learning", "prelabel", "grouping"]
+    out = dict(zip(data.outputs + auto.outputs, load((triplets.id, "n1", None))))
+    assert "TXT" in out[data.up_files].label and "conll" not in {v for _, v in out[data.out_fmt].choices}
+    assert out[auto.panel].visible is False  # text triplets have no auto labeling
+    assert load(None) is not None  # nothing opened in the session: no change (gr.skip())
+
+    route = RefreshRoute(store, ["image_classification", "text_triplet", "text_classification"])
+    tokens = route(triplets.id)
+    assert isinstance(tokens[1], str) and all(not isinstance(t, str) for t in (tokens[0], tokens[2]))
+    assert not any(isinstance(t, str) for t in route(None))  # no job open: no page refreshes
+    assert not any(isinstance(t, str) for t in route(999_999))  # gone meanwhile: likewise
