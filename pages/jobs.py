@@ -141,19 +141,23 @@ class JobsHandlers(PageHandlers):
 
     @user_errors
     def on_load(self, job_id, request: gr.Request):
+        """The picked job in the form; the label-set editor names the job it was filled for."""
         job = self.managed_job(job_id, self.ctx.actor(request))
-        return job.name, job.description, job.instructions, ", ".join(job.label_set.names())
+        value = editor_value(job.label_set, get_type(job.type).rules)
+        value["job_id"] = job.id
+        return job.name, job.description, job.instructions, value
 
     @user_errors
     def on_save(self, job_id, name, desc, instr, labels, request: gr.Request):
+        """Name, description, instructions and the label set in one store call (labels samples use
+        stay: Rename / Delete everywhere in Label management change those samples)."""
         job = self.managed_job(job_id, self.ctx.actor(request))
-        wanted = parse_labels_text(labels)
-        by_name = {lab.name: lab for lab in job.label_set.labels}
-        merged = LabelSet(labels=[by_name.get(lab.name, lab) for lab in wanted.labels], entities=job.label_set.entities,
-                          relations=job.label_set.relations, classes=job.label_set.classes,
-                          speech_content=job.label_set.speech_content)
-        job = modify_job(self.store, job_id, name=name, description=desc, instructions=instr, label_set=merged,
-                         actor=self.ctx.actor(request))
+        shown = labels.get("job_id") if isinstance(labels, dict) else None
+        if shown != job.id:
+            raise UserError("load the picked job into the form first (the form shows "
+                            + ("another job" if shown is not None else "no job") + ")")
+        job = modify_job(self.store, job_id, name=name, description=desc, instructions=instr,
+                         label_set=label_set_of(labels), actor=self.ctx.actor(request))
         frame, picker = self.refresh(picked=job.id, actor=self.ctx.actor(request))
         done(f"Saved job {job.name}.")
         return frame, picker, f"Saved job **{_md(job.name)}**."
@@ -216,7 +220,7 @@ def change_forms() -> SimpleNamespace:
         m_name = gr.Textbox(label="Name", elem_id="modify-name")
         m_desc = gr.Textbox(label="Description", max_length=256)
         m_instr = gr.Textbox(label="Labeling instructions (Markdown)", lines=4)
-        m_labels = gr.Textbox(label="Labels (comma-separated; add new ones, keep the others)", lines=2)
+        m_labels = label_editor(label="Labels", elem_id="modify-labels")  # filled by "Load the picked job"
         with gr.Row():
             load_btn = gr.Button("Load the picked job")
             save_btn = gr.Button("Save changes", variant="primary", elem_id="modify-save")

@@ -292,25 +292,35 @@ def edit_label_set(store: Store, job_id: int, label_set: LabelSet, actor: str | 
     use may not disappear here: renaming and deleting it changes those samples, which Rename /
     Delete everywhere do (and say how many). Labels no sample uses may go."""
     require_job(store, actor, job_id, "manage")  # store/access.py decides
-    job = get_job(store, job_id)
+    new = checked_label_set(store, get_job(store, job_id), label_set)
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [new.to_json(), now(), job_id])
+        record_event(cur, actor, "edit_label_set", job_id, labels=len(_all_names(new)))
+    return get_job(store, job_id)
+
+
+def checked_label_set(store: Store, job, label_set: LabelSet) -> LabelSet:
+    """An edited label set for a job, validated under its type's rules; refused (ValidationError) when a
+    label, entity, relation or class that samples use would disappear (the label-set editor of
+    Label management and of Modify the job both save through this)."""
     new = validate_label_set(label_set, job.labeling_type.rules)
+    job_id = job.id
     kept = set(_all_names(new))
     used = dict(store.db.fetchall(
         "SELECT label, count(*) FROM (SELECT unnest(labels) AS label FROM job_samples WHERE job_id = ?) "
         "GROUP BY label", [job_id]))
     lost = [n for n in _all_names(job.label_set) if n not in kept and used.get(n)]
     if lost:
-        shown = ", ".join(repr(n[:60]) for n in lost[:5]) + (" ..." if len(lost) > 5 else "")
-        raise Conflict(f"{shown} {'is' if len(lost) == 1 else 'are'} used by samples: rename or delete "
-                       "with Rename / Delete everywhere, which change those samples too. Nothing was changed.")
+        shown = ", ".join(f"{n[:60]!r} is used by {used[n]} sample{'s' if used[n] != 1 else ''}"
+                          for n in lost[:5]) + \
+            (" ..." if len(lost) > 5 else "")
+        raise ValidationError(f"{shown}: rename or delete with Rename / Delete everywhere, which change those "
+                              "samples too. Nothing was changed.")
     lost_classes = {c.name for c in job.label_set.classes} - {c.name for c in new.classes}
     if lost_classes and any(used.values()):
-        raise Conflict(f"label class {sorted(lost_classes)[0][:60]!r} is used by labeled segments: "
-                       "it cannot be removed here. Nothing was changed.")
-    with store.db.transaction() as cur:
-        cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [new.to_json(), now(), job_id])
-        record_event(cur, actor, "edit_label_set", job_id, labels=len(_all_names(new)))
-    return get_job(store, job_id)
+        raise ValidationError(f"label class {sorted(lost_classes)[0][:60]!r} is used by labeled segments: "
+                              "it cannot be removed here. Nothing was changed.")
+    return new
 
 
 def recolor_label(store: Store, job_id: int, name: str, color: str, actor: str | None = None) -> Job:

@@ -257,8 +257,9 @@ def list_jobs(store: Store, type_id: str | None = None, search: str | None = Non
 def modify_job(store: Store, job_id: int, *, name: str | None = None, description: str | None = None,
                instructions: str | None = None, label_set: LabelSet | None = None,
                actor: str | None = None) -> Job:
-    """Change name, description, instructions and labels. Labels still used by samples cannot be
-    dropped here (label management deletes them everywhere, on purpose)."""
+    """Change name, description, instructions and labels, in one transaction. Labels (entities,
+    relations, classes) still used by samples cannot be dropped here (label management deletes
+    them everywhere, on purpose): the same rule as the label-set editor's."""
 
     require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
@@ -268,16 +269,9 @@ def modify_job(store: Store, job_id: int, *, name: str | None = None, descriptio
         job.instructions if instructions is None else instructions)
     new_set = job.label_set
     if label_set is not None:
-        new_set = validate_label_set(label_set, job.labeling_type.rules)
-        dropped = set(job.label_set.names()) - set(new_set.names())
-        if dropped:
-            from .annotations import label_usage
+        from .annotations import checked_label_set
 
-            used = {k: v for k, v in label_usage(store, job_id).items() if k in dropped and v}
-            if used:
-                first = next(iter(used))
-                raise ValidationError(f"label {first[:80]!r} is used by {used[first]} samples: delete it in "
-                                      "label management, which removes it from those samples")
+        new_set = checked_label_set(store, job, label_set)
     with store.db.transaction() as cur:
         cur.execute("UPDATE jobs SET name = ?, description = ?, instructions = ?, label_set = ?, updated_at = ? "
                     "WHERE id = ?", [new_name, description, instructions, new_set.to_json(), now(), job_id])

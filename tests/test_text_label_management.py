@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from store.annotations import add_label, delete_label, edit_label_set, recolor_label, rename_label, set_annotation
-from store.errors import Conflict, NotFound, ValidationError
+from store.errors import NotFound, ValidationError
 from store.jobs import create_job, get_job
 from store.labelset import Label, LabelSet, Relation
 from store.samples import SampleQuery, query_samples
@@ -75,7 +75,7 @@ def test_edit_label_set_adds_relations_and_keeps_labels_samples_use(store, tripl
     assert [r.name for r in job.label_set.relations] == ["causes", "given at"]
     assert job.label_set.entities[2].color == "#00aa00"
     # "effect" and "causes" are used by the sample: the editor may not drop them (Delete does)
-    with pytest.raises(Conflict, match="used by samples"):
+    with pytest.raises(ValidationError, match="'effect' is used by 1 sample, 'causes' is used by 1 sample:"):
         edit_label_set(store, triplet, LabelSet(entities=[Label("drug"), Label("dose")]))
     assert [e.name for e in get_job(store, triplet).label_set.entities] == ["drug", "effect", "dose"]
     # an unused one may go
