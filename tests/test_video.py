@@ -221,3 +221,25 @@ def test_4k_video_frames_are_downscaled_and_shapes_stay_in_original_pixels(store
     assert json.loads(saved)["frames"][0]["shapes"][0]["points"] == [[3000, 1500], [3800, 2100]]
     with pytest.raises(ValidationError, match="outside the image"):
         set_annotation(store, job.id, sample.id, {"frames": [{"frame": 1, "shapes": [rect(3000, 1500, 3900, 2100)]}]})
+
+
+def test_an_import_keeps_unsaved_shapes_on_the_open_frame(store, shared_data, page):
+    """The video page refreshes after an import (Add data): the list and counts change, and a frame
+    with unsaved shapes keeps them (the refresh went through Discard and dropped them)."""
+    import gradio as gr
+
+    from pages.common import AppContext
+    from pages.labeling.video import VideoPage
+
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    with gr.Blocks():
+        vp = VideoPage(AppContext(store), gr.State(job.id))
+    unsaved = {"sample_id": sid, "dirty": True, "shapes": [rect(10, 10, 50, 50)]}
+    out = dict(zip(vp.outputs, vp.on_refresh(job.id, "all", 1, None, None, unsaved, {"frame": 3}, 0)))
+    for comp in vp.editor:  # the open video, its frame, its shapes and Label List stay as they are
+        assert isinstance(out[comp], type(gr.skip())), comp
+    assert "video" in str(out[vp.header]).lower() and out[vp.records] is not None
+    clean = dict(zip(vp.outputs, vp.on_refresh(job.id, "all", 1, None, None, {**unsaved, "dirty": False},
+                                                {"frame": 3}, 0)))
+    assert clean[vp.canvas]["sample_id"] == sid  # nothing unsaved: the frame is shown afresh

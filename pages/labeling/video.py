@@ -241,8 +241,8 @@ class VideoPage(LabelingView):
             on_set_track, [canvas, self.pending_tracks, self.track_box], [self.pending_tracks])
         self.list_table.select(on_pick_row, [self.list_table], [self.tp_pick, self.label_pick])
         self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
-        for event in self.data.events:
-            event.success(self.on_discard, opened + [self.frame_state, n], outputs)
+        for event in self.data.events:  # an import: unsaved shapes on the open frame stay
+            event.success(self.on_refresh, opened + [self.frame_state, n], outputs)
 
     # -- the view ------------------------------------------------------------------------------------
     def frame_canvas(self, job, s, frame: int | None, previous=None, message=None):
@@ -376,6 +376,11 @@ class VideoPage(LabelingView):
         sid = self.open_id(list_v, player_v, value)
         return self.view(job_id, tab_v, page, open_id=sid, frame=fs["frame"] if fs else "first", nonce_v=n,
                          previous=value)
+
+    def on_refresh(self, job_id, tab_v, page, list_v, player_v, value, fs, n):
+        """After an import: new counts and list; a frame with unsaved shapes keeps them, with its
+        video, frame and Label List (an import refreshed through Discard and dropped them)."""
+        return self.keep_editor(self.on_discard(job_id, tab_v, page, list_v, player_v, value, fs, n), is_dirty(value))
 
     # -- writing the annotation --------------------------------------------------------------------
     def write_frames(self, job_id, sid, frames) -> None:
