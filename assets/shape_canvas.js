@@ -294,7 +294,7 @@ function load(v, initial) {
   const names = labels.map((l) => l.name);
   if (names.includes(v.label)) curLabel = v.label;
   else if (!names.includes(curLabel)) curLabel = names.length ? names[0] : null;
-  const { shapes: list, bad } = normShapes(v.shapes);
+  const { shapes: list, bad } = normShapes(wireShapes(v.shapes));
   shapes = list;
   publishPending = false;  // Python's value wins over an edit not yet sent
   invalidate();
@@ -345,12 +345,20 @@ function loadImage(src) {
   im.src = src;
 }
 
+// The value carries the shapes as one JSON string (components/shape_canvas.py): Gradio's front
+// end copies and watches a value deeply, which for 1,000 polygons as nested arrays cost seconds
+// of the page's main thread per save; a string is one primitive. (A list is read as well.)
+function wireShapes(x) {
+  if (typeof x !== 'string') return x;
+  try { return JSON.parse(x); } catch (e) { return []; }
+}
+
 function publish(extra) {
   publishPending = false;
   const snap = JSON.stringify(shapes);
   const isDirty = baseline === null ? true : snap !== baseline;
   V = {
-    ...V, shapes: JSON.parse(snap), labels: clone(labels), tools: tools.slice(), tool, label: curLabel,
+    ...V, shapes: snap, labels: clone(labels), tools: tools.slice(), tool, label: curLabel,
     selected: selectedId, dirty: isDirty, message: null, action: null, ...(extra || {}),
   };
   dirty = V.dirty;

@@ -4,9 +4,11 @@ A gr.HTML widget; its JavaScript (assets/shape_canvas.js) builds the toolbar and
 and every shape on one <canvas>. Its value is a dict:
 
     {"sample_id": int | None, "image": "/media/12/file", "width": W, "height": H,   # natural px
-     "shapes": [{"id": str, "type": "rectangle"|"polygon"|"circle"|"line"|"dashed_line"|"point",
+     "shapes": the JSON text of [{"id": str, "type": "rectangle"|"polygon"|"circle"|"line"|"dashed_line"|"point",
                  "label": str, "points": [[x, y], ...], "radius": r (circle only),
-                 "attributes": {name: value}}],
+                 "attributes": {name: value}}] (one string, not nested lists: Gradio's front end
+                 copies and watches a value deeply, seconds of the browser's time for 1,000
+                 polygons; read it with shapes_of()),
      "labels": [{"name": str, "color": "#rrggbb", "attributes": {attr: [values]}, "new": bool}],
      "tools": ["rectangle", ...] (segmentation: ["polygon", "extreme_points"]),
      "tool": the drawing tool (one of tools), "label": current label name,
@@ -29,6 +31,7 @@ edit, save or navigation. ``message`` set by Python is shown once in the widget'
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -134,7 +137,7 @@ def canvas_value(sample_id, image_url, width, height, shapes, labels, tools, too
         "image": image_url or "",
         "width": _num(width or 0),
         "height": _num(height or 0),
-        "shapes": _shapes(shapes),
+        "shapes": json.dumps(_shapes(shapes), separators=(",", ":")),  # one string: see the module doc
         "labels": labs,
         "tools": tool_list,
         "tool": tool if tool in tool_list else None,
@@ -148,10 +151,15 @@ def canvas_value(sample_id, image_url, width, height, shapes, labels, tools, too
 
 def shapes_of(value) -> list[dict]:
     """The shapes in the browser, as {"id", "type", "label", "points", ["radius"], "attributes"}
-    (not validated: store.types.shapes checks them when saved)."""
-    if not isinstance(value, dict) or not isinstance(value.get("shapes"), list):
-        return []
-    return _shapes(value["shapes"])
+    (not validated: store.types.shapes checks them when saved). The value holds them as a JSON
+    string (a list is read too)."""
+    shapes = value.get("shapes") if isinstance(value, dict) else None
+    if isinstance(shapes, str):
+        try:
+            shapes = json.loads(shapes)
+        except ValueError:  # not JSON: nothing the widget wrote
+            return []
+    return _shapes(shapes) if isinstance(shapes, list) else []
 
 
 def new_labels_of(value) -> list[dict]:

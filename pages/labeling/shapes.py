@@ -108,7 +108,7 @@ class ShapesPage(LabelingView):
         info = f"**{esc(s.name)}** · {w}×{h} px · {s.status.replace('_', ' ')} · {who_labeled(s)}"
         if s.confidence is not None:
             info += f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
-        return value, info, shapes_frame(value["shapes"])
+        return value, info, shapes_frame(shapes_of(value))
 
     def view(self, job_id, tab_v, name, page, open_id=None, previous=None):
         job = get_job(self.store, job_id, actor=acting_user())

@@ -33,7 +33,7 @@ SELECTION_JS = """(v) => {
   const r = document.querySelector('#vid-canvas .sc-root'); const w = r && r.__shapeCanvas;
   if (!w || !v || typeof v !== 'object') return v;
   const s = w.state();
-  return { ...v, shapes: s.shapes, selected: s.selected, dirty: s.dirty, action: null, message: null };
+  return { ...v, shapes: JSON.stringify(s.shapes), selected: s.selected, dirty: s.dirty, action: null, message: null };
 }"""
 
 
