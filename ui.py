@@ -57,7 +57,7 @@ def build_ui(store: Store) -> gr.Blocks:
         link = gr.HTML(link_html(HOME, landed=False), elem_id="lp-link", container=False)  # the address bar's (pages/links.py)
         with gr.Tabs(elem_id="lp-tabs") as tabs:
             with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
-                jobs_page = jobs.build(ctx, current_job)
+                jobs_page = jobs.build(ctx)
             with gr.Tab("Labeling", id="label", elem_id="tab-label"):
                 columns, pages = {}, {}
                 for type_id, module in labeling_pages().items():

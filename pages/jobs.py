@@ -13,7 +13,6 @@ from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, mod
 from components.label_editor import editor_value, label_editor, label_set_of
 from store.labelset import Label, LabelSet, split_label_list
 from store.access import parse_id, require_job
-from store.errors import StoreError
 from store.types import REGISTRY, get_type
 from auth import multi_user
 
@@ -41,20 +40,6 @@ def visible_jobs(ctx: AppContext, actor: str | None, type_id: str | None = None,
             return []
         actor = ctx.actor(None)
     return list_jobs(ctx.store, type_id, search, actor=actor)
-
-
-def job_for_pages(ctx: AppContext, job_id, request: gr.Request):
-    """The picked job becomes the pages' current job (labeling, quick review, statistics) only
-    when the user may read all of it; a team labeler's job stays out of them (My Participations
-    is theirs)."""
-    if job_id is None:
-        return None
-    try:
-        job_id = parse_id(job_id, "job id")
-        require_job(ctx.store, ctx.actor(request), job_id, "read")
-    except StoreError:
-        return None
-    return job_id
 
 
 def jobs_frame(ctx: AppContext, type_id: str = "", search: str = "", actor: str | None = None) -> pd.DataFrame:
@@ -95,9 +80,6 @@ class JobsHandlers(PageHandlers):
                 return jid
         return gr.skip()
 
-    def on_pick(self, job_id, request: gr.Request):  # Gradio passes the request by the type hint: no partial
-        return job_for_pages(self.ctx, job_id, request)
-
     def on_mode(self, mode, request: gr.Request):
         existing = gr.update(visible=mode == "Existing dataset",
                              choices=_dataset_choices(self.ctx, self.ctx.actor(request)))
@@ -130,7 +112,7 @@ class JobsHandlers(PageHandlers):
         frame, picker = self.refresh(picked=job.id, actor=actor)
         done(f"Created job {job.name}.")
         return (frame, picker, f"Created job **{_md(job.name)}**.", "", None,
-                gr.Dropdown(choices=_dataset_choices(self.ctx, actor)), job.id)
+                gr.Dropdown(choices=_dataset_choices(self.ctx, actor)))
 
     def managed_job(self, job_id, actor):
         """The picked job, when the user may manage it."""
@@ -238,7 +220,11 @@ def change_forms() -> SimpleNamespace:
                            delete_btn=delete_btn)
 
 
-def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
+def build(ctx: AppContext) -> JobsPage:
+    """My Creations. Picking or creating a job here never changes the job the Labeling, Quick review
+    and Task statistics tabs act on: only opening it does (Label, Statistics, a link; ui.place).
+    (A pick used to set it, so a page still showing job A labeled into the picked job B, and a
+    pick answered late could undo an opening.)"""
     gr.Markdown("## My Creations")
     with gr.Row():
         type_filter = gr.Dropdown([("All types", "")] + type_choices(), value="", label="Type", scale=2)
@@ -261,11 +247,10 @@ def build(ctx: AppContext, current_job: gr.State) -> JobsPage:
     search.submit(h.on_filter, [type_filter, search, job], listed)
     refresh_btn.click(h.on_filter, [type_filter, search, job], listed)
     table.select(h.on_row_select, [table], [job])
-    job.change(h.on_pick, [job], [current_job])
     c.mode.change(h.on_mode, [c.mode], [c.files, c.existing, c.folder, c.s3])
     c.type.change(h.on_type, [c.type, c.labels], [c.team, c.labels])
     c.create_btn.click(h.on_create, [c.name, c.type, c.desc, c.mode, c.files, c.existing, c.folder, c.s3, c.labels,
-                                     c.instr, c.team], listed + [status, c.name, c.files, c.existing, current_job])
+                                     c.instr, c.team], listed + [status, c.name, c.files, c.existing])
     f.load_btn.click(h.on_load, [job], f.modify)
     f.save_btn.click(h.on_save, [job] + f.modify, listed + [status])
     f.copy_btn.click(h.on_copy, [job, f.k_name, f.k_desc], listed + [status, f.k_name])

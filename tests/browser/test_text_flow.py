@@ -164,6 +164,18 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     expect(page.locator("#tc-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
     # after Apply the picker is empty: the next texts do not silently get "a" too (issue 15)
     expect(page.locator("#tc-label-pick input:checked")).to_have_count(0)
+    # picking another job in My Creations (without opening it) leaves the open page's job as it
+    # is: a label applied back on the Labeling tab goes to the texts shown, not the picked job
+    page.get_by_role("tab", name="My Creations", exact=True).click()
+    page.locator("#job-picker input").click()
+    page.get_by_role("option", name="places  ·  Named entity recognition", exact=True).click()
+    expect(page.locator("#job-picker input")).to_have_value("places  ·  Named entity recognition")
+    page.get_by_role("tab", name="Labeling", exact=True).click()
+    row(page, "tc-list", "It was fine").click()
+    pick(page, "b")
+    page.locator("#tc-apply").click()
+    expect(page.locator("#tc-tabs")).to_contain_text("Labeled (3)", timeout=LONG)
+    expect(row(page, "tc-list", "It was fine").locator(".tl-chip-name")).to_have_text(["b"])
     # add a label with its color from the page, apply it to one text
     page.locator("#tc-add-name textarea").fill("urgent")
     page.locator("#tc-add").click()
@@ -288,13 +300,13 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
         assert "urgent" in job.label_set.names()
         assert items[TC_LINES[0]].labels == ["a"] and items[TC_LINES[0]].status == "labeled"
         assert items[TC_LINES[1]].annotation == {"labels": ["urgent"]}
-        assert items[TC_LINES[2]].status == "unlabeled"
+        assert items[TC_LINES[2]].labels == ["b"]  # applied while another job was picked: to this one
         _, items = by_text("places")
         spans = items[NER_LINES[0]].annotation["spans"]
         got = [(s["start"], s["end"], s["label"]) for s in spans]
         assert got == [(5, 7, "LOC"), (14, 19, "LOC")], got  # code points: 😀 counts one
         assert [NER_LINES[0][a:b] for a, b, _ in got] == ["東京", "Japan"]
-        assert items[NER_LINES[1]].status == "unlabeled"
+        assert items[NER_LINES[1]].status == "unlabeled" and not any(i.labels == ["b"] for i in items.values())
         job, items = by_text("drugs")
         assert [e.name for e in job.label_set.entities] == ["drug", "effect"]
         ann = items[TT_LINES[0]].annotation
