@@ -36,6 +36,48 @@ class MirrorState:
     quiet: threading.local = field(default_factory=threading.local)  # .on while the mirror writes its status
 
 
+class Prefetcher:
+    """One daemon thread for work done ahead of a click (the thumbnails of the page after the
+    one shown): jobs run newest first, at most `keep` wait (older ones are dropped: the user
+    moved on), and nothing runs once the store closes."""
+
+    def __init__(self, keep: int = 2):
+        self.keep = keep
+        self.closed = False
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Any, Any]] = []  # (key, fn), newest last
+        self._running = False
+
+    def submit(self, key, fn) -> None:
+        with self._lock:
+            if self.closed or any(k == key for k, _ in self._pending):
+                return
+            self._pending.append((key, fn))
+            del self._pending[:-self.keep]
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="labelport-prefetch", daemon=True).start()
+
+    def _run(self) -> None:
+        import logging
+
+        while True:
+            with self._lock:
+                if self.closed or not self._pending:
+                    self._running = False
+                    return
+                _, fn = self._pending.pop()
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - work ahead of a click: the click itself reports problems
+                logging.getLogger("labelport").debug("prefetch failed", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            self._pending.clear()
+
+
 @dataclass
 class StoreCaches:
     display: ImageCache  # decoded display images (store/samples.py), Settings.image_cache_bytes
@@ -46,6 +88,7 @@ class StoreCaches:
     auth: AuthCache = field(default_factory=AuthCache)
     mirror: MirrorState = field(default_factory=MirrorState)
     publish_lock: threading.Lock = field(default_factory=threading.Lock)  # one publish at a time (versions)
+    prefetch: Prefetcher = field(default_factory=Prefetcher)  # thumbnails of the next page (store/samples.py)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> StoreCaches:

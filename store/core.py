@@ -30,4 +30,5 @@ class Store:
         return self.settings.cache_dir
 
     def close(self) -> None:
+        self.caches.prefetch.close()
         self.db.close()

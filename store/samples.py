@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -403,10 +404,31 @@ def sample_thumbnail(store: Store, sample_id: int, actor: str | None = None) -> 
                 raise ValidationError(f"sample {sample_id} cannot be shown: {e}") from None
             del data
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")  # a request and the prefetch may race
     tmp.write_bytes(thumb)
     tmp.replace(path)
     return thumb
+
+
+def prefetch_next_thumbnails(store: Store, job_id: int, query: SampleQuery, actor: str | None = None) -> None:
+    """Make the thumbnails of the page after `query`'s in the background (Store.caches.prefetch),
+    so that paging forward shows a page whose thumbnails exist: a labeler pages forward. The next
+    page is read as `actor` (store/access.py) when the job runs, not now: the click that showed
+    this page does not wait for it."""
+    def run():
+        nxt = query_samples(store, job_id, replace(query, page=query.page + 1), actor=actor)
+        if nxt.page != query.page + 1:
+            return  # this was the last page
+        for s in nxt.items:
+            if store.caches.prefetch.closed:
+                return
+            if not _thumb_path(store, s.id).exists():
+                try:
+                    sample_thumbnail(store, s.id, actor=actor)
+                except (StoreError, OSError):
+                    continue  # shown as broken when the page is shown, with the reason
+
+    store.caches.prefetch.submit((job_id, actor, query), run)
 
 
 def sample_bytes(store: Store, sample_id: int, actor: str | None = None) -> bytes:

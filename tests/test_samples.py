@@ -333,3 +333,30 @@ def test_sample_ids_are_never_reused(store, tmp_path):
     write_image(tmp_path / "imgs" / "later.png", seed=9)
     synchronize(store, folder_job.id)
     assert ids_of(store, folder_job.id)[-1] > last
+
+
+def test_the_next_pages_thumbnails_are_made_in_the_background(store):
+    """A grid page's view asks for the next page's thumbnails (store.samples.prefetch_next_thumbnails):
+    they are on disk by the time a labeler pages forward; the last page asks for nothing, and a
+    closed store runs nothing more."""
+    import time
+
+    from store.samples import _thumb_path, prefetch_next_thumbnails
+
+    job = new_job(store, "pf")
+    ids = upload_images(store, job.id, 5)
+    q = SampleQuery(page=1, page_size=2)
+    prefetch_next_thumbnails(store, job.id, q)
+    deadline = time.monotonic() + 60
+    while not all(_thumb_path(store, i).exists() for i in ids[2:4]):
+        assert time.monotonic() < deadline, "the next page's thumbnails were not made"
+        time.sleep(0.02)
+    assert not _thumb_path(store, ids[4]).exists() and not _thumb_path(store, ids[0]).exists()
+    prefetch_next_thumbnails(store, job.id, SampleQuery(page=3, page_size=2))  # the last page: no page 4
+    while store.caches.prefetch._running:
+        time.sleep(0.02)
+    assert not any(_thumb_path(store, i).exists() for i in (ids[0], ids[1], ids[4]))
+    assert not list(_thumb_path(store, ids[2]).parent.glob("*.part"))  # written whole, then renamed
+    store.caches.prefetch.close()
+    prefetch_next_thumbnails(store, job.id, SampleQuery(page=2, page_size=2))
+    assert not store.caches.prefetch._running

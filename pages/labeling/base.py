@@ -189,9 +189,12 @@ class LabelingView(ABC):
     def counts(self, job_id):
         return counts(self.store, job_id, actor=acting_user())
 
+    @staticmethod
+    def sample_query(tab_v, page, size: int, **filters) -> SampleQuery:
+        return SampleQuery(status=tab_v or "all", page=int(page or 1), page_size=int(size), **filters)
+
     def query(self, job_id, tab_v, page, size: int, **filters):
-        return query_samples(self.store, job_id, SampleQuery(status=tab_v or "all", page=int(page or 1),
-                                                             page_size=int(size), **filters), actor=acting_user())
+        return query_samples(self.store, job_id, self.sample_query(tab_v, page, size, **filters), actor=acting_user())
 
     def listing(self, job_id, tab_v, page, size: int, open_id=None, **filters):
         """What a view shows: (job, counts, the page of the view, the open sample: `open_id` or

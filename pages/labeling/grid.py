@@ -12,7 +12,8 @@ import gradio as gr
 
 from components.sample_grid import grid_value, preview_id, sample_grid, selected_ids
 from store.annotations import apply_labels, set_labels
-from store.samples import clusters, delete_samples, get_sample, labelers, sample_image, set_hard
+from store.samples import (clusters, delete_samples, get_sample, labelers, prefetch_next_thumbnails, sample_image,
+                           set_hard)
 
 from ..common import AppContext, UserError, acting_user, esc, user_errors
 from .base import FirstPage, LabelingView, Pager, SelectionActions, header_text, instructions, skips, status_tabs
@@ -160,11 +161,14 @@ class ImageGridPage(SelectionActions, LabelingView):
         """Everything the page shows for the current view."""
         if job_id is None:
             return skips(len(self.outputs))
-        listed = self.listing(job_id, tab_v, page, size or 48,
-                              **_filters(hard, labels, name, by, cluster, origin, hard_first))
+        filters = _filters(hard, labels, name, by, cluster, origin, hard_first)
+        listed = self.listing(job_id, tab_v, page, size or 48, **filters)
         if listed is None:
             return self.gone()
         job, c, p, _ = listed
+        # the next page's thumbnails are made while this one is looked at (a labeler pages forward)
+        prefetch_next_thumbnails(self.store, job_id, self.sample_query(tab_v, p.page, size or 48, **filters),
+                                 actor=acting_user())
         frame, names = self.label_frame(job, c)
         counts_md = " · ".join(f"{esc(n)}: **{c.by_label.get(n, 0)}**" for n in names) or "No labels yet."
         keep = [i for i in selected if i in {s.id for s in p.items}]
