@@ -47,6 +47,7 @@ class Prefetcher:
         self._lock = threading.Lock()
         self._pending: list[tuple[Any, Any]] = []  # (key, fn), newest last
         self._running = False
+        self._thread: threading.Thread | None = None
 
     def submit(self, key, fn) -> None:
         with self._lock:
@@ -56,7 +57,8 @@ class Prefetcher:
             del self._pending[:-self.keep]
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._run, name="labelport-prefetch", daemon=True).start()
+                self._thread = threading.Thread(target=self._run, name="labelport-prefetch", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         import logging
@@ -72,10 +74,15 @@ class Prefetcher:
             except Exception:  # noqa: BLE001 - work ahead of a click: the click itself reports problems
                 logging.getLogger("labelport").debug("prefetch failed", exc_info=True)
 
-    def close(self) -> None:
+    def close(self, wait: float = 10.0) -> None:
+        """No more jobs; the one running stops at its next item (waited for up to `wait` s, so
+        the store is not closed under it)."""
         with self._lock:
             self.closed = True
             self._pending.clear()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(wait)
 
 
 @dataclass
