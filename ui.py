@@ -13,7 +13,7 @@ import gradio as gr
 from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
 from components.autolabel_panel import AutolabelPanel
 from components.data_panel import DataPanel
-from pages.common import AppContext, acting_user, errors_as_toasts, UserError, esc
+from pages.common import AppContext, errors_as_toasts, readable_job, UserError, esc
 from pages.links import HOME, JOB_TABS, Link, landing, link_html, parse_link
 from pages import users as users_admin
 from store import Store
@@ -225,10 +225,7 @@ class PanelsLoader:
     def __call__(self, opened):
         if not opened:
             return gr.skip()
-        try:
-            job = get_job(self.store, opened[0], actor=acting_user())
-        except StoreError:  # deleted meanwhile: the page says so
-            job = None
+        job = readable_job(self.store, opened[0])  # None: deleted meanwhile (the page says so)
         return [u for panel in self.panels for u in panel.load(job)]
 
 
@@ -241,10 +238,8 @@ class RefreshRoute:
         self.store, self.type_ids = store, type_ids
 
     def __call__(self, job_id):
-        try:
-            type_id = get_job(self.store, job_id, actor=acting_user()).type if job_id is not None else None
-        except StoreError:
-            type_id = None
+        job = readable_job(self.store, job_id)
+        type_id = job.type if job is not None else None
         out = [secrets.token_hex(4) if t == type_id else gr.skip() for t in self.type_ids]
         return out if len(out) != 1 else out[0]
 

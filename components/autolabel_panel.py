@@ -15,9 +15,8 @@ import pandas as pd
 
 from autolabel.models import describe, register_model
 from autolabel.runner import MODEL_REQUIRED, MODEL_TASKS, offered, start_run_in_background
-from pages.common import AppContext, acting_user, esc, user_errors
+from pages.common import AppContext, acting_user, esc, readable_job, user_errors
 from store.errors import NotFound
-from store.jobs import get_job
 from store.models import list_models
 from store.predictions import confidence_histogram, confirm_above, discard_predictions
 from store.runs import KINDS, MODES, Run, active_run, get_run, list_runs, request_cancel
@@ -169,12 +168,8 @@ class AutolabelPanel:
 
     def job_type(self, job_id) -> str | None:
         """The type of the open job as the event's user may read it (None: no job, or gone)."""
-        if job_id is None:
-            return None
-        try:
-            return get_job(self.store, job_id, actor=acting_user()).type
-        except NotFound:
-            return None
+        job = readable_job(self.store, job_id)
+        return job.type if job is not None else None
 
     def load(self, job) -> list:
         """Open a job: the panel for its type (hidden where the type has no auto labeling), its

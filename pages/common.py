@@ -37,6 +37,19 @@ def acting_user() -> str | None:
     return getattr(request, "username", None) or LOCAL_USER
 
 
+def readable_job(store: Store, job_id):
+    """The job as the event's user may read it (store/access.py); None for no job, a job deleted
+    meanwhile, or one they may not read (the shared panels and their routing say nothing then)."""
+    if job_id is None:
+        return None
+    from store.jobs import get_job
+
+    try:
+        return get_job(store, job_id, actor=acting_user())
+    except StoreError:
+        return None
+
+
 class UserError(gr.Error):
     """A message for the person at the page (a toast), never a fault: no traceback in the log."""
 
