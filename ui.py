@@ -6,6 +6,8 @@ import importlib
 import inspect
 import os
 import secrets
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -195,17 +197,47 @@ def build_ui(store: Store) -> gr.Blocks:
     return demo
 
 
+class OncePerOpening:
+    """A trigger's change event runs once for each value written to it, per session. Gradio
+    reports a State as changed by an event when its value differs after the event from before,
+    so an event that merely lists the trigger among its outputs (the page's `land`, still running
+    when the user clicked Label) reports the other event's change again: the page loaded twice,
+    and the second load, answered after the user had started editing, replaced their unsaved
+    span with the stored text."""
+
+    def __init__(self, size: int = 4096):
+        self._seen: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def first(self, opened) -> bool:
+        """True the first time this session's trigger holds `opened` (a (job, nonce, ...) value)."""
+        from gradio.context import LocalContext
+
+        request = LocalContext.request.get(None)
+        session = getattr(request, "session_hash", None) or ""
+        with self._lock:
+            if session and self._seen.get(session) == opened:
+                return False
+            self._seen[session] = opened
+            self._seen.move_to_end(session)
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+        return True
+
+
 class PageLoader:
     """The change event of a page's trigger (a (job id, nonce) that open_labeling wrote after
-    store/access.py allowed it): fill the page for that job."""
+    store/access.py allowed it): fill the page for that job (once for each opening)."""
 
     def __init__(self, load, with_request: bool = False):
         self.load = load
         self.with_request = with_request  # load(job, ..., request) (the pages that read the request)
         self.with_sample = len(inspect.signature(load).parameters) - with_request > 1  # opens a sample
+        self.once = OncePerOpening()
 
     def __call__(self, opened):
-        if not opened:  # nothing opened in this session (the State is the server's, never the client's)
+        if not opened or not self.once.first(opened):  # nothing opened (the State is the server's), or done
             return gr.skip()
         args = [opened[0]] + ([opened[2] if len(opened) > 2 else None] if self.with_sample else [])
         if self.with_request:
@@ -221,9 +253,10 @@ class PanelsLoader:
 
     def __init__(self, store: Store, *panels):
         self.store, self.panels = store, panels
+        self.once = OncePerOpening()
 
     def __call__(self, opened):
-        if not opened:
+        if not opened or not self.once.first(opened):
             return gr.skip()
         job = readable_job(self.store, opened[0])  # None: deleted meanwhile (the page says so)
         return [u for panel in self.panels for u in panel.load(job)]

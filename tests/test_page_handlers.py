@@ -104,3 +104,31 @@ def test_every_event_shows_its_progress_on_the_top_bar_indicator(store):
     assert len(with_outputs) > 100
     assert all(d.get("show_progress_on") == [busy] for d in with_outputs), \
         [d.get("api_name") for d in with_outputs if d.get("show_progress_on") != [busy]][:10]
+
+
+def test_a_page_loads_once_for_each_opening_of_a_job(store):
+    """Gradio reports a trigger State as changed by every event that lists it among its outputs
+    and ran while another event changed it (the page's `land`, answered after the user clicked
+    Label): the page's load ran twice, and the second, answered after the user had started
+    editing, replaced an unsaved span with the stored text (seen in CI). A page's loader and the
+    panels' loader run once for each opening, per session; reopening (a new nonce) loads again."""
+    from gradio.context import LocalContext
+
+    from ui import PageLoader
+
+    calls = []
+    loader = PageLoader(lambda job, sample=None: calls.append((job, sample)) or ["view"])
+
+    def in_session(session: str, opened):
+        token = LocalContext.request.set(SimpleNamespace(session_hash=session, username=None))
+        try:
+            return loader(opened)
+        finally:
+            LocalContext.request.reset(token)
+
+    assert in_session("s1", (7, "n1", None)) == ["view"]
+    assert in_session("s1", (7, "n1", None)) != ["view"]  # the same opening reported again: no change
+    assert in_session("s2", (7, "n1", None)) == ["view"]  # another browser's
+    assert in_session("s1", (7, "n2", 3)) == ["view"]  # opened again (a deep link to sample 3)
+    assert in_session("s1", None) != ["view"]  # nothing opened in this session
+    assert calls == [(7, None), (7, None), (7, 3)]
