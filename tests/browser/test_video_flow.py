@@ -65,7 +65,11 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     player.locator(".vp-play").click()
     page.wait_for_function("() => document.querySelector('#vid-player video').paused")
     start = player_frame(page)
-    assert 0 <= start < 200
+    assert 0 <= start <= 249 and player.get_attribute("data-frame") == str(start)
+    if start > 200:  # a loaded machine answered the second click late: back with the seek bar, as a person would
+        player.locator(".vp-seekbar").fill("100")
+        expect(player).to_have_attribute("data-frame", "100")
+        start = 100
 
     # ten frames forward with the key "." (the pointer on the player, the focus on the page)
     player.locator("video").hover()
