@@ -1,7 +1,7 @@
 """Video samples (SPEC F3.11): the store's side of media/video.py. Opening a sample's file (local
 files in place, objects read whole) with its frame index from the store's own cache
 (store.caches.video_index), one exact frame for whoever may read the sample's file
-(store/access.py), and linear interpolation of boxes between keyframes of a track. Probing MP4
+(store/access.py); the tracks' interpolation is store/tracks.py. Probing MP4
 files at import and decoding are media/video.py's; refusals are the store's ValidationError.
 """
 from __future__ import annotations
@@ -63,46 +63,8 @@ def video_frame(store, sample_id: int, frame_index: int, max_side: int = MAX_DIS
         container.close()
 
 
-# -- tracks ----------------------------------------------------------------------------------------
-def interpolate_tracks(annotation: dict) -> dict[int, list[dict]]:
-    """Boxes of each track on the frames between two of its keyframes: {frame: [rectangle, ...]}.
-
-    A keyframe is a frame where a rectangle carries a "track" id; between two consecutive keyframes
-    of one track, each corner moves linearly with the frame index. The boxes take the label and
-    attributes of the earlier keyframe and carry "track" and "interpolated": True."""
-    keys: dict[str, list[tuple[int, dict]]] = {}
-    for fr in (annotation or {}).get("frames") or []:
-        for s in fr.get("shapes") or []:
-            if s.get("type") == "rectangle" and s.get("track"):
-                keys.setdefault(str(s["track"]), []).append((int(fr["frame"]), s))
-    out: dict[int, list[dict]] = {}
-    for track, items in keys.items():
-        items.sort(key=lambda t: t[0])
-        for (f1, a), (f2, b) in zip(items, items[1:]):
-            if f2 - f1 < 2:
-                continue
-            (ax1, ay1), (ax2, ay2) = a["points"]
-            (bx1, by1), (bx2, by2) = b["points"]
-            for f in range(f1 + 1, f2):
-                t = (f - f1) / (f2 - f1)
-                lerp = lambda u, v: round(u + (v - u) * t, 3)  # noqa: E731
-                box = {"id": f"{track}@{f}", "type": "rectangle", "label": a["label"], "track": track,
-                       "points": [[lerp(ax1, bx1), lerp(ay1, by1)], [lerp(ax2, bx2), lerp(ay2, by2)]],
-                       "interpolated": True}
-                if a.get("attributes"):
-                    box["attributes"] = dict(a["attributes"])
-                out.setdefault(f, []).append(box)
-    return dict(sorted(out.items()))
-
-
-def frames_with_interpolation(annotation: dict) -> dict[int, list[dict]]:
-    """Every frame's shapes: the labeled ones and the interpolated boxes between keyframes."""
-    out: dict[int, list[dict]] = {}
-    for fr in (annotation or {}).get("frames") or []:
-        out.setdefault(int(fr["frame"]), []).extend(fr.get("shapes") or [])
-    for f, boxes in interpolate_tracks(annotation).items():
-        out.setdefault(f, []).extend(boxes)
-    return dict(sorted(out.items()))
+# -- tracks: store/tracks.py (kept importable from here) ------------------------------------------
+from .tracks import frames_with_interpolation, interpolate_tracks  # noqa: E402
 
 
 __all__ = ["MAX_DISPLAY_SIDE", "MP4_BRANDS_HINT", "MP4_CODECS", "TOP_BOXES", "FrameIndex", "build_index", "decode_frame",

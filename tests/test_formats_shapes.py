@@ -283,7 +283,7 @@ def test_voc_broken_xml_and_dtd(store, tmp_path):
     rec = import_format(store, job.id, "voc", str(tmp_path))
     assert rec.labeled == 0 and rec.imported == 2
     assert rec.errors[0].startswith("a.xml: not valid XML")
-    assert rec.errors[1] == "b.xml: XML with a DTD or entities is not read (a VOC file needs neither)"
+    assert rec.errors[1] == "b.xml: XML with a DTD or entities is not read (annotation files need neither)"
 
 
 def bad_coco(tmp_path, size=(40, 30)):

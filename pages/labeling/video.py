@@ -66,18 +66,23 @@ def interpolated_frames(annotation, fps: float | None = None) -> list[dict]:
     return out
 
 
+def _kind(kind: str, shape: dict) -> str:
+    """A Label List row's kind with the shape's flags (store/tracks.py): "keyframe · outside"."""
+    return " · ".join([kind] + [flag for flag in ("outside", "occluded") if shape.get(flag)])
+
+
 def label_list(annotation, fps: float | None = None) -> pd.DataFrame:
     rows = []
     for f in frames_of(annotation):
         for i, s in enumerate(f.get("shapes") or []):
             rows.append([f["frame"], round(float(f.get("time") or 0), 3), i + 1, s.get("label", ""),
-                         str(s.get("type", "")).replace("_", " "), s.get("track") or "", "keyframe"])
+                         str(s.get("type", "")).replace("_", " "), s.get("track") or "", _kind("keyframe", s)])
     for f in interpolated_frames(annotation, fps):
         for s in f["shapes"]:
             rows.append([f["frame"], round(float(f["time"]), 3) if f["time"] is not None else "", "",
                          s.get("label", ""), str(s.get("type", "rectangle")).replace("_", " "),
-                         s.get("track") or "", "interpolated"])
-    rows.sort(key=lambda r: (r[0], r[6] != "keyframe", r[2] if r[2] != "" else 0))
+                         s.get("track") or "", _kind("interpolated", s)])
+    rows.sort(key=lambda r: (r[0], not r[6].startswith("keyframe"), r[2] if r[2] != "" else 0))
     return pd.DataFrame(rows, columns=LIST_COLUMNS)
 
 

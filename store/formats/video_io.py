@@ -8,7 +8,8 @@ manifest: one line per video; one annotation per time point (shapes as in object
                     "@labelport:tracks": ["car-1", null]}, "annotated-by": ..., "creation-time": ...}]}
   The PASCAL VOC XML of a time point holds its shapes (written to <manifest stem>_annotations/
   beside the manifest, named <video stem>_<frame:06d>.xml). "@labelport:tracks" (our extension)
-  gives each object's track id, in the XML's order. Reading also takes inline shapes: an
+  gives each object's track id, in the XML's order; "@labelport:outside" and "@labelport:occluded"
+  its flags (store/tracks.py). Reading also takes inline shapes: an
   annotation with "name" and a property @modelarts:shape / @modelarts:feature (as for detection),
   grouped by @modelarts:time_in_video. Without @labelport:frame the frame is the time times the
   video's fps (the video is probed).
@@ -19,9 +20,12 @@ jsonl, one video a line:
   ("file", "video" and "path" are read as the source too).
 coco: the JSON, and in images/ beside it a JPEG of every frame that has boxes, named
   <video stem>_<frame:06d>.jpg, including the frames between two keyframes of a track, which get
-  the interpolated boxes (annotations with "labelport_interpolated": true and "labelport_track").
-  Each image carries "labelport_video" {"source", "frame", "time"} so that an import here puts
-  the shapes back on their video (interpolated boxes are skipped: they follow from the keyframes).
+  the interpolated shapes (store/tracks.py; "keyframe": false, "labelport_interpolated": true).
+  A track's annotations carry "track_id" (an integer, as in TAO and CVAT's COCO; "tracks" and
+  "videos" list them) and "labelport_track" (our id); every annotation has "occluded" (0 or 1).
+  Each image carries "video_id", "frame_id" and "labelport_video" {"source", "frame", "time",
+  "outside": [the keyframes of tracks whose object left the view on this frame]} so that an import here puts the
+  shapes back on their video (interpolated shapes are skipped: they follow from the keyframes).
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from .manifest import DETECTION, _inline_shape, _time, read_manifest_lines
 TYPE = "video_labeling"
 SOURCE_KEYS = ("source", "file", "video", "path")
 TIME_KEY, FRAME_KEY, TRACKS_KEY = "@modelarts:time_in_video", "@labelport:frame", "@labelport:tracks"
+FLAG_KEYS = {"outside": "@labelport:outside", "occluded": "@labelport:occluded"}  # store/tracks.py
 
 
 def _rel(source: str) -> str:
@@ -166,11 +171,15 @@ def read_video_manifest(store: Store, path: str) -> tuple[list[ImportItem], list
                     except NotFound:
                         raise ValidationError(f"annotation-loc {str(loc)[:200]}: file not found") from None
                     tracks = prop.get(TRACKS_KEY) if isinstance(prop.get(TRACKS_KEY), list) else []
+                    flags = {flag: prop[key] for flag, key in FLAG_KEYS.items() if isinstance(prop.get(key), list)}
                     for i, shape in voc.objects:
                         if isinstance(shape, ObjectError):
                             raise ValidationError(f"object {i}: {shape}")
                         if i - 1 < len(tracks) and tracks[i - 1] not in (None, ""):
                             shape["track"] = str(tracks[i - 1])
+                        for flag, values in flags.items():
+                            if i - 1 < len(values) and values[i - 1] is True:
+                                shape[flag] = True
                         shapes.append(shape)
                 else:
                     shape = _inline_shape(a)
@@ -220,6 +229,9 @@ def write_video_manifest(store: Store, job, out: Path) -> int:
                 prop = {TIME_KEY: f"{float(fr.get('time') or 0):.3f}", FRAME_KEY: fr["frame"]}
                 if any(sh.get("track") for sh in fr["shapes"]):
                     prop[TRACKS_KEY] = [sh.get("track") for sh in fr["shapes"]]
+                for flag, key in FLAG_KEYS.items():  # per object, in the XML's order
+                    if any(sh.get(flag) for sh in fr["shapes"]):
+                        prop[key] = [bool(sh.get(flag)) for sh in fr["shapes"]]
                 anns.append({"type": DETECTION, "annotation-loc": str(xml_path), "annotation-format": "PASCAL VOC",
                              "property": prop, **common})
             if anns:
@@ -252,8 +264,16 @@ def write_video_coco(store: Store, job, out: Path) -> int:
     image_dir = out.parent / "images"
     categories = {name: i for i, name in enumerate(job.label_set.names(), start=1)}
     images, annotations, used = [], [], set()
+    video_ids: dict[int, int] = {}
+    track_ids: dict[tuple[int, str], int] = {}
     for s in iter_job_samples(store, job.id, labeled_only=True):
         per_frame = frames_with_interpolation(s.annotation or {})
+        outside: dict[int, list[dict]] = {}  # frames where a track's object left the view: its keyframe
+        for fr in (s.annotation or {}).get("frames") or []:
+            for sh in fr.get("shapes") or []:
+                if sh.get("outside"):
+                    outside.setdefault(int(fr["frame"]), []).append({k: v for k, v in sh.items() if k != "id"})
+                    per_frame.setdefault(int(fr["frame"]), [])
         if not per_frame:
             continue
         stem = _stem(s)
@@ -272,15 +292,21 @@ def write_video_coco(store: Store, job, out: Path) -> int:
                     name = f"{stem}_{i:06d}.jpg"
                     frame.to_image().save(image_dir / name, "JPEG", quality=92)
                     image_id = len(images) + 1
+                    video = {"source": store.locations.public_uri(s.uri), "frame": i,
+                             "time": round(i / fps, 6) if fps else None}
+                    if outside.get(i):
+                        video["outside"] = outside[i]
                     images.append({"id": image_id, "file_name": f"images/{name}", "width": frame.width,
-                                   "height": frame.height,
-                                   "labelport_video": {"source": store.locations.public_uri(s.uri), "frame": i,
-                                                       "time": round(i / fps, 6) if fps else None}})
+                                   "height": frame.height, "video_id": video_ids.setdefault(s.id, len(video_ids) + 1),
+                                   "frame_id": i, "labelport_video": video})
                     for shape in per_frame[i]:
                         cat = categories.setdefault(shape["label"], len(categories) + 1)
                         ann = coco_annotation(shape, len(annotations) + 1, image_id, cat)
-                        if shape.get("track"):
+                        if shape.get("track"):  # TAO / CVAT style: an integer track id, ours beside it
+                            ann["track_id"] = track_ids.setdefault((s.id, shape["track"]), len(track_ids) + 1)
                             ann["labelport_track"] = shape["track"]
+                        ann["occluded"] = 1 if shape.get("occluded") else 0
+                        ann["keyframe"] = not shape.get("interpolated")
                         if shape.get("interpolated"):
                             ann["labelport_interpolated"] = True
                         annotations.append(ann)
@@ -291,7 +317,11 @@ def write_video_coco(store: Store, job, out: Path) -> int:
     doc = {"info": {"description": f"Labelport export of job {job.name}",
                     "date_created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")},
            "licenses": [], "images": images, "annotations": annotations,
-           "categories": [{"id": i, "name": name} for name, i in categories.items()]}
+           "categories": [{"id": i, "name": name} for name, i in categories.items()],
+           "videos": [{"id": v, "labelport_sample": sid} for sid, v in video_ids.items()],
+           "tracks": [{"id": t, "video_id": video_ids[sid], "labelport_track": name,
+                       "category_id": next((a["category_id"] for a in annotations if a.get("track_id") == t), None)}
+                      for (sid, name), t in track_ids.items()]}
     out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return len(images)
 
@@ -320,7 +350,10 @@ def read_video_coco(store: Store, path: str) -> tuple[list[ImportItem], list[str
             problems.append(f"image {img.get('id')}: {e}")
             continue
         images[img.get("id")] = (uri, v["frame"], v.get("time"))
-        videos.setdefault(uri, {"rel": _rel(v["source"]), "frames": {}})
+        videos.setdefault(uri, {"rel": _rel(v["source"]), "frames": {}, "outside": []})
+        for kept in v["outside"] if isinstance(v.get("outside"), list) else []:  # a keyframe, or a track id
+            if isinstance(kept, dict) and isinstance(kept.get("track"), str) or isinstance(kept, str) and kept:
+                videos[uri]["outside"].append((v["frame"], kept, v.get("time")))
     col = ShapeCollector("object_detection")
     for n, ann in enumerate(data.get("annotations", []), start=1):
         if not isinstance(ann, dict) or ann.get("labelport_interpolated"):
@@ -336,11 +369,27 @@ def read_video_coco(store: Store, path: str) -> tuple[list[ImportItem], list[str
         for shape, _part in _shapes(ann, label, "object_detection", col, uri, f"annotation {ann.get('id', n)}"):
             if isinstance(ann.get("labelport_track"), str):
                 shape["track"] = ann["labelport_track"]
+            if ann.get("occluded") in (1, True):
+                shape["occluded"] = True
             entry = videos[uri]["frames"].setdefault(frame, {"frame": frame, "shapes": []})
             if isinstance(t, (int, float)):
                 entry["time"] = t
             entry["shapes"].append(shape)
     problems.extend(col.problems)
+    for v in videos.values():  # an outside keyframe: the track's label and last place before it
+        for frame, kept, t in v["outside"]:
+            if isinstance(kept, dict):
+                shape = {**kept, "outside": True}
+            else:
+                before = [s for f in sorted(v["frames"]) if f < frame for s in v["frames"][f]["shapes"]
+                          if s.get("track") == kept and not s.get("outside")]
+                if not before:
+                    continue
+                shape = {k: x for k, x in before[-1].items() if k not in ("occluded", "id")} | {"outside": True}
+            entry = v["frames"].setdefault(frame, {"frame": frame, "shapes": []})
+            if isinstance(t, (int, float)):
+                entry["time"] = t
+            entry["shapes"].append(shape)
     items = [_item(uri, v["rel"], [v["frames"][f] for f in sorted(v["frames"])]) for uri, v in videos.items()]
     return items, problems
 

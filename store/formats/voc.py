@@ -160,17 +160,23 @@ class VocFile:
         self.objects = objects  # [(number, shape dict | ObjectError)]
 
 
-def parse_voc(data: bytes, where: str) -> VocFile:
-    """Parse one VOC XML; raises ValidationError when the file as a whole cannot be read."""
-    if len(data) > MAX_XML_BYTES:
+def parse_xml(data: bytes, where: str, max_bytes: int = MAX_XML_BYTES) -> ET.Element:
+    """The root of an annotation XML file; refused (ValidationError): too large, a DTD or entities
+    (no annotation format needs them: entity expansion is how XML bombs work), not XML."""
+    if len(data) > max_bytes:
         raise ValidationError(f"{where}: {len(data) / 2**20:.0f} MB is too large for an annotation file")
     head = data[:4096].lower()
     if b"<!doctype" in head or b"<!entity" in data.lower():
-        raise ValidationError(f"{where}: XML with a DTD or entities is not read (a VOC file needs neither)")
+        raise ValidationError(f"{where}: XML with a DTD or entities is not read (annotation files need neither)")
     try:
-        root = ET.fromstring(data)
+        return ET.fromstring(data)
     except ET.ParseError as e:
         raise ValidationError(f"{where}: not valid XML ({e})") from None
+
+
+def parse_voc(data: bytes, where: str) -> VocFile:
+    """Parse one VOC XML; raises ValidationError when the file as a whole cannot be read."""
+    root = parse_xml(data, where)
     if _tag(root) != "annotation":
         ann = next((c for c in root.iter() if _tag(c) == "annotation"), None)
         if ann is None:

@@ -5,8 +5,10 @@ An annotation is
 one entry per time point (frame index in presentation order, 0 .. frame_count - 1), sorted by
 frame, each with at least one shape. A shape is as in store/types/shapes.py (in the video's
 original pixels, checked against its width and height) and may carry "track": a str id that ties
-the boxes of one object across frames (store/video.py interpolates rectangles between two
-keyframes of a track). "time" is derived from the frame and the video's fps on save (a time
+the shapes of one object across frames (each stored shape is a keyframe of its track;
+store/tracks.py says how a track is interpolated between keyframes), "outside": true (the track's
+object left the view from that frame on; only with a track) and "occluded": true. A track has one
+label; outside keyframes that change nothing are dropped (store.tracks.redundant_outside). "time" is derived from the frame and the video's fps on save (a time
 sent by the client must agree within one frame). Two entries of one frame are merged; frames
 left without shapes are dropped; a video with no shapes at all is Unlabeled.
 Samples carry meta {"width", "height", "fps", "frame_count", "duration", "codec", "format"}."""
@@ -22,6 +24,7 @@ from .shapes import SHAPE_TYPES, relabel_shapes, validate_shapes
 MAX_FRAMES = 100_000  # labeled time points in one video
 MAX_TOTAL_SHAPES = 200_000
 MAX_TRACK = 64
+FLAGS = ("outside", "occluded")  # per keyframe of a track (store/tracks.py); occluded also on other shapes
 
 
 def _frame_time(frame: int, fps: float | None) -> float | None:
@@ -62,7 +65,7 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
         if not isinstance(shapes, list):
             raise ValidationError(f"frame {idx}: \"shapes\" must be a list")
         merged.setdefault(idx, []).extend(shapes)
-    out_frames, labels, total = [], [], 0
+    out_frames, total = [], 0
     for idx in sorted(merged):
         raw = merged[idx]
         if not raw:
@@ -88,11 +91,47 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
                 raise ValidationError(f"frame {idx}: track {track!r} is used by two shapes of the same frame")
             tracks.add(track)
             shape["track"] = track
+        for src, shape in zip(raw, checked.data["shapes"]):
+            for flag in FLAGS:
+                value = src.get(flag) if isinstance(src, dict) else None
+                if value in (None, False):
+                    continue
+                if value is not True:
+                    raise ValidationError(f"frame {idx}: \"{flag}\" is true or false, got {str(value)[:40]!r}")
+                if flag == "outside" and not shape.get("track"):
+                    raise ValidationError(f"frame {idx}: only a shape of a track can be outside (it marks where "
+                                          "the object left the view)")
+                shape[flag] = True
         entry = {"frame": idx, "time": _frame_time(idx, fps) if fps else float(merged_time(frames, idx)),
                  "shapes": checked.data["shapes"]}
         out_frames.append(entry)
-        labels.extend(checked.labels)
+    out_frames = _check_tracks(out_frames)
+    labels = [s["label"] for fr in out_frames for s in fr["shapes"] if not s.get("outside")]
     return Annotation({"frames": out_frames}, list(dict.fromkeys(labels)))
+
+
+def _check_tracks(frames: list[dict]) -> list[dict]:
+    """One label per track (store/tracks.py); outside keyframes that change nothing are dropped
+    (store.tracks.redundant_outside), and frames left without shapes with them."""
+    from ..tracks import keyframes, redundant_outside
+
+    by_track = keyframes({"frames": frames})
+    drop: set[tuple[int, str]] = set()
+    for track, items in by_track.items():
+        named = {s["label"]: f for f, s in items}
+        if len(named) > 1:
+            (a, fa), (b, fb) = list(named.items())[:2]
+            raise ValidationError(f"track {track!r} has two labels ({a!r} on frame {fa}, {b!r} on frame {fb}): "
+                                  "a track is one object; give the other shapes another track id")
+        drop.update((f, track) for f in redundant_outside(items))
+    if not drop:
+        return frames
+    out = []
+    for fr in frames:
+        shapes = [s for s in fr["shapes"] if (fr["frame"], s.get("track")) not in drop]
+        if shapes:
+            out.append({**fr, "shapes": shapes})
+    return out
 
 
 def merged_time(frames: list, idx: int) -> float:
@@ -118,7 +157,7 @@ def label_names(data: dict) -> list[str]:
 
 TYPE = LabelingType(
     id="video_labeling", order=9, title="Video labeling", scene="video", media="video",
-    rules=LabelRules(colors=True, attributes=True), formats=("manifest", "coco", "jsonl", "parquet"),
+    rules=LabelRules(colors=True, attributes=True), formats=("manifest", "coco", "jsonl", "parquet", "cvat"),
     validate=validate, relabel=relabel, label_names=label_names,
     extensions=VIDEO_EXTENSIONS, description="Shapes on frames of MP4 videos.", page="pages.video_labeling",
     widget="video", tools=("rectangle", "polygon", "circle", "line", "dashed_line", "point"),

@@ -1,0 +1,120 @@
+"""Tracks of video labeling (SPEC F3.11, issue 16): an object across the frames of one video.
+
+A track is the shapes of a video annotation that carry the same "track" id. Each stored shape is
+a keyframe of its track; between two keyframes the track is interpolated:
+
+- two visible keyframes of the same kind and vertex count: each vertex (and a circle's radius)
+  moves linearly with the frame index (rectangles, polygons, lines, points, circles);
+- otherwise (another kind, another vertex count) the earlier keyframe's shape is held until the
+  next keyframe;
+- a keyframe with "outside": true says the object left the view on that frame: no shape from
+  there until the track's next keyframe (a visible keyframe before it is held up to it);
+- "occluded": true (the object is hidden behind another) is kept by the frames that follow it;
+- the track ends at its last keyframe (as if the frame after it were marked outside).
+
+An interpolated shape takes the label and attributes of the earlier keyframe and carries
+"track", "interpolated": true, and "occluded" when set. Pure functions on the annotation's JSON:
+the store's validation (store/types/video_labeling.py), the exports and the pages share them.
+"""
+from __future__ import annotations
+
+Keyframe = tuple[int, dict]  # (frame, shape)
+
+
+def keyframes(annotation: dict | None) -> dict[str, list[Keyframe]]:
+    """{track id: [(frame, shape), ...] sorted by frame} of the annotation's tracked shapes."""
+    out: dict[str, list[Keyframe]] = {}
+    for fr in (annotation or {}).get("frames") or []:
+        for s in fr.get("shapes") or []:
+            if s.get("track"):
+                out.setdefault(str(s["track"]), []).append((int(fr["frame"]), s))
+    for items in out.values():
+        items.sort(key=lambda t: t[0])
+    return out
+
+
+def redundant_outside(items: list[Keyframe]) -> set[int]:
+    """Frames of a track's outside keyframes that change nothing: the first keyframe of a track
+    (nothing before it), one after another outside keyframe, and the last keyframe when it comes
+    right after a visible one (the track ends at its last keyframe anyway). Dropping them gives
+    every track one spelling, so an export and its import compare equal."""
+    out: set[int] = set()
+    prev: Keyframe | None = None
+    for i, (f, s) in enumerate(items):
+        if s.get("outside"):
+            last = i == len(items) - 1
+            if prev is None or prev[1].get("outside") or (last and f == prev[0] + 1):
+                out.add(f)
+                continue
+        prev = (f, s)
+    return out
+
+
+def _lerp_points(a: list, b: list, t: float) -> list:
+    return [[round(p[0] + (q[0] - p[0]) * t, 3), round(p[1] + (q[1] - p[1]) * t, 3)] for p, q in zip(a, b)]
+
+
+def _between(track: str, a: dict, b: dict, f: int, t: float) -> dict:
+    """The shape of a track on frame f, a fraction t of the way from keyframe a to keyframe b."""
+    same = (not b.get("outside") and a.get("type") == b.get("type")
+            and len(a.get("points") or []) == len(b.get("points") or []))
+    shape = {"id": f"{track}@{f}", "type": a["type"], "label": a["label"], "track": track,
+             "points": _lerp_points(a["points"], b["points"], t) if same else [list(p) for p in a["points"]],
+             "interpolated": True}
+    if a.get("type") == "circle":
+        ra, rb = float(a.get("radius") or 0), float(b.get("radius") or 0)
+        shape["radius"] = round(ra + (rb - ra) * t, 3) if same else ra
+    if a.get("occluded"):
+        shape["occluded"] = True
+    if a.get("attributes"):
+        shape["attributes"] = dict(a["attributes"])
+    return shape
+
+
+def interpolate_tracks(annotation: dict | None) -> dict[int, list[dict]]:
+    """The shapes of each track on the frames between its keyframes: {frame: [shape, ...]}."""
+    out: dict[int, list[dict]] = {}
+    for track, items in keyframes(annotation).items():
+        for (f1, a), (f2, b) in zip(items, items[1:]):
+            if a.get("outside") or f2 - f1 < 2:
+                continue
+            for f in range(f1 + 1, f2):
+                out.setdefault(f, []).append(_between(track, a, b, f, (f - f1) / (f2 - f1)))
+    return dict(sorted(out.items()))
+
+
+def frames_with_interpolation(annotation: dict | None) -> dict[int, list[dict]]:
+    """Every frame's visible shapes: the stored ones (but outside keyframes) and the tracks'
+    interpolated shapes between keyframes."""
+    out: dict[int, list[dict]] = {}
+    for fr in (annotation or {}).get("frames") or []:
+        shown = [s for s in fr.get("shapes") or [] if not s.get("outside")]
+        if shown:
+            out.setdefault(int(fr["frame"]), []).extend(shown)
+    for f, shapes in interpolate_tracks(annotation).items():
+        out.setdefault(f, []).extend(shapes)
+    return dict(sorted(out.items()))
+
+
+def track_ranges(annotation: dict | None) -> dict[str, list[tuple[int, int]]]:
+    """{track: [(first, last), ...]}: the frame ranges where each track is visible."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for track, items in keyframes(annotation).items():
+        ranges: list[tuple[int, int]] = []
+        start = None
+        for i, (f, s) in enumerate(items):
+            if s.get("outside"):
+                if start is not None:
+                    ranges.append((start, f - 1))
+                    start = None
+                continue
+            if start is None:
+                start = f
+            if i == len(items) - 1:
+                ranges.append((start, f))
+        out[track] = ranges
+    return out
+
+
+__all__ = ["Keyframe", "frames_with_interpolation", "interpolate_tracks", "keyframes", "redundant_outside",
+           "track_ranges"]

@@ -1,0 +1,220 @@
+"""Tracks of video labeling (issue 16): keyframes, interpolation of every kind, outside and
+occluded, one label per track; CVAT for video 1.1 XML both ways (round trip exact on tracks, a
+file as CVAT writes it), and the manifest / jsonl / coco exports carrying tracks and flags."""
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from store.annotations import set_annotation
+from store.errors import ValidationError
+from store.exports import export_job
+from store.imports import import_format
+from store.jobs import create_job
+from store.labelset import Label, LabelSet
+from store.samples import SampleQuery, query_samples
+from store.tracks import frames_with_interpolation, interpolate_tracks, track_ranges
+from store.types import get_type
+from tests.test_video import META, page, rect  # noqa: F401  (page: a fixture)
+
+VL = get_type("video_labeling")
+LABELS = LabelSet(labels=[Label("car", attributes={"color": ["red", "blue"]}), Label("person")])
+
+
+def video_job(store, shared_data, name="video"):
+    job = create_job(store, name, "video_labeling", source=str(shared_data / "video"), label_set=LABELS)
+    rows = store.db.fetchall("SELECT s.id, s.path FROM samples s JOIN job_samples js ON js.sample_id = s.id "
+                             "WHERE js.job_id = ?", [job.id])
+    return job, {p.rsplit("/", 1)[-1]: (sid,) for sid, p in rows}
+
+
+def validate(frames):
+    return VL.validate({"frames": frames}, LABELS, META).data
+
+
+def poly(points, track=None, label="person", **flags):
+    s = {"type": "polygon", "label": label, "points": points, **flags}
+    if track:
+        s["track"] = track
+    return s
+
+
+def test_boxes_polygons_circles_and_points_interpolate_per_vertex():
+    ann = validate([
+        {"frame": 0, "shapes": [rect(0, 0, 100, 50, track="c"), poly([[0, 0], [10, 0], [10, 10]], "p"),
+                                {"type": "circle", "label": "car", "points": [[10, 10]], "radius": 4, "track": "o"},
+                                {"type": "point", "label": "car", "points": [[0, 0]], "track": "k"}]},
+        {"frame": 4, "shapes": [rect(100, 50, 300, 150, track="c"), poly([[40, 0], [50, 0], [50, 10]], "p"),
+                                {"type": "circle", "label": "car", "points": [[30, 10]], "radius": 8, "track": "o"},
+                                {"type": "point", "label": "car", "points": [[8, 4]], "track": "k"}]}])
+    mid = {s["track"]: s for s in interpolate_tracks(ann)[2]}
+    assert mid["c"]["points"] == [[50, 25], [200, 100]] and mid["c"]["interpolated"]
+    assert mid["p"]["points"] == [[20, 0], [30, 0], [30, 10]] and mid["p"]["type"] == "polygon"
+    assert mid["o"]["points"] == [[20, 10]] and mid["o"]["radius"] == 6
+    assert mid["k"]["points"] == [[4, 2]]
+    assert sorted(interpolate_tracks(ann)) == [1, 2, 3]
+
+
+def test_another_vertex_count_holds_the_earlier_shape():
+    ann = validate([{"frame": 0, "shapes": [poly([[0, 0], [10, 0], [10, 10]], "p")]},
+                    {"frame": 3, "shapes": [poly([[0, 0], [10, 0], [10, 10], [0, 10]], "p")]}])
+    assert [s["points"] for f in (1, 2) for s in interpolate_tracks(ann)[f]] == [[[0, 0], [10, 0], [10, 10]]] * 2
+
+
+def test_outside_ends_a_track_until_its_next_keyframe_and_occluded_carries_on():
+    ann = validate([
+        {"frame": 10, "shapes": [rect(0, 0, 10, 10, track="c")]},
+        {"frame": 20, "shapes": [rect(10, 0, 20, 10, track="c", ) | {"occluded": True}]},
+        {"frame": 25, "shapes": [rect(10, 0, 20, 10, track="c") | {"outside": True}]},
+        {"frame": 40, "shapes": [rect(50, 0, 60, 10, track="c")]},
+        {"frame": 44, "shapes": [rect(50, 0, 60, 10, track="c")]}])
+    shown = frames_with_interpolation(ann)
+    assert 25 not in shown and all(f not in shown for f in range(26, 40))  # gone between 25 and 40
+    assert shown[22][0]["points"] == [[10, 0], [20, 10]] and shown[22][0]["occluded"]  # held up to the outside
+    assert shown[15][0]["points"] == [[5, 0], [15, 10]] and "occluded" not in shown[15][0]
+    assert 45 not in shown  # the track ends at its last keyframe
+    assert track_ranges(ann) == {"c": [(10, 24), (40, 44)]}
+
+
+def test_flags_and_labels_are_checked_and_redundant_outside_keyframes_dropped():
+    with pytest.raises(ValidationError, match="only a shape of a track can be outside"):
+        validate([{"frame": 1, "shapes": [rect(0, 0, 5, 5) | {"outside": True}]}])
+    with pytest.raises(ValidationError, match='"occluded" is true or false'):
+        validate([{"frame": 1, "shapes": [rect(0, 0, 5, 5) | {"occluded": "yes"}]}])
+    with pytest.raises(ValidationError, match="track 'c' has two labels"):
+        validate([{"frame": 1, "shapes": [rect(0, 0, 5, 5, track="c")]},
+                  {"frame": 5, "shapes": [rect(0, 0, 5, 5, "person", track="c")]}])
+    ann = validate([{"frame": 0, "shapes": [rect(0, 0, 5, 5, track="c") | {"outside": True}]},  # nothing before it
+                    {"frame": 3, "shapes": [rect(0, 0, 5, 5, track="c")]},
+                    {"frame": 4, "shapes": [rect(0, 0, 5, 5, track="c") | {"outside": True}, rect(1, 1, 2, 2, "person")]}])
+    assert [(f["frame"], [s.get("outside", False) for s in f["shapes"]]) for f in ann["frames"]] == \
+        [(3, [False]), (4, [False])]  # the last one right after the track's end changes nothing
+
+
+def tracked_annotation():
+    return {"frames": [
+        {"frame": 10, "shapes": [rect(100, 60, 300, 200, track="b1") | {"attributes": {"color": "red"}},
+                                 rect(5, 5, 20, 30, "person")]},
+        {"frame": 40, "shapes": [poly([[1, 1], [9, 1], [5, 8]]), rect(200, 80, 400, 240, track="b1")
+                                 | {"occluded": True, "attributes": {"color": "blue"}}]},
+        {"frame": 50, "shapes": [rect(200, 80, 400, 240, track="b1") | {"outside": True}]},
+        {"frame": 60, "shapes": [{"type": "dashed_line", "label": "person", "points": [[0, 0], [50, 50], [80, 20]],
+                                  "track": "walk"},
+                                 {"type": "circle", "label": "car", "points": [[30, 30]], "radius": 12, "track": "wheel"}]},
+        {"frame": 70, "shapes": [{"type": "dashed_line", "label": "person", "points": [[10, 0], [60, 50], [90, 20]],
+                                  "track": "walk"},
+                                 {"type": "point", "label": "person", "points": [[7, 7]], "track": "one"}]},
+        {"frame": 249, "shapes": [{"type": "circle", "label": "car", "points": [[40, 30]], "radius": 10,
+                                   "track": "wheel"}]}]}
+
+
+def test_cvat_round_trip_is_exact_on_tracks(store, shared_data, tmp_path, page):  # noqa: F811
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    set_annotation(store, job.id, sid, tracked_annotation())
+    saved = query_samples(store, job.id, SampleQuery(status="labeled")).items[0].annotation
+    out = tmp_path / "cvat"
+    res = export_job(store, job.id, "cvat", out)
+    assert res.samples == len(samples) and (out / "bikes.xml").is_file()
+
+    root = ET.parse(out / "bikes.xml").getroot()
+    assert root.findtext("version") == "1.1" and root.findtext("meta/task/mode") == "interpolation"
+    assert root.findtext("meta/task/size") == "250" and root.findtext("meta/task/original_size/width") == "640"
+    assert [lab.findtext("name") for lab in root.iter("label")] == ["car", "person"]
+    b1 = next(t for t in root.iter("track") if t.get("labelport_track") == "b1")
+    boxes = {int(b.get("frame")): b for b in b1.iter("box")}
+    assert sorted(boxes) == list(range(10, 51))  # keyframes, the frames between, held up to the outside one
+    assert [f for f, b in boxes.items() if b.get("keyframe") == "1"] == [10, 40, 50]
+    assert boxes[25].get("xtl") == "150.00" and boxes[25].get("keyframe") == "0"  # halfway from 10 to 40
+    assert boxes[50].get("outside") == "1" and boxes[45].get("occluded") == "1" and boxes[45].get("xtl") == "200.00"
+    assert boxes[40].find("attribute").text == "blue"
+    plain = next(t for t in root.iter("track") if t.get("labelport_track") == "" and t.get("label") == "person"
+                 and t.find("box") is not None)
+    assert [(b.get("frame"), b.get("outside")) for b in plain] == [("10", "0"), ("11", "1")]  # a one-frame track
+    wheel = next(t for t in root.iter("track") if t.get("labelport_track") == "wheel")
+    assert wheel.find("ellipse").get("rx") == "12.00" and wheel[-1].get("frame") == "249"  # the last frame: no end mark
+
+    job2 = create_job(store, "v-cvat", "video_labeling", label_set=LabelSet(labels=[Label("car", attributes={
+        "color": ["red", "blue"]})]))
+    rec = import_format(store, job2.id, "cvat", str(out))
+    assert rec.labeled == 1, rec.errors
+    got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0]
+    assert got.annotation == saved, [(a, b) for a, b in zip(got.annotation["frames"], saved["frames"]) if a != b]
+    assert sorted(store_names(store, job2.id)) == ["car", "person"]  # the labels the file uses were added
+
+
+def store_names(store, job_id):
+    from store.jobs import get_job
+
+    return get_job(store, job_id).label_set.names()
+
+
+def test_a_file_as_cvat_writes_it(store, shared_data, tmp_path, page):  # noqa: F811
+    """CVAT's own export: numbered tracks that run on to the end of the task, shapes as one-frame
+    tracks, the video named by file name beside the XML."""
+    folder = tmp_path / "task"
+    folder.mkdir()
+    (folder / "bikes.mp4").write_bytes((shared_data / "video" / "bikes.mp4").read_bytes())
+    boxes = "".join(f'<box frame="{f}" keyframe="{1 if f in (5, 9) else 0}" outside="0" occluded="0" '
+                    f'xtl="{10 + f}" ytl="10" xbr="{50 + f}" ybr="40" z_order="0"/>' for f in range(5, 12))
+    (folder / "annotations.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><meta><task><name>t</name>'
+        '<size>250</size><mode>interpolation</mode></task><source>bikes.mp4</source></meta>'
+        f'<track id="3" label="car" source="manual">{boxes}</track>'
+        '<track id="4" label="person" source="manual"><polygon frame="7" keyframe="1" outside="0" occluded="1" '
+        'points="1,1;9,1;5,8" z_order="0"><attribute name="pose">standing</attribute></polygon>'
+        '<polygon frame="8" keyframe="1" outside="1" occluded="0" points="1,1;9,1;5,8" z_order="0"/></track>'
+        '<track id="5" label="car" source="manual"><box frame="2" keyframe="1" outside="0" occluded="0" '
+        'xtl="nan" ytl="1" xbr="2" ybr="3" z_order="0"/></track></annotations>', encoding="utf-8")
+    job = create_job(store, "from-cvat", "video_labeling",
+                     label_set=LabelSet(labels=[Label("car"), Label("person", attributes={"pose": ["standing"]})]))
+    rec = import_format(store, job.id, "cvat", str(folder / "annotations.xml"))
+    assert rec.labeled == 1
+    assert any("track 5" in e and "not a number" in e for e in rec.errors), rec.errors
+    ann = query_samples(store, job.id, SampleQuery(status="labeled")).items[0].annotation
+    car = [(f["frame"], s["points"]) for f in ann["frames"] for s in f["shapes"] if s.get("track") == "3"]
+    assert car == [(5, [[15, 10], [55, 40]]), (9, [[19, 10], [59, 40]]), (11, [[21, 10], [61, 40]])]  # runs on
+    (person,) = [s for f in ann["frames"] if f["frame"] == 7 for s in f["shapes"]]
+    assert "track" not in person and person["occluded"] and person["attributes"] == {"pose": "standing"}
+
+
+def test_bad_cvat_files_are_refused_with_a_reason(store, tmp_path):
+    job = create_job(store, "bad-cvat", "video_labeling", label_set=LabelSet(labels=[Label("car")]))
+    cases = {"bomb.xml": '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><annotations>&x;</annotations>',
+             "images.xml": '<annotations><image id="0" name="a.jpg"/></annotations>',
+             "nosource.xml": '<annotations><meta><task/></meta></annotations>',
+             "broken.xml": "<annotations><track",
+             "other.xml": "<annotation/>"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    rec = import_format(store, job.id, "cvat", str(tmp_path))
+    assert rec.labeled == 0 and rec.imported == 0, rec
+    text = " ".join(rec.errors)
+    for needle in ("DTD or entities", "CVAT for images", "no <source>", "not valid XML", "not a CVAT XML file"):
+        assert needle in text, (needle, text)
+
+
+def test_manifest_jsonl_and_coco_carry_tracks_and_flags(store, shared_data, tmp_path, page):  # noqa: F811
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    data = {"frames": [f for f in tracked_annotation()["frames"] if f["frame"] <= 50]}
+    set_annotation(store, job.id, sid, data)
+    saved = query_samples(store, job.id, SampleQuery(status="labeled")).items[0].annotation
+    for fmt, name in (("manifest", "v.manifest"), ("jsonl", "v.jsonl"), ("coco", "coco/v.json")):
+        out = tmp_path / fmt / name
+        export_job(store, job.id, fmt, out)
+        job2 = create_job(store, f"v2-{fmt}", "video_labeling", label_set=LABELS)
+        rec = import_format(store, job2.id, fmt, str(out))
+        assert rec.labeled == 1, (fmt, rec.errors)
+        got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0]
+        assert got.annotation == saved, fmt
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(tmp_path / "coco" / "coco" / "v.json"))
+    anns = coco.loadAnns(coco.getAnnIds())
+    b1 = [a for a in anns if a.get("labelport_track") == "b1"]
+    assert len({a["track_id"] for a in b1}) == 1 and len(b1) == 40  # frames 10..49, interpolated and held included
+    assert [a["occluded"] for a in b1 if coco.imgs[a["image_id"]]["frame_id"] == 45] == [1]
+    outside = [i for i in coco.imgs.values() if i["labelport_video"].get("outside")]
+    assert [(i["frame_id"], [o["track"] for o in i["labelport_video"]["outside"]]) for i in outside] == [(50, ["b1"])]
+    assert coco.dataset["tracks"][0]["category_id"] == coco.getCatIds(catNms=["car"])[0]
