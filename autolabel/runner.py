@@ -163,3 +163,4 @@ def offered(type_id: str) -> list[str]:
 # handlers register themselves
 from . import active_learning  # noqa: E402,F401
 from . import prelabel, detection  # noqa: E402,F401
+from . import tracking  # noqa: E402,F401  (video: automatic tracking)

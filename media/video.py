@@ -268,6 +268,26 @@ def decode_frame(container, index: FrameIndex, frame_index: int):
     raise MediaError(f"frame {frame_index} cannot be decoded")
 
 
+def iter_frames(container, index: FrameIndex, start: int, stop: int):
+    """(frame index, av.VideoFrame) of frames start..stop (inclusive) in presentation order, decoded
+    once from the keyframe before `start` (one keyframe earlier still, for open GOPs)."""
+    stream = container.streams.video[0]
+    start, stop = max(0, start), min(stop, len(index.pts) - 1)
+    if start > stop:
+        return
+    at = {p: i for i, p in enumerate(index.pts)}
+    k = bisect.bisect_right(index.key_pts, index.pts[start]) - 2
+    container.seek(index.key_pts[k] if k >= 0 else index.start, stream=stream, backward=True, any_frame=False)
+    stream.codec_context.flush_buffers()
+    for frame in container.decode(stream):
+        i = at.get(frame.pts)
+        if i is None or i < start:
+            continue
+        if i > stop:
+            return
+        yield i, frame
+
+
 def encode_image(image, max_side: int = MAX_DISPLAY_SIDE, fmt: str = "jpeg", quality: int = 88) -> bytes:
     from PIL import Image
 

@@ -15,10 +15,16 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+import time
+
+from autolabel.runner import start_run_in_background
+from autolabel.tracking import DEFAULT_FRAMES as DEFAULT_TRACK_FRAMES, MAX_FRAMES as MAX_TRACK_FRAMES
 from components.audio_list import audio_list, list_item, list_value, preview_id
 from components.shape_canvas import action_of, canvas_value, shape_canvas, shapes_of
 from components.video_player import draw_request, player_value, video_player
 from store.annotations import clear_annotation, set_annotation
+from store.errors import StoreError
+from store.runs import get_run, request_cancel
 from store.samples import get_sample
 from store.types import REGISTRY
 
@@ -28,6 +34,7 @@ from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, op
 
 PAGE_SIZE = 20
 LIST_COLUMNS = ["Frame", "Time (s)", "#", "Label", "Shape", "Track", "Kind"]
+TRACK_POLL_S = 0.3
 NO_FRAME = "Pause the video and press **Draw on this frame** (or jump to a time point of the Label List)."
 SELECTION_JS = """(v) => {
   const r = document.querySelector('#vid-canvas .sc-root'); const w = r && r.__shapeCanvas;
@@ -209,6 +216,16 @@ class VideoPage(LabelingView):
                                         max_lines=1, scale=2, elem_id=self.eid("track"))
             self.track_btn = gr.Button("Set track on selected shape", scale=0, min_width=170,
                                        elem_id=self.eid("set-track"))
+        with gr.Row(elem_id=self.eid("tracking")):  # automatic tracking (autolabel/tracking.py)
+            self.track_frames = gr.Number(value=DEFAULT_TRACK_FRAMES, precision=0, minimum=1, maximum=MAX_TRACK_FRAMES,
+                                          label="Frames to track", scale=0, min_width=130,
+                                          elem_id=self.eid("track-frames"))
+            self.track_fwd_btn = gr.Button("Track selected box forward", scale=0, min_width=210,
+                                           elem_id=self.eid("track-forward"))
+            self.track_cancel_btn = gr.Button("Cancel tracking", scale=0, min_width=140,
+                                              elem_id=self.eid("track-cancel"))
+            self.track_status = gr.Markdown("", elem_id=self.eid("track-status"))
+        self.track_run = gr.State(None)  # the tracking run of this page, while it runs
 
     def _build_label_list(self) -> None:
         with gr.Accordion("Label List (by time point)", open=True, elem_id=self.eid("label-list")):
@@ -245,6 +262,13 @@ class VideoPage(LabelingView):
         self.track_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
             on_set_track, [canvas, self.pending_tracks, self.track_box], [self.pending_tracks])
         self.list_table.select(on_pick_row, [self.list_table], [self.tp_pick, self.label_pick])
+        # automatic tracking: start a run on the selected box, follow it, then refresh (unsaved shapes stay)
+        self.track_fwd_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
+            self.on_track_start, [self.current_job, canvas, self.frame_state, self.track_frames],
+            [self.track_run, self.track_status]).then(
+            self.on_track_progress, [self.track_run], [self.track_status], concurrency_limit=None).then(
+            self.on_track_done, opened + [self.frame_state, self.track_run, n], outputs + [self.track_run])
+        self.track_cancel_btn.click(self.on_track_cancel, [self.track_run], [self.track_status])
         self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
         for event in self.data.events:  # an import: unsaved shapes on the open frame stay
             event.success(self.on_refresh, opened + [self.frame_state, n], outputs)
@@ -386,6 +410,57 @@ class VideoPage(LabelingView):
         """After an import: new counts and list; a frame with unsaved shapes keeps them, with its
         video, frame and Label List (an import refreshed through Discard and dropped them)."""
         return self.keep_editor(self.on_discard(job_id, tab_v, page, list_v, player_v, value, fs, n), is_dirty(value))
+
+    # -- automatic tracking (a run of kind "tracking": autolabel/tracking.py) -----------------------
+    @user_errors
+    def on_track_start(self, job_id, value, fs, frames_n):
+        sid = open_sample(value)
+        if job_id is None or sid is None or not fs:
+            raise UserError("open the frame with the box first (Draw on this frame, or Jump to a time point)")
+        if is_dirty(value):
+            raise UserError("save this frame first (Ctrl+S): tracking starts from a saved box")
+        selected = value.get("selected") if isinstance(value, dict) else None
+        stored = next((f for f in self.stored_frames(job_id, sid) if f["frame"] == fs["frame"]), {"shapes": []})
+        shape = next((x for x in stored["shapes"] if x.get("id") == selected), None)
+        if shape is None:
+            raise UserError("select the box to track (V, then click it)")
+        if not shape.get("track"):
+            raise UserError("the selected box has no track id: type one, press Set track on selected shape, and save")
+        try:
+            run = start_run_in_background(self.store, job_id, "tracking", actor=acting_user(), options={
+                "sample_id": int(sid), "frame": fs["frame"], "track": shape["track"], "frames": frames_n})
+        except StoreError as e:
+            raise UserError(esc(e)) from None
+        return run.id, f"Tracking **{esc(shape['track'])}** from frame {fs['frame']}…"
+
+    def on_track_progress(self, run_id):
+        """The run's progress until it ends (a generator: the status line follows it)."""
+        if run_id is None:
+            yield gr.skip()
+            return
+        while True:
+            run = get_run(self.store, run_id)
+            if not run.running:
+                yield esc(run.message or run.status)
+                return
+            yield f"Tracking… frame {run.done} of {run.total}" if run.total else "Tracking…"
+            time.sleep(TRACK_POLL_S)
+
+    def on_track_done(self, job_id, tab_v, page, list_v, player_v, value, fs, run_id, n):
+        """The tracked keyframes on the page: the view as after an import (unsaved shapes stay)."""
+        if run_id is None:
+            return skips(len(self.outputs)) + [gr.skip()]
+        return list(self.on_refresh(job_id, tab_v, page, list_v, player_v, value, fs, n)) + [None]
+
+    @user_errors
+    def on_track_cancel(self, run_id):
+        if run_id is None:
+            raise UserError("no tracking is running on this page")
+        try:
+            request_cancel(self.store, run_id, actor=acting_user())
+        except StoreError as e:
+            raise UserError(esc(e)) from None
+        return "Cancelling… nothing found so far is written"
 
     # -- writing the annotation --------------------------------------------------------------------
     def write_frames(self, job_id, sid, frames) -> None:

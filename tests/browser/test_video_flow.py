@@ -206,3 +206,66 @@ def test_player_shows_the_frame_the_server_extracts(cli_server, cli_page: Page, 
         assert shown == str(frame)
         assert same < before and same < after, (frame, before, same, after)
     assert not page_errors, page_errors
+
+
+def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
+    """Automatic tracking (issue 16): a box of track b1 on frame 10 (imported), a keyframe a person
+    drew on frame 30: jump to frame 10, select the box, track it 15 frames on; the status line
+    follows the run and says what it added; keyframes appear between 10 and 25 only, the one on
+    frame 30 is as it was; a second press without a selection is refused with a reason."""
+    if not (VIDEO / CLIP).is_file():
+        pytest.skip(f"shared data {VIDEO / CLIP} is absent")
+    page = cli_page
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(VIDEO / CLIP, folder / CLIP)
+    (folder / CLIP).chmod(0o644)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": [{"name": "bike"}]}), encoding="utf-8")
+    cli_server.cli("create-job", "--name", "clips", "--type", "video_labeling", "--dataset", str(folder),
+                   "--labels", str(labels))
+    rows = tmp_path / "tracks.jsonl"
+    b = lambda pts: {"type": "rectangle", "label": "bike", "points": pts, "track": "b1"}  # noqa: E731
+    rows.write_text(json.dumps({"source": str(folder / CLIP), "frames": [
+        {"frame": 10, "shapes": [b(BOX)]}, {"frame": 30, "shapes": [b([[20, 20], [60, 60]])]}]}) + "\n", encoding="utf-8")
+    cli_server.cli("import", "--job", "clips", "--format", "jsonl", str(rows))
+    cli_server.start()
+
+    page.goto(cli_server.url)
+    expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
+    page.locator("#job-label").click()
+    expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    sample_id = int(page.locator("#vid-player .vp-root").get_attribute("data-sample"))
+    cv = Canvas(page, "vid-canvas")
+    page.locator("#vid-time-point input").click()
+    page.get_by_role("option", name=re.compile(r"^frame 10 ")).click()
+    page.locator("#vid-jump").click()
+    expect(page.locator("#vid-frame-info")).to_contain_text("frame 10")
+    cv.wait_sample(sample_id, 1)
+    cv.show()
+
+    page.locator("#vid-track-forward").click()  # nothing selected yet
+    expect(page.locator('[data-testid="toast-body"]').filter(has_text="select the box to track")).to_have_count(
+        1, timeout=LONG)
+    cv.key("v")
+    cv.click(200, 130)  # inside the box
+    assert cv.state()["selected"]
+    page.locator("#vid-track-frames input").fill("15")
+    page.locator("#vid-track-forward").click()
+    expect(page.locator("#vid-track-status")).to_contain_text("tracked b1 over frames 10-", timeout=LONG)
+    expect(page.locator("#vid-track-status")).to_contain_text("keyframes added")
+    assert not page_errors, page_errors
+
+    cli_server.stop()
+    from store.jobs import list_jobs
+    from store.runs import list_runs
+    from store.samples import get_sample
+
+    with cli_server.open_store() as store:
+        job = list_jobs(store)[0]
+        frames = get_sample(store, job.id, sample_id).annotation["frames"]
+        keys = {f["frame"]: f["shapes"][0]["points"] for f in frames}
+        assert keys[10] == BOX and keys[30] == [[20, 20], [60, 60]]
+        assert all(10 < f <= 25 for f in keys if f not in (10, 30)), sorted(keys)
+        (run,) = list_runs(store, job.id)
+        assert run.kind == "tracking" and run.status == "done" and run.labeled == len(keys) - 2
