@@ -167,7 +167,7 @@ def run_command(args) -> int:
     from store import open_store
     from store.exports import export_job
     from store.imports import import_format
-    from store.jobs import create_job, find_job, list_jobs
+    from store.jobs import create_job, find_job, list_jobs, source_refusals
     from store.labelset import parse_labels_argument
     from store.stats import job_stats
 
@@ -209,10 +209,11 @@ def run_command(args) -> int:
                              label_set=parse_labels_argument(args.labels), description=args.description,
                              instructions=instructions, actor="cli")
             st = job_stats(store, job.id)
+            refused = source_refusals(store, job.id)
             _print(args, {"id": job.id, "name": job.name, "type": job.type, "samples": st.total,
-                          "labels": job.label_set.names()},
+                          "labels": job.label_set.names(), "refused": refused},
                    f"created job {job.name!r} ({job.type}) with {st.total} samples and "
-                   f"{len(job.label_set.names())} labels")
+                   f"{len(job.label_set.names())} labels" + "".join(f"\nrefused: {e}" for e in refused))
         elif args.command == "import":
             job = find_job(store, args.job)
             rec = import_format(store, job.id, args.format, args.path, actor="cli")

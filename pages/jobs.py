@@ -9,14 +9,14 @@ import pandas as pd
 
 from store.datasets import list_datasets
 from store.imports import create_job_with_uploads
-from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job
+from store.jobs import copy_job, create_job, delete_job, get_job, list_jobs, modify_job, source_refusals
 from components.label_editor import editor_value, label_editor, label_set_of
 from store.labelset import Label, LabelSet, split_label_list
 from store.access import parse_id, require_job
 from store.types import REGISTRY, get_type
 from auth import multi_user
 
-from .common import AppContext, PageHandlers, UserError, kept_or_first, type_choices, user_errors
+from .common import AppContext, PageHandlers, UserError, esc, kept_or_first, type_choices, user_errors
 
 DATASET_MODES = ["Upload files", "Existing dataset", "Local folder", "S3 prefix"]
 COLUMNS = ["Name", "Type", "Dataset", "Progress", "Pending confirmation", "Created", "Description"]
@@ -103,6 +103,10 @@ class JobsHandlers(PageHandlers):
             job = create_job(store, name, type_id, dataset_id=existing, **kwargs)
         elif mode in ("Local folder", "S3 prefix"):
             job = create_job(store, name, type_id, source=folder if mode == "Local folder" else s3, **kwargs)
+            refused = source_refusals(store, job.id)
+            if refused:
+                gr.Warning(f"{len(refused)} files refused: " + "; ".join(esc(e) for e in refused[:3])
+                           + (" …" if len(refused) > 3 else ""))
         elif files:  # one store step: if no file can be used, no empty job is left behind
             job, rec = create_job_with_uploads(store, name, type_id, [(_orig_name(f), f) for f in files], **kwargs)
             if rec.errors:

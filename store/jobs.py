@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .core import Store
-from .datasets import (Dataset, check_files, create_dataset, find_dataset_by_source, get_dataset,
+from .datasets import (Dataset, Refused, check_files, create_dataset, find_dataset_by_source, get_dataset,
                        list_source_files, normalize_source, register_samples)
 from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
 from .labelset import LabelSet, validate_label_set
 from .types import LabelingType, get_type
+from .types.base import REFUSED_EXTENSIONS
 from .access import require_job
 
 MAX_JOB_NAME = 100
@@ -159,19 +160,33 @@ def create_job(store: Store, name: str | None, type_id: str, *, dataset_id: int 
                     [job_id, dataset.id])
         record_event(cur, actor, "create_job", job_id, name=name, type=type_id, dataset_id=dataset.id)
     if source and dataset_id is None:
-        try:
-            synchronize(store, job_id, actor=actor)
-        except Exception:
-            # the source could not be read (S3 down, ...): leave no half-made job (or new empty
-            # dataset) behind, so that creating it again under the same name works
+        def undo() -> None:  # leave no half-made job (or new empty dataset) behind: creating it again works
             with store.db.transaction() as cur:
                 cur.execute("DELETE FROM job_samples WHERE job_id = ?", [job_id])
+                cur.execute("DELETE FROM imports WHERE job_id = ?", [job_id])
                 cur.execute("DELETE FROM jobs WHERE id = ?", [job_id])
                 if existing is None:
                     cur.execute("DELETE FROM datasets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM samples "
                                 "WHERE dataset_id = ?)", [dataset.id, dataset.id])
+
+        try:
+            record = synchronize(store, job_id, actor=actor)
+        except Exception:  # the source could not be read (S3 down, ...)
+            undo()
             raise
+        if record.errors and not store.db.scalar("SELECT count(*) FROM job_samples WHERE job_id = ?", [job_id]):
+            undo()
+            raise ValidationError(f"no job was created: every file of {src} was refused\n"
+                                  + "\n".join(f"refused: {e}" for e in record.errors[:20])
+                                  + (f"\n... and {len(record.errors) - 20} more" if len(record.errors) > 20 else ""))
     return get_job(store, job_id)
+
+
+def source_refusals(store: Store, job_id: int) -> list[str]:
+    """The files the scan of a job's source refused when it was made, each with its reason."""
+    row = store.db.fetchone("SELECT errors FROM imports WHERE job_id = ? AND mode = 'synchronize' ORDER BY id LIMIT 1",
+                            [job_id])
+    return json.loads(row[0]) if row and row[0] else []
 
 
 def _name_from_source(source: str) -> str:
@@ -192,6 +207,11 @@ def synchronize(store: Store, job_id: int, actor: str | None = None):
         known = {r[0] for r in store.db.fetchall("SELECT uri FROM samples WHERE dataset_id = ?", [dataset.id])}
         new = [e for e in listing if e.uri not in known]
         checked = check_files(store, new, dataset.media)
+        if dataset.media in REFUSED_EXTENSIONS:  # other containers of the medium: named, with the reason
+            exts, reason = REFUSED_EXTENSIONS[dataset.media]
+            others = list_source_files(store, dataset.source, exts)
+            checked.refused += [Refused(e.path, f"{e.path}: {reason}") for e in others]
+            listing = listing + others
         if dataset.media == "text":  # a text file's records: those already there are not new
             checked.accepted = [e for e in checked.accepted if e.uri not in known]
         ids = register_samples(store, dataset.id, checked.accepted)

@@ -66,7 +66,7 @@ def test_create_import_export_stats_round_trip(tmp_path):
     out = json.loads(ok(run(data_dir, "create-job", "--name", "pets", "--type", "image_classification",
                             "--dataset", str(tmp_path / "empty"), "--labels", "cat,dog,bird", "--json")))
     assert out == {"id": out["id"], "name": "pets", "type": "image_classification", "samples": 0,
-                   "labels": ["cat", "dog", "bird"]}
+                   "labels": ["cat", "dog", "bird"], "refused": []}
 
     rec = json.loads(ok(run(data_dir, "import", "--job", "pets", "--format", "imagefolder",
                             str(tmp_path / "classes"), "--json")))

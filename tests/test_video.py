@@ -243,3 +243,35 @@ def test_an_import_keeps_unsaved_shapes_on_the_open_frame(store, shared_data, pa
     clean = dict(zip(vp.outputs, vp.on_refresh(job.id, "all", 1, None, None, {**unsaved, "dirty": False},
                                                 {"frame": 3}, 0)))
     assert clean[vp.canvas]["sample_id"] == sid  # nothing unsaved: the frame is shown afresh
+
+
+def test_refused_files_are_named_and_an_all_refused_job_is_not_made(store, shared_data, tmp_path):
+    """Issue 16: a file that is not MP4 (H.264) is named with the reason when a job is made on a
+    folder (other video containers too, never skipped silently); a folder whose files are all
+    refused makes no job (the name stays free), and the CLI says why."""
+    from store.jobs import list_jobs, source_refusals
+    from tests.test_cli import run
+
+    mixed, bad = tmp_path / "mixed", tmp_path / "bad"
+    for folder in (mixed, bad):
+        folder.mkdir()
+        (folder / "clip.mp4").write_bytes(b"not a video at all")
+        (folder / "old.avi").write_bytes(make_video("avi"))
+    shutil.copy(shared_data / "video" / "tree.mp4", mixed / "tree.mp4")
+    job = create_job(store, "mixed", "video_labeling", source=str(mixed), label_set=LABELS)
+    refused = source_refusals(store, job.id)
+    assert sorted(r.split(":")[0] for r in refused) == ["clip.mp4", "old.avi"]
+    assert all("MP4 (H.264) is required" in r for r in refused)
+    with pytest.raises(ValidationError, match="no job was created: every file of .* was refused") as e:
+        create_job(store, "bad", "video_labeling", source=str(bad), label_set=LABELS)
+    assert "refused: old.avi: MP4 (H.264) is required" in str(e.value)
+    assert [j.name for j in list_jobs(store)] == ["mixed"]
+    (bad / "tree.mp4").write_bytes((shared_data / "video" / "tree.mp4").read_bytes())
+    assert create_job(store, "bad", "video_labeling", source=str(bad), label_set=LABELS).name == "bad"
+
+    data = tmp_path / "cli-data"
+    out = run(data, "create-job", "--name", "m", "--type", "video_labeling", "--dataset", str(mixed), "--labels", "car")
+    assert out.returncode == 0 and "refused: clip.mp4: " in out.stdout and "refused: old.avi: MP4 (H.264)" in out.stdout
+    (bad / "tree.mp4").unlink()
+    out = run(data, "create-job", "--name", "b", "--type", "video_labeling", "--dataset", str(bad), "--labels", "car")
+    assert out.returncode != 0 and "no job was created" in out.stdout + out.stderr

@@ -10,6 +10,10 @@ from ..labelset import LabelRules
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 VIDEO_EXTENSIONS = (".mp4",)
+# Files a person may expect a type to take that it does not: named as refused when a folder is
+# scanned (never skipped silently), with the reason (issue 16).
+REFUSED_EXTENSIONS = {"video": ((".avi", ".mov", ".mkv", ".webm", ".wmv", ".flv", ".mpg", ".mpeg", ".m4v",
+                                 ".3gp", ".ts", ".mts", ".ogv"), "MP4 (H.264) is required")}
 TEXT_EXTENSIONS = (".txt", ".csv", ".jsonl")
 # The labeling widgets a type's page is built on (field `widget`).
 WIDGETS = ("grid", "shapes", "spans", "transcript", "segments", "video")
