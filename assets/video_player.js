@@ -2,6 +2,7 @@
 // watch. See components/video_player.py for the value contract. Events: trigger('draw').
 // Keys (when the focus is not in a text field): , one frame back, . one frame forward,
 // k play / pause (pausing snaps to the frame shown); Enter on the widget: draw on this frame.
+// The shapes of the frame shown (value.overlay) are drawn on a canvas over the video.
 'use strict';
 
 const doc = element.ownerDocument;
@@ -36,7 +37,9 @@ const btnDraw = el('button', { type: 'button', class: 'vp-draw', 'data-testid': 
 const hint = el('div', { class: 'vp-hint', text: 'keys: , / . one frame back / forward · k play / pause · Enter: draw on this frame' });
 const message = el('div', { class: 'vp-message', role: 'status', 'aria-live': 'polite' });
 const empty = el('div', { class: 'vp-empty', text: 'No video open.' });
-root.append(empty, video, el('div', { class: 'vp-bar' }, btnPlay, btnBack, btnFwd, seekbar, pos, btnDraw), hint, message);
+const overlay = el('canvas', { class: 'vp-overlay', 'data-testid': 'vp-overlay', 'aria-hidden': 'true' });
+const stage = el('div', { class: 'vp-stage' }, video, overlay);
+root.append(empty, stage, el('div', { class: 'vp-bar' }, btnPlay, btnBack, btnFwd, seekbar, pos, btnDraw), hint, message);
 
 const fps = () => Number(V.fps) > 0 ? Number(V.fps) : 25;
 const lastFrame = () => {
@@ -55,7 +58,68 @@ function showPos() {
   seekbar.value = String(frame);
   btnPlay.textContent = video.paused ? '▶' : '⏸';
   btnPlay.setAttribute('aria-label', video.paused ? 'play' : 'pause');
+  if (video.paused || !video.requestVideoFrameCallback) drawOverlay(frame);
 }
+
+// -- the shapes of the frame shown, drawn over the video (keyframes solid, interpolated dashed) --
+let drawnFrame = null;   // the frame the overlay shows
+let drawnShapes = [];    // what it drew there (for tests: root.__videoPlayer.state())
+let drawCount = 0;
+function contentRect() {
+  // where the picture is inside the <video> box (object-fit: contain letterboxes it)
+  const bw = video.clientWidth, bh = video.clientHeight;
+  const size = Array.isArray(V.size) ? V.size : null;
+  const vw = video.videoWidth || (size ? size[0] : 0), vh = video.videoHeight || (size ? size[1] : 0);
+  if (!bw || !bh || !vw || !vh) return null;
+  const scale = Math.min(bw / vw, bh / vh);
+  return { x: (bw - vw * scale) / 2, y: (bh - vh * scale) / 2, scale, w: bw, h: bh };
+}
+function drawOverlay(f) {
+  const shapes = (V.overlay && V.overlay[String(f)]) || [];
+  const r = contentRect();
+  const dpr = window.devicePixelRatio || 1;
+  if (!r) { overlay.width = 0; overlay.height = 0; drawnFrame = f; drawnShapes = []; return; }
+  const W = Math.round(r.w * dpr), H = Math.round(r.h * dpr);
+  if (overlay.width !== W || overlay.height !== H) {
+    overlay.width = W; overlay.height = H; overlay.style.width = r.w + 'px'; overlay.style.height = r.h + 'px';
+  }
+  const g = overlay.getContext('2d');
+  g.setTransform(1, 0, 0, 1, 0, 0);
+  g.clearRect(0, 0, W, H);
+  g.setTransform(dpr * r.scale, 0, 0, dpr * r.scale, dpr * r.x, dpr * r.y);  // video pixels from here on
+  const px = 1 / r.scale;  // one screen pixel in video pixels
+  g.font = `${12 * px}px sans-serif`;
+  for (const sh of shapes) {
+    const p = sh.p || [];
+    if (!p.length) continue;
+    g.globalAlpha = sh.o ? 0.45 : 1;
+    g.strokeStyle = sh.c || '#ff8800';
+    g.fillStyle = sh.c || '#ff8800';
+    g.lineWidth = 2 * px;
+    g.setLineDash(sh.i || sh.t === 'dashed_line' ? [6 * px, 4 * px] : []);
+    g.beginPath();
+    if (sh.t === 'rectangle' && p.length === 2) g.rect(Math.min(p[0][0], p[1][0]), Math.min(p[0][1], p[1][1]), Math.abs(p[1][0] - p[0][0]), Math.abs(p[1][1] - p[0][1]));
+    else if (sh.t === 'circle') g.arc(p[0][0], p[0][1], sh.r || 1, 0, 2 * Math.PI);
+    else if (sh.t === 'point') g.arc(p[0][0], p[0][1], 3 * px, 0, 2 * Math.PI);
+    else { g.moveTo(p[0][0], p[0][1]); for (let i = 1; i < p.length; i++) g.lineTo(p[i][0], p[i][1]); if (sh.t === 'polygon') g.closePath(); }
+    if (sh.t === 'point') g.fill(); else g.stroke();
+    const x = Math.min(...p.map((q) => q[0])) - (sh.t === 'circle' ? sh.r || 0 : 0);
+    const y = Math.min(...p.map((q) => q[1])) - (sh.t === 'circle' ? sh.r || 0 : 0);
+    g.setLineDash([]);
+    g.fillText(sh.k ? `${sh.l} · ${sh.k}` : String(sh.l), x, y - 3 * px);
+  }
+  g.globalAlpha = 1;
+  drawnFrame = f; drawnShapes = shapes; drawCount++;
+  root.setAttribute('data-overlay-frame', String(f));
+}
+// while playing: every frame the video presents (requestVideoFrameCallback where the browser has it)
+function onVideoFrame(_now, meta) {
+  if (!root.isConnected) return;
+  if (!video.paused) drawOverlay(clampFrame((meta && meta.mediaTime !== undefined ? meta.mediaTime : video.currentTime) * fps()));
+  if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onVideoFrame);
+}
+if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onVideoFrame);
+new ResizeObserver(() => drawOverlay(frame)).observe(video);
 
 function goTo(f) {
   frame = clampFrame(f);
@@ -137,7 +201,11 @@ function load(v) {
   showPos();
 }
 
-root.__videoPlayer = { video, state() { return { frame, time: timeOf(frame), paused: video.paused, currentTime: video.currentTime }; }, goTo };
+root.__videoPlayer = {
+  video, goTo, drawOverlay,
+  state() { return { frame, time: timeOf(frame), paused: video.paused, currentTime: video.currentTime,
+                     overlayFrame: drawnFrame, overlay: drawnShapes, overlayDraws: drawCount }; },
+};
 
 load(props.value);
 if (typeof watch === 'function') watch('value', () => load(props.value));

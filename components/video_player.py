@@ -1,12 +1,15 @@
 """The video player of the video labeling page (SPEC F3.11): an HTML5 <video> of
 ``/media/{id}/file`` with play / pause, one frame back / forward (keys , and .), the current frame
-index and time, and "Draw on this frame".
+index and time, and "Draw on this frame"; the shapes of the frame shown are drawn over the video
+(keyframes solid, a track's interpolated shapes dashed, occluded ones faint), paused and playing.
 
 A gr.HTML widget (assets/video_player.js) whose value is a dict:
 
     {"sample_id": int | None, "src": "/media/12/file", "fps": float, "frame_count": int,
      "duration": float, "seek": {"frame": int, "nonce": int} | None,   # set by Python: go there, paused
      "draw": {"frame": int, "time": float} | None}                    # set by the widget
+
+     "overlay": {frame: [shape]}, "size": [width, height]}              # what is drawn over the video
 
 Frames are numbered from 0; the frame shown at time t is ``round(t * fps)`` and frame N starts at
 ``N / fps`` (the stored time point). "Draw on this frame" (or the key Enter on the widget) pauses,
@@ -23,7 +26,9 @@ TEMPLATE = '<div class="vp-root" data-testid="video-player"></div>'
 
 CSS = """
 .vp-root { display: flex; flex-direction: column; gap: 6px; }
+.vp-stage { position: relative; line-height: 0; }
 .vp-root video { width: 100%; max-height: 52vh; background: #000; border-radius: 6px; }
+.vp-overlay { position: absolute; left: 0; top: 0; pointer-events: none; }
 .vp-bar { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; font-size: 14px; }
 .vp-bar button { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 3px 10px; cursor: pointer;
   background: var(--block-background-fill); color: inherit; }
@@ -37,12 +42,38 @@ CSS = """
 
 
 def player_value(sample_id=None, fps=0.0, frame_count=0, duration=0.0, seek_frame: int | None = None,
-                 nonce: int = 0) -> dict:
+                 nonce: int = 0, overlay: dict | None = None, size: tuple[int, int] | None = None) -> dict:
     return {"sample_id": int(sample_id) if sample_id is not None else None,
             "src": f"/media/{int(sample_id)}/file" if sample_id is not None else "",
             "fps": float(fps or 0), "frame_count": int(frame_count or 0), "duration": float(duration or 0),
             "seek": {"frame": int(seek_frame), "nonce": int(nonce)} if seek_frame is not None else None,
-            "draw": None}
+            "draw": None, "overlay": overlay or {}, "size": list(size) if size else None}
+
+
+def overlay_shapes(annotation: dict | None, colors: dict[str, str]) -> dict[str, list[dict]]:
+    """What the player draws over each frame (issue 16): {frame: [shape]} for every frame with a
+    visible shape, keyframes and the tracks' interpolated shapes (store/tracks.py), each
+    {"t": type, "p": points, "r": radius, "l": label, "c": color, "k": track, "i": interpolated,
+    "o": occluded} in the video's pixels (rounded to 0.1 px)."""
+    from store.tracks import frames_with_interpolation
+
+    out: dict[str, list[dict]] = {}
+    for frame, shapes in frames_with_interpolation(annotation or {}).items():
+        drawn = []
+        for s in shapes:
+            d = {"t": s["type"], "p": [[round(x, 1), round(y, 1)] for x, y in s["points"]], "l": s["label"],
+                 "c": colors.get(s["label"]) or "#ff8800"}
+            if s.get("radius") is not None:
+                d["r"] = round(float(s["radius"]), 1)
+            if s.get("track"):
+                d["k"] = s["track"]
+            if s.get("interpolated"):
+                d["i"] = 1
+            if s.get("occluded"):
+                d["o"] = 1
+            drawn.append(d)
+        out[str(frame)] = drawn
+    return out
 
 
 def draw_request(value) -> tuple[int, float] | None:

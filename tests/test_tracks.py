@@ -218,3 +218,17 @@ def test_manifest_jsonl_and_coco_carry_tracks_and_flags(store, shared_data, tmp_
     outside = [i for i in coco.imgs.values() if i["labelport_video"].get("outside")]
     assert [(i["frame_id"], [o["track"] for o in i["labelport_video"]["outside"]]) for i in outside] == [(50, ["b1"])]
     assert coco.dataset["tracks"][0]["category_id"] == coco.getCatIds(catNms=["car"])[0]
+
+
+def test_the_player_overlay_lists_each_frames_shapes_with_their_flags():
+    from components.video_player import overlay_shapes, player_value
+
+    ann = validate(tracked_annotation()["frames"])
+    over = overlay_shapes(ann, {"car": "#123456"})
+    assert [d["l"] for d in over["10"]] == ["car", "person"] and over["10"][0]["c"] == "#123456"
+    assert over["25"] == [{"t": "rectangle", "p": [[150.0, 70.0], [350.0, 220.0]], "l": "car", "c": "#123456", "k": "b1",
+                           "i": 1}]
+    assert over["45"][0]["o"] == 1 and "50" not in over and "51" not in over  # held occluded, then outside
+    assert over["65"][0]["t"] == "dashed_line" and over["65"][0]["i"] == 1
+    value = player_value(3, 25, 250, 10, overlay=over, size=(640, 272))
+    assert value["overlay"] is over and value["size"] == [640, 272]

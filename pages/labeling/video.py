@@ -21,7 +21,7 @@ from autolabel.runner import start_run_in_background
 from autolabel.tracking import DEFAULT_FRAMES as DEFAULT_TRACK_FRAMES, MAX_FRAMES as MAX_TRACK_FRAMES
 from components.audio_list import audio_list, list_item, list_value, preview_id
 from components.shape_canvas import action_of, canvas_value, shape_canvas, shapes_of
-from components.video_player import draw_request, player_value, video_player
+from components.video_player import draw_request, overlay_shapes, player_value, video_player
 from store.annotations import clear_annotation, set_annotation
 from store.errors import StoreError
 from store.runs import get_run, request_cancel
@@ -300,7 +300,9 @@ class VideoPage(LabelingView):
             frame = frames[0]["frame"] if frames else None
         value, fs = self.frame_canvas(job, s, frame, previous, message)
         target = seek if seek is not None else (fs["frame"] if fs else 0)
-        pv = player_value(s.id, m["fps"], m["frame_count"], m["duration"], seek_frame=target, nonce=nonce_v)
+        colors = {lab.name: lab.color for lab in job.label_set.labels}
+        pv = player_value(s.id, m["fps"], m["frame_count"], m["duration"], seek_frame=target, nonce=nonce_v,
+                          overlay=overlay_shapes(s.annotation, colors), size=(m["width"], m["height"]))
         nkeys = len(frames_of(s.annotation))
         info = (f"**{esc(s.name)}** · {m['width']}×{m['height']} px · {m['fps']:g} fps · {m['frame_count']} frames"
                 f" · {m['duration']:.2f} s · {nkeys} labeled time point{'s' if nkeys != 1 else ''} · {who_labeled(s)}")

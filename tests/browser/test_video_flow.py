@@ -31,6 +31,10 @@ BOX = [[100, 60], [300, 200]]
 BOX2 = [[200, 80], [400, 240]]  # ten frames later, same track: halfway is [[150, 70], [350, 220]]
 
 
+def overlay_state(page: Page) -> dict:
+    return page.evaluate("() => document.querySelector('#vid-player .vp-root').__videoPlayer.state()")
+
+
 def player_frame(page: Page) -> int:
     return int(page.locator("#vid-player .vp-root").get_attribute("data-frame"))
 
@@ -117,6 +121,32 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     middle = page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated").nth(4)
     expect(middle).to_contain_text(str(target + 5))
     expect(page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated")).to_have_count(9)
+
+    # the player draws the frame's shapes over the video: the interpolated box dashed halfway, the keyframe solid
+    player.locator("video").hover()
+    page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
+    expect(player).to_have_attribute("data-overlay-frame", str(target + 10))
+    for _ in range(5):
+        page.keyboard.press(",")
+    expect(player).to_have_attribute("data-overlay-frame", str(target + 5))
+    (drawn,) = overlay_state(page)["overlay"]
+    assert drawn.get("i") == 1 and drawn["k"] == "b1" and close(drawn["p"], [[150, 70], [350, 220]], tol=2.0)
+    for _ in range(5):
+        page.keyboard.press(".")
+    expect(player).to_have_attribute("data-overlay-frame", str(target + 10))
+    (drawn,) = overlay_state(page)["overlay"]
+    assert "i" not in drawn and close(drawn["p"], BOX2, tol=2.0)
+    # and while playing: frame after frame, then paused where it stopped
+    before = overlay_state(page)["overlayDraws"]
+    player.locator(".vp-play").click()
+    page.wait_for_function("n => { const s = document.querySelector('#vid-player .vp-root').__videoPlayer.state();"
+                           " return !s.paused && s.overlayDraws >= n + 5; }", arg=before, timeout=LONG)
+    player.locator(".vp-play").click()
+    page.wait_for_function("() => document.querySelector('#vid-player video').paused")
+    page.wait_for_function("() => { const r = document.querySelector('#vid-player .vp-root');"
+                           " return r.dataset.overlayFrame === r.dataset.frame; }", timeout=LONG)
+    player.locator(".vp-seekbar").fill(str(target + 10))
+    expect(player).to_have_attribute("data-frame", str(target + 10))
 
     # reload: the time point is in the Label List, jump-to opens the frame with its box
     reload_and_land(page)  # the link in the address bar may land on the labeling page already: open it again
