@@ -232,3 +232,29 @@ def test_the_player_overlay_lists_each_frames_shapes_with_their_flags():
     assert over["65"][0]["t"] == "dashed_line" and over["65"][0]["i"] == 1
     value = player_value(3, 25, 250, 10, overlay=over, size=(640, 272))
     assert value["overlay"] is over and value["size"] == [640, 272]
+
+
+def test_the_canvas_shows_interpolated_shapes_and_a_moved_one_becomes_a_keyframe():
+    """The video page's canvas on a frame between two keyframes (issue 16): the track's
+    interpolated box is there to edit; saved untouched it stays interpolated, moved it becomes a
+    keyframe of its track; stored shapes keep their flags, and an outside keyframe stays hidden
+    from the canvas and kept on save."""
+    from pages.labeling.video import canvas_shapes, saved_shapes
+
+    ann = validate(tracked_annotation()["frames"])
+    on25 = canvas_shapes(ann, 25)
+    assert [(s["id"], s["track"]) for s in on25] == [("b1@25", "b1")] and "interpolated" not in on25[0]
+    drawn = [{k: v for k, v in s.items() if k in ("id", "type", "label", "points")} for s in on25]  # what the canvas returns
+    assert saved_shapes(ann, 25, drawn, {}, "") == []  # untouched: nothing to store
+    moved = [{**drawn[0], "points": [[160, 70], [360, 220]]}]
+    (key,) = saved_shapes(ann, 25, moved, {}, "")
+    assert key["track"] == "b1" and key["points"] == [[160, 70], [360, 220]]
+    assert VL.validate({"frames": ann["frames"] + [{"frame": 25, "shapes": [key]}]}, LABELS, META)
+
+    on40 = canvas_shapes(ann, 40)  # the occluded keyframe and the person's polygon
+    kept = saved_shapes(ann, 40, [{k: v for k, v in s.items() if k in ("id", "type", "label", "points")} for s in on40],
+                        {}, "")
+    assert [(s.get("track"), s.get("occluded", False)) for s in kept] == [(None, False), ("b1", True)]
+    assert canvas_shapes(ann, 50) == []  # the outside keyframe is not drawn...
+    (outside,) = saved_shapes(ann, 50, [], {}, "")  # ...and saving the frame keeps it
+    assert outside["outside"] and outside["track"] == "b1"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+import re
 import time
 
 from autolabel.runner import start_run_in_background
@@ -26,6 +27,7 @@ from store.annotations import clear_annotation, set_annotation
 from store.errors import StoreError
 from store.runs import get_run, request_cancel
 from store.samples import get_sample
+from store.tracks import interpolate_tracks
 from store.types import REGISTRY
 
 from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, user_errors
@@ -129,6 +131,55 @@ def frame_text(fs, s=None) -> str:
     n = len((keys.get(fs["frame"]) or {}).get("shapes", []))
     return (f"Drawing on **frame {fs['frame']}** · {fs['time']:.3f} s · {n} saved label{'s' if n != 1 else ''}"
             " on this frame · Ctrl+S saves the frame")
+
+
+# -- the canvas on one frame: its keyframes, and its tracks' interpolated shapes (issue 16) -----------
+INTERPOLATED_ID = re.compile(r"^(.+)@(\d+)$")  # the canvas id of a track's interpolated shape: "<track>@<frame>"
+
+
+def canvas_shapes(annotation, frame: int) -> list[dict]:
+    """What the canvas shows on a frame: the stored shapes (but a track's outside keyframe: the
+    object is not there) and the interpolated shapes of the tracks without a keyframe there, which
+    become keyframes when moved and saved (saved_shapes)."""
+    stored = next((f for f in frames_of(annotation) if f["frame"] == frame), {"shapes": []})
+    shown = [x for x in stored["shapes"] if not x.get("outside")]
+    have = {x.get("track") for x in stored["shapes"] if x.get("track")}
+    between = interpolate_tracks(annotation or {}).get(frame, [])
+    return shown + [{k: v for k, v in x.items() if k != "interpolated"} for x in between if x["track"] not in have]
+
+
+def _same_place(a: dict, b: dict) -> bool:
+    pa, pb = a.get("points") or [], b.get("points") or []
+    return (a.get("label") == b.get("label") and len(pa) == len(pb) and abs(float(a.get("radius") or 0)
+            - float(b.get("radius") or 0)) < 0.02 and all(abs(p[0] - q[0]) < 0.02 and abs(p[1] - q[1]) < 0.02
+                                                          for p, q in zip(pa, pb)))
+
+
+def saved_shapes(annotation, frame: int, drawn: list[dict], pending, track: str) -> list[dict]:
+    """The frame's shapes to store from what the canvas holds: stored shapes keep their track
+    and flags (the canvas carries neither); an interpolated shape moved, resized or relabeled
+    becomes a keyframe of its track, one left as it was stays interpolated; a track's outside
+    keyframe on the frame stays unless the track has a shape here again."""
+    stored = next((f for f in frames_of(annotation) if f["frame"] == frame), {"shapes": []})
+    kept = {str(x.get("id")): x for x in stored["shapes"]}
+    between = {f"{x['track']}@{frame}": x for x in interpolate_tracks(annotation or {}).get(frame, [])}
+    old_tracks = {i: x.get("track") for i, x in kept.items()}
+    chosen = []
+    for sh in drawn:
+        ghost = between.get(str(sh.get("id")))
+        if ghost is not None:
+            if _same_place(sh, ghost):
+                continue  # not touched: still follows from the keyframes around it
+            old_tracks[str(sh["id"])] = ghost["track"]
+        chosen.append(sh)
+    shapes = with_tracks(chosen, old_tracks, pending, track)
+    for sh in shapes:
+        before = kept.get(str(sh.get("id"))) or between.get(str(sh.get("id"))) or {}
+        if before.get("occluded"):
+            sh["occluded"] = True
+    tracks_here = {sh.get("track") for sh in shapes if sh.get("track")}
+    shapes += [x for x in stored["shapes"] if x.get("outside") and x.get("track") not in tracks_here]
+    return shapes
 
 
 def with_tracks(drawn: list[dict], old_tracks: dict, pending, track: str) -> list[dict]:
@@ -286,7 +337,7 @@ class VideoPage(LabelingView):
         stored = next((f for f in frames_of(s.annotation) if f["frame"] == frame), None)
         time = round(frame / m["fps"], 6) if stored is None else float(stored.get("time") or frame / m["fps"])
         value = canvas_value(s.id, f"/media/{s.id}/frame?index={frame}", m["width"], m["height"],
-                             (stored or {}).get("shapes", []), labels, self.tools, tool=prev.get("tool"),
+                             canvas_shapes(s.annotation, frame), labels, self.tools, tool=prev.get("tool"),
                              label=prev.get("label"), message=message)
         return value, {"frame": frame, "time": time}
 
@@ -482,10 +533,9 @@ class VideoPage(LabelingView):
         if job_id is None or sid is None or not fs:
             raise UserError("pause the video and press Draw on this frame first")
         add_drawn_labels(self.store, job_id, value)
-        frames = self.stored_frames(job_id, sid)
-        stored = next((f for f in frames if f["frame"] == fs["frame"]), None)
-        old_tracks = {str(x.get("id")): x.get("track") for x in (stored or {}).get("shapes", [])}
-        shapes = with_tracks(shapes_of(value), old_tracks, pending, (track or "").strip())
+        ann = get_sample(self.store, job_id, int(sid), actor=acting_user()).annotation
+        frames = frames_of(ann)
+        shapes = saved_shapes(ann, fs["frame"], shapes_of(value), pending, (track or "").strip())
         others = [f for f in frames if f["frame"] != fs["frame"]]
         if shapes:
             others.append({"frame": int(fs["frame"]), "time": float(fs["time"]), "shapes": shapes})

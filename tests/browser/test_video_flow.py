@@ -239,10 +239,11 @@ def test_player_shows_the_frame_the_server_extracts(cli_server, cli_page: Page, 
 
 
 def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
-    """Automatic tracking (issue 16): a box of track b1 on frame 10 (imported), a keyframe a person
-    drew on frame 30: jump to frame 10, select the box, track it 15 frames on; the status line
-    follows the run and says what it added; keyframes appear between 10 and 25 only, the one on
-    frame 30 is as it was; a second press without a selection is refused with a reason."""
+    """Tracks on the canvas and automatic tracking (issue 16): a box of track b1 on frame 10 and on
+    frame 30 (imported): on frame 20 the canvas holds the interpolated box, dragged and saved it is
+    a keyframe; then from frame 10, track the box 15 frames on: without a selection it is refused
+    with a reason; selected, the status line follows the run and says what it added; keyframes
+    appear between 10 and 20 only, the ones on 20 and 30 are as they were."""
     if not (VIDEO / CLIP).is_file():
         pytest.skip(f"shared data {VIDEO / CLIP} is absent")
     page = cli_page
@@ -265,8 +266,28 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
     page.locator("#job-label").click()
     expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
-    sample_id = int(page.locator("#vid-player .vp-root").get_attribute("data-sample"))
+    player = page.locator("#vid-player .vp-root")
+    sample_id = int(player.get_attribute("data-sample"))
     cv = Canvas(page, "vid-canvas")
+
+    # frame 20, between the keyframes: the canvas holds the track's interpolated box; moved and saved, a keyframe
+    player.locator(".vp-seekbar").fill("20")
+    expect(player).to_have_attribute("data-frame", "20")
+    page.locator(cv.sel).evaluate("r => r.removeAttribute('data-rendered-sample')")
+    player.locator(".vp-draw").click()
+    expect(page.locator("#vid-frame-info")).to_contain_text("frame 20", timeout=LONG)
+    cv.wait_sample(sample_id, 1)
+    (ghost,) = cv.shapes()
+    cx, cy = (ghost["points"][0][0] + ghost["points"][1][0]) / 2, (ghost["points"][0][1] + ghost["points"][1][1]) / 2
+    cv.show()
+    cv.key("v")
+    cv.click(cx, cy)
+    cv.drag([cx, cy], [cx + 30, cy + 10])
+    cv.key("Control+s")
+    expect_toast(page, "Saved 1 shape on frame 20")
+    cv.wait_clean(1)
+    expect(page.locator("#vid-labels").get_by_role("row").filter(has_text="keyframe")).to_have_count(3)
+
     page.locator("#vid-time-point input").click()
     page.get_by_role("option", name=re.compile(r"^frame 10 ")).click()
     page.locator("#vid-jump").click()
@@ -296,6 +317,9 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
         frames = get_sample(store, job.id, sample_id).annotation["frames"]
         keys = {f["frame"]: f["shapes"][0]["points"] for f in frames}
         assert keys[10] == BOX and keys[30] == [[20, 20], [60, 60]]
-        assert all(10 < f <= 25 for f in keys if f not in (10, 30)), sorted(keys)
+        assert close(keys[20], [[ghost["points"][0][0] + 30, ghost["points"][0][1] + 10],
+                                [ghost["points"][1][0] + 30, ghost["points"][1][1] + 10]], tol=1.0)
+        assert all(f["shapes"][0]["track"] == "b1" for f in frames)
+        assert all(10 < f < 20 for f in keys if f not in (10, 20, 30)), sorted(keys)  # up to the next keyframe
         (run,) = list_runs(store, job.id)
-        assert run.kind == "tracking" and run.status == "done" and run.labeled == len(keys) - 2
+        assert run.kind == "tracking" and run.status == "done" and run.labeled == len(keys) - 3
