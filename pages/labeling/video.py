@@ -27,7 +27,7 @@ from store.annotations import clear_annotation, set_annotation
 from store.errors import StoreError
 from store.runs import get_run, request_cancel
 from store.samples import get_sample
-from store.tracks import interpolate_tracks
+from store.tracks import interpolate_tracks, keyframes, track_ranges
 from store.types import REGISTRY
 
 from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, user_errors
@@ -36,6 +36,7 @@ from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, op
 
 PAGE_SIZE = 20
 LIST_COLUMNS = ["Frame", "Time (s)", "#", "Label", "Shape", "Track", "Kind"]
+TRACK_COLUMNS = ["Track", "Label", "Shape", "Visible frames", "Keyframes", "Interpolated", "Occluded on", "Outside at"]
 TRACK_POLL_S = 0.3
 NO_FRAME = "Pause the video and press **Draw on this frame** (or jump to a time point of the Label List)."
 SELECTION_JS = """(v) => {
@@ -54,45 +55,49 @@ def frames_of(annotation) -> list[dict]:
     return sorted(out, key=lambda f: f["frame"])
 
 
-def interpolated_frames(annotation, fps: float | None = None) -> list[dict]:
-    """Interpolated boxes between two keyframes of a track ({"frame", "time", "shapes"}), from
-    store.video.interpolate_tracks ({frame: [box]}); empty when it is not there."""
-    if not frames_of(annotation):
-        return []
-    try:
-        from store.video import interpolate_tracks
-
-        result = interpolate_tracks(annotation)
-    except Exception:  # noqa: BLE001 - a read-only view: it never breaks the page
-        return []
-    if isinstance(result, dict) and isinstance(result.get("frames"), list):
-        result = {f.get("frame"): f.get("shapes") for f in result["frames"] if isinstance(f, dict)}
-    out = []
-    for frame, shapes in sorted((result or {}).items(), key=lambda kv: kv[0]):
-        shapes = [x for x in shapes or [] if isinstance(x, dict)]
-        if isinstance(frame, int) and shapes:
-            out.append({"frame": frame, "time": round(frame / fps, 6) if fps else None, "shapes": shapes})
-    return out
-
-
 def _kind(kind: str, shape: dict) -> str:
     """A Label List row's kind with the shape's flags (store/tracks.py): "keyframe · outside"."""
     return " · ".join([kind] + [flag for flag in ("outside", "occluded") if shape.get(flag)])
 
 
 def label_list(annotation, fps: float | None = None) -> pd.DataFrame:
+    """One row per stored shape (a keyframe of its track, or a shape of its own), by frame; a
+    track's interpolated frames are summed up in the Tracks table (track_table)."""
     rows = []
     for f in frames_of(annotation):
         for i, s in enumerate(f.get("shapes") or []):
             rows.append([f["frame"], round(float(f.get("time") or 0), 3), i + 1, s.get("label", ""),
-                         str(s.get("type", "")).replace("_", " "), s.get("track") or "", _kind("keyframe", s)])
-    for f in interpolated_frames(annotation, fps):
-        for s in f["shapes"]:
-            rows.append([f["frame"], round(float(f["time"]), 3) if f["time"] is not None else "", "",
-                         s.get("label", ""), str(s.get("type", "rectangle")).replace("_", " "),
-                         s.get("track") or "", _kind("interpolated", s)])
-    rows.sort(key=lambda r: (r[0], not r[6].startswith("keyframe"), r[2] if r[2] != "" else 0))
+                         str(s.get("type", "")).replace("_", " "), s.get("track") or "",
+                         _kind("keyframe" if s.get("track") else "shape", s)])
     return pd.DataFrame(rows, columns=LIST_COLUMNS)
+
+
+def _spans(ranges: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges)
+
+
+def track_table(annotation) -> pd.DataFrame:
+    """One row per track: its label and kind of shape, the frames where it is visible, its
+    keyframes, interpolated frames, occluded keyframes and where it left the view."""
+    rows = []
+    ann = annotation or {}
+    ranges = track_ranges(ann)
+    between = interpolate_tracks(ann)
+    interpolated: dict[str, int] = {}
+    for shapes in between.values():
+        for x in shapes:
+            interpolated[x["track"]] = interpolated.get(x["track"], 0) + 1
+    for track, items in keyframes(ann).items():
+        first = items[0][1]
+        rows.append([track, first.get("label", ""), str(first.get("type", "")).replace("_", " "),
+                     _spans(ranges.get(track, [])), len(items), interpolated.get(track, 0),
+                     _spans([(f, f) for f, x in items if x.get("occluded")]),
+                     _spans([(f, f) for f, x in items if x.get("outside")])])
+    return pd.DataFrame(rows, columns=TRACK_COLUMNS)
+
+
+def track_choices(annotation) -> list[str]:
+    return list(keyframes(annotation or {}))
 
 
 def time_point_choices(annotation) -> list[tuple[str, int]]:
@@ -224,6 +229,77 @@ def on_pick_row(df, evt: gr.SelectData):
     return frame, (label if label else gr.skip())
 
 
+def on_pick_track(df: pd.DataFrame, evt: gr.SelectData):
+    """A row of the Tracks table picks its track."""
+    try:
+        return str(df.iloc[evt.index[0]]["Track"])
+    except (TypeError, IndexError, KeyError, AttributeError):
+        return gr.skip()
+
+
+def edit_track(annotation, frame: int, track: str, action: str) -> tuple[list[dict], str]:
+    """The video's frames after an edit of one track on `frame` (issue 16), and what to tell:
+    "outside" marks the object gone from this frame (until the track's next keyframe), "occluded"
+    toggles the flag on this frame's keyframe (made from the interpolated shape when there is
+    none), "delete" removes every keyframe of the track."""
+    frames = [{**f, "shapes": list(f.get("shapes") or [])} for f in frames_of(annotation)]
+    if track not in keyframes(annotation or {}):
+        raise UserError("pick a track of this video first (the Tracks table or the Track list)")
+    if action == "delete":
+        n = sum(1 for f in frames for x in f["shapes"] if x.get("track") == track)
+        for f in frames:
+            f["shapes"] = [x for x in f["shapes"] if x.get("track") != track]
+        return frames, f"Deleted track {track} ({n} keyframe{'s' if n != 1 else ''})"
+    entry = next((f for f in frames if f["frame"] == frame), None)
+    key = next((x for x in (entry or {}).get("shapes", []) if x.get("track") == track), None)
+    if key is None:
+        ghost = next((x for x in interpolate_tracks(annotation or {}).get(frame, []) if x["track"] == track), None)
+        if ghost is None:
+            raise UserError(f"track {track} is not on frame {frame}: go to a frame where it is shown")
+        key = {k: v for k, v in ghost.items() if k not in ("interpolated", "id")}
+        if entry is None:
+            entry = {"frame": frame, "shapes": []}
+            frames.append(entry)
+        entry["shapes"].append(key)
+    if action == "outside":
+        if key.get("outside"):
+            key.pop("outside")
+            return frames, f"Track {track} is in view again on frame {frame}"
+        key["outside"] = True
+        return frames, f"Track {track} is outside from frame {frame} (until its next keyframe)"
+    if key.get("occluded"):
+        key.pop("occluded")
+        return frames, f"Track {track} is no longer occluded from frame {frame}"
+    key["occluded"] = True
+    return frames, f"Track {track} is occluded from frame {frame} (until its next keyframe)"
+
+
+class TrackEdit:
+    """Outside from this frame / occluded on this frame / delete the track, on the video page."""
+
+    def __init__(self, page: "VideoPage", action: str):
+        self.page, self.action = page, action
+        self.__name__ = f"on_track_{action}"
+
+    @user_errors
+    def __call__(self, job_id, tab_v, page, list_v, player_v, value, fs, track, n):
+        sid = self.page.open_id(list_v, player_v, value)
+        if job_id is None or sid is None:
+            raise UserError("open a video first")
+        refuse_if_unsaved(is_dirty(value), "frame")
+        if self.action != "delete" and not fs:
+            raise UserError("open the frame first (Draw on this frame, or Jump to a time point)")
+        sample = get_sample(self.page.store, job_id, int(sid), actor=acting_user())
+        frames, msg = edit_track(sample.annotation, fs["frame"] if fs else -1, str(track or ""), self.action)
+        fps = meta_of(sample)["fps"]
+        for f in frames:
+            f.setdefault("time", round(f["frame"] / fps, 6))
+        self.page.write_frames(job_id, sid, frames)
+        gr.Info(msg)
+        return self.page.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"] if fs else None, nonce_v=n,
+                              previous=value, picked_track=None if self.action == "delete" else track)
+
+
 class VideoPage(LabelingView):
     noun = "videos"
     hint = ("keys: , / . one frame back / forward, k play / pause, 1-6 tools, Ctrl+S save the frame, "
@@ -247,7 +323,8 @@ class VideoPage(LabelingView):
         self.inputs = [current_job, self.tab, self.page_state]
         self.outputs = [self.header, self.tab, self.records, self.page_info, self.player, self.sample_info,
                         self.frame_info, self.canvas, self.list_table, self.tp_pick, self.label_pick,
-                        self.page_state, self.frame_state, self.pending_tracks, self.nonce, self.description]
+                        self.page_state, self.frame_state, self.pending_tracks, self.nonce, self.description,
+                        self.tracks_table, self.track_pick]
         # what keep_unsaved leaves alone: the open video, its frame and its shapes
         self.editor = (self.player, self.sample_info, self.frame_info, self.canvas, self.list_table, self.tp_pick,
                        self.frame_state, self.pending_tracks, self.nonce)
@@ -279,6 +356,17 @@ class VideoPage(LabelingView):
         self.track_run = gr.State(None)  # the tracking run of this page, while it runs
 
     def _build_label_list(self) -> None:
+        with gr.Accordion("Tracks", open=True, elem_id=self.eid("tracks-panel")):
+            self.tracks_table = gr.Dataframe(interactive=False, label="Tracks (an object across frames)",
+                                             elem_id=self.eid("tracks"))
+            with gr.Row():
+                self.track_pick = gr.Dropdown([], label="Track", scale=2, elem_id=self.eid("track-pick"))
+                self.outside_btn = gr.Button("Outside from this frame", scale=0, min_width=180,
+                                             elem_id=self.eid("outside"))
+                self.occluded_btn = gr.Button("Occluded on this frame (toggle)", scale=0, min_width=220,
+                                              elem_id=self.eid("occluded"))
+                self.del_track_btn = gr.Button("Delete this track", variant="stop", scale=0, min_width=150,
+                                               elem_id=self.eid("delete-track"))
         with gr.Accordion("Label List (by time point)", open=True, elem_id=self.eid("label-list")):
             self.list_table = gr.Dataframe(interactive=False, label="Labels", elem_id=self.eid("labels"))
             with gr.Row():
@@ -313,12 +401,18 @@ class VideoPage(LabelingView):
         self.track_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
             on_set_track, [canvas, self.pending_tracks, self.track_box], [self.pending_tracks])
         self.list_table.select(on_pick_row, [self.list_table], [self.tp_pick, self.label_pick])
+        self.tracks_table.select(on_pick_track, [self.tracks_table], [self.track_pick])
+        on_track = opened + [self.frame_state, self.track_pick, n]
+        self.outside_btn.click(TrackEdit(self, "outside"), on_track, outputs)
+        self.occluded_btn.click(TrackEdit(self, "occluded"), on_track, outputs)
+        self.del_track_btn.click(TrackEdit(self, "delete"), on_track, outputs)
         # automatic tracking: start a run on the selected box, follow it, then refresh (unsaved shapes stay)
         self.track_fwd_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
             self.on_track_start, [self.current_job, canvas, self.frame_state, self.track_frames],
             [self.track_run, self.track_status]).then(
             self.on_track_progress, [self.track_run], [self.track_status], concurrency_limit=None).then(
-            self.on_track_done, opened + [self.frame_state, self.track_run, n], outputs + [self.track_run])
+            self.on_track_done, opened + [self.frame_state, self.track_run, n],
+            outputs + [self.track_run, self.track_status])
         self.track_cancel_btn.click(self.on_track_cancel, [self.track_run], [self.track_status])
         self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
         for event in self.data.events:  # an import: unsaved shapes on the open frame stay
@@ -359,7 +453,8 @@ class VideoPage(LabelingView):
                 f" · {m['duration']:.2f} s · {nkeys} labeled time point{'s' if nkeys != 1 else ''} · {who_labeled(s)}")
         return pv, info, frame_text(fs, s), value, fs, s.annotation, m["fps"]
 
-    def view(self, job_id, tab_v, page, open_id=None, frame=None, seek=None, nonce_v=0, previous=None, message=None):
+    def view(self, job_id, tab_v, page, open_id=None, frame=None, seek=None, nonce_v=0, previous=None, message=None,
+             picked_track=None):
         """Every output of the page; ``frame`` opens that frame on the canvas ("first": the first
         labeled time point or none), ``seek`` moves the player there."""
         if job_id is None:
@@ -382,7 +477,9 @@ class VideoPage(LabelingView):
                 list_value(items, [open_id] if open_id is not None else [], open_on_click=True),
                 f"page {p.page} of {p.pages} · {p.total:,} videos", pv, info, ftext, value, label_list(ann, fps),
                 gr.Dropdown(choices=time_point_choices(ann), value=open_frame),
-                gr.Dropdown(choices=label_choices(ann), value=None), p.page, fs, {}, nonce_v, instructions(job)]
+                gr.Dropdown(choices=label_choices(ann), value=None), p.page, fs, {}, nonce_v, instructions(job),
+                track_table(ann), gr.Dropdown(choices=track_choices(ann), value=picked_track if picked_track in
+                                              track_choices(ann) else None)]
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
         return self.view(job_id, "all", 1, open_id=sample_id, frame="first")
@@ -494,16 +591,18 @@ class VideoPage(LabelingView):
         while True:
             run = get_run(self.store, run_id)
             if not run.running:
-                yield esc(run.message or run.status)
-                return
+                return  # on_track_done tells the outcome, with the refreshed page
             yield f"Tracking… frame {run.done} of {run.total}" if run.total else "Tracking…"
             time.sleep(TRACK_POLL_S)
 
     def on_track_done(self, job_id, tab_v, page, list_v, player_v, value, fs, run_id, n):
-        """The tracked keyframes on the page: the view as after an import (unsaved shapes stay)."""
+        """The tracked keyframes on the page (the view as after an import: unsaved shapes stay) and
+        the run's outcome in the status line, in one answer."""
         if run_id is None:
-            return skips(len(self.outputs)) + [gr.skip()]
-        return list(self.on_refresh(job_id, tab_v, page, list_v, player_v, value, fs, n)) + [None]
+            return skips(len(self.outputs)) + [gr.skip(), gr.skip()]
+        run = get_run(self.store, run_id)
+        return (list(self.on_refresh(job_id, tab_v, page, list_v, player_v, value, fs, n))
+                + [None, esc(run.message or run.status)])
 
     @user_errors
     def on_track_cancel(self, run_id):

@@ -3,8 +3,8 @@ with the server stopped.
 
 A job made with the CLI on a copy of one clip of ../shared/data/video: open it, play and pause,
 step 10 frames with the key ".", "Draw on this frame", draw a box of track b1 on that exact frame,
-save (Ctrl+S); the Label List shows it; 10 frames on, a second box of track b1: the 9 frames
-between show interpolated boxes (the middle one halfway); after a reload the video is in Labeled and the Label List
+save (Ctrl+S); the Label List shows it; 10 frames on, a second box of track b1: the Tracks table
+counts the 9 interpolated frames between, the player draws the middle one halfway; after a reload the video is in Labeled and the Label List
 still has the time point; jump-to opens the frame again with its box; the store holds the frame
 index, its time and the box (original pixels). Then: the paused <video> shows the frame the server
 extracts for the same index.
@@ -118,9 +118,10 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     cv.key("Control+s")
     expect_toast(page, f"Saved 1 shape on frame {target + 10}")
     cv.wait_clean(1)
-    middle = page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated").nth(4)
-    expect(middle).to_contain_text(str(target + 5))
-    expect(page.locator("#vid-labels").get_by_role("row").filter(has_text="interpolated")).to_have_count(9)
+    track_row = page.locator("#vid-tracks").get_by_role("row").filter(has_text="b1")
+    expect(track_row).to_contain_text(f"{target}–{target + 10}")  # visible frames
+    expect(track_row.get_by_role("gridcell").nth(4)).to_have_text("2")  # keyframes
+    expect(track_row.get_by_role("gridcell").nth(5)).to_have_text("9")  # interpolated frames between them
 
     # the player draws the frame's shapes over the video: the interpolated box dashed halfway, the keyframe solid
     player.locator("video").hover()
@@ -165,7 +166,7 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     expect(player).to_have_attribute("data-frame", str(target))
     cv.wait_sample(sample_id, 1)
     assert close(cv.shapes()[0]["points"], BOX, tol=2.0)
-    expect(table.get_by_role("row").filter(has_text="interpolated")).to_have_count(9)
+    expect(page.locator("#vid-tracks").get_by_role("row").filter(has_text="b1").get_by_role("gridcell").nth(5)).to_have_text("9")
     assert not page_errors, page_errors
 
     cli_server.stop()
@@ -243,7 +244,8 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     frame 30 (imported): on frame 20 the canvas holds the interpolated box, dragged and saved it is
     a keyframe; then from frame 10, track the box 15 frames on: without a selection it is refused
     with a reason; selected, the status line follows the run and says what it added; keyframes
-    appear between 10 and 20 only, the ones on 20 and 30 are as they were."""
+    appear between 10 and 20 only, the ones on 20 and 30 are as they were; marked outside on frame
+    25, the track is not drawn from there to its keyframe on 30."""
     if not (VIDEO / CLIP).is_file():
         pytest.skip(f"shared data {VIDEO / CLIP} is absent")
     page = cli_page
@@ -305,6 +307,22 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     page.locator("#vid-track-forward").click()
     expect(page.locator("#vid-track-status")).to_contain_text("tracked b1 over frames 10-", timeout=LONG)
     expect(page.locator("#vid-track-status")).to_contain_text("keyframes added")
+
+    # frame 25: the object leaves the view (outside) until the keyframe on frame 30
+    player.locator(".vp-seekbar").fill("25")
+    expect(player).to_have_attribute("data-frame", "25")
+    player.locator(".vp-draw").click()
+    expect(page.locator("#vid-frame-info")).to_contain_text("frame 25", timeout=LONG)
+    page.locator("#vid-tracks").get_by_role("gridcell").filter(has_text="b1").first.click()
+    expect(page.locator("#vid-track-pick input")).to_have_value("b1")
+    page.locator("#vid-outside").click()
+    expect_toast(page, "Track b1 is outside from frame 25")
+    track_row = page.locator("#vid-tracks").get_by_role("row").filter(has_text="b1")
+    expect(track_row.get_by_role("gridcell").nth(7)).to_have_text("25")  # outside at
+    expect(track_row.get_by_role("gridcell").nth(3)).to_contain_text("10–24, 30")  # visible frames
+    player.locator(".vp-seekbar").fill("27")
+    expect(player).to_have_attribute("data-overlay-frame", "27")
+    assert overlay_state(page)["overlay"] == []  # nothing drawn while outside
     assert not page_errors, page_errors
 
     cli_server.stop()
@@ -320,6 +338,7 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
         assert close(keys[20], [[ghost["points"][0][0] + 30, ghost["points"][0][1] + 10],
                                 [ghost["points"][1][0] + 30, ghost["points"][1][1] + 10]], tol=1.0)
         assert all(f["shapes"][0]["track"] == "b1" for f in frames)
-        assert all(10 < f < 20 for f in keys if f not in (10, 20, 30)), sorted(keys)  # up to the next keyframe
+        assert all(10 < f < 20 for f in keys if f not in (10, 20, 25, 30)), sorted(keys)  # up to the next keyframe
+        assert [x.get("outside") for f in frames if f["frame"] == 25 for x in f["shapes"]] == [True]
         (run,) = list_runs(store, job.id)
-        assert run.kind == "tracking" and run.status == "done" and run.labeled == len(keys) - 3
+        assert run.kind == "tracking" and run.status == "done" and run.labeled == len(keys) - 4
