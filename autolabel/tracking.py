@@ -14,19 +14,15 @@ keyframe yet, up to the track's next keyframe: what a person drew is never overw
 """
 from __future__ import annotations
 
-import numpy as np
-
 from store.annotations import set_annotation
 from store.errors import ValidationError
 from store.samples import get_sample
-from store.tracks import frames_with_interpolation, keyframes
+from store.tracks import frames_with_interpolation, keyframes, thin
 
 from .runner import Outcome, RunContext, handler
 
 MAX_FRAMES = 2000
 DEFAULT_FRAMES = 50
-TOLERANCE = 2.0  # pixels, or RELATIVE of the box's size when more: how far an interpolated box may
-RELATIVE = 0.04  # stray from the tracked one (the tracker's own jitter is smoothed out, not kept)
 TRACKERS = ("csrt", "kcf")
 CSRT_SCALE_STEP, CSRT_TEMPLATE = 1.05, 120
 
@@ -44,34 +40,6 @@ def make_tracker(kind: str):
     params.number_of_scales = 33
     params.template_size = CSRT_TEMPLATE
     return cv2.TrackerCSRT_create(params)
-
-
-def thin(boxes: dict[int, list[float]], tolerance: float | None = None) -> list[int]:
-    """The frames to keep as keyframes so that linear interpolation between them stays within
-    `tolerance` pixels of every box (each box [x1, y1, x2, y2]; by default TOLERANCE, or RELATIVE
-    of the first box's larger side); the first and last always stay."""
-    frames = sorted(boxes)
-    if len(frames) <= 2:
-        return frames
-    if tolerance is None:
-        x1, y1, x2, y2 = boxes[frames[0]]
-        tolerance = max(TOLERANCE, RELATIVE * max(x2 - x1, y2 - y1))
-    keep = {frames[0], frames[-1]}
-    todo = [(0, len(frames) - 1)]
-    while todo:
-        a, b = todo.pop()
-        fa, fb = frames[a], frames[b]
-        ba, bb = np.asarray(boxes[fa]), np.asarray(boxes[fb])
-        worst, at = 0.0, None
-        for i in range(a + 1, b):
-            t = (frames[i] - fa) / (fb - fa)
-            err = float(np.abs(ba + (bb - ba) * t - np.asarray(boxes[frames[i]])).max())
-            if err > worst:
-                worst, at = err, i
-        if at is not None and worst > tolerance:
-            keep.add(frames[at])
-            todo += [(a, at), (at, b)]
-    return sorted(keep)
 
 
 def track_boxes(frames, box: list[float], kind: str = "csrt", progress=None) -> dict[int, list[float]]:

@@ -19,7 +19,6 @@ KINDS = {
     "grouping": "Auto grouping",
     "tracking": "Automatic tracking",  # video: a box followed through frames (autolabel/tracking.py)
 }
-TRACKING_TYPES = ("video_labeling",)
 MODES = ("fast", "precise")
 # Which kinds each labeling type offers: the types' autolabel_kinds (store/types/).
 KINDS_BY_TYPE: dict[str, tuple[str, ...]] = {t.id: t.autolabel_kinds for t in REGISTRY.values() if t.autolabel_kinds}
@@ -111,9 +110,7 @@ def check_preconditions(store: Store, job_id: int, kind: str, mode: str | None =
     offered = KINDS_BY_TYPE.get(job.type, ())
     if kind not in KINDS:
         raise ValidationError(f"unknown auto-labeling kind {kind!r}: one of {', '.join(KINDS)}")
-    if kind == "tracking":  # started from the video page on one box: its own checks (autolabel/tracking.py)
-        if job.type not in TRACKING_TYPES:
-            raise ValidationError(f"automatic tracking is for video labeling jobs, not {job.labeling_type.title}")
+    if kind in job.labeling_type.page_run_kinds:  # started from the page on one sample: its own checks
         if active_run(store, job_id):
             raise Conflict("another auto-labeling run of this job is in progress: wait for it or cancel it")
         return

@@ -71,6 +71,38 @@ def _between(track: str, a: dict, b: dict, f: int, t: float) -> dict:
     return shape
 
 
+TOLERANCE = 2.0  # pixels, or RELATIVE of the box's size when more: how far an interpolated box may
+RELATIVE = 0.04  # stray from a tracked one (a tracker's own jitter is smoothed out, not kept)
+
+
+def thin(boxes: dict[int, list[float]], tolerance: float | None = None) -> list[int]:
+    """The frames to keep as keyframes so that linear interpolation between them stays within
+    `tolerance` pixels of every box (each box [x1, y1, x2, y2]; by default TOLERANCE, or RELATIVE
+    of the first box's larger side); the first and last always stay."""
+    frames = sorted(boxes)
+    if len(frames) <= 2:
+        return frames
+    if tolerance is None:
+        x1, y1, x2, y2 = boxes[frames[0]]
+        tolerance = max(TOLERANCE, RELATIVE * max(x2 - x1, y2 - y1))
+    keep = {frames[0], frames[-1]}
+    todo = [(0, len(frames) - 1)]
+    while todo:
+        a, b = todo.pop()
+        fa, fb = frames[a], frames[b]
+        ba, bb = boxes[fa], boxes[fb]
+        worst, at = 0.0, None
+        for i in range(a + 1, b):
+            t = (frames[i] - fa) / (fb - fa)
+            err = max(abs(u + (v - u) * t - w) for u, v, w in zip(ba, bb, boxes[frames[i]]))
+            if err > worst:
+                worst, at = err, i
+        if at is not None and worst > tolerance:
+            keep.add(frames[at])
+            todo += [(a, at), (at, b)]
+    return sorted(keep)
+
+
 def interpolate_tracks(annotation: dict | None) -> dict[int, list[dict]]:
     """The shapes of each track on the frames between its keyframes: {frame: [shape, ...]}."""
     out: dict[int, list[dict]] = {}
@@ -116,5 +148,5 @@ def track_ranges(annotation: dict | None) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-__all__ = ["Keyframe", "frames_with_interpolation", "interpolate_tracks", "keyframes", "redundant_outside",
+__all__ = ["Keyframe", "frames_with_interpolation", "interpolate_tracks", "keyframes", "redundant_outside", "thin",
            "track_ranges"]

@@ -5,7 +5,6 @@ nothing; bad requests get a reason."""
 import pytest
 
 from autolabel.runner import execute_run, prepare_run, run_now
-from autolabel.tracking import thin
 from benchmarks.synthetic import tracking_clip
 from store.annotations import set_annotation
 from store.errors import StoreError, ValidationError
@@ -13,7 +12,7 @@ from store.jobs import create_job
 from store.labelset import Label, LabelSet
 from store.runs import request_cancel
 from store.samples import get_sample
-from store.tracks import frames_with_interpolation
+from store.tracks import frames_with_interpolation, thin
 from tests.test_video import page  # noqa: F401  (a fixture)
 
 FRAMES = 40

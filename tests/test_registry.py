@@ -122,7 +122,8 @@ def test_type_auto_labeling_kinds_have_runners(type_id):
     for kind in t.autolabel_kinds:
         assert kind in KINDS, f"{type_id}: unknown auto-labeling kind {kind!r}"
         assert (type_id, kind) in HANDLERS, f"autolabel/runner.py has no {kind} handler for {type_id}"
-    assert {k for tid, k in HANDLERS if tid == type_id} == set(t.autolabel_kinds)
+    assert {k for tid, k in HANDLERS if tid == type_id} == set(t.autolabel_kinds) | set(t.page_run_kinds)
+    assert all(kind in KINDS for kind in t.page_run_kinds)
     assert KINDS_BY_TYPE.get(type_id, ()) == t.autolabel_kinds
     assert t.active_learning_needs in ACTIVE_LEARNING_NEEDS
 

@@ -2,6 +2,7 @@
 occluded, one label per track; CVAT for video 1.1 XML both ways (round trip exact on tracks, a
 file as CVAT writes it), and the manifest / jsonl / coco exports carrying tracks and flags."""
 import json
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -295,3 +296,74 @@ def keyframes_of(ann, track):
     from store.tracks import keyframes
 
     return keyframes(ann)[track]
+
+
+def test_mot_export_lists_every_visible_frame_of_each_box_track(store, shared_data, tmp_path, page):  # noqa: F811
+    import configparser
+
+    import numpy as np
+
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    set_annotation(store, job.id, sid, tracked_annotation())
+    res = export_job(store, job.id, "mot", tmp_path / "mot")
+    assert res.samples == 1
+    seq = tmp_path / "mot" / "bikes"
+    gt = np.loadtxt(seq / "gt" / "gt.txt", delimiter=",", ndmin=2)  # as MOT tools read it
+    assert gt.shape[1] == 9 and set(gt[:, 6]) == {1}
+    b1 = gt[gt[:, 1] == 1]
+    assert [int(f) for f in b1[:, 0]] == list(range(11, 51))  # frames 10..49 (from 1), outside from 50
+    assert list(b1[b1[:, 0] == 26][0][2:6]) == [150, 70, 200, 150] and b1[b1[:, 0] == 46][0][8] == 0.5
+    person = gt[gt[:, 7] == 2]
+    assert len(person) == 1 and list(person[0][:6]) == [11, 2, 5, 5, 15, 25]  # a box of its own, its own id
+    assert (seq / "gt" / "labels.txt").read_text().split() == ["car", "person"]
+    ini = configparser.ConfigParser()
+    ini.read(seq / "seqinfo.ini")
+    assert dict(ini["Sequence"]) == {"name": "bikes", "imdir": "img1", "framerate": "25", "seqlength": "250",
+                                     "imwidth": "640", "imheight": "272", "imext": ".jpg",
+                                     "labelport_source": str(shared_data / "video" / "bikes.mp4")}
+
+
+def test_mot_round_trip_keeps_what_mot_can_hold_and_reads_a_plain_sequence(store, shared_data, tmp_path, page):  # noqa: F811
+    from store.tracks import track_ranges
+
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    boxes_only = {"frames": [{"frame": f["frame"], "shapes": [s for s in f["shapes"] if s["type"] == "rectangle"]}
+                             for f in tracked_annotation()["frames"] if f["frame"] <= 50]}
+    set_annotation(store, job.id, sid, boxes_only)
+    saved = get_sample_annotation(store, job.id, sid)
+    export_job(store, job.id, "mot", tmp_path / "mot")
+    job2 = create_job(store, "v-mot", "video_labeling", label_set=LabelSet(labels=[Label("car")]))
+    rec = import_format(store, job2.id, "mot", str(tmp_path / "mot"))
+    assert rec.labeled == 1, rec.errors
+    got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0].annotation
+    # every frame's boxes are the same (MOT lists them all); track 1 is b1, visible 10..49
+    assert {f: [s["points"] for s in ss] for f, ss in frames_with_interpolation(got).items()} == \
+        {f: [s["points"] for s in ss] for f, ss in frames_with_interpolation(saved).items()}
+    assert track_ranges(got) == {"1": [(10, 49)]}
+    assert [f for f, ss in frames_with_interpolation(got).items() if any(s.get("occluded") for s in ss)] == \
+        list(range(40, 50))
+
+    seq = tmp_path / "plain" / "walk"  # a sequence as MOT tools write it: the video beside gt/, a gap, an ignored box
+    (seq / "gt").mkdir(parents=True)
+    shutil.copy(shared_data / "video" / "bikes.mp4", seq / "walk.mp4")
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=walk\nframeRate=25\nseqLength=250\n", encoding="utf-8")
+    (seq / "gt" / "gt.txt").write_text("\n".join(
+        [f"{f},7,{10 + f},20,40,30,1,1,1" for f in range(1, 6)] + [f"{f},7,{10 + f},20,40,30,1,1,1" for f in (9, 10)]
+        + ["3,8,1,1,5,5,0,1,1", "4,9,300,100,20,20,1,2,1", "x,1,2"]) + "\n", encoding="utf-8")
+    job3 = create_job(store, "v-plain", "video_labeling", label_set=LabelSet(labels=[Label("car")]))
+    rec = import_format(store, job3.id, "mot", str(seq))
+    assert rec.labeled == 1 and any("line 10" in e for e in rec.errors), rec.errors
+    ann = query_samples(store, job3.id, SampleQuery(status="labeled")).items[0].annotation
+    assert track_ranges(ann) == {"7": [(0, 4), (8, 9)]}  # the gap is an outside keyframe
+    keys = [(fr["frame"], s.get("outside", False)) for fr in ann["frames"] for s in fr["shapes"] if s.get("track")]
+    assert keys == [(0, False), (4, False), (5, True), (8, False), (9, False)]
+    (own,) = [s for fr in ann["frames"] for s in fr["shapes"] if not s.get("track")]
+    assert own["label"] == "class 2" and own["points"] == [[300, 100], [320, 120]]
+
+
+def get_sample_annotation(store, job_id, sid):
+    from store.samples import get_sample
+
+    return get_sample(store, job_id, sid).annotation

@@ -58,6 +58,7 @@ class LabelingType:
     # pipeline tasks, "embedding": a backbone) its jobs may use, the task pre-labeling runs, and
     # what active learning needs first.
     autolabel_kinds: tuple[str, ...] = ()
+    page_run_kinds: tuple[str, ...] = ()  # runs the labeling page starts on one sample (not in the Auto labeling panel)
     model_tasks: tuple[str, ...] = ()
     prelabel_task: str | None = None
     active_learning_needs: str = "labels_per_class"
