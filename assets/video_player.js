@@ -34,12 +34,13 @@ const btnFwd = el('button', { type: 'button', class: 'vp-fwd', title: 'one frame
 const seekbar = el('input', { type: 'range', class: 'vp-seekbar', min: 0, max: 0, step: 1, value: 0, 'aria-label': 'frame' });
 const pos = el('span', { class: 'vp-pos', 'data-testid': 'vp-pos', role: 'status' });
 const btnDraw = el('button', { type: 'button', class: 'vp-draw', 'data-testid': 'vp-draw', text: 'Draw on this frame' });
-const hint = el('div', { class: 'vp-hint', text: 'keys: , / . one frame back / forward · k play / pause · Enter: draw on this frame' });
+const hint = el('div', { class: 'vp-hint', text: 'keys: , / . one frame back / forward · [ / ] previous / next keyframe (of the track picked on the timeline) · k play / pause · Enter: draw on this frame' });
 const message = el('div', { class: 'vp-message', role: 'status', 'aria-live': 'polite' });
 const empty = el('div', { class: 'vp-empty', text: 'No video open.' });
 const overlay = el('canvas', { class: 'vp-overlay', 'data-testid': 'vp-overlay', 'aria-hidden': 'true' });
 const stage = el('div', { class: 'vp-stage' }, video, overlay);
-root.append(empty, stage, el('div', { class: 'vp-bar' }, btnPlay, btnBack, btnFwd, seekbar, pos, btnDraw), hint, message);
+const timeline = el('div', { class: 'vp-timeline', 'data-testid': 'vp-timeline', role: 'list', 'aria-label': 'tracks' });
+root.append(empty, stage, el('div', { class: 'vp-bar' }, btnPlay, btnBack, btnFwd, seekbar, pos, btnDraw), timeline, hint, message);
 
 const fps = () => Number(V.fps) > 0 ? Number(V.fps) : 25;
 const lastFrame = () => {
@@ -59,6 +60,7 @@ function showPos() {
   btnPlay.textContent = video.paused ? '▶' : '⏸';
   btnPlay.setAttribute('aria-label', video.paused ? 'play' : 'pause');
   if (video.paused || !video.requestVideoFrameCallback) drawOverlay(frame);
+  moveCursor();
 }
 
 // -- the shapes of the frame shown, drawn over the video (keyframes solid, interpolated dashed) --
@@ -121,6 +123,73 @@ function onVideoFrame(_now, meta) {
 if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onVideoFrame);
 new ResizeObserver(() => drawOverlay(frame)).observe(video);
 
+// -- the timeline: one row per track, its visible frames as bars and its keyframes as marks ----------
+let tracks = [];          // [{id, label, color, frames: [..], keys: [..]}]
+let pickedTrack = null;   // the row clicked last: [ and ] step through its keyframes
+function trackList() {
+  const by = new Map();
+  for (const [f, shapes] of Object.entries(V.overlay || {})) {
+    for (const sh of shapes) {
+      if (!sh.k) continue;
+      if (!by.has(sh.k)) by.set(sh.k, { id: sh.k, label: sh.l, color: sh.c, frames: [], keys: [] });
+      const t = by.get(sh.k);
+      t.frames.push(Number(f));
+      if (!sh.i) t.keys.push(Number(f));
+    }
+  }
+  const out = [...by.values()];
+  for (const t of out) { t.frames.sort((a, b) => a - b); t.keys.sort((a, b) => a - b); }
+  return out.sort((a, b) => a.frames[0] - b.frames[0]);
+}
+const pct = (f) => `${(100 * f) / Math.max(1, lastFrame() + 1)}%`;
+function renderTimeline() {
+  tracks = trackList();
+  timeline.textContent = '';
+  timeline.hidden = !tracks.length;
+  if (pickedTrack !== null && !tracks.some((t) => t.id === pickedTrack)) pickedTrack = null;
+  for (const t of tracks) {
+    const bar = el('div', { class: 'vp-tl-bar', title: `track ${t.id}: click to go to a frame` });
+    let start = null;
+    t.frames.forEach((f, i) => {  // runs of consecutive frames: where the track is visible
+      if (start === null) start = f;
+      if (i === t.frames.length - 1 || t.frames[i + 1] !== f + 1) {
+        const run = el('div', { class: 'vp-tl-run' });
+        run.style.left = pct(start); run.style.width = pct(f - start + 1); run.style.background = t.color;
+        bar.append(run);
+        start = null;
+      }
+    });
+    for (const f of t.keys) {
+      const mark = el('div', { class: 'vp-tl-key', 'data-frame': String(f), title: `keyframe ${f}` });
+      mark.style.left = pct(f);
+      bar.append(mark);
+    }
+    bar.append(el('div', { class: 'vp-tl-cursor' }));
+    bar.addEventListener('click', (e) => {
+      const r = bar.getBoundingClientRect();
+      pickedTrack = t.id;
+      goTo(Math.floor(((e.clientX - r.left) / r.width) * (lastFrame() + 1)));
+      markPicked();
+    });
+    const row = el('div', { class: 'vp-tl-row', role: 'listitem', 'data-track': t.id },
+      el('span', { class: 'vp-tl-name', text: `${t.id} · ${t.label}` }), bar);
+    timeline.append(row);
+  }
+  markPicked();
+  moveCursor();
+}
+function markPicked() {
+  for (const row of timeline.children) row.classList.toggle('vp-tl-picked', row.dataset.track === pickedTrack);
+}
+function moveCursor() {
+  for (const c of timeline.querySelectorAll('.vp-tl-cursor')) c.style.left = pct(frame);
+}
+function jumpKey(d) {
+  const keys = (pickedTrack !== null ? tracks.filter((t) => t.id === pickedTrack) : tracks).flatMap((t) => t.keys);
+  const next = d > 0 ? Math.min(...keys.filter((f) => f > frame)) : Math.max(...keys.filter((f) => f < frame));
+  if (Number.isFinite(next)) goTo(next);
+}
+
 function goTo(f) {
   frame = clampFrame(f);
   if (!video.paused) video.pause();
@@ -171,6 +240,8 @@ function onKeyDown(e) {
   if (e.key === ',') step(-1);
   else if (e.key === '.') step(1);
   else if (e.key === 'k' || e.key === 'K') togglePlay();
+  else if (e.key === '[') jumpKey(-1);
+  else if (e.key === ']') jumpKey(1);
   else if (e.key === 'Enter' && root.contains(doc.activeElement) && doc.activeElement.tagName !== 'BUTTON') draw();
   else handled = false;
   if (handled) { e.preventDefault(); e.stopPropagation(); }
@@ -193,6 +264,7 @@ function load(v) {
     root.setAttribute('data-sample', String(V.sample_id));
     if (V.sample_id != null) root.setAttribute('data-open-sample', String(V.sample_id)); else root.removeAttribute('data-open-sample');  // assets/links.js
   }
+  renderTimeline();
   const s = V.seek;
   if (s && typeof s === 'object' && s.nonce !== lastNonce) {
     lastNonce = s.nonce;
@@ -204,7 +276,8 @@ function load(v) {
 root.__videoPlayer = {
   video, goTo, drawOverlay,
   state() { return { frame, time: timeOf(frame), paused: video.paused, currentTime: video.currentTime,
-                     overlayFrame: drawnFrame, overlay: drawnShapes, overlayDraws: drawCount }; },
+                     overlayFrame: drawnFrame, overlay: drawnShapes, overlayDraws: drawCount, pickedTrack,
+                     tracks: tracks.map((t) => ({ id: t.id, keys: t.keys, frames: t.frames.length })) }; },
 };
 
 load(props.value);

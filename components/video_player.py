@@ -1,7 +1,9 @@
 """The video player of the video labeling page (SPEC F3.11): an HTML5 <video> of
 ``/media/{id}/file`` with play / pause, one frame back / forward (keys , and .), the current frame
 index and time, and "Draw on this frame"; the shapes of the frame shown are drawn over the video
-(keyframes solid, a track's interpolated shapes dashed, occluded ones faint), paused and playing.
+(keyframes solid, a track's interpolated shapes dashed, occluded ones faint), paused and playing;
+under it a timeline: one row per track, its visible frames as bars and its keyframes as marks;
+a click goes to that frame and picks the track, [ and ] step through its keyframes.
 
 A gr.HTML widget (assets/video_player.js) whose value is a dict:
 
@@ -29,6 +31,17 @@ CSS = """
 .vp-stage { position: relative; line-height: 0; }
 .vp-root video { width: 100%; max-height: 52vh; background: #000; border-radius: 6px; }
 .vp-overlay { position: absolute; left: 0; top: 0; pointer-events: none; }
+.vp-timeline { display: flex; flex-direction: column; gap: 3px; max-height: 160px; overflow-y: auto; }
+.vp-tl-row { display: flex; align-items: center; gap: 8px; font-size: 12px; }
+.vp-tl-name { width: 10em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.vp-tl-bar { position: relative; flex: 1; height: 14px; background: var(--background-fill-secondary);
+  border-radius: 3px; cursor: pointer; }
+.vp-tl-run { position: absolute; top: 3px; height: 8px; opacity: 0.55; border-radius: 2px; }
+.vp-tl-key { position: absolute; top: 1px; width: 3px; height: 12px; margin-left: -1px; background: #111;
+  border-radius: 1px; }
+.vp-tl-cursor { position: absolute; top: 0; width: 1px; height: 14px; background: var(--color-accent); }
+.vp-tl-picked .vp-tl-name { font-weight: 600; }
+.vp-tl-picked .vp-tl-bar { outline: 2px solid var(--color-accent); }
 .vp-bar { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; font-size: 14px; }
 .vp-bar button { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 3px 10px; cursor: pointer;
   background: var(--block-background-fill); color: inherit; }

@@ -323,6 +323,22 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     player.locator(".vp-seekbar").fill("27")
     expect(player).to_have_attribute("data-overlay-frame", "27")
     assert overlay_state(page)["overlay"] == []  # nothing drawn while outside
+
+    # the timeline: a row for b1 with its keyframes; a click picks the track and goes there; ] and [ step keyframes
+    row = player.locator(".vp-tl-row[data-track='b1']")
+    (b1,) = overlay_state(page)["tracks"]
+    expect(row.locator(".vp-tl-key")).to_have_count(len(b1["keys"]))
+    assert 20 in b1["keys"] and 30 in b1["keys"] and 25 not in b1["keys"]
+    bar = row.locator(".vp-tl-bar").bounding_box()
+    row.locator(".vp-tl-bar").click(position={"x": bar["width"] * 27.5 / 250, "y": bar["height"] / 2})
+    expect(player).to_have_attribute("data-frame", "27")
+    assert overlay_state(page)["pickedTrack"] == "b1"
+    player.locator("video").hover()
+    page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("]")
+    expect(player).to_have_attribute("data-frame", "30")
+    page.keyboard.press("[")
+    expect(player).to_have_attribute("data-frame", "20")
     assert not page_errors, page_errors
 
     cli_server.stop()
