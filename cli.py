@@ -209,7 +209,7 @@ def run_command(args) -> int:
                              label_set=parse_labels_argument(args.labels), description=args.description,
                              instructions=instructions, actor="cli")
             st = job_stats(store, job.id)
-            refused = source_refusals(store, job.id)
+            refused = source_refusals(store, job.id, actor="cli")
             _print(args, {"id": job.id, "name": job.name, "type": job.type, "samples": st.total,
                           "labels": job.label_set.names(), "refused": refused},
                    f"created job {job.name!r} ({job.type}) with {st.total} samples and "

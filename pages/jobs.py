@@ -103,7 +103,7 @@ class JobsHandlers(PageHandlers):
             job = create_job(store, name, type_id, dataset_id=existing, **kwargs)
         elif mode in ("Local folder", "S3 prefix"):
             job = create_job(store, name, type_id, source=folder if mode == "Local folder" else s3, **kwargs)
-            refused = source_refusals(store, job.id)
+            refused = source_refusals(store, job.id, actor=actor)
             if refused:
                 gr.Warning(f"{len(refused)} files refused: " + "; ".join(esc(e) for e in refused[:3])
                            + (" …" if len(refused) > 3 else ""))

@@ -182,8 +182,9 @@ def create_job(store: Store, name: str | None, type_id: str, *, dataset_id: int 
     return get_job(store, job_id)
 
 
-def source_refusals(store: Store, job_id: int) -> list[str]:
+def source_refusals(store: Store, job_id: int, actor: str | None = None) -> list[str]:
     """The files the scan of a job's source refused when it was made, each with its reason."""
+    require_job(store, actor, job_id, "read")
     row = store.db.fetchone("SELECT errors FROM imports WHERE job_id = ? AND mode = 'synchronize' ORDER BY id LIMIT 1",
                             [job_id])
     return json.loads(row[0]) if row and row[0] else []

@@ -16,7 +16,7 @@ from store.labelset import Label, LabelSet
 from store.samples import SampleQuery, query_samples
 from store.tracks import frames_with_interpolation, interpolate_tracks, track_ranges
 from store.types import get_type
-from tests.test_video import META, page, rect  # noqa: F401  (page: a fixture)
+from tests.test_video import META, page, rect, round_trips  # noqa: F401  (page: a fixture)
 
 VL = get_type("video_labeling")
 LABELS = LabelSet(labels=[Label("car", attributes={"color": ["red", "blue"]}), Label("person")])
@@ -200,15 +200,7 @@ def test_manifest_jsonl_and_coco_carry_tracks_and_flags(store, shared_data, tmp_
     sid = samples["bikes.mp4"][0]
     data = {"frames": [f for f in tracked_annotation()["frames"] if f["frame"] <= 50]}
     set_annotation(store, job.id, sid, data)
-    saved = query_samples(store, job.id, SampleQuery(status="labeled")).items[0].annotation
-    for fmt, name in (("manifest", "v.manifest"), ("jsonl", "v.jsonl"), ("coco", "coco/v.json")):
-        out = tmp_path / fmt / name
-        export_job(store, job.id, fmt, out)
-        job2 = create_job(store, f"v2-{fmt}", "video_labeling", label_set=LABELS)
-        rec = import_format(store, job2.id, fmt, str(out))
-        assert rec.labeled == 1, (fmt, rec.errors)
-        got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0]
-        assert got.annotation == saved, fmt
+    round_trips(store, job.id, LABELS, tmp_path)
     from pycocotools.coco import COCO
 
     coco = COCO(str(tmp_path / "coco" / "coco" / "v.json"))

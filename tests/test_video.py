@@ -186,15 +186,7 @@ def test_manifest_jsonl_coco_round_trip(store, shared_data, tmp_path, page):
                        {"frame": 10, "shapes": [rect(110, 60, 310, 160, track="c1"),
                                                 {"type": "polygon", "label": "person", "points": [[1, 1], [9, 1], [5, 8]]}]}]}
     set_annotation(store, job.id, sid, data)
-    saved = query_samples(store, job.id, SampleQuery(status="labeled")).items[0].annotation
-    for fmt, name in (("manifest", "v.manifest"), ("jsonl", "v.jsonl"), ("coco", "coco/v.json")):
-        out = tmp_path / fmt / name
-        export_job(store, job.id, fmt, out)
-        job2 = create_job(store, f"v-{fmt}", "video_labeling", label_set=LABELS)
-        rec = import_format(store, job2.id, fmt, str(out))
-        assert rec.labeled == 1, (fmt, rec.errors)
-        got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0]
-        assert got.annotation == saved, fmt
+    round_trips(store, job.id, LABELS, tmp_path)
     line = json.loads((tmp_path / "manifest" / "v.manifest").read_text().splitlines()[0])
     assert [a["property"]["@modelarts:time_in_video"] for a in line["annotation"]] == ["0.000", "0.400"]
     coco = json.loads((tmp_path / "coco" / "coco" / "v.json").read_text())
@@ -203,6 +195,22 @@ def test_manifest_jsonl_coco_round_trip(store, shared_data, tmp_path, page):
     assert all((tmp_path / "coco" / "coco" / n).is_file() for n in names)
     mid = [a for a in coco["annotations"] if a["image_id"] == 6]
     assert mid == [{**mid[0], "bbox": [60, 35, 150, 75]}] and mid[0]["labelport_interpolated"]
+
+
+def round_trips(store, job_id: int, labels: LabelSet, tmp_path, formats=("manifest", "jsonl", "coco")) -> dict:
+    """Export the job's one labeled video in each format and import it into a new job: the same
+    annotation comes back. Returns the saved annotation."""
+    saved = query_samples(store, job_id, SampleQuery(status="labeled")).items[0].annotation
+    names = {"manifest": "v.manifest", "jsonl": "v.jsonl", "coco": "coco/v.json"}
+    for fmt in formats:
+        out = tmp_path / fmt / names[fmt]
+        export_job(store, job_id, fmt, out)
+        job2 = create_job(store, f"v-{fmt}-{job_id}", "video_labeling", label_set=labels)
+        rec = import_format(store, job2.id, fmt, str(out))
+        assert rec.labeled == 1, (fmt, rec.errors)
+        got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0]
+        assert got.annotation == saved, fmt
+    return saved
 
 
 def test_4k_video_frames_are_downscaled_and_shapes_stay_in_original_pixels(store, page):

@@ -589,7 +589,7 @@ class VideoPage(LabelingView):
             yield gr.skip()
             return
         while True:
-            run = get_run(self.store, run_id)
+            run = get_run(self.store, run_id, actor=acting_user())
             if not run.running:
                 return  # on_track_done tells the outcome, with the refreshed page
             yield f"Tracking… frame {run.done} of {run.total}" if run.total else "Tracking…"
@@ -600,7 +600,7 @@ class VideoPage(LabelingView):
         the run's outcome in the status line, in one answer."""
         if run_id is None:
             return skips(len(self.outputs)) + [gr.skip(), gr.skip()]
-        run = get_run(self.store, run_id)
+        run = get_run(self.store, run_id, actor=acting_user())
         return (list(self.on_refresh(job_id, tab_v, page, list_v, player_v, value, fs, n))
                 + [None, esc(run.message or run.status)])
 

@@ -31,6 +31,22 @@ BOX = [[100, 60], [300, 200]]
 BOX2 = [[200, 80], [400, 240]]  # ten frames later, same track: halfway is [[150, 70], [350, 220]]
 
 
+def clip_job(server, tmp_path: Path, color: str | None = None) -> Path:
+    """A video job 'clips' (label bike) made with the CLI on a copy of the clip; its folder."""
+    if not (VIDEO / CLIP).is_file():
+        pytest.skip(f"shared data {VIDEO / CLIP} is absent: the video flow labels one of its clips")
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(VIDEO / CLIP, folder / CLIP)
+    (folder / CLIP).chmod(0o644)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": [{"name": "bike", **({"color": color} if color else {})}]}),
+                      encoding="utf-8")
+    server.cli("create-job", "--name", "clips", "--type", "video_labeling", "--dataset", str(folder),
+               "--labels", str(labels))
+    return folder
+
+
 def overlay_state(page: Page) -> dict:
     return page.evaluate("() => document.querySelector('#vid-player .vp-root').__videoPlayer.state()")
 
@@ -40,17 +56,8 @@ def player_frame(page: Page) -> int:
 
 
 def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tmp_path):
-    if not (VIDEO / CLIP).is_file():
-        pytest.skip(f"shared data {VIDEO / CLIP} is absent: the video flow labels one of its clips")
     page = cli_page
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    shutil.copy(VIDEO / CLIP, folder / CLIP)
-    (folder / CLIP).chmod(0o644)
-    labels = tmp_path / "labels.json"
-    labels.write_text(json.dumps({"labels": [{"name": "bike", "color": "#ff8800"}]}), encoding="utf-8")
-    cli_server.cli("create-job", "--name", "clips", "--type", "video_labeling", "--dataset", str(folder),
-                   "--labels", str(labels))
+    clip_job(cli_server, tmp_path, color="#ff8800")
     cli_server.start()
 
     page.goto(cli_server.url)
@@ -215,17 +222,8 @@ FRAME_DIFF_JS = """async ([sid, frames]) => {
 def test_player_shows_the_frame_the_server_extracts(cli_server, cli_page: Page, page_errors, tmp_path):
     """The <video> paused on frame N (a frame step or a jump) shows the image of
     /media/{id}/frame?index=N: closer to it than to frames N - 1 and N + 1."""
-    if not (VIDEO / CLIP).is_file():
-        pytest.skip(f"shared data {VIDEO / CLIP} is absent")
     page = cli_page
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    shutil.copy(VIDEO / CLIP, folder / CLIP)
-    (folder / CLIP).chmod(0o644)
-    labels = tmp_path / "labels.json"
-    labels.write_text(json.dumps({"labels": [{"name": "bike"}]}), encoding="utf-8")
-    cli_server.cli("create-job", "--name", "clips", "--type", "video_labeling", "--dataset", str(folder),
-                   "--labels", str(labels))
+    clip_job(cli_server, tmp_path)
     cli_server.start()
     page.goto(cli_server.url)
     page.locator("#job-label").click()
@@ -246,17 +244,8 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     with a reason; selected, the status line follows the run and says what it added; keyframes
     appear between 10 and 20 only, the ones on 20 and 30 are as they were; marked outside on frame
     25, the track is not drawn from there to its keyframe on 30."""
-    if not (VIDEO / CLIP).is_file():
-        pytest.skip(f"shared data {VIDEO / CLIP} is absent")
     page = cli_page
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    shutil.copy(VIDEO / CLIP, folder / CLIP)
-    (folder / CLIP).chmod(0o644)
-    labels = tmp_path / "labels.json"
-    labels.write_text(json.dumps({"labels": [{"name": "bike"}]}), encoding="utf-8")
-    cli_server.cli("create-job", "--name", "clips", "--type", "video_labeling", "--dataset", str(folder),
-                   "--labels", str(labels))
+    folder = clip_job(cli_server, tmp_path)
     rows = tmp_path / "tracks.jsonl"
     b = lambda pts: {"type": "rectangle", "label": "bike", "points": pts, "track": "b1"}  # noqa: E731
     rows.write_text(json.dumps({"source": str(folder / CLIP), "frames": [
