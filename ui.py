@@ -184,7 +184,9 @@ def build_ui(store: Store) -> gr.Blocks:
 
         jobs_page.label_btn.click(open_labeling, [jobs_page.job], place_outputs)
         jobs_page.stats_btn.click(open_stats, [jobs_page.job], place_outputs)
-        demo.load(land, None, [user_md, role_style, jobs_page.table, jobs_page.job] + place_outputs)
+        demo.load(land, None, [user_md, role_style, jobs_page.table, jobs_page.job, jobs_page.default_job]
+                  + place_outputs).then(None, [jobs_page.job, jobs_page.default_job], [jobs_page.job],
+                                        js=jobs.KEEP_PICK_JS)
         teams_tab.select(teams_page.load, [teams_page.outputs[1]], teams_page.outputs)
         team_job_tab.select(team_job_page.load, [jobs_page.job], team_job_page.outputs)
         acceptance_tab.select(acceptance_page.load, [jobs_page.job], acceptance_page.outputs)

@@ -29,6 +29,7 @@ class JobsPage:
     label_btn: gr.Button
     stats_btn: gr.Button
     refresh: callable
+    default_job: gr.Number  # hidden: the job the picker shows on a fresh page (ui.land, KEEP_PICK_JS)
 
 
 def visible_jobs(ctx: AppContext, actor: str | None, type_id: str | None = None, search: str | None = None):
@@ -170,8 +171,19 @@ class JobsHandlers(PageHandlers):
         return frame, picker, f"Deleted job **{_md(name)}**.", False
 
     def on_page_load(self, request: gr.Request, picked=None):
-        """A fresh job list for every visitor: the jobs they may see (`picked`: a deep link's job)."""
-        return self.refresh(picked=picked, actor=self.ctx.actor(request))
+        """A fresh job list for every visitor: the jobs they may see, and the job the picker should
+        show (`picked`: a deep link's job; else the first). Without a link the picker's value is
+        not sent: a job the user picked before this answer stays picked (KEEP_PICK_JS fills an
+        empty picker with the default), so Label does not open another job than the one shown."""
+        actor = self.ctx.actor(request)
+        choices = _choices(self.ctx, actor)
+        default = kept_or_first(choices, picked)
+        picker = gr.Dropdown(choices=choices, value=default) if picked is not None else gr.Dropdown(choices=choices)
+        return jobs_frame(self.ctx, "", "", actor), picker, default
+
+
+# after the page's load event: an empty job picker takes the default the load sent; a picked one stays
+KEEP_PICK_JS = "(picked, dflt) => (picked === null || picked === undefined || picked === '') ? dflt : picked"
 
 
 def create_form(ctx: AppContext) -> SimpleNamespace:
@@ -237,12 +249,13 @@ def build(ctx: AppContext) -> JobsPage:
     table = gr.Dataframe(jobs_frame(ctx), interactive=False, wrap=True, elem_id="job-table",
                          label="Jobs (click a row to pick it)")
     with gr.Row():
-        job = gr.Dropdown(label="Job", choices=_choices(ctx), value=_first(ctx), elem_id="job-picker", scale=3)
+        job = gr.Dropdown(label="Job", choices=_choices(ctx), value=None, elem_id="job-picker", scale=3)
         label_btn = gr.Button("Label", variant="primary", elem_id="job-label", scale=1)
         stats_btn = gr.Button("Task statistics", elem_id="job-stats", scale=1)
     c = create_form(ctx)
     f = change_forms()
     status = gr.Markdown(elem_id="jobs-status")
+    default_job = gr.Number(value=None, visible=False, precision=0, elem_id="job-default")
 
     # wiring ---------------------------------------------------------------------------------
     h = JobsHandlers(ctx)
@@ -259,16 +272,11 @@ def build(ctx: AppContext) -> JobsPage:
     f.save_btn.click(h.on_save, [job] + f.modify, listed + [status])
     f.copy_btn.click(h.on_copy, [job, f.k_name, f.k_desc], listed + [status, f.k_name])
     f.delete_btn.click(h.on_delete, [job, f.d_confirm], listed + [status, f.d_confirm])
-    return JobsPage(table, job, label_btn, stats_btn, h.on_page_load)
+    return JobsPage(table, job, label_btn, stats_btn, h.on_page_load, default_job)
 
 
 def _choices(ctx: AppContext, actor: str | None = None):
     return [(f"{j.name}  ·  {REGISTRY[j.type].title}", j.id) for j in visible_jobs(ctx, actor)]
-
-
-def _first(ctx: AppContext):
-    choices = _choices(ctx)
-    return choices[0][1] if choices else None
 
 
 def _dataset_choices(ctx: AppContext, actor: str | None = None):

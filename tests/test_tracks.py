@@ -313,7 +313,8 @@ def test_mot_export_lists_every_visible_frame_of_each_box_track(store, shared_da
     ini.read(seq / "seqinfo.ini")
     assert dict(ini["Sequence"]) == {"name": "bikes", "imdir": "img1", "framerate": "25", "seqlength": "250",
                                      "imwidth": "640", "imheight": "272", "imext": ".jpg",
-                                     "labelport_source": str(shared_data / "video" / "bikes.mp4")}
+                                     "labelport_source": str(shared_data / "video" / "bikes.mp4"),
+                                     "labelport_tracks": '{"1": "b1"}'}
 
 
 def test_mot_round_trip_keeps_what_mot_can_hold_and_reads_a_plain_sequence(store, shared_data, tmp_path, page):  # noqa: F811
@@ -333,7 +334,7 @@ def test_mot_round_trip_keeps_what_mot_can_hold_and_reads_a_plain_sequence(store
     # every frame's boxes are the same (MOT lists them all); track 1 is b1, visible 10..49
     assert {f: [s["points"] for s in ss] for f, ss in frames_with_interpolation(got).items()} == \
         {f: [s["points"] for s in ss] for f, ss in frames_with_interpolation(saved).items()}
-    assert track_ranges(got) == {"1": [(10, 49)]}
+    assert track_ranges(got) == {"b1": [(10, 49)]}  # our track ids come back
     assert [f for f, ss in frames_with_interpolation(got).items() if any(s.get("occluded") for s in ss)] == \
         list(range(40, 50))
 

@@ -11,7 +11,8 @@ Frames are numbered from 1 (our frame 0 is MOT's frame 1); `id` is a track's num
 the order tracks first appear; a box without a track gets a number of its own); every frame a
 track is visible on has its line, interpolated frames included (store/tracks.py), outside ones
 not; conf is 1 (the box counts), visibility 1.0, or 0.5 when the box is occluded. Only
-rectangles are written (MOT boxes). seqinfo.ini also names the video (labelport_source).
+rectangles are written (MOT boxes). seqinfo.ini also names the video (labelport_source) and each
+number's own track id (labelport_tracks, JSON).
 
 Import: a sequence folder (or a folder of them, or a gt.txt): the video is seqinfo.ini's
 labelport_source, else `<name>.mp4` in the sequence folder or beside it; class names from
@@ -22,6 +23,7 @@ visibility under 1 is occluded. A track of one frame is a box of its own.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -38,8 +40,10 @@ def _num(v: float) -> str:
     return f"{float(v):.2f}".rstrip("0").rstrip(".")
 
 
-def mot_lines(annotation: dict | None, classes: dict[str, int]) -> tuple[list[str], int]:
-    """(gt.txt lines sorted by frame then id, shapes left out as not boxes)."""
+def mot_lines(annotation: dict | None, classes: dict[str, int],
+              names: dict[int, str] | None = None) -> tuple[list[str], int]:
+    """(gt.txt lines sorted by frame then id, shapes left out as not boxes); `names` gets each
+    numbered track's own id."""
     ids: dict[str, int] = {}
     lines: list[tuple[int, int, str]] = []
     skipped = 0
@@ -56,6 +60,8 @@ def mot_lines(annotation: dict | None, classes: dict[str, int]) -> tuple[list[st
                 tid = count
                 if s.get("track"):
                     ids[s["track"]] = tid
+                    if names is not None:
+                        names[tid] = s["track"]
             (x1, y1), (x2, y2) = s["points"]
             x, y, w, h = min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1)
             cls = classes.setdefault(s["label"], len(classes) + 1)
@@ -72,7 +78,8 @@ def write_mot(store: Store, job, out: Path) -> int:
     used: set[str] = set()
     n = 0
     for s in iter_job_samples(store, job.id, labeled_only=True):
-        lines, _skipped = mot_lines(s.annotation, classes)
+        names: dict[int, str] = {}
+        lines, _skipped = mot_lines(s.annotation, classes, names)
         if not lines:
             continue
         stem = Path(s.name).stem or f"video_{s.id}"
@@ -87,7 +94,9 @@ def write_mot(store: Store, job, out: Path) -> int:
             "[Sequence]\n"
             f"name={stem}\nimDir=img1\nframeRate={_num(m.get('fps') or 0)}\nseqLength={int(m.get('frame_count') or 0)}\n"
             f"imWidth={int(m.get('width') or 0)}\nimHeight={int(m.get('height') or 0)}\nimExt=.jpg\n"
-            f"labelport_source={store.locations.public_uri(s.uri)}\n", encoding="utf-8")
+            f"labelport_source={store.locations.public_uri(s.uri)}\n"
+            f"labelport_tracks={json.dumps({str(k): v for k, v in names.items()}, ensure_ascii=False)}\n",
+            encoding="utf-8")
         n += 1
     for seq in out.iterdir():  # the classes of the whole job, the same numbers in every sequence
         (seq / "gt" / "labels.txt").write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
@@ -148,6 +157,11 @@ def _read_sequence(store: Store, files: dict[str, str], seq: str) -> tuple[str |
     if video is None:
         return None, [], [], [f"{pre or 'the folder'}: no video for sequence {name!r} (seqinfo.ini labelport_source, "
                               f"or {name}.mp4 in or beside the sequence folder)"]
+    try:  # our export: each number's own track id
+        track_names = json.loads(info.get("labelport_tracks") or "{}")
+        track_names = track_names if isinstance(track_names, dict) else {}
+    except ValueError:
+        track_names = {}
     names = []
     if f"{pre}gt/labels.txt" in files:
         names = [x.strip() for x in store.locations.read(files[f"{pre}gt/labels.txt"]).decode("utf-8", "replace")
@@ -187,7 +201,7 @@ def _read_sequence(store: Store, files: dict[str, str], seq: str) -> tuple[str |
             shape = {"type": "rectangle", "label": classes[tid],
                      "points": [[round(x1, 2), round(y1, 2)], [round(x2, 2), round(y2, 2)]]}
             if not one:
-                shape["track"] = str(tid)
+                shape["track"] = str(track_names.get(str(tid)) or tid)
             if occluded:
                 shape["occluded"] = True
             if outside:
