@@ -1,6 +1,8 @@
 """My Creations: the job list (F1.3) with create, modify, copy and delete (F1.1, F1.4, F1.5)."""
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -29,7 +31,7 @@ class JobsPage:
     label_btn: gr.Button
     stats_btn: gr.Button
     refresh: callable
-    default_job: gr.Number  # hidden: the job the picker shows on a fresh page (ui.land, KEEP_PICK_JS)
+    default_job: gr.Textbox  # hidden: the jobs listed and the default pick, as JSON (ui.land, KEEP_PICK_JS)
 
 
 def visible_jobs(ctx: AppContext, actor: str | None, type_id: str | None = None, search: str | None = None):
@@ -179,11 +181,14 @@ class JobsHandlers(PageHandlers):
         choices = _choices(self.ctx, actor)
         default = kept_or_first(choices, picked)
         picker = gr.Dropdown(choices=choices, value=default) if picked is not None else gr.Dropdown(choices=choices)
-        return jobs_frame(self.ctx, "", "", actor), picker, default
+        listed = json.dumps({"default": default, "ids": [v for _, v in choices]})
+        return jobs_frame(self.ctx, "", "", actor), picker, listed
 
 
-# after the page's load event: an empty job picker takes the default the load sent; a picked one stays
-KEEP_PICK_JS = "(picked, dflt) => (picked === null || picked === undefined || picked === '') ? dflt : picked"
+# after the page's load event: the job picker keeps a job that is still listed (one the user picked
+# before the load answered, or the page's own), else takes the default the load sent
+KEEP_PICK_JS = ("(picked, listed) => { const d = JSON.parse(listed || '{}');"
+                " return (d.ids || []).includes(picked) ? picked : (d.default ?? null); }")
 
 
 def create_form(ctx: AppContext) -> SimpleNamespace:
@@ -249,13 +254,13 @@ def build(ctx: AppContext) -> JobsPage:
     table = gr.Dataframe(jobs_frame(ctx), interactive=False, wrap=True, elem_id="job-table",
                          label="Jobs (click a row to pick it)")
     with gr.Row():
-        job = gr.Dropdown(label="Job", choices=_choices(ctx), value=None, elem_id="job-picker", scale=3)
+        job = gr.Dropdown(label="Job", choices=_choices(ctx), value=_first(ctx), elem_id="job-picker", scale=3)
         label_btn = gr.Button("Label", variant="primary", elem_id="job-label", scale=1)
         stats_btn = gr.Button("Task statistics", elem_id="job-stats", scale=1)
     c = create_form(ctx)
     f = change_forms()
     status = gr.Markdown(elem_id="jobs-status")
-    default_job = gr.Number(value=None, visible=False, precision=0, elem_id="job-default")
+    default_job = gr.Textbox(value="", visible=False, elem_id="job-default")
 
     # wiring ---------------------------------------------------------------------------------
     h = JobsHandlers(ctx)
@@ -277,6 +282,11 @@ def build(ctx: AppContext) -> JobsPage:
 
 def _choices(ctx: AppContext, actor: str | None = None):
     return [(f"{j.name}  ·  {REGISTRY[j.type].title}", j.id) for j in visible_jobs(ctx, actor)]
+
+
+def _first(ctx: AppContext):
+    choices = _choices(ctx)
+    return choices[0][1] if choices else None
 
 
 def _dataset_choices(ctx: AppContext, actor: str | None = None):
