@@ -95,7 +95,9 @@ def plan(annotation: dict, frame: int, track: str, n: int, frame_count: int) -> 
         raise ValidationError("automatic tracking follows boxes (rectangles); this track is "
                               f"{box['type'].replace('_', ' ')}s")
     later = [f for f, _s in keyframes(annotation).get(track, []) if f > frame]
-    stop = min(frame + n, (later[0] - 1) if later else frame + n, frame_count - 1)
+    stop = min(frame + n, frame_count - 1)
+    if later:  # up to the track's next keyframe, never over it
+        stop = min(stop, later[0] - 1)
     if stop <= frame:
         raise ValidationError(f"nothing to track: the track's next keyframe is frame {frame + 1}"
                               if later else "nothing to track: this is the video's last frame")

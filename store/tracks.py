@@ -18,6 +18,8 @@ the store's validation (store/types/video_labeling.py), the exports and the page
 """
 from __future__ import annotations
 
+from .errors import ValidationError
+
 Keyframe = tuple[int, dict]  # (frame, shape)
 
 
@@ -128,6 +130,47 @@ def frames_with_interpolation(annotation: dict | None) -> dict[int, list[dict]]:
     return dict(sorted(out.items()))
 
 
+def edit_track(annotation: dict | None, frame: int, track: str, action: str) -> tuple[dict, str]:
+    """The annotation after an edit of one track on `frame`, and what to tell the user:
+    "outside" marks the object gone from this frame (until the track's next keyframe), "occluded"
+    toggles the flag on this frame's keyframe (made from the interpolated shape when there is
+    none), "delete" removes every keyframe of the track."""
+    if action not in ("outside", "occluded", "delete"):
+        raise ValidationError(f"unknown track edit {action!r}: outside, occluded or delete")
+    frames = sorted(({**f, "shapes": [dict(x) for x in f.get("shapes") or []]}
+                     for f in (annotation or {}).get("frames") or []), key=lambda f: int(f["frame"]))
+    if track not in keyframes(annotation):
+        raise ValidationError(f"pick a track of this video first ({track!r} is none of them)" if track
+                              else "pick a track of this video first")
+    if action == "delete":
+        n = sum(1 for f in frames for x in f["shapes"] if x.get("track") == track)
+        for f in frames:
+            f["shapes"] = [x for x in f["shapes"] if x.get("track") != track]
+        return {"frames": frames}, f"Deleted track {track} ({n} keyframe{'s' if n != 1 else ''})"
+    entry = next((f for f in frames if f["frame"] == frame), None)
+    key = next((x for x in (entry or {}).get("shapes", []) if x.get("track") == track), None)
+    if key is None:
+        ghost = next((x for x in interpolate_tracks(annotation).get(frame, []) if x["track"] == track), None)
+        if ghost is None:
+            raise ValidationError(f"track {track} is not on frame {frame}: go to a frame where it is shown")
+        key = {k: v for k, v in ghost.items() if k not in ("interpolated", "id")}
+        if entry is None:
+            entry = {"frame": frame, "shapes": []}
+            frames.append(entry)
+        entry["shapes"].append(key)
+    if action == "outside":
+        if key.get("outside"):
+            key.pop("outside")
+            return {"frames": frames}, f"Track {track} is in view again on frame {frame}"
+        key["outside"] = True
+        return {"frames": frames}, f"Track {track} is outside from frame {frame} (until its next keyframe)"
+    if key.get("occluded"):
+        key.pop("occluded")
+        return {"frames": frames}, f"Track {track} is no longer occluded from frame {frame}"
+    key["occluded"] = True
+    return {"frames": frames}, f"Track {track} is occluded from frame {frame} (until its next keyframe)"
+
+
 def track_ranges(annotation: dict | None) -> dict[str, list[tuple[int, int]]]:
     """{track: [(first, last), ...]}: the frame ranges where each track is visible."""
     out: dict[str, list[tuple[int, int]]] = {}
@@ -148,5 +191,5 @@ def track_ranges(annotation: dict | None) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-__all__ = ["Keyframe", "frames_with_interpolation", "interpolate_tracks", "keyframes", "redundant_outside", "thin",
-           "track_ranges"]
+__all__ = ["Keyframe", "edit_track", "frames_with_interpolation", "interpolate_tracks", "keyframes", "redundant_outside",
+           "thin", "track_ranges"]

@@ -258,30 +258,31 @@ def test_track_edits_on_a_frame_outside_occluded_and_delete():
     keyframe there from the interpolated box and hides the object until the next keyframe;
     occluded toggles; delete takes every keyframe of the track; a track not on the frame, or
     none picked, is refused with a reason."""
-    from pages.common import UserError
-    from pages.labeling.video import edit_track, track_table
+    from pages.labeling.video import track_table
+    from store.tracks import edit_track
 
     ann = validate([{"frame": 0, "shapes": [rect(0, 0, 10, 10, track="c")]},
                     {"frame": 10, "shapes": [rect(100, 0, 110, 10, track="c"), rect(1, 1, 5, 5, "person")]}])
-    frames, msg = edit_track(ann, 5, "c", "outside")
-    after = validate(frames)
+    ann2, msg = edit_track(ann, 5, "c", "outside")
+    after = validate(ann2["frames"])
     assert "outside from frame 5" in msg
     assert sorted(frames_with_interpolation(after)) == [0, 1, 2, 3, 4, 10]
     assert [(f, s["points"]) for f, s in keyframes_of(after, "c")] == [
         (0, [[0, 0], [10, 10]]), (5, [[50, 0], [60, 10]]), (10, [[100, 0], [110, 10]])]
-    frames, msg = edit_track(after, 5, "c", "outside")  # again: back in view
-    assert "in view again" in msg and sorted(frames_with_interpolation(validate(frames))) == list(range(11))
-    frames, msg = edit_track(ann, 3, "c", "occluded")
-    assert frames_with_interpolation(validate(frames))[7][0]["occluded"]
-    table = track_table(validate(frames))
+    ann2, msg = edit_track(after, 5, "c", "outside")  # again: back in view
+    assert "in view again" in msg and sorted(frames_with_interpolation(validate(ann2["frames"]))) == list(range(11))
+    ann2, msg = edit_track(ann, 3, "c", "occluded")
+    assert frames_with_interpolation(validate(ann2["frames"]))[7][0]["occluded"]
+    table = track_table(validate(ann2["frames"]))
     assert table.to_dict("records") == [{"Track": "c", "Label": "car", "Shape": "rectangle", "Visible frames": "0–10",
                                          "Keyframes": 3, "Interpolated": 8, "Occluded on": "3", "Outside at": ""}]
-    frames, msg = edit_track(ann, 0, "c", "delete")
-    assert msg == "Deleted track c (2 keyframes)" and [len(f["shapes"]) for f in frames] == [0, 1]
-    with pytest.raises(UserError, match="pick a track"):
+    ann2, msg = edit_track(ann, 0, "c", "delete")
+    assert msg == "Deleted track c (2 keyframes)" and [len(f["shapes"]) for f in ann2["frames"]] == [0, 1]
+    with pytest.raises(ValidationError, match="pick a track"):
         edit_track(ann, 3, "", "outside")
-    with pytest.raises(UserError, match="not on frame 20"):
+    with pytest.raises(ValidationError, match="not on frame 20"):
         edit_track(ann, 20, "c", "occluded")
+    assert [s.get("outside") for f in ann["frames"] for s in f["shapes"]] == [None, None, None]  # ann untouched
 
 
 def keyframes_of(ann, track):

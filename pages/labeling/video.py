@@ -12,11 +12,10 @@ Description and Add data / Export come from the labeling view (base.py).
 Annotation: {"frames": [{"frame": int, "time": float, "shapes": [shape (+ "track": str)]}]}."""
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 import pandas as pd
-
-import re
-import time
 
 from autolabel.runner import start_run_in_background
 from autolabel.tracking import DEFAULT_FRAMES as DEFAULT_TRACK_FRAMES, MAX_FRAMES as MAX_TRACK_FRAMES
@@ -27,7 +26,7 @@ from store.annotations import clear_annotation, set_annotation
 from store.errors import StoreError
 from store.runs import get_run, request_cancel
 from store.samples import get_sample
-from store.tracks import interpolate_tracks, keyframes, track_ranges
+from store.tracks import edit_track, interpolate_tracks, keyframes, track_ranges
 from store.types import REGISTRY
 
 from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, user_errors
@@ -139,9 +138,7 @@ def frame_text(fs, s=None) -> str:
 
 
 # -- the canvas on one frame: its keyframes, and its tracks' interpolated shapes (issue 16) -----------
-INTERPOLATED_ID = re.compile(r"^(.+)@(\d+)$")  # the canvas id of a track's interpolated shape: "<track>@<frame>"
-
-
+# (an interpolated shape's canvas id is "<track>@<frame>", as store/tracks.py names it)
 def canvas_shapes(annotation, frame: int) -> list[dict]:
     """What the canvas shows on a frame: the stored shapes (but a track's outside keyframe: the
     object is not there) and the interpolated shapes of the tracks without a keyframe there, which
@@ -237,43 +234,6 @@ def on_pick_track(df: pd.DataFrame, evt: gr.SelectData):
         return gr.skip()
 
 
-def edit_track(annotation, frame: int, track: str, action: str) -> tuple[list[dict], str]:
-    """The video's frames after an edit of one track on `frame` (issue 16), and what to tell:
-    "outside" marks the object gone from this frame (until the track's next keyframe), "occluded"
-    toggles the flag on this frame's keyframe (made from the interpolated shape when there is
-    none), "delete" removes every keyframe of the track."""
-    frames = [{**f, "shapes": list(f.get("shapes") or [])} for f in frames_of(annotation)]
-    if track not in keyframes(annotation or {}):
-        raise UserError("pick a track of this video first (the Tracks table or the Track list)")
-    if action == "delete":
-        n = sum(1 for f in frames for x in f["shapes"] if x.get("track") == track)
-        for f in frames:
-            f["shapes"] = [x for x in f["shapes"] if x.get("track") != track]
-        return frames, f"Deleted track {track} ({n} keyframe{'s' if n != 1 else ''})"
-    entry = next((f for f in frames if f["frame"] == frame), None)
-    key = next((x for x in (entry or {}).get("shapes", []) if x.get("track") == track), None)
-    if key is None:
-        ghost = next((x for x in interpolate_tracks(annotation or {}).get(frame, []) if x["track"] == track), None)
-        if ghost is None:
-            raise UserError(f"track {track} is not on frame {frame}: go to a frame where it is shown")
-        key = {k: v for k, v in ghost.items() if k not in ("interpolated", "id")}
-        if entry is None:
-            entry = {"frame": frame, "shapes": []}
-            frames.append(entry)
-        entry["shapes"].append(key)
-    if action == "outside":
-        if key.get("outside"):
-            key.pop("outside")
-            return frames, f"Track {track} is in view again on frame {frame}"
-        key["outside"] = True
-        return frames, f"Track {track} is outside from frame {frame} (until its next keyframe)"
-    if key.get("occluded"):
-        key.pop("occluded")
-        return frames, f"Track {track} is no longer occluded from frame {frame}"
-    key["occluded"] = True
-    return frames, f"Track {track} is occluded from frame {frame} (until its next keyframe)"
-
-
 class TrackEdit:
     """Outside from this frame / occluded on this frame / delete the track, on the video page."""
 
@@ -290,11 +250,8 @@ class TrackEdit:
         if self.action != "delete" and not fs:
             raise UserError("open the frame first (Draw on this frame, or Jump to a time point)")
         sample = get_sample(self.page.store, job_id, int(sid), actor=acting_user())
-        frames, msg = edit_track(sample.annotation, fs["frame"] if fs else -1, str(track or ""), self.action)
-        fps = meta_of(sample)["fps"]
-        for f in frames:
-            f.setdefault("time", round(f["frame"] / fps, 6))
-        self.page.write_frames(job_id, sid, frames)
+        annotation, msg = edit_track(sample.annotation, fs["frame"] if fs else -1, str(track or ""), self.action)
+        self.page.write_frames(job_id, sid, annotation["frames"])  # the store derives each frame's time
         gr.Info(msg)
         return self.page.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"] if fs else None, nonce_v=n,
                               previous=value, picked_track=None if self.action == "delete" else track)

@@ -207,6 +207,13 @@ def _shape_of(el: ET.Element, label: str) -> dict:
     return shape
 
 
+def _z_order(el: ET.Element) -> int:
+    try:
+        return int(el.get("z_order") or 0)
+    except ValueError:
+        return 0
+
+
 def _frame(el: ET.Element) -> int:
     raw = el.get("frame")
     if raw is None or not raw.strip().isdigit():
@@ -234,21 +241,19 @@ def parse_cvat_video(data: bytes, where: str) -> tuple[str | None, list[dict], l
     for n, track in enumerate(root.iter("track"), start=1):
         label = (track.get("label") or "").strip()
         tid = track.get("labelport_track")
-        shapes_el = sorted((e for e in track if e.tag in ELEMENTS), key=lambda e: int(e.get("frame") or 0)
-                           if (e.get("frame") or "").isdigit() else 0)
         try:
             if not label:
                 raise ValidationError("no label")
+            shapes_el = sorted(((_frame(e), e) for e in track if e.tag in ELEMENTS), key=lambda fe: fe[0])
             kept: list[tuple[int, dict, int]] = []  # (frame, shape, z)
-            for k, e in enumerate(shapes_el):
-                key = e.get("keyframe", "1") == "1"
+            for k, (f, e) in enumerate(shapes_el):
                 last = k == len(shapes_el) - 1
-                if not key and not (last and e.get("outside") != "1"):
-                    continue
+                if e.get("keyframe", "1") != "1" and not (last and e.get("outside") != "1"):
+                    continue  # follows from the keyframes (the last shape of a track that runs on stays)
                 shape = _shape_of(e, label)
                 if e.get("outside") == "1":
                     shape["outside"] = True
-                kept.append((_frame(e), shape, int(e.get("z_order") or 0) if (e.get("z_order") or "0").lstrip("-").isdigit() else 0))
+                kept.append((f, shape, _z_order(e)))
         except ValidationError as e:
             problems.append(f"{where}: track {track.get('id', n)}: {e}")
             continue
@@ -256,7 +261,7 @@ def parse_cvat_video(data: bytes, where: str) -> tuple[str | None, list[dict], l
         if not visible:
             continue
         if tid is None:  # a CVAT file: CVAT's track id, and one-frame tracks are plain shapes
-            tid = "" if len({f for f, _s, _z in visible}) == 1 and len(visible) == 1 else str(track.get("id", n))
+            tid = "" if len(visible) == 1 else str(track.get("id", n))
         if tid:
             for _f, shape, _z in kept:
                 shape["track"] = tid

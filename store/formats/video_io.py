@@ -351,8 +351,8 @@ def read_video_coco(store: Store, path: str) -> tuple[list[ImportItem], list[str
             continue
         images[img.get("id")] = (uri, v["frame"], v.get("time"))
         videos.setdefault(uri, {"rel": _rel(v["source"]), "frames": {}, "outside": []})
-        for kept in v["outside"] if isinstance(v.get("outside"), list) else []:  # a keyframe, or a track id
-            if isinstance(kept, dict) and isinstance(kept.get("track"), str) or isinstance(kept, str) and kept:
+        for kept in v["outside"] if isinstance(v.get("outside"), list) else []:  # outside keyframes, as written
+            if isinstance(kept, dict) and isinstance(kept.get("track"), str):
                 videos[uri]["outside"].append((v["frame"], kept, v.get("time")))
     col = ShapeCollector("object_detection")
     for n, ann in enumerate(data.get("annotations", []), start=1):
@@ -376,20 +376,12 @@ def read_video_coco(store: Store, path: str) -> tuple[list[ImportItem], list[str
                 entry["time"] = t
             entry["shapes"].append(shape)
     problems.extend(col.problems)
-    for v in videos.values():  # an outside keyframe: the track's label and last place before it
+    for v in videos.values():  # outside keyframes (the store checks them as any shape)
         for frame, kept, t in v["outside"]:
-            if isinstance(kept, dict):
-                shape = {**kept, "outside": True}
-            else:
-                before = [s for f in sorted(v["frames"]) if f < frame for s in v["frames"][f]["shapes"]
-                          if s.get("track") == kept and not s.get("outside")]
-                if not before:
-                    continue
-                shape = {k: x for k, x in before[-1].items() if k not in ("occluded", "id")} | {"outside": True}
             entry = v["frames"].setdefault(frame, {"frame": frame, "shapes": []})
             if isinstance(t, (int, float)):
                 entry["time"] = t
-            entry["shapes"].append(shape)
+            entry["shapes"].append({**kept, "outside": True})
     items = [_item(uri, v["rel"], [v["frames"][f] for f in sorted(v["frames"])]) for uri, v in videos.items()]
     return items, problems
 
