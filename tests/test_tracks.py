@@ -361,3 +361,27 @@ def get_sample_annotation(store, job_id, sid):
     from store.samples import get_sample
 
     return get_sample(store, job_id, sid).annotation
+
+
+def test_tracks_files_naming_server_files_register_nothing(store, tmp_path):
+    """A hostile CVAT or MOT file whose video is a server file (/etc/passwd, the app's DuckDB
+    file, a path climbing out): nothing is registered, each is refused with a reason."""
+    db = str(next(store.settings.data_dir.glob("*.duckdb")))
+    job = create_job(store, "hostile", "video_labeling", label_set=LabelSet(labels=[Label("car")]))
+    for source in ("/etc/passwd", db, "../../../../../../etc/passwd"):
+        xml = tmp_path / "cvat.xml"
+        xml.write_text(f'<annotations><meta><source>{source}</source></meta><track id="0" label="car">'
+                       '<box frame="0" keyframe="1" outside="0" occluded="0" xtl="1" ytl="1" xbr="5" ybr="5"/>'
+                       '</track></annotations>', encoding="utf-8")
+        seq = tmp_path / "mot" / "s"
+        (seq / "gt").mkdir(parents=True, exist_ok=True)
+        (seq / "gt" / "gt.txt").write_text("1,1,1,1,4,4,1,1,1\n", encoding="utf-8")
+        (seq / "seqinfo.ini").write_text(f"[Sequence]\nname=s\nlabelport_source={source}\n", encoding="utf-8")
+        for fmt, path in (("cvat", xml), ("mot", tmp_path / "mot")):
+            try:
+                rec = import_format(store, job.id, fmt, str(path))
+            except ValidationError as e:  # refused as a whole
+                assert "passwd" in str(e) or "duckdb" in str(e) or "refused" in str(e), (fmt, source, e)
+                continue
+            assert rec.imported == 0 and rec.errors, (fmt, source, rec)
+    assert store.db.scalar("SELECT count(*) FROM samples") == 0
