@@ -86,7 +86,7 @@ function render() {
   list.textContent = '';
   for (const it of V.items) {
     const play = el('button', { type: 'button', class: 'al-play', 'data-testid': 'al-play', title: 'play this file', 'aria-label': `play ${it.name}`,
-      text: playingId === it.id && !audio.paused ? '⏸' : '▶' });
+      text: playingId === it.id && !audio.paused ? '❚❚' : '▶' });
     const chips = el('span', { class: 'al-chips' });
     for (const lab of it.labels || []) {
       const chip = el('span', { class: 'al-chip', 'data-label': lab.name }, el('span', { text: lab.name }));

@@ -738,6 +738,7 @@ function finishMeasure() {
   window.__shapeCanvasLastRenderAt = performance.now();
   root.setAttribute('data-render-ms', ms.toFixed(1));
   root.setAttribute('data-rendered-sample', String(V.sample_id));
+  root.setAttribute('data-rendered-image', String(V.image || ''));
 }
 
 // -- editing ----------------------------------------------------------------------------------

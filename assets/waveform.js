@@ -476,7 +476,7 @@ function tick() {
   drawCanvas();
   if (!audio.paused) raf = requestAnimationFrame(tick);
 }
-audio.addEventListener('play', () => { playBtn.textContent = '⏸ Pause'; if (!raf) raf = requestAnimationFrame(tick); });
+audio.addEventListener('play', () => { playBtn.textContent = '❚❚ Pause'; if (!raf) raf = requestAnimationFrame(tick); });
 audio.addEventListener('pause', () => { playBtn.textContent = '▶ Play'; drawCanvas(); });
 audio.addEventListener('seeked', () => drawCanvas());
 audio.addEventListener('error', () => { if (audio.getAttribute('src')) showMessage('The audio could not be played in this browser', 'error'); });

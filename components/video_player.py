@@ -9,13 +9,25 @@ A gr.HTML widget (assets/video_player.js) whose value is a dict:
 
     {"sample_id": int | None, "src": "/media/12/file", "fps": float, "frame_count": int,
      "duration": float, "seek": {"frame": int, "nonce": int} | None,   # set by Python: go there, paused
-     "draw": {"frame": int, "time": float} | None}                    # set by the widget
+     "overlay": {frame: [shape]}, "size": [width, height],              # what is drawn over the video
+     "editing": int | None,     # the frame open on the page's shape canvas
+     "canvas": "vid-canvas", "track_box": "vid-track",  # element ids of the canvas and the track id box
+     "picked": str | None,      # a track to pick on the timeline (set by Python, or by the widget)
+     "draw": {"frame": int, "time": float} | None,                       # set by the widget
+     "edit": {"action": str, "track": str, "frame": int, "to": int | None} | None}  # set by the widget
 
-     "overlay": {frame: [shape]}, "size": [width, height]}              # what is drawn over the video
+While the video is paused on the ``editing`` frame the shape canvas takes the video's place (one
+picture: draw, select, move and resize where the frame is seen; the canvas shows the frame the
+server decoded, the exact frame stored); playing, stepping or seeking shows the video with its
+overlay again, and is refused while the canvas holds unsaved shapes; pausing on another frame
+opens it for editing ("draw").
 
 Frames are numbered from 0; the frame shown at time t is ``round(t * fps)`` and frame N starts at
 ``N / fps`` (the stored time point). "Draw on this frame" (or the key Enter on the widget) pauses,
-sets ``draw`` to the paused frame and fires ``draw``.
+sets ``draw`` to the paused frame and fires ``draw``. On the timeline a keyframe mark dragged to
+another frame, or right-clicked (and confirmed), sets ``edit`` ("move_keyframe" with ``to``,
+"delete_keyframe") and fires ``trackedit``; so do the keys o (outside) and c (occluded) on the picked
+track; a click on a row picks its track and fires ``trackpick``; n puts a new track id in the track box.
 """
 from __future__ import annotations
 
@@ -37,8 +49,9 @@ CSS = """
 .vp-tl-bar { position: relative; flex: 1; height: 14px; background: var(--background-fill-secondary);
   border-radius: 3px; cursor: pointer; }
 .vp-tl-run { position: absolute; top: 3px; height: 8px; opacity: 0.55; border-radius: 2px; }
-.vp-tl-key { position: absolute; top: 1px; width: 3px; height: 12px; margin-left: -1px; background: #111;
-  border-radius: 1px; }
+.vp-tl-key { position: absolute; top: 0; width: 5px; height: 14px; margin-left: -2px; background: #111;
+  border-radius: 1px; cursor: ew-resize; touch-action: none; }
+.vp-tl-key.vp-tl-dragging { background: var(--color-accent); }
 .vp-tl-cursor { position: absolute; top: 0; width: 1px; height: 14px; background: var(--color-accent); }
 .vp-tl-picked .vp-tl-name { font-weight: 600; }
 .vp-tl-picked .vp-tl-bar { outline: 2px solid var(--color-accent); }
@@ -55,8 +68,11 @@ CSS = """
 
 
 def player_value(sample_id=None, fps=0.0, frame_count=0, duration=0.0, seek_frame: int | None = None,
-                 nonce: int = 0, overlay: dict | None = None, size: tuple[int, int] | None = None) -> dict:
-    return {"sample_id": int(sample_id) if sample_id is not None else None,
+                 nonce: int = 0, overlay: dict | None = None, size: tuple[int, int] | None = None,
+                 editing: int | None = None, canvas: str = "", track_box: str = "", picked: str | None = None) -> dict:
+    return {"editing": int(editing) if editing is not None else None, "canvas": canvas, "track_box": track_box,
+            "picked": picked, "edit": None,
+            "sample_id": int(sample_id) if sample_id is not None else None,
             "src": f"/media/{int(sample_id)}/file" if sample_id is not None else "",
             "fps": float(fps or 0), "frame_count": int(frame_count or 0), "duration": float(duration or 0),
             "seek": {"frame": int(seek_frame), "nonce": int(nonce)} if seek_frame is not None else None,
@@ -98,9 +114,30 @@ def draw_request(value) -> tuple[int, float] | None:
         return None
 
 
+def edit_request(value) -> dict | None:
+    """A timeline edit or a key on a track: {"action", "track", "frame", "to"} checked for types
+    (the store checks the rest), or None."""
+    e = value.get("edit") if isinstance(value, dict) else None
+    if not isinstance(e, dict):
+        return None
+    action, track, frame, to = e.get("action"), e.get("track"), e.get("frame"), e.get("to")
+    if not isinstance(action, str) or not isinstance(track, str) or not track:
+        return None
+    if isinstance(frame, bool) or not isinstance(frame, int) or (to is not None and (isinstance(to, bool)
+                                                                                      or not isinstance(to, int))):
+        return None
+    return {"action": action[:40], "track": track[:200], "frame": frame, "to": to}
+
+
+def picked_track(value) -> str | None:
+    p = value.get("picked") if isinstance(value, dict) else None
+    return p[:200] if isinstance(p, str) and p else None
+
+
 def video_player(elem_id: str = "video-player", **kwargs) -> gr.HTML:
     js = (ASSETS / "video_player.js").read_text(encoding="utf-8")
-    if "'draw'" not in js:
-        raise ValueError("assets/video_player.js must trigger 'draw'")
+    for event in ("draw", "trackedit", "trackpick"):
+        if f"'{event}'" not in js:
+            raise ValueError(f"assets/video_player.js must trigger '{event}'")
     return gr.HTML(value=player_value(), html_template=TEMPLATE, css_template=CSS, js_on_load=js,
                    elem_id=elem_id, apply_default_css=False, **kwargs)

@@ -130,13 +130,20 @@ def frames_with_interpolation(annotation: dict | None) -> dict[int, list[dict]]:
     return dict(sorted(out.items()))
 
 
-def edit_track(annotation: dict | None, frame: int, track: str, action: str) -> tuple[dict, str]:
+EDITS = ("outside", "occluded", "delete", "delete_keyframe", "move_keyframe")
+
+
+def edit_track(annotation: dict | None, frame: int, track: str, action: str,
+               to: int | None = None) -> tuple[dict, str]:
     """The annotation after an edit of one track on `frame`, and what to tell the user:
     "outside" marks the object gone from this frame (until the track's next keyframe), "occluded"
     toggles the flag on this frame's keyframe (made from the interpolated shape when there is
-    none), "delete" removes every keyframe of the track."""
-    if action not in ("outside", "occluded", "delete"):
-        raise ValidationError(f"unknown track edit {action!r}: outside, occluded or delete")
+    none), "delete" removes every keyframe of the track, "delete_keyframe" its keyframe on
+    `frame` (the frames around it are interpolated again), "move_keyframe" moves that keyframe
+    to frame `to` (never onto another keyframe of the track, never past the track's neighbours:
+    the order of its keyframes stays)."""
+    if action not in EDITS:
+        raise ValidationError(f"unknown track edit {action!r}: {', '.join(EDITS)}")
     frames = sorted(({**f, "shapes": [dict(x) for x in f.get("shapes") or []]}
                      for f in (annotation or {}).get("frames") or []), key=lambda f: int(f["frame"]))
     if track not in keyframes(annotation):
@@ -147,6 +154,8 @@ def edit_track(annotation: dict | None, frame: int, track: str, action: str) -> 
         for f in frames:
             f["shapes"] = [x for x in f["shapes"] if x.get("track") != track]
         return {"frames": frames}, f"Deleted track {track} ({n} keyframe{'s' if n != 1 else ''})"
+    if action in ("delete_keyframe", "move_keyframe"):
+        return _edit_keyframe(frames, frame, track, action, to)
     entry = next((f for f in frames if f["frame"] == frame), None)
     key = next((x for x in (entry or {}).get("shapes", []) if x.get("track") == track), None)
     if key is None:
@@ -171,6 +180,38 @@ def edit_track(annotation: dict | None, frame: int, track: str, action: str) -> 
     return {"frames": frames}, f"Track {track} is occluded from frame {frame} (until its next keyframe)"
 
 
+def _edit_keyframe(frames: list[dict], frame: int, track: str, action: str, to: int | None) -> tuple[dict, str]:
+    entry = next((f for f in frames if f["frame"] == frame), None)
+    key = next((x for x in (entry or {}).get("shapes", []) if x.get("track") == track), None)
+    if key is None:
+        raise ValidationError(f"track {track} has no keyframe on frame {frame} (interpolated frames follow "
+                              "from the keyframes around them)")
+    if action == "move_keyframe" and to == frame:
+        return {"frames": frames}, f"The keyframe of track {track} stays on frame {frame}"
+    entry["shapes"].remove(key)
+    if action == "delete_keyframe":
+        left = sum(1 for f in frames for x in f["shapes"] if x.get("track") == track)
+        tail = f" ({left} keyframe{'s' if left != 1 else ''} left)" if left else ": the track is gone"
+        return {"frames": [f for f in frames if f["shapes"]]}, f"Deleted the keyframe of track {track} on frame {frame}{tail}"
+    if not isinstance(to, int) or isinstance(to, bool) or to < 0:
+        raise ValidationError("say the frame to move the keyframe to (a frame number, 0 or more)")
+    others = sorted(f["frame"] for f in frames for x in f["shapes"] if x.get("track") == track)
+    before = [f for f in others if f < frame]
+    after = [f for f in others if f > frame]
+    if (before and to <= before[-1]) or (after and to >= after[0]):
+        lo = before[-1] + 1 if before else 0
+        hi = f"frame {after[0] - 1}" if after else "the end"
+        raise ValidationError(f"a keyframe of track {track} moves between its neighbours: frame {lo} to {hi}")
+    target = next((f for f in frames if f["frame"] == to), None)
+    if target is None:
+        target = {"frame": to, "shapes": []}
+        frames.append(target)
+    target.pop("time", None)  # the store derives it from the frame
+    target["shapes"].append(key)
+    frames = sorted((f for f in frames if f["shapes"]), key=lambda f: f["frame"])
+    return {"frames": frames}, f"Moved the keyframe of track {track} from frame {frame} to frame {to}"
+
+
 def track_ranges(annotation: dict | None) -> dict[str, list[tuple[int, int]]]:
     """{track: [(first, last), ...]}: the frame ranges where each track is visible."""
     out: dict[str, list[tuple[int, int]]] = {}
@@ -191,5 +232,5 @@ def track_ranges(annotation: dict | None) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-__all__ = ["Keyframe", "edit_track", "frames_with_interpolation", "interpolate_tracks", "keyframes", "redundant_outside",
+__all__ = ["EDITS", "Keyframe", "edit_track", "frames_with_interpolation", "interpolate_tracks", "keyframes", "redundant_outside",
            "thin", "track_ranges"]

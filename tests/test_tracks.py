@@ -285,6 +285,38 @@ def test_track_edits_on_a_frame_outside_occluded_and_delete():
     assert [s.get("outside") for f in ann["frames"] for s in f["shapes"]] == [None, None, None]  # ann untouched
 
 
+def test_keyframes_are_deleted_and_moved_between_their_neighbours():
+    from store.tracks import edit_track
+
+    ann = validate([{"frame": 0, "shapes": [rect(0, 0, 10, 10, track="c")]},
+                    {"frame": 10, "shapes": [rect(50, 0, 60, 10, track="c"), rect(1, 1, 5, 5, "person")]},
+                    {"frame": 20, "shapes": [rect(100, 0, 110, 10, track="c")]}])
+    moved, msg = edit_track(ann, 10, "c", "move_keyframe", to=15)
+    after = validate(moved["frames"])
+    assert msg == "Moved the keyframe of track c from frame 10 to frame 15"
+    assert [f for f, _ in keyframes_of(after, "c")] == [0, 15, 20]
+    assert [f["frame"] for f in after["frames"]] == [0, 10, 15, 20]  # frame 10 keeps its other shape
+    assert sum(interpolate_tracks(after)[5][0]["points"], []) == pytest.approx([50 / 3, 0, 10 + 50 / 3, 10], abs=0.01)
+    for to in (0, 20, 25, -1):
+        with pytest.raises(ValidationError, match="between its neighbours|a frame number"):
+            edit_track(ann, 10, "c", "move_keyframe", to=to)
+    same, msg = edit_track(ann, 10, "c", "move_keyframe", to=10)
+    assert "stays on frame 10" in msg and validate(same["frames"]) == ann
+    gone, msg = edit_track(ann, 10, "c", "delete_keyframe")
+    assert msg == "Deleted the keyframe of track c on frame 10 (2 keyframes left)"
+    after = validate(gone["frames"])
+    assert [f for f, _ in keyframes_of(after, "c")] == [0, 20] and interpolate_tracks(after)[10][0]["points"] == [
+        [50, 0], [60, 10]]
+    with pytest.raises(ValidationError, match="no keyframe on frame 5"):
+        edit_track(ann, 5, "c", "delete_keyframe")
+    one = validate([{"frame": 3, "shapes": [rect(0, 0, 10, 10, track="solo")]}])
+    gone, msg = edit_track(one, 3, "solo", "delete_keyframe")
+    assert msg.endswith("the track is gone") and gone == {"frames": []}
+    moved, _ = edit_track(one, 3, "solo", "move_keyframe", to=40)  # a lone keyframe goes anywhere
+    assert [f["frame"] for f in validate(moved["frames"])["frames"]] == [40]
+    assert [f["frame"] for f in ann["frames"]] == [0, 10, 20]  # ann untouched
+
+
 def keyframes_of(ann, track):
     from store.tracks import keyframes
 

@@ -1,13 +1,16 @@
-"""The video labeling page (SPEC F3.11, F3.12).
+"""The video labeling page (SPEC F3.11, F3.12; issue 16).
 
-The videos of the view on the left (paged, tabs with counts); on the right the video player
-(play, pause, one frame back / forward with , and ., "Draw on this frame"), below it the shape
-canvas showing that exact frame (``/media/{id}/frame?index=N``) with its shapes (the detection
-tools); Save (Ctrl+S) writes the frame's shapes into the video's annotation with the frame index
-and its time; a track id box gives shapes a track (two keyframes of one object are interpolated by
-``store.video.interpolate_tracks``, shown read-only in the Label List); the Label List grouped by
-time point with jump-to, delete one label, delete all labels of a time point. Labeling
-Description and Add data / Export come from the labeling view (base.py).
+The videos of the view on the left (paged, tabs with counts); on the right one picture: the video
+player (play, pause, one frame back / forward with , and ., the shapes of each frame drawn over
+it) and, while paused on a frame, the shape canvas in its place showing that exact frame
+(``/media/{id}/frame?index=N``) with its shapes and the tracks' interpolated ones (the detection
+tools: draw, select, move, resize); Save (Ctrl+S) writes the frame's shapes into the video's
+annotation; a track id box gives shapes a track (keyframes of one object, interpolated between by
+``store.tracks``); under the player a timeline of the tracks (drag a keyframe to move it,
+right-click to delete it); the Tracks table (outside, occluded, delete a track or a keyframe);
+the Label List by time point with jump-to, delete one label, delete all labels of a time point.
+Label management, Labeling Description and Add data / Export come from the labeling view
+(base.py).
 
 Annotation: {"frames": [{"frame": int, "time": float, "shapes": [shape (+ "track": str)]}]}."""
 from __future__ import annotations
@@ -21,7 +24,7 @@ from autolabel.runner import start_run_in_background
 from autolabel.tracking import DEFAULT_FRAMES as DEFAULT_TRACK_FRAMES, MAX_FRAMES as MAX_TRACK_FRAMES
 from components.audio_list import audio_list, list_item, list_value, preview_id
 from components.shape_canvas import action_of, canvas_value, shape_canvas, shapes_of
-from components.video_player import draw_request, overlay_shapes, player_value, video_player
+from components.video_player import draw_request, edit_request, overlay_shapes, picked_track, player_value, video_player
 from store.annotations import clear_annotation, set_annotation
 from store.errors import StoreError
 from store.runs import get_run, request_cancel
@@ -30,7 +33,7 @@ from store.tracks import edit_track, interpolate_tracks, keyframes, track_ranges
 from store.types import REGISTRY
 
 from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, user_errors
-from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, toggle_description, who_labeled
+from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, who_labeled
 from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, open_sample, wire_save
 
 PAGE_SIZE = 20
@@ -234,8 +237,20 @@ def on_pick_track(df: pd.DataFrame, evt: gr.SelectData):
         return gr.skip()
 
 
+def pick_js(player_id: str) -> str:
+    """The Tracks panel's track picked on the timeline too (in the browser)."""
+    return ("(t) => { const r = document.querySelector('#%s .vp-root');"
+            " if (r && r.__videoPlayer) r.__videoPlayer.pick(t); }" % player_id)
+
+
+def on_timeline_pick(player_v):
+    """A track picked on the timeline is the Tracks panel's track too."""
+    return picked_track(player_v) or gr.skip()
+
+
 class TrackEdit:
-    """Outside from this frame / occluded on this frame / delete the track, on the video page."""
+    """Outside from this frame / occluded on this frame / delete its keyframe here / delete the
+    track, on the video page (the Tracks panel's buttons)."""
 
     def __init__(self, page: "VideoPage", action: str):
         self.page, self.action = page, action
@@ -243,24 +258,16 @@ class TrackEdit:
 
     @user_errors
     def __call__(self, job_id, tab_v, page, list_v, player_v, value, fs, track, n):
-        sid = self.page.open_id(list_v, player_v, value)
-        if job_id is None or sid is None:
-            raise UserError("open a video first")
-        refuse_if_unsaved(is_dirty(value), "frame")
         if self.action != "delete" and not fs:
             raise UserError("open the frame first (Draw on this frame, or Jump to a time point)")
-        sample = get_sample(self.page.store, job_id, int(sid), actor=acting_user())
-        annotation, msg = edit_track(sample.annotation, fs["frame"] if fs else -1, str(track or ""), self.action)
-        self.page.write_frames(job_id, sid, annotation["frames"])  # the store derives each frame's time
-        gr.Info(msg)
-        return self.page.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"] if fs else None, nonce_v=n,
-                              previous=value, picked_track=None if self.action == "delete" else track)
+        return self.page.edit_track(job_id, tab_v, page, list_v, player_v, value, fs["frame"] if fs else -1,
+                                    str(track or ""), self.action, None, n)
 
 
 class VideoPage(LabelingView):
     noun = "videos"
-    hint = ("keys: , / . one frame back / forward, k play / pause, 1-6 tools, Ctrl+S save the frame, "
-            "A / D previous / next video")
+    hint = ("keys: , / . one frame back / forward, k play / pause, [ / ] keyframes of the picked track, "
+            "o outside, c occluded, n new track, 1-6 tools, V select, Ctrl+S save the frame, A / D previous / next video")
 
     def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str = "video_labeling"):
         super().__init__(ctx, current_job, type_id, "vid")
@@ -272,6 +279,7 @@ class VideoPage(LabelingView):
             with gr.Column(scale=3):
                 self._build_editor()
                 self._build_label_list()
+                self.build_label_management(add=True)
         self.build_panels()
         self.page_state = gr.State(1)
         self.frame_state = gr.State(None)  # {"frame": N, "time": t} open on the canvas, or None
@@ -281,18 +289,19 @@ class VideoPage(LabelingView):
         self.outputs = [self.header, self.tab, self.records, self.page_info, self.player, self.sample_info,
                         self.frame_info, self.canvas, self.list_table, self.tp_pick, self.label_pick,
                         self.page_state, self.frame_state, self.pending_tracks, self.nonce, self.description,
-                        self.tracks_table, self.track_pick]
+                        self.tracks_table, self.track_pick, self.labels_table, self.lm_label]
         # what keep_unsaved leaves alone: the open video, its frame and its shapes
         self.editor = (self.player, self.sample_info, self.frame_info, self.canvas, self.list_table, self.tp_pick,
                        self.frame_state, self.pending_tracks, self.nonce)
         self._wire()
 
     def _build_editor(self) -> None:
-        self.player = video_player(elem_id=self.eid("player"))
         self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
+        # one picture: the canvas takes the video's place while paused on the frame it shows
+        self.canvas = shape_canvas(elem_id=self.eid("canvas"))
+        self.player = video_player(elem_id=self.eid("player"))
         self.frame_info = gr.Markdown("Pause the video and press **Draw on this frame**.",
                                       elem_id=self.eid("frame-info"))
-        self.canvas = shape_canvas(elem_id=self.eid("canvas"))
         with gr.Row():
             self.save_btn = gr.Button("Save this frame (Ctrl+S)", variant="primary", scale=0, min_width=170,
                                       elem_id=self.eid("save"))
@@ -322,6 +331,8 @@ class VideoPage(LabelingView):
                                              elem_id=self.eid("outside"))
                 self.occluded_btn = gr.Button("Occluded on this frame (toggle)", scale=0, min_width=220,
                                               elem_id=self.eid("occluded"))
+                self.del_key_btn = gr.Button("Delete its keyframe on this frame", scale=0, min_width=220,
+                                             elem_id=self.eid("delete-keyframe"))
                 self.del_track_btn = gr.Button("Delete this track", variant="stop", scale=0, min_width=150,
                                                elem_id=self.eid("delete-track"))
         with gr.Accordion("Label List (by time point)", open=True, elem_id=self.eid("label-list")):
@@ -362,7 +373,12 @@ class VideoPage(LabelingView):
         on_track = opened + [self.frame_state, self.track_pick, n]
         self.outside_btn.click(TrackEdit(self, "outside"), on_track, outputs)
         self.occluded_btn.click(TrackEdit(self, "occluded"), on_track, outputs)
+        self.del_key_btn.click(TrackEdit(self, "delete_keyframe"), on_track, outputs)
         self.del_track_btn.click(TrackEdit(self, "delete"), on_track, outputs)
+        # the timeline: a keyframe dragged or deleted, o / c on the picked track; a row picked
+        self.player.trackedit(self.on_timeline_edit, opened + [n], outputs)
+        self.player.trackpick(on_timeline_pick, [self.player], [self.track_pick])
+        self.track_pick.input(None, [self.track_pick], None, js=pick_js(self.eid("player")))
         # automatic tracking: start a run on the selected box, follow it, then refresh (unsaved shapes stay)
         self.track_fwd_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
             self.on_track_start, [self.current_job, canvas, self.frame_state, self.track_frames],
@@ -371,9 +387,8 @@ class VideoPage(LabelingView):
             self.on_track_done, opened + [self.frame_state, self.track_run, n],
             outputs + [self.track_run, self.track_status])
         self.track_cancel_btn.click(self.on_track_cancel, [self.track_run], [self.track_status])
-        self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
-        for event in self.data.events:  # an import: unsaved shapes on the open frame stay
-            event.success(self.on_refresh, opened + [self.frame_state, n], outputs)
+        # label management, Labeling Description; an import or a run: unsaved shapes on the open frame stay
+        self.wire_shared(self.on_refresh, label_inputs=opened + [self.frame_state, n])
 
     # -- the view ------------------------------------------------------------------------------------
     def frame_canvas(self, job, s, frame: int | None, previous=None, message=None):
@@ -392,7 +407,7 @@ class VideoPage(LabelingView):
                              label=prev.get("label"), message=message)
         return value, {"frame": frame, "time": time}
 
-    def open_video(self, job, sample_id, frame, seek, nonce_v, previous, message):
+    def open_video(self, job, sample_id, frame, seek, nonce_v, previous, message, picked=None):
         """The open video's parts of the view: player, description, frame text, canvas, frame
         state, annotation, frame rate."""
         s = get_sample(self.store, job.id, int(sample_id), actor=acting_user())
@@ -404,7 +419,9 @@ class VideoPage(LabelingView):
         target = seek if seek is not None else (fs["frame"] if fs else 0)
         colors = {lab.name: lab.color for lab in job.label_set.labels}
         pv = player_value(s.id, m["fps"], m["frame_count"], m["duration"], seek_frame=target, nonce=nonce_v,
-                          overlay=overlay_shapes(s.annotation, colors), size=(m["width"], m["height"]))
+                          overlay=overlay_shapes(s.annotation, colors), size=(m["width"], m["height"]),
+                          editing=fs["frame"] if fs else None, canvas=self.eid("canvas"), track_box=self.eid("track"),
+                          picked=picked)
         nkeys = len(frames_of(s.annotation))
         info = (f"**{esc(s.name)}** · {m['width']}×{m['height']} px · {m['fps']:g} fps · {m['frame_count']} frames"
                 f" · {m['duration']:.2f} s · {nkeys} labeled time point{'s' if nkeys != 1 else ''} · {who_labeled(s)}")
@@ -425,7 +442,7 @@ class VideoPage(LabelingView):
         nonce_v = int(nonce_v or 0) + 1
         if open_id is not None:
             pv, info, ftext, value, fs, ann, fps = self.open_video(job, open_id, frame, seek, nonce_v, previous,
-                                                                   message)
+                                                                   message, picked_track)
         else:
             value, fs = self.frame_canvas(job, None, None, previous)
             pv, info, ann, ftext, fps = player_value(), "No video in this view.", None, frame_text(None), None
@@ -436,7 +453,19 @@ class VideoPage(LabelingView):
                 gr.Dropdown(choices=time_point_choices(ann), value=open_frame),
                 gr.Dropdown(choices=label_choices(ann), value=None), p.page, fs, {}, nonce_v, instructions(job),
                 track_table(ann), gr.Dropdown(choices=track_choices(ann), value=picked_track if picked_track in
-                                              track_choices(ann) else None)]
+                                              track_choices(ann) else None),
+                *self.label_management_view(job, c)]
+
+    def label_management_view(self, job, c) -> list:
+        table, names = self.label_frame(job, c)
+        return [table, gr.Dropdown(choices=names, value=None)]
+
+    # -- label management (base.py): refused while the frame holds unsaved shapes ----------------------
+    def unsaved(self, args: tuple) -> bool:
+        return is_dirty(args[5])  # args: opened + [frame state, nonce]: the canvas is the sixth
+
+    def after_label_action(self, args: tuple) -> list:
+        return self.on_discard(*args)
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
         return self.view(job_id, "all", 1, open_id=sample_id, frame="first")
@@ -517,6 +546,35 @@ class VideoPage(LabelingView):
         """After an import: new counts and list; a frame with unsaved shapes keeps them, with its
         video, frame and Label List (an import refreshed through Discard and dropped them)."""
         return self.keep_editor(self.on_discard(job_id, tab_v, page, list_v, player_v, value, fs, n), is_dirty(value))
+
+    # -- track edits (the Tracks panel, the timeline, the keys o and c) -------------------------------
+    def edit_track(self, job_id, tab_v, page, list_v, player_v, value, frame: int, track: str, action: str,
+                   to: int | None, n):
+        """One edit of a track (store.tracks.edit_track), written, and the view on the frame it
+        changed (the frame a keyframe moved to)."""
+        sid = self.open_id(list_v, player_v, value)
+        if job_id is None or sid is None:
+            raise UserError("open a video first")
+        refuse_if_unsaved(is_dirty(value), "frame")
+        sample = get_sample(self.store, job_id, int(sid), actor=acting_user())
+        if to is not None and not 0 <= to < meta_of(sample)["frame_count"]:
+            raise UserError(f"frame {to} is not in this video (0 to {meta_of(sample)['frame_count'] - 1})")
+        annotation, msg = edit_track(sample.annotation, frame, track, action, to=to)
+        self.write_frames(job_id, sid, annotation["frames"])  # the store derives each frame's time
+        gr.Info(msg)
+        shown = to if to is not None else (frame if frame >= 0 else None)
+        return self.view(job_id, tab_v, page, open_id=int(sid), frame=shown, seek=shown, nonce_v=n, previous=value,
+                         picked_track=None if action == "delete" else track)
+
+    @user_errors
+    def on_timeline_edit(self, job_id, tab_v, page, list_v, player_v, value, n):
+        req = edit_request(player_v)
+        if job_id is None or req is None:
+            return skips(len(self.outputs))
+        if req["action"] == "delete":
+            raise UserError("delete a whole track with the Tracks panel's button")
+        return self.edit_track(job_id, tab_v, page, list_v, player_v, value, req["frame"], req["track"],
+                               req["action"], req["to"], n)
 
     # -- automatic tracking (a run of kind "tracking": autolabel/tracking.py) -----------------------
     @user_errors

@@ -51,6 +51,22 @@ def overlay_state(page: Page) -> dict:
     return page.evaluate("() => document.querySelector('#vid-player .vp-root').__videoPlayer.state()")
 
 
+def open_frame(page: Page, cv: Canvas, frame: int, n_shapes: int | None = None) -> None:
+    """The player paused on `frame` and the canvas in its place with that frame (pausing opens it;
+    "Draw on this frame" too, and does nothing more when it is open)."""
+    player = page.locator("#vid-player .vp-root")
+    expect(player).to_have_attribute("data-frame", str(frame))
+    player.locator(".vp-draw").click()
+    expect(player).to_have_attribute("data-editing", "1", timeout=LONG)
+    expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {frame} ", timeout=LONG)
+    page.wait_for_selector(f'{cv.sel}[data-rendered-image$="index={frame}"]', timeout=LONG)
+    cond = "s.dirty === false" + ("" if n_shapes is None else f" && s.shapes.length === {n_shapes}")
+    page.wait_for_function(f"() => {{ const s = document.querySelector('{cv.sel}').__shapeCanvas.state(); return {cond}; }}",
+                           timeout=LONG)
+    expect(page.locator("#vid-player video")).to_be_hidden()  # one picture: the canvas is where the video was
+    expect(page.locator("#vid-canvas")).to_be_visible()
+
+
 def player_frame(page: Page) -> int:
     return int(page.locator("#vid-player .vp-root").get_attribute("data-frame"))
 
@@ -83,7 +99,7 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
         start = 100
 
     # ten frames forward with the key "." (the pointer on the player, the focus on the page)
-    player.locator("video").hover()
+    player.locator(".vp-pos").hover()
     page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
     for _ in range(10):
         page.keyboard.press(".")
@@ -95,10 +111,7 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
 
     # draw on this frame: the canvas opens /media/{id}/frame?index=target
     cv = Canvas(page, "vid-canvas")
-    page.locator(cv.sel).evaluate("r => r.removeAttribute('data-rendered-sample')")
-    player.locator(".vp-draw").click()
-    cv.wait_sample(sample_id, 0)
-    expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {target}")
+    open_frame(page, cv, target, 0)
     page.locator("#vid-track textarea, #vid-track input").first.fill("b1")  # new shapes get track b1
     page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
     cv.show()
@@ -112,14 +125,10 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)")
 
     # ten more frames, a second box of track b1: the frames between show interpolated boxes
-    player.locator("video").hover()
+    player.locator(".vp-pos").hover()
     for _ in range(10):
         page.keyboard.press(".")
-    expect(player).to_have_attribute("data-frame", str(target + 10))
-    page.locator(cv.sel).evaluate("r => r.removeAttribute('data-rendered-sample')")
-    player.locator(".vp-draw").click()
-    cv.wait_sample(sample_id, 0)
-    expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {target + 10}")
+    open_frame(page, cv, target + 10, 0)
     cv.show()
     cv.drag(BOX2[0], BOX2[1])
     cv.key("Control+s")
@@ -131,7 +140,7 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     expect(track_row.get_by_role("gridcell").nth(5)).to_have_text("9")  # interpolated frames between them
 
     # the player draws the frame's shapes over the video: the interpolated box dashed halfway, the keyframe solid
-    player.locator("video").hover()
+    player.locator(".vp-pos").hover()
     page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
     expect(player).to_have_attribute("data-overlay-frame", str(target + 10))
     for _ in range(5):
@@ -171,7 +180,7 @@ def test_pause_step_draw_save_reload(cli_server, cli_page: Page, page_errors, tm
     page.locator("#vid-jump").click()
     expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {target}")
     expect(player).to_have_attribute("data-frame", str(target))
-    cv.wait_sample(sample_id, 1)
+    open_frame(page, cv, target, 1)
     assert close(cv.shapes()[0]["points"], BOX, tol=2.0)
     expect(page.locator("#vid-tracks").get_by_role("row").filter(has_text="b1").get_by_role("gridcell").nth(5)).to_have_text("9")
     assert not page_errors, page_errors
@@ -263,11 +272,7 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
 
     # frame 20, between the keyframes: the canvas holds the track's interpolated box; moved and saved, a keyframe
     player.locator(".vp-seekbar").fill("20")
-    expect(player).to_have_attribute("data-frame", "20")
-    page.locator(cv.sel).evaluate("r => r.removeAttribute('data-rendered-sample')")
-    player.locator(".vp-draw").click()
-    expect(page.locator("#vid-frame-info")).to_contain_text("frame 20", timeout=LONG)
-    cv.wait_sample(sample_id, 1)
+    open_frame(page, cv, 20, 1)
     (ghost,) = cv.shapes()
     cx, cy = (ghost["points"][0][0] + ghost["points"][1][0]) / 2, (ghost["points"][0][1] + ghost["points"][1][1]) / 2
     cv.show()
@@ -282,8 +287,8 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     page.locator("#vid-time-point input").click()
     page.get_by_role("option", name=re.compile(r"^frame 10 ")).click()
     page.locator("#vid-jump").click()
-    expect(page.locator("#vid-frame-info")).to_contain_text("frame 10")
-    cv.wait_sample(sample_id, 1)
+    expect(player).to_have_attribute("data-frame", "10")
+    open_frame(page, cv, 10, 1)
     cv.show()
 
     page.locator("#vid-track-forward").click()  # nothing selected yet
@@ -299,9 +304,7 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
 
     # frame 25: the object leaves the view (outside) until the keyframe on frame 30
     player.locator(".vp-seekbar").fill("25")
-    expect(player).to_have_attribute("data-frame", "25")
-    player.locator(".vp-draw").click()
-    expect(page.locator("#vid-frame-info")).to_contain_text("frame 25", timeout=LONG)
+    open_frame(page, cv, 25)
     page.locator("#vid-tracks").get_by_role("gridcell").filter(has_text="b1").first.click()
     expect(page.locator("#vid-track-pick input")).to_have_value("b1")
     page.locator("#vid-outside").click()
@@ -322,7 +325,7 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     row.locator(".vp-tl-bar").click(position={"x": bar["width"] * 27.5 / 250, "y": bar["height"] / 2})
     expect(player).to_have_attribute("data-frame", "27")
     assert overlay_state(page)["pickedTrack"] == "b1"
-    player.locator("video").hover()
+    player.locator(".vp-pos").hover()
     page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
     page.keyboard.press("]")
     expect(player).to_have_attribute("data-frame", "30")
@@ -347,3 +350,110 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
         assert [x.get("outside") for f in frames if f["frame"] == 25 for x in f["shapes"]] == [True]
         (run,) = list_runs(store, job.id)
         assert run.kind == "tracking" and run.status == "done" and run.labeled == len(keys) - 4
+
+
+def test_edit_on_the_player_timeline_keys_and_labels(cli_server, cli_page: Page, page_errors, tmp_path):
+    """Issue 16's remaining pieces, as a person uses them: the canvas is the picture while paused
+    (the video while playing); leaving a frame with unsaved shapes is refused and they stay; a
+    keyframe dragged on the timeline moves, one right-clicked (confirmed) is deleted; o marks the
+    picked track outside, n gives a new track id; a label renamed in the page's Label management
+    is renamed on every keyframe."""
+    page = cli_page
+    folder = clip_job(cli_server, tmp_path)
+    rows = tmp_path / "tracks.jsonl"
+    b = lambda f, pts: {"frame": f, "shapes": [{"type": "rectangle", "label": "bike", "points": pts,  # noqa: E731
+                                               "track": "7"}]}
+    rows.write_text(json.dumps({"source": str(folder / CLIP), "frames": [
+        b(10, BOX), b(20, BOX2), b(30, [[20, 20], [60, 60]])]}) + "\n", encoding="utf-8")
+    cli_server.cli("import", "--job", "clips", "--format", "jsonl", str(rows))
+    cli_server.start()
+    page.goto(cli_server.url)
+    expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
+    page.locator("#job-label").click()
+    expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    player = page.locator("#vid-player .vp-root")
+    sample_id = int(player.get_attribute("data-sample"))
+    cv = Canvas(page, "vid-canvas")
+    open_frame(page, cv, 10, 1)  # the first labeled time point opens
+
+    # playing shows the video again; paused elsewhere, that frame opens on the canvas by itself
+    player.locator(".vp-play").click()
+    expect(page.locator("#vid-player video")).to_be_visible()
+    expect(page.locator("#vid-canvas")).to_be_hidden()
+    player.locator(".vp-play").click()
+    page.wait_for_function("() => document.querySelector('#vid-player video').paused")
+    player.locator(".vp-seekbar").fill("15")
+    open_frame(page, cv, 15, 1)  # the interpolated box of track 7
+
+    # unsaved shapes: the player does not leave the frame, and the shapes stay
+    cv.show()
+    cv.key("1")
+    cv.drag([400, 100], [500, 200])
+    assert cv.state()["dirty"] is True
+    player.locator(".vp-pos").hover()
+    page.keyboard.press(".")
+    expect(player.locator(".vp-message")).to_contain_text("Frame 15 has unsaved shapes")
+    assert player.get_attribute("data-frame") == "15" and cv.state()["dirty"] is True and len(cv.shapes()) == 2
+    player.locator(".vp-seekbar").fill("40")
+    expect(player).to_have_attribute("data-frame", "15")
+    page.locator("#vid-discard").click()
+    cv.wait_clean(1)
+
+    # the timeline: drag the keyframe of frame 30 to frame 40
+    row = player.locator(".vp-tl-row[data-track='7']")
+    expect(row.locator(".vp-tl-key")).to_have_count(3)
+    bar = row.locator(".vp-tl-bar").bounding_box()
+    x_of = lambda f: bar["x"] + bar["width"] * (f + 0.5) / 250  # noqa: E731
+    y = bar["y"] + bar["height"] / 2
+    page.mouse.move(x_of(30), y)
+    page.mouse.down()
+    for f in (33, 36, 40):
+        page.mouse.move(x_of(f), y)
+    page.mouse.up()
+    expect_toast(page, "Moved the keyframe of track 7 from frame 30 to frame 40")
+    expect(row.locator(".vp-tl-key[data-frame='40']")).to_have_count(1, timeout=LONG)
+    expect(row.locator(".vp-tl-key[data-frame='30']")).to_have_count(0)
+    open_frame(page, cv, 40, 1)
+    assert overlay_state(page)["pickedTrack"] == "7"
+    expect(page.locator("#vid-track-pick input")).to_have_value("7")
+
+    # right-click the keyframe of frame 20, confirm: it is gone, 10 to 40 interpolate again
+    page.once("dialog", lambda d: d.accept())
+    row.locator(".vp-tl-key[data-frame='20']").click(button="right")
+    expect_toast(page, "Deleted the keyframe of track 7 on frame 20 (2 keyframes left)")
+    expect(row.locator(".vp-tl-key")).to_have_count(2, timeout=LONG)
+
+    # o on frame 25: track 7 is outside from there (until its keyframe on 40)
+    player.locator(".vp-seekbar").fill("25")
+    open_frame(page, cv, 25, 1)
+    player.locator(".vp-pos").hover()
+    page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("o")
+    expect_toast(page, "Track 7 is outside from frame 25")
+    expect(page.locator("#vid-tracks").get_by_role("row").filter(has_text="bike").get_by_role("gridcell").nth(7)
+           ).to_have_text("25")
+    # n: a new track id in the track box, for the next shape drawn
+    page.keyboard.press("n")
+    expect(page.locator("#vid-track input, #vid-track textarea").first).to_have_value("8")
+
+    # Label management on the video page: rename bike -> cycle, on every keyframe
+    page.locator("#vid-label-management").click()
+    page.locator("#vid-lm-label input").click()
+    page.get_by_test_id("dropdown-option").filter(has_text="bike").click()
+    page.locator("#vid-lm-new-name textarea, #vid-lm-new-name input").first.fill("cycle")
+    page.locator("#vid-lm-rename").click()
+    expect_toast(page, "Renamed on 1 videos")
+    expect(page.locator("#vid-tracks")).to_contain_text("cycle", timeout=LONG)
+    assert not page_errors, page_errors
+
+    cli_server.stop()
+    from store.jobs import list_jobs
+    from store.samples import get_sample
+
+    with cli_server.open_store() as store:
+        job = list_jobs(store)[0]
+        frames = get_sample(store, job.id, sample_id).annotation["frames"]
+        assert [(f["frame"], [(x["label"], bool(x.get("outside"))) for x in f["shapes"]]) for f in frames] == [
+            (10, [("cycle", False)]), (25, [("cycle", True)]), (40, [("cycle", False)])]
+        assert frames[2]["shapes"][0]["points"] == [[20, 20], [60, 60]]
+        assert frames[2]["time"] == pytest.approx(40 / 25, abs=1e-3)
