@@ -101,7 +101,14 @@ def _register_and_label(store: Store, job, items: list[ImportItem], media: str, 
         if missing:
             from .annotations import add_labels_to_set
 
-            job = add_labels_to_set(store, job.id, [Label(n) for n in missing], actor, cur=cur)
+            defs: dict[str, dict] = {}
+            for it in items:
+                for name, d in (it.label_defs or {}).items():
+                    defs.setdefault(name, d)
+            try:
+                job = add_labels_to_set(store, job.id, [Label(n, **defs.get(n, {})) for n in missing], actor, cur=cur)
+            except ValidationError:  # a definition the type's rules refuse: the names alone
+                job = add_labels_to_set(store, job.id, [Label(n) for n in missing], actor, cur=cur)
         rows = []
         for it in items:
             if it.annotation is None or it.uri not in ok_uris:

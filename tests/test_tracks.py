@@ -142,6 +142,15 @@ def test_cvat_round_trip_is_exact_on_tracks(store, shared_data, tmp_path, page):
     got = query_samples(store, job2.id, SampleQuery(status="labeled")).items[0]
     assert got.annotation == saved, [(a, b) for a, b in zip(got.annotation["frames"], saved["frames"]) if a != b]
     assert sorted(store_names(store, job2.id)) == ["car", "person"]  # the labels the file uses were added
+    from store.jobs import get_job
+
+    # a job with no labels: those of <meta>, with their colors and attributes
+    job3 = create_job(store, "v-cvat-meta", "video_labeling", label_set=LabelSet(labels=[]))
+    (out / "bikes.xml").write_text((out / "bikes.xml").read_text(encoding="utf-8").replace(
+        "<name>person</name>", "<name>person</name><color>#12AB34</color>", 1), encoding="utf-8")
+    assert import_format(store, job3.id, "cvat", str(out)).labeled == 1
+    labels = {lab.name: lab for lab in get_job(store, job3.id).label_set.labels}
+    assert labels["car"].attributes == {"color": ["red", "blue"]} and labels["person"].color == "#12ab34"
 
 
 def store_names(store, job_id):
@@ -417,3 +426,15 @@ def test_tracks_files_naming_server_files_register_nothing(store, tmp_path):
                 continue
             assert rec.imported == 0 and rec.errors, (fmt, source, rec)
     assert store.db.scalar("SELECT count(*) FROM samples") == 0
+
+
+def test_the_label_list_groups_keyframes_by_track_then_shapes_by_frame():
+    from pages.labeling.video import label_list
+
+    ann = validate([{"frame": 5, "shapes": [rect(0, 0, 9, 9, "person"), rect(0, 0, 10, 10, track="late")]},
+                    {"frame": 2, "shapes": [rect(1, 1, 5, 5, track="early")]},
+                    {"frame": 8, "shapes": [rect(1, 1, 6, 6, track="early"), rect(2, 2, 9, 9, "person")]},
+                    {"frame": 9, "shapes": [rect(0, 0, 12, 12, track="late")]}])
+    rows = label_list(ann)[["Frame", "Track", "Kind"]].values.tolist()
+    assert rows == [[2, "early", "keyframe"], [8, "early", "keyframe"], [5, "late", "keyframe"],
+                    [9, "late", "keyframe"], [5, "", "shape"], [8, "", "shape"]]

@@ -63,14 +63,20 @@ def _kind(kind: str, shape: dict) -> str:
 
 
 def label_list(annotation, fps: float | None = None) -> pd.DataFrame:
-    """One row per stored shape (a keyframe of its track, or a shape of its own), by frame; a
-    track's interpolated frames are summed up in the Tracks table (track_table)."""
+    """One row per stored shape, grouped by track (a track's keyframes together, in frame order),
+    then the shapes of no track by frame; a track's interpolated frames are summed up in the
+    Tracks table (track_table)."""
     rows = []
     for f in frames_of(annotation):
         for i, s in enumerate(f.get("shapes") or []):
             rows.append([f["frame"], round(float(f.get("time") or 0), 3), i + 1, s.get("label", ""),
                          str(s.get("type", "")).replace("_", " "), s.get("track") or "",
                          _kind("keyframe" if s.get("track") else "shape", s)])
+    first = {}  # a track's place: its first keyframe
+    for r in rows:
+        if r[5]:
+            first.setdefault(r[5], r[0])
+    rows.sort(key=lambda r: (not r[5], first.get(r[5], r[0]), r[5], r[0], r[2]))
     return pd.DataFrame(rows, columns=LIST_COLUMNS)
 
 
@@ -335,7 +341,7 @@ class VideoPage(LabelingView):
                                              elem_id=self.eid("delete-keyframe"))
                 self.del_track_btn = gr.Button("Delete this track", variant="stop", scale=0, min_width=150,
                                                elem_id=self.eid("delete-track"))
-        with gr.Accordion("Label List (by time point)", open=True, elem_id=self.eid("label-list")):
+        with gr.Accordion("Label List (by track, then time point)", open=True, elem_id=self.eid("label-list")):
             self.list_table = gr.Dataframe(interactive=False, label="Labels", elem_id=self.eid("labels"))
             with gr.Row():
                 self.tp_pick = gr.Dropdown([], label="Time point", scale=3, elem_id=self.eid("time-point"))

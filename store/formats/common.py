@@ -22,6 +22,9 @@ class ImportItem:
     labels: list[str] = field(default_factory=list)  # names the annotation uses (to extend the label set)
     meta: dict | None = None  # what a check already found (image size, mode, format)
     text: str | None = None  # a text record (text types): the sample's text
+    # what the file says of its labels ({name: {"color": "#rrggbb", "attributes": {name: [values]}}}):
+    # a label the set lacks is added with them
+    label_defs: dict[str, dict] | None = None
 
 
 def resolve_reference(ref: str, base: Path | None) -> str:

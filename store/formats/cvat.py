@@ -22,6 +22,7 @@ the track id is labelport_track, else CVAT's track id. Labels come from each tra
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
@@ -221,8 +222,38 @@ def _frame(el: ET.Element) -> int:
     return int(raw)
 
 
-def parse_cvat_video(data: bytes, where: str) -> tuple[str | None, list[dict], list[str], list[str]]:
-    """(the video named in <meta>, frames [{"frame", "shapes"}], label names, problems)."""
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def meta_labels(meta) -> dict[str, dict]:
+    """The labels <meta><task|project><labels> defines: {name: {"color", "attributes"}} (a color
+    only when it is #rrggbb; an attribute's values one per line, as CVAT writes them)."""
+    out: dict[str, dict] = {}
+    if meta is None:
+        return out
+    for lab in list(meta.iterfind("task/labels/label")) + list(meta.iterfind("project/labels/label")):
+        name = (lab.findtext("name") or "").strip()
+        if not name or name in out:
+            continue
+        d: dict = {}
+        color = (lab.findtext("color") or "").strip()
+        if HEX_COLOR.match(color):
+            d["color"] = color.lower()
+        attributes = {}
+        for a in lab.iterfind("attributes/attribute"):
+            an = (a.findtext("name") or "").strip()
+            values = list(dict.fromkeys(v.strip() for v in (a.findtext("values") or "").splitlines() if v.strip()))
+            if an and values and an not in attributes:
+                attributes[an] = values
+        if attributes:
+            d["attributes"] = attributes
+        out[name] = d
+    return out
+
+
+def parse_cvat_video(data: bytes, where: str) -> tuple[str | None, list[dict], list[str], list[str], dict]:
+    """(the video named in <meta>, frames [{"frame", "shapes"}], label names, problems, the
+    labels <meta> defines (meta_labels))."""
     from .voc import parse_xml
 
     root = parse_xml(data, where, MAX_CVAT_BYTES)
@@ -272,7 +303,8 @@ def parse_cvat_video(data: bytes, where: str) -> tuple[str | None, list[dict], l
         for f, shape, z in chosen:
             frames.setdefault(f, []).append((z, shape))
     out = [{"frame": f, "shapes": [s for _z, s in sorted(items, key=lambda t: t[0])]} for f, items in sorted(frames.items())]
-    return source, out, list(dict.fromkeys(names)), problems
+    defs = meta_labels(meta)
+    return source, out, list(dict.fromkeys(names + list(defs))), problems, defs
 
 
 def read_cvat_video(store: Store, path: str) -> tuple[list[ImportItem], list[str]]:
@@ -293,14 +325,15 @@ def read_cvat_video(store: Store, path: str) -> tuple[list[ImportItem], list[str
     items, problems = [], []
     for uri, rel, data in files:
         try:
-            source, frames, names, bad = parse_cvat_video(data if data is not None else store.locations.read(uri), rel)
+            source, frames, names, bad, defs = parse_cvat_video(data if data is not None else store.locations.read(uri), rel)
             problems.extend(bad)
             if source is None:
                 raise ValidationError(f"{rel}: no <source> in <meta>: which video these tracks are on is not said")
             base = Path(parent_uri(uri)) if not uri.startswith("s3://") else None
             video = resolve_reference(source, base) if base is not None or source.startswith("s3://") \
                 else parent_uri(uri) + source
-            items.append(ImportItem(video, source.rsplit("/", 1)[-1], {"frames": frames} if frames else None, names))
+            items.append(ImportItem(video, source.rsplit("/", 1)[-1], {"frames": frames} if frames else None, names,
+                                    label_defs=defs))
         except ValidationError as e:
             problems.append(str(e))
     return items, problems
