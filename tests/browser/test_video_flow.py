@@ -11,11 +11,14 @@ extracts for the same index.
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -23,7 +26,7 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.browser.landing import reload_and_land  # noqa: E402
 from tests.browser.test_shapes_flow import (  # noqa: E402,F401  (fixtures used by name)
-    LONG, Canvas, cli_page, cli_server, close, expect_toast)
+    LONG, Canvas, cli_page, cli_server, close, expect_toast, open_accordion, pick_option)
 
 VIDEO = Path(__file__).resolve().parents[3] / "shared" / "data" / "video"  # /work/shared/data/video
 CLIP = "bikes.mp4"  # 640 x 272, 25 fps, 250 frames
@@ -283,6 +286,7 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     expect_toast(page, "Saved 1 shape on frame 20")
     cv.wait_clean(1)
     expect(page.locator("#vid-labels").get_by_role("row").filter(has_text="keyframe")).to_have_count(3)
+    expect(player.locator(".vp-tl-row[data-track='b1'] .vp-tl-key[data-frame='20']")).to_have_count(1)  # on the timeline
 
     page.locator("#vid-time-point input").click()
     page.get_by_role("option", name=re.compile(r"^frame 10 ")).click()
@@ -444,14 +448,38 @@ def test_edit_on_the_player_timeline_keys_and_labels(cli_server, cli_page: Page,
     page.locator("#vid-lm-rename").click()
     expect_toast(page, "Renamed on 1 videos")
     expect(page.locator("#vid-tracks")).to_contain_text("cycle", timeout=LONG)
+
+    # export CVAT for video from the page; imported into a new job, the same tracks
+    open_accordion(page, "export")
+    pick_option(page, "export-format", "CVAT for video 1.1 XML")
+    page.locator("#export-submit").click()
+    link = page.locator("#export-file a[href*='/file=']")
+    expect(link).to_have_count(1, timeout=LONG)
+    href = link.get_attribute("href")
+    res = httpx.get(href if href.startswith("http") else cli_server.url + href, timeout=30)
+    assert res.status_code == 200
+    cvat = tmp_path / "cvat"
+    cvat.mkdir()
+    if res.content[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(res.content)) as zf:
+            zf.extractall(cvat)
+    else:
+        (cvat / "bikes.xml").write_bytes(res.content)
+    assert sorted(p.name for p in cvat.rglob("*.xml")) == ["bikes.xml"]
     assert not page_errors, page_errors
 
     cli_server.stop()
+    cli_server.cli("create-job", "--name", "clips-again", "--type", "video_labeling", "--dataset", str(folder),
+                   "--labels", "cycle")
+    cli_server.cli("import", "--job", "clips-again", "--format", "cvat", str(cvat))
     from store.jobs import list_jobs
-    from store.samples import get_sample
+    from store.samples import SampleQuery, get_sample, query_samples
 
     with cli_server.open_store() as store:
-        job = list_jobs(store)[0]
+        job = next(j for j in list_jobs(store) if j.name == "clips")
+        again = next(j for j in list_jobs(store) if j.name == "clips-again")
+        (copy,) = query_samples(store, again.id, SampleQuery(status="labeled")).items
+        assert copy.annotation == get_sample(store, job.id, sample_id).annotation
         frames = get_sample(store, job.id, sample_id).annotation["frames"]
         assert [(f["frame"], [(x["label"], bool(x.get("outside"))) for x in f["shapes"]]) for f in frames] == [
             (10, [("cycle", False)]), (25, [("cycle", True)]), (40, [("cycle", False)])]
