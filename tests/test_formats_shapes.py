@@ -119,8 +119,10 @@ def test_export_layouts(store, shared_data, tmp_path):
     assert {i["width"] for i in doc["images"]} == {512} and (tmp_path / "c" / doc["images"][0]["file_name"]).is_file()
     a = doc["annotations"][0]
     assert a["iscrowd"] == 0 and len(a["bbox"]) == 4 and a["area"] > 0 and len(a["segmentation"][0]) >= 6
-    xs, ys = a["segmentation"][0][0::2], a["segmentation"][0][1::2]
-    assert a["bbox"] == [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+    # the source's bbox and area are written back (measured on its masks, not on the polygon's vertices)
+    src = json.loads(cells_json(shared_data).read_text())
+    key = lambda x: (tuple(round(v, 3) for v in x["bbox"]), round(x["area"], 3))  # noqa: E731
+    assert sorted(map(key, doc["annotations"])) == sorted(map(key, src["annotations"]))
     # the same export again over the same file: refused, the file stays (an export never overwrites)
     with pytest.raises(ValidationError, match="never overwrites"):
         export_job(store, job.id, "coco", tmp_path / "c" / "cells.json")
@@ -286,6 +288,28 @@ def test_voc_broken_xml_and_dtd(store, tmp_path):
     assert rec.errors[1] == "b.xml: XML with a DTD or entities is not read (annotation files need neither)"
 
 
+def rle_counts(mask) -> list[int]:
+    """COCO's uncompressed RLE of a mask: run lengths in column-major order, zeros first."""
+    flat = mask.flatten(order="F").tolist()
+    counts, current, run = [], 0, 0
+    for v in flat:
+        if v != current:
+            counts.append(run)
+            current, run = v, 0
+        run += 1
+    counts.append(run)
+    return counts
+
+
+def block_rle(h=30, w=40, box=(2, 2, 8, 8)):
+    import numpy as np
+
+    mask = np.zeros((h, w), dtype=np.uint8)
+    x1, y1, x2, y2 = box
+    mask[y1:y2, x1:x2] = 1
+    return {"counts": rle_counts(mask), "size": [h, w]}
+
+
 def bad_coco(tmp_path, size=(40, 30)):
     for i in range(3):
         write_image(tmp_path / "images" / f"{i}.png", seed=i, size=(40, 30))
@@ -299,8 +323,8 @@ def bad_coco(tmp_path, size=(40, 30)):
                {"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 60, 5, 3, 9]]},        # outside
                {"id": 6, "image_id": 1, "category_id": 9, "bbox": [1, 1, 5, 5]},                         # unknown category
                {"id": 7, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]},                         # good
-               {"id": 8, "image_id": 2, "category_id": 1, "segmentation": {"counts": "abc", "size": [30, 40]},
-                "bbox": [2, 2, 6, 6]},                                                                    # RLE
+               {"id": 8, "image_id": 2, "category_id": 1, "segmentation": block_rle(), "bbox": [2, 2, 6, 6],
+                "area": 36, "iscrowd": 1},                                                                # RLE
            ]}
     (tmp_path / "bad.json").write_text(json.dumps(doc))
     return tmp_path / "bad.json"
@@ -323,15 +347,39 @@ def test_coco_bad_annotations_detection(store, tmp_path):
     got = shapes_by_name(store, job.id)
     assert [s["points"] for s in got["0.png"]] == [[[1, 1], [6, 6]]]
     assert got["1.png"] == []  # its good box (annotation 7) is not saved alone
-    assert [s["type"] for s in got["2.png"]] == ["rectangle"]  # detection: an RLE mask keeps its bbox
+    # an RLE mask is traced into a polygon, which keeps the source's bbox, area and iscrowd
+    (traced,) = got["2.png"]
+    assert traced["type"] == "polygon" and sorted(map(tuple, traced["points"])) == [(2, 2), (2, 7), (7, 2), (7, 7)]
+    assert {k: traced["coco"][k] for k in ("bbox", "area", "iscrowd", "ann")} == {
+        "bbox": [2, 2, 6, 6], "area": 36, "iscrowd": 1, "ann": 8}
+    # and is written back as an RLE that pycocotools decodes to the same mask
+    from pycocotools import mask as mask_utils
+
+    out = tmp_path / "out" / "back.json"
+    export_job(store, job.id, "coco", out)
+    doc = json.loads(out.read_text())
+    (crowd,) = [a for a in doc["annotations"] if a["iscrowd"] == 1]
+    assert crowd["bbox"] == [2, 2, 6, 6] and crowd["area"] == 36 and isinstance(crowd["segmentation"]["counts"], str)
+    src = mask_utils.frPyObjects(block_rle(), 30, 40)
+    back = {"size": crowd["segmentation"]["size"], "counts": crowd["segmentation"]["counts"].encode()}
+    assert mask_utils.iou([back], [src], [0])[0][0] > 0.6  # a 5x5 trace of the 6x6 block's pixel centres
 
 
-def test_coco_rle_and_boxes_refused_for_segmentation(store, tmp_path):
+def test_a_bad_rle_mask_is_refused_with_a_reason(store, tmp_path):
+    path = bad_coco(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["annotations"] = [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25,
+                           "segmentation": {"counts": "abc", "size": [30, 40]}}]
+    path.write_text(json.dumps(doc))
+    rec = import_format(store, new_job(store, "coco", labels=(), type_id=DET).id, "coco", str(path))
+    assert "annotation 1 (image 2, 2.png): the RLE mask cannot be decoded: its counts do not make a 30x40 mask" \
+        in rec.errors
+
+
+def test_coco_rle_traced_and_boxes_refused_for_segmentation(store, tmp_path):
     job = new_job(store, "coco", labels=(), type_id=SEG)
     rec = import_format(store, job.id, "coco", str(bad_coco(tmp_path)))
-    assert rec.labeled == 0
-    assert ("annotation 8 (image 2, 2.png): an RLE segmentation (a mask) cannot be imported: image segmentation "
-            "holds polygons; convert the mask to polygons first") in rec.errors
+    assert rec.labeled == 1 and [s["type"] for s in shapes_by_name(store, job.id)["2.png"]] == ["polygon"]
     assert "annotation 1 (image 0, 0.png): has no polygon segmentation (only a bbox): image segmentation holds " \
            "polygons" in rec.errors
 
@@ -519,3 +567,75 @@ def test_coco_voc_yolo_read_from_s3(s3_store, s3_bucket, tmp_path):
     assert import_format(s3_store, det.id, "yolo", f"s3://{bucket}/y/").labeled == 1
     export_job(s3_store, det.id, "voc", tmp_path / "voc")  # the images are read back from S3
     assert len(list((tmp_path / "voc" / "JPEGImages").iterdir())) == 2
+
+
+def coco_ap(gt_path, dt_doc, iou_type: str) -> float:
+    """pycocotools' COCOeval AP of an export (as detections, score 1) against a ground truth file,
+    images matched by file name."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_path))
+        by_name = {im["file_name"].rsplit("/", 1)[-1]: im["id"] for im in gt.dataset["images"]}
+        cat_ids = {c["name"]: c["id"] for c in gt.dataset["categories"]}
+        names = {im["id"]: im["file_name"].rsplit("/", 1)[-1] for im in dt_doc["images"]}
+        cats = {c["id"]: c["name"] for c in dt_doc["categories"]}
+        dts = [{**a, "image_id": by_name[names[a["image_id"]]], "category_id": cat_ids[cats[a["category_id"]]],
+                "score": 1.0} for a in dt_doc["annotations"]]
+        for a in dts:
+            a.pop("id", None)
+        ev = COCOeval(gt, gt.loadRes(dts), iou_type)
+        ev.params.maxDets = [1, 10, 1000]  # ~125 cells an image: COCO's default stops at 100
+        ev.evaluate()
+        ev.accumulate()
+    precision = ev.eval["precision"][:, :, :, 0, -1]  # IoU 0.5:0.95, every recall, category; all areas, 1000 dets
+    return float(precision[precision > -1].mean())
+
+
+@pytest.mark.parametrize("type_id", [DET, SEG])
+def test_coco_import_export_scores_ap_1_against_the_source(store, shared_data, tmp_path, type_id):
+    """The cells' COCO ground truth, imported and exported again, read by pycocotools as
+    detections: AP 1.0 for boxes and masks (the source's bbox and area are kept, not measured
+    again on the polygon's vertices)."""
+    job = new_job(store, "cells", labels=("cell",), type_id=type_id)
+    import_format(store, job.id, "coco", str(cells_json(shared_data)))
+    out = tmp_path / "out" / "cells.json"
+    export_job(store, job.id, "coco", out)
+    doc = json.loads(out.read_text())
+    assert coco_ap(cells_json(shared_data), doc, "bbox") == pytest.approx(1.0)
+    assert coco_ap(cells_json(shared_data), doc, "segm") == pytest.approx(1.0)
+
+
+def test_coco_rectangles_have_a_mask_and_an_edited_shape_is_measured_again(store, tmp_path):
+    from pycocotools.coco import COCO
+
+    from store.annotations import set_annotation
+
+    write_image(tmp_path / "images" / "a.png", seed=1, size=(40, 30))
+    src = {"images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 30}],
+           "categories": [{"id": 1, "name": "cell"}],
+           "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 8], "area": 80,
+                            "iscrowd": 0, "segmentation": []},
+                           {"id": 6, "image_id": 1, "category_id": 1, "bbox": [20, 10, 10, 10], "area": 61.0,
+                            "iscrowd": 0, "segmentation": [[20, 10, 29, 10, 29, 19, 20, 19, 24, 14]]}]}
+    (tmp_path / "src.json").write_text(json.dumps(src))
+    job = new_job(store, "coco", labels=("cell",), type_id=DET)
+    import_format(store, job.id, "coco", str(tmp_path / "src.json"))
+    out = tmp_path / "o1" / "x.json"
+    export_job(store, job.id, "coco", out)
+    coco = COCO(str(out))
+    rect, poly = coco.dataset["annotations"]
+    assert rect["segmentation"] == [[2, 2, 12, 2, 12, 10, 2, 10]] and coco.annToMask(rect).sum() == 80
+    assert poly["bbox"] == [20, 10, 10, 10] and poly["area"] == 61  # the source's, kept while unedited
+    (s,) = iter_job_samples(store, job.id)
+    shapes = s.annotation["shapes"]
+    shapes[1]["points"] = [[x + 1, y] for x, y in shapes[1]["points"]]  # moved: measured again
+    set_annotation(store, job.id, s.id, {"shapes": shapes})
+    out = tmp_path / "o2" / "x.json"
+    export_job(store, job.id, "coco", out)
+    poly = json.loads(out.read_text())["annotations"][1]
+    assert poly["bbox"] == [21, 10, 9, 9] and poly["area"] == pytest.approx(81 - 4.5 * 5 / 2 * 2 / 2, abs=20)

@@ -3,19 +3,28 @@
 Reading: the JSON file; each image's `file_name` is relative to the JSON's folder, or to an
 `images/` folder beside it (absolute paths and s3:// URLs work too). Categories become labels.
 - object detection: an annotation with a polygon `segmentation` becomes a polygon shape (one per
-  part when it has several), else a rectangle from its `bbox` (an RLE mask keeps its bbox). An
-  annotation written by this exporter with a `labelport_shape` (circle, line, dashed line, point)
-  gets that exact shape back.
-- image segmentation: polygons from `segmentation`; an RLE mask or a bbox-only annotation is
-  refused with a message (this type holds polygons).
+  part when it has several; a single axis-aligned 4-point polygon equal to its bbox is a
+  rectangle), an RLE mask (`iscrowd` 1, compressed or not) is decoded with pycocotools and traced
+  into polygons (OpenCV contours), else a rectangle from its `bbox`. An annotation written by this
+  exporter with a `labelport_shape` (circle, line, dashed line, point) gets that exact shape back.
+- image segmentation: polygons from `segmentation` (RLE masks traced likewise); a bbox-only
+  annotation is refused with a message (this type holds polygons).
+- every shape keeps what the source said of its object: `bbox`, `area`, `iscrowd` and the
+  annotation's id (the shape's "coco" record, store/types/shapes.py), so an export writes the
+  source's numbers back while the shape is unedited (COCOeval against the source: AP 1.0).
 Each refused annotation is reported with its id and image (unknown image or category id, a box of
 negative size, a polygon of fewer than 3 points, a shape outside the image's declared size, ...);
 an image with a refused annotation is imported without labels (see shape_io).
 
 Writing: the JSON at the given path and a copy of each labeled image in `images/` beside it
 (`file_name` = `images/<name>`); images with width/height, categories with ids (the job's labels in
-order, from 1), one annotation per shape with `bbox` [x, y, w, h], `area`, `iscrowd` 0 and:
-- rectangle: `segmentation` [];
+order, from 1), one annotation per shape (per source annotation for the unedited parts of one)
+with `bbox` [x, y, w, h], `area`, `iscrowd` (the source's while unedited, else measured on the
+shape, iscrowd 0) and:
+- rectangle: `segmentation` the box as a polygon [[x1, y1, x2, y1, x2, y2, x1, y2]] (so
+  pycocotools' annToMask works);
+- an unedited crowd region (iscrowd 1): an RLE `segmentation` {"size", "counts"} encoded with
+  pycocotools from its polygons;
 - polygon: `segmentation` [[x1, y1, x2, y2, ...]];
 - circle: `segmentation` = a 32-point polygon of the circle, bbox of the circle, area pi r^2;
 - line, dashed line, point: `segmentation` [], `bbox` = their bounding box (a point's is
@@ -34,13 +43,14 @@ from pathlib import Path
 from ..core import Store
 from ..errors import ValidationError
 from .common import ImportItem
-from ..types.shapes import shape_area
+from ..types.shapes import points_key, shape_area, shape_bbox
 from .registry import Format, register
 from .common import copy_sample_file, iter_job_samples, prepare_out_file, read_text_file
 from .shape_io import (FileNames, ShapeCollector, box, circle_polygon, exists, join_uri, num, parent_uri,
                        sample_shapes, sample_size)
 
 EXTRA_SHAPES = ("circle", "line", "dashed_line", "point")
+ALONE = object()  # a shape written as its own annotation (no unedited source annotation to rejoin)
 
 
 def _is_number(v) -> bool:
@@ -139,13 +149,19 @@ def _shapes(ann: dict, label: str, type_id: str, col: ShapeCollector, uri: str, 
             shape["radius"] = extra.get("radius")
         yield {**shape, "attributes": attrs}, ""
         return
+    source = _source_record(ann)
     seg = ann.get("segmentation")
-    if isinstance(seg, dict) or (isinstance(seg, list) and seg and isinstance(seg[0], dict)):
-        if type_id == "image_segmentation":
-            col.refuse(uri, where, "an RLE segmentation (a mask) cannot be imported: image segmentation "
-                                   "holds polygons; convert the mask to polygons first")
+    if isinstance(seg, list) and seg and isinstance(seg[0], dict):
+        seg = seg[0]
+    if isinstance(seg, dict):
+        try:
+            seg = rle_polygons(seg)
+        except ValidationError as e:
+            col.refuse(uri, where, str(e))
             return
-        seg = None  # detection: the box of the mask
+        if not seg:
+            col.refuse(uri, where, "its RLE mask is empty")
+            return
     if isinstance(seg, list) and seg and _is_number(seg[0]):
         seg = [seg]  # a single flat polygon without the outer list
     if isinstance(seg, list) and seg:
@@ -164,7 +180,12 @@ def _shapes(ann: dict, label: str, type_id: str, col: ShapeCollector, uri: str, 
             if len(pts) < 3:
                 col.refuse(uri, where + part, f"a polygon of {len(pts)} point(s): a polygon needs at least 3")
                 continue
-            yield {"type": "polygon", "label": label, "points": pts, "attributes": attrs}, part
+            kind = "polygon"
+            if type_id == "object_detection" and len(parts) == 1 and _is_box(pts, ann.get("bbox")):
+                xs, ys = sorted(p[0] for p in pts), sorted(p[1] for p in pts)
+                kind, pts = "rectangle", [[xs[0], ys[0]], [xs[-1], ys[-1]]]
+            yield _with_source({"type": kind, "label": label, "points": pts, "attributes": attrs}, source,
+                               len(parts)), part
         return
     if type_id == "image_segmentation":
         col.refuse(uri, where, "has no polygon segmentation (only a bbox): image segmentation holds polygons")
@@ -177,19 +198,140 @@ def _shapes(ann: dict, label: str, type_id: str, col: ShapeCollector, uri: str, 
     if w < 0 or h < 0:
         col.refuse(uri, where, f"the box has a negative size (width {w:g}, height {h:g})")
         return
-    yield {"type": "rectangle", "label": label, "points": [[x, y], [x + w, y + h]], "attributes": attrs}, ""
+    pts = [[x, y], [x + w, y + h]]
+    shape = {"type": "rectangle", "label": label, "points": pts, "attributes": attrs}
+    yield (_with_source(shape, source, 1) if w > 0 and h > 0 else shape), ""
+
+
+def _with_source(shape: dict, source: dict | None, parts: int) -> dict:
+    """The shape with the source's record, unless the record says nothing its points do not (one
+    part, not a crowd, the same bbox and area as measured on the shape)."""
+    if not source:
+        return shape
+    x1, y1, x2, y2 = shape_bbox(shape)
+    same = all(abs(a - b) < 0.01 for a, b in zip(source["bbox"], (x1, y1, x2 - x1, y2 - y1))) \
+        and abs(source["area"] - shape_area(shape)) < 0.01
+    if parts == 1 and same and not source["iscrowd"]:
+        return shape
+    return {**shape, "coco": {**source, "of": points_key(shape["points"])}}
+
+
+def _source_record(ann: dict) -> dict | None:
+    """What the source says of the object (bbox, area, iscrowd, its id), when it says it well."""
+    bbox, area = ann.get("bbox"), ann.get("area")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)
+            and bbox[2] >= 0 and bbox[3] >= 0 and _is_number(area) and area >= 0):
+        return None
+    aid = ann.get("id")
+    crowd = 1 if ann.get("iscrowd") in (1, True) else 0
+    out = {"bbox": [float(v) for v in bbox], "area": float(area), "iscrowd": crowd}
+    if isinstance(aid, (int, str)) and not isinstance(aid, bool) and len(str(aid)) <= 64:
+        out["ann"] = aid
+    return out
+
+
+def _is_box(pts: list, bbox) -> bool:
+    """Four points going round an axis-aligned rectangle, which is the annotation's bbox."""
+    if len(pts) != 4 or not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+        return False
+    xs, ys = {p[0] for p in pts}, {p[1] for p in pts}
+    if len(xs) != 2 or len(ys) != 2 or any(pts[i][0] != pts[i - 1][0] and pts[i][1] != pts[i - 1][1] for i in range(4)):
+        return False
+    x, y, w, h = bbox
+    return (abs(min(xs) - x) < 1e-3 and abs(min(ys) - y) < 1e-3 and abs(max(xs) - (x + w)) < 1e-3
+            and abs(max(ys) - (y + h)) < 1e-3)
+
+
+MAX_RLE_PIXELS = 100_000_000
+
+
+def rle_polygons(seg: dict) -> list[list[float]]:
+    """An RLE mask ({"size": [h, w], "counts": str | [int]}) traced into flat polygons."""
+    import cv2
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    size, counts = seg.get("size"), seg.get("counts")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                and v > 0 for v in size)):
+        raise ValidationError("an RLE segmentation needs \"size\": [height, width]")
+    if size[0] * size[1] > MAX_RLE_PIXELS:
+        raise ValidationError(f"an RLE mask of {size[0]}x{size[1]} pixels is too large")
+    try:
+        if isinstance(counts, list):
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts) \
+                    or sum(counts) != size[0] * size[1]:
+                raise ValidationError("RLE counts must be whole numbers that add up to height x width")
+            rle = mask_utils.frPyObjects({"size": size, "counts": counts}, size[0], size[1])
+        elif isinstance(counts, str):
+            rle = {"size": size, "counts": counts.encode("ascii")}
+        else:
+            raise ValidationError("RLE counts are a list of run lengths or a compressed string")
+        mask = mask_utils.decode(rle)
+    except ValidationError:
+        raise
+    except Exception:  # a malformed compressed string
+        raise ValidationError(f"the RLE mask cannot be decoded: its counts do not make a {size[0]}x{size[1]} "
+                              "mask") from None
+    contours, _ = cv2.findContours(np.ascontiguousarray(mask, dtype=np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for c in contours:
+        pts = c.reshape(-1, 2)
+        if len(pts) >= 3:
+            out.append([float(v) for p in pts for v in p])
+    return out
+
+
+def rle_of(polygons: list[list[float]], width: int, height: int) -> dict:
+    """Flat polygons rasterized and encoded as one compressed RLE (pycocotools)."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.merge(mask_utils.frPyObjects(polygons, int(height), int(width)))
+    return {"size": [int(height), int(width)], "counts": rle["counts"].decode("ascii")}
 
 
 # -- writing -------------------------------------------------------------------------------------
 
+def kept_record(shape: dict) -> dict | None:
+    """The source's COCO record of a shape, while its points are those it was measured on."""
+    rec = shape.get("coco")
+    return rec if isinstance(rec, dict) and rec.get("of") == points_key(shape["points"]) else None
+
+
+def _flat(shape: dict) -> list:
+    if shape["type"] == "rectangle":
+        (x1, y1), (x2, y2) = shape["points"]
+        return [num(x1), num(y1), num(x2), num(y1), num(x2), num(y2), num(x1), num(y2)]
+    return [num(v) for p in shape["points"] for v in p]
+
+
+def coco_group(shapes: list[dict], ann_id: int, image_id: int, category_id: int, size) -> dict:
+    """One annotation for the unedited parts of one source annotation: its bbox, area, iscrowd."""
+    rec = kept_record(shapes[0])
+    polygons = [_flat(s) for s in shapes]
+    ann = {"id": ann_id, "image_id": image_id, "category_id": category_id,
+           "bbox": [num(v) for v in rec["bbox"]], "area": num(rec["area"]), "iscrowd": rec["iscrowd"],
+           "segmentation": polygons}
+    if rec["iscrowd"] and size and size[0] and size[1]:
+        ann["segmentation"] = rle_of(polygons, size[0], size[1])
+    attrs = next((s["attributes"] for s in shapes if s.get("attributes")), None)
+    if attrs:
+        ann["attributes"] = dict(attrs)
+    return ann
+
+
 def coco_annotation(shape: dict, ann_id: int, image_id: int, category_id: int) -> dict:
     kind = shape["type"]
     x1, y1, x2, y2 = box(shape)
+    rec = kept_record(shape)
     ann = {"id": ann_id, "image_id": image_id, "category_id": category_id,
            "bbox": [num(x1), num(y1), num(x2 - x1), num(y2 - y1)], "area": num(shape_area(shape)),
            "iscrowd": 0, "segmentation": []}
-    if kind == "polygon":
-        ann["segmentation"] = [[num(v) for p in shape["points"] for v in p]]
+    if rec is not None:
+        ann["bbox"], ann["area"] = [num(v) for v in rec["bbox"]], num(rec["area"])
+    if kind in ("polygon", "rectangle"):
+        ann["segmentation"] = [_flat(shape)]
     elif kind == "circle":
         ann["segmentation"] = [[num(v) for p in circle_polygon(shape) for v in p]]
     if kind in EXTRA_SHAPES:
@@ -219,9 +361,20 @@ def write_coco(store: Store, job, out: Path) -> int:
             copy_sample_file(store, sample, dest)
         w, h = sample_size(store, sample) or (0, 0)
         images.append({"id": image_id, "file_name": f"images/{name}", "width": w, "height": h})
+        groups: dict = {}  # the unedited parts of one source annotation are written as one again
         for shape in shapes:
-            cat = categories.setdefault(shape["label"], len(categories) + 1)
-            annotations.append(coco_annotation(shape, len(annotations) + 1, image_id, cat))
+            rec = kept_record(shape)
+            key = (rec.get("ann"), shape["label"]) if rec is not None and rec.get("ann") is not None else None
+            if key is not None and shape["type"] in ("polygon", "rectangle"):
+                groups.setdefault(key, []).append(shape)
+            else:
+                groups[(ALONE, id(shape))] = [shape]
+        for key, group in groups.items():
+            cat = categories.setdefault(group[0]["label"], len(categories) + 1)
+            if key[0] is ALONE:
+                annotations.append(coco_annotation(group[0], len(annotations) + 1, image_id, cat))
+            else:
+                annotations.append(coco_group(group, len(annotations) + 1, image_id, cat, (w, h)))
     doc = {"info": {"description": f"Labelport export of job {job.name}",
                     "date_created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")},
            "licenses": [], "images": images, "annotations": annotations,

@@ -5,9 +5,17 @@ An annotation is {"shapes": [shape, ...]} where a shape is
      "points": [[x, y], ...], "radius": r (circles only), "attributes": {name: value}}
 in image pixels, origin top-left. rectangle: two corners; polygon: >= 3 points; circle: the
 centre and a radius; line / dashed_line: >= 2 points; point: one point.
+
+A shape imported from COCO may carry what the source said of its object (issue 17):
+    "coco": {"bbox": [x, y, w, h], "area": a, "iscrowd": 0 | 1, "ann": source annotation id,
+             "of": points_key(points)}
+The COCO writer uses bbox, area and iscrowd only while the points are still those ("of"): an edited
+shape is measured again. Shapes of one source annotation (its parts) are written as one again.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 
 from ..errors import ValidationError
@@ -42,6 +50,33 @@ def image_size(data: dict, meta: dict | None) -> tuple[float, float] | None:
     meta = meta or {}
     w, h = meta.get("width") or data.get("width"), meta.get("height") or data.get("height")
     return (float(w), float(h)) if w and h else None
+
+
+def points_key(points) -> str:
+    """A short fingerprint of a shape's points (what a kept COCO bbox / area was measured on)."""
+    norm = [[round(float(x), 3), round(float(y), 3)] for x, y in points]
+    return hashlib.sha1(json.dumps(norm, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def _coco_record(raw, what: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ValidationError(f"{what}: \"coco\" must be an object (bbox, area, iscrowd, ann, of)")
+    bbox = raw.get("bbox")
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise ValidationError(f"{what}: coco bbox must be [x, y, width, height]")
+    bbox = [_number(v, what) for v in bbox]
+    if bbox[2] < 0 or bbox[3] < 0:
+        raise ValidationError(f"{what}: coco bbox has a negative size")
+    area = _number(raw.get("area", 0), what)
+    crowd = raw.get("iscrowd", 0)
+    if crowd not in (0, 1) or isinstance(crowd, bool) or area < 0:
+        raise ValidationError(f"{what}: coco iscrowd is 0 or 1 and area is not negative")
+    ann, of = raw.get("ann"), raw.get("of")
+    if ann is not None and (isinstance(ann, bool) or not isinstance(ann, (int, str)) or len(str(ann)) > 64):
+        raise ValidationError(f"{what}: coco ann is the source annotation's id")
+    if not isinstance(of, str) or len(of) > 40:
+        raise ValidationError(f"{what}: coco of is the fingerprint of the points it was measured on")
+    return {"bbox": bbox, "area": area, "iscrowd": crowd, **({"ann": ann} if ann is not None else {}), "of": of}
 
 
 def check_shape(shape, i: int, label_set: LabelSet, size: tuple[float, float] | None,
@@ -105,6 +140,8 @@ def check_shape(shape, i: int, label_set: LabelSet, size: tuple[float, float] | 
         clean[name] = str(value)
     if clean:
         out["attributes"] = clean
+    if shape.get("coco") is not None:
+        out["coco"] = _coco_record(shape["coco"], what)
     return out
 
 

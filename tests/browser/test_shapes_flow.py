@@ -408,12 +408,13 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     assert sorted(cats.values()) == ["cell", "debris"]
     anns = coco["annotations"]
     assert len(anns) == 6
-    rects = [a for a in anns if a["segmentation"] == [] and "labelport_shape" not in a]
+    # a rectangle's segmentation is its box as a polygon (so annToMask works), a polygon's its vertices
+    rects = [a for a in anns if "labelport_shape" not in a and len(a["segmentation"][0]) == 8]
     assert len(rects) == 1
     (x1, y1), (x2, y2) = RECT_MOVED
     assert all(abs(a - b) <= 1 for a, b in zip(rects[0]["bbox"], [x1, y1, x2 - x1, y2 - y1]))
     assert cats[rects[0]["category_id"]] == "cell" and rects[0].get("attributes") == {"state": "alive"}
-    polys = [a for a in anns if a["segmentation"] and "labelport_shape" not in a]
+    polys = [a for a in anns if "labelport_shape" not in a and len(a["segmentation"][0]) == 6]
     assert len(polys) == 1
     assert close(list(zip(polys[0]["segmentation"][0][::2], polys[0]["segmentation"][0][1::2])), POLY_RESIZED)
     assert sorted(a["labelport_shape"]["type"] for a in anns if "labelport_shape" in a) == \
