@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=sorted(FORMATS), metavar="FMT",
                    help="one of: " + ", ".join(sorted(FORMATS)))
     p.add_argument("--out", required=True, help="file or folder to write")
+    p.add_argument("--split", help="train / validation / test splits of the labeled samples, stratified by label: "
+                                   "train=0.8,val=0.1,test=0.1")
+    p.add_argument("--seed", type=int, default=0, help="the seed of the splits (the same seed, the same splits)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("stats", help="counts per status and per label of a job")
@@ -224,7 +227,7 @@ def run_command(args) -> int:
                 return 1
         elif args.command == "export":
             job = find_job(store, args.job)
-            res = export_job(store, job.id, args.format, args.out, actor="cli")
+            res = export_job(store, job.id, args.format, args.out, actor="cli", split=args.split, seed=args.seed)
             _print(args, {"format": res.format, "path": res.path, "samples": res.samples},
                    f"exported {res.samples} samples as {res.format} to {res.path}")
         elif args.command == "stats":

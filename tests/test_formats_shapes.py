@@ -24,8 +24,10 @@ def cells_json(shared_data):
     return shared_data / "cells" / "cells_coco_polygons.json"
 
 
-def shapes_by_name(store, job_id) -> dict[str, list[dict]]:
-    return {s.name: (s.annotation or {}).get("shapes", []) for s in iter_job_samples(store, job_id)}
+def shapes_by_name(store, job_id, stems: bool = False) -> dict[str, list[dict]]:
+    """{file name: shapes}; `stems`: by name without its extension (VOC's images come back as JPEG)."""
+    return {(s.name.rsplit(".", 1)[0] if stems else s.name): (s.annotation or {}).get("shapes", [])
+            for s in iter_job_samples(store, job_id)}
 
 
 def bbox(shape):
@@ -107,7 +109,8 @@ def test_cells_round_trip(store, shared_data, tmp_path, type_id, fmt):
     back = new_job(store, "back", labels=("cell",), type_id=type_id)
     rec = import_format(store, back.id, fmt, str(out))
     assert (rec.status, rec.imported, rec.labeled, rec.errors) == ("succeeded", 10, 10, [])
-    assert_same_shapes(shapes_by_name(store, job.id), shapes_by_name(store, back.id), boxes_only=fmt == "yolo")
+    voc = fmt == "voc"
+    assert_same_shapes(shapes_by_name(store, job.id, voc), shapes_by_name(store, back.id, voc), boxes_only=fmt == "yolo")
 
 
 def test_export_layouts(store, shared_data, tmp_path):
@@ -186,7 +189,8 @@ def test_voc_reads_every_shape_type(store, tmp_path):
     job, _ = all_shapes_job(store, tmp_path)
     shapes = shapes_by_name(store, job.id)["scene.png"]
     assert [s["type"] for s in shapes] == ["rectangle", "polygon", "circle", "line", "dashed_line", "point", "polygon"]
-    assert shapes[0]["points"] == [[1.5, 2.0], [30.25, 20.0]] and shapes[0]["attributes"] == {"color": "red"}
+    # VOC's bndbox is 1-based (xmin 1.5 is 0.5 in the store's pixels; xmax is the last pixel, as is)
+    assert shapes[0]["points"] == [[0.5, 1.0], [30.25, 20.0]] and shapes[0]["attributes"] == {"color": "red"}
     assert shapes[2]["radius"] == 8.5 and shapes[5]["points"] == [[12.0, 13.0]]
     assert shapes[6]["points"] == [[1, 1], [9, 1], [5, 9]]
     assert status_counts(store, job.id)["unlabeled"] == 1
@@ -202,7 +206,8 @@ def test_every_shape_type_round_trip(store, tmp_path, fmt):
     back = create_job(store, "back", DET, label_set=labels)
     rec = import_format(store, back.id, fmt, str(out))
     assert rec.errors == [] and rec.labeled == 1
-    assert_same_shapes(shapes_by_name(store, job.id), shapes_by_name(store, back.id), boxes_only=fmt == "yolo")
+    voc = fmt == "voc"
+    assert_same_shapes(shapes_by_name(store, job.id, voc), shapes_by_name(store, back.id, voc), boxes_only=fmt == "yolo")
 
 
 def test_coco_export_of_circles_lines_points_for_other_tools(store, tmp_path):
@@ -271,7 +276,7 @@ def test_voc_missing_fields_and_typos(store, tmp_path):
         "fix the file and import it again",
     ]
     got = shapes_by_name(store, job.id)
-    assert got == {"good.png": [{"id": "s1", "type": "rectangle", "label": "cat", "points": [[1.5, 2.0], [10.0, 12.75]]}],
+    assert got == {"good.png": [{"id": "s1", "type": "rectangle", "label": "cat", "points": [[0.5, 1.0], [10.0, 12.75]]}],
                    "bad.png": []}  # nothing of bad.png is saved, not even its one good box
     assert list_imports(store, job.id)[0].errors == rec.errors
 
@@ -639,3 +644,68 @@ def test_coco_rectangles_have_a_mask_and_an_edited_shape_is_measured_again(store
     export_job(store, job.id, "coco", out)
     poly = json.loads(out.read_text())["annotations"][1]
     assert poly["bbox"] == [21, 10, 9, 9] and poly["area"] == pytest.approx(81 - 4.5 * 5 / 2 * 2 / 2, abs=20)
+
+
+def voc_detection(root, image_set: str) -> list[tuple[str, tuple[int, int], list[tuple[str, list[float]]]]]:
+    """What torchvision's VOCDetection and detectron2's VOC loader read: the ids of
+    ImageSets/Main/<image_set>.txt, JPEGImages/<id>.jpg, and each object's name and
+    obj.find("bndbox") (detectron2 subtracts 1 from xmin and ymin: the 1-based convention)."""
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    out = []
+    for line in (root / "ImageSets" / "Main" / f"{image_set}.txt").read_text().splitlines():
+        with Image.open(root / "JPEGImages" / f"{line.strip()}.jpg") as im:
+            assert im.format == "JPEG"
+            size = im.size
+        tree = ET.parse(root / "Annotations" / f"{line.strip()}.xml")
+        objs = []
+        for obj in tree.findall("object"):
+            bb = obj.find("bndbox")
+            box = [float(bb.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")]
+            objs.append((obj.find("name").text, [box[0] - 1, box[1] - 1, box[2], box[3]]))
+        out.append((line.strip(), size, objs))
+    return out
+
+
+def test_voc_export_opens_as_torchvision_and_detectron2_read_it(store, shared_data, tmp_path):
+    from store.types.shapes import shape_bbox
+
+    job = new_job(store, "cells", labels=("cell",), type_id=DET)
+    import_format(store, job.id, "coco", str(cells_json(shared_data)))
+    out = tmp_path / "voc"
+    export_job(store, job.id, "voc", out, split="train=0.8,val=0.2", seed=3)
+    train, val = voc_detection(out, "train"), voc_detection(out, "val")
+    assert len(train) == 8 and len(val) == 2 and not {i for i, _, _ in train} & {i for i, _, _ in val}
+    assert sorted(i for i, _, _ in voc_detection(out, "trainval")) == sorted(i for i, _, _ in train + val)
+    stored = shapes_by_name(store, job.id, stems=True)
+    for image_id, size, objs in train + val:
+        assert size == (512, 512)
+        want = sorted([float(v) for v in shape_bbox(s)] for s in stored[image_id])
+        assert sorted(box for _name, box in objs) == want  # the store's extents, back from 1-based
+    first = (out / "Annotations" / f"{train[0][0]}.xml").read_text()
+    assert "<segmented>0</segmented>" in first and "<xmin>0</xmin>" not in first
+    # the same spec and seed: the same splits
+    again = tmp_path / "voc2"
+    export_job(store, job.id, "voc", again, split="train=0.8,val=0.2", seed=3)
+    assert (again / "ImageSets" / "Main" / "val.txt").read_text() == (out / "ImageSets" / "Main" / "val.txt").read_text()
+
+
+def test_every_voc_object_has_a_bndbox(store, tmp_path):
+    job = new_job(store, "shapes", labels=("cat",), type_id=DET)
+    write_image(tmp_path / "in" / "a.png", seed=1, size=(64, 48))
+    from store.annotations import set_annotation
+    from store.imports import import_location
+
+    import_location(store, job.id, str(tmp_path / "in"))
+    (s,) = iter_job_samples(store, job.id)
+    set_annotation(store, job.id, s.id, {"shapes": [
+        {"type": "polygon", "label": "cat", "points": [[1, 1], [20, 4], [9, 30]]},
+        {"type": "circle", "label": "cat", "points": [[30, 20]], "radius": 5},
+        {"type": "line", "label": "cat", "points": [[0, 0], [63, 47]]},
+        {"type": "point", "label": "cat", "points": [[12, 13]]}]})
+    export_job(store, job.id, "voc", tmp_path / "voc")
+    ((_id, size, objs),) = voc_detection(tmp_path / "voc", "train")
+    assert size == (64, 48)
+    assert [box for _n, box in objs] == [[1, 1, 20, 30], [25, 15, 35, 25], [0, 0, 63, 47], [12, 13, 13, 14]]

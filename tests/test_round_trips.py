@@ -221,6 +221,8 @@ def labeled(store, job_id: int, type_id: str, fmt: str) -> dict:
     out: dict = {}
     for s in iter_job_samples(store, job_id, labeled_only=True):
         key = s.text if REGISTRY[type_id].media == "text" else s.name
+        if fmt == "voc":  # VOC's images are JPEG: a.png comes back as a.jpg
+            key = key.rsplit(".", 1)[0]
         value = normalize(type_id, fmt, s.annotation)
         if fmt == "imagefolder" and key in out:  # one copy per class folder
             value = tuple(sorted(set(out[key]) | set(value)))

@@ -13,11 +13,21 @@ XML file (its image is `<filename>` beside it). Tag names are matched without re
     <dashed> / <dashed_line> (points as for polygons)                 dashed line
     <point><x1/><y1/></point> or <point><x/><y/></point>              point
 
-plus optional `<attributes><attribute><name/><value/></attribute></attributes>`. An object that
-lacks a required field (its name, a shape, a coordinate) is reported with its file and number.
+plus optional `<attributes><attribute><name/><value/></attribute></attributes>`. An object with
+a <bndbox> and another shape tag is that shape (the box is its extent). An object that lacks a
+required field (its name, a shape, a coordinate) is reported with its file and number.
 
-Writing: `Annotations/<image stem>.xml` + `JPEGImages/<image>` (a copy) for each labeled image,
-every shape type in the tags above (coordinates in pixels as stored, no 1-based shift).
+Coordinates: `<bndbox>` follows VOC's 1-based convention (xmin / ymin are the first pixel
+counted from 1, xmax / ymax the last), so a box over pixels 0-9 of the store (x from 0 to 10) is
+written xmin 1, xmax 10 and read back as x 0 to 10 (an xmin of 0, from a 0-based writer, reads as 0).
+The other shape tags hold the store's pixel coordinates as they are (origin at the top-left corner).
+
+Writing (the layout torchvision's VOCDetection and detectron2-style loaders open):
+`Annotations/<id>.xml` and `JPEGImages/<id>.jpg` for each labeled image (JPEG images copied as
+they are, others converted to JPEG, quality 95), `ImageSets/Main/<split>.txt` listing the ids
+(`train.txt` with every image, or one file per split of the export and `trainval.txt`); every
+object has a `<bndbox>` (its extent; a point's is the pixel it lies on) and, when it is not a
+rectangle, its own tag too; `<segmented>` is 0 (no masks are written).
 """
 from __future__ import annotations
 
@@ -33,8 +43,10 @@ from .common import ImportItem
 from ..types.base import IMAGE_EXTENSIONS
 from .registry import Format, register
 from .common import copy_sample_file, iter_job_samples, prepare_out_dir
+from ..types.shapes import shape_bbox
 from .shape_io import (FileNames, ShapeCollector, exists, join_uri, num_text, parent_uri, sample_shapes,
                        sample_size)
+from .splits import split_of
 
 MAX_XML_BYTES = 50 * 2**20
 SHAPE_TAGS = {"bndbox": "rectangle", "bbox": "rectangle", "polygon": "polygon", "circle": "circle",
@@ -118,10 +130,12 @@ def parse_object(obj) -> dict:
     if name is None:
         raise ObjectError("no <name> (the label)")
     geom = None
-    for c in obj:
-        if _tag(c) in SHAPE_TAGS:
+    for c in obj:  # the shape's own tag first: a <bndbox> beside it is its extent
+        if _tag(c) in SHAPE_TAGS and SHAPE_TAGS[_tag(c)] != "rectangle":
             geom = c
             break
+    if geom is None:
+        geom = next((c for c in obj if _tag(c) in SHAPE_TAGS), None)
     if geom is None:
         raise ObjectError(f"{name!r} has no shape: none of <bndbox>, <polygon>, <circle>, <line>, <dashed>, <point>")
     gtag = _tag(geom)
@@ -132,7 +146,7 @@ def parse_object(obj) -> dict:
             x2, y2 = _number(geom, "xmax", gtag), _number(geom, "ymax", gtag)
             if x2 < x1 or y2 < y1:
                 raise ObjectError(f"<{gtag}> has a negative size (xmin {x1:g}, xmax {x2:g}, ymin {y1:g}, ymax {y2:g})")
-            shape = {"type": kind, "points": [[x1, y1], [x2, y2]]}
+            shape = {"type": kind, "points": [[max(0.0, x1 - 1), max(0.0, y1 - 1)], [x2, y2]]}  # 1-based
         elif kind == "circle":
             shape = {"type": kind, "points": [[_number(geom, "cx", gtag), _number(geom, "cy", gtag)]],
                      "radius": _number(geom, "r", gtag, "radius")}
@@ -317,23 +331,33 @@ def _points_xml(points, indent: str) -> str:
                    for i, (x, y) in enumerate(points, start=1))
 
 
+def bndbox_1_based(shape: dict) -> tuple[float, float, float, float]:
+    """The shape's extent in VOC's convention: first and last pixel, counted from 1."""
+    x1, y1, x2, y2 = shape_bbox(shape)
+    x1, y1 = math.floor(x1 * 1000 + 1e-6) / 1000 + 1, math.floor(y1 * 1000 + 1e-6) / 1000 + 1
+    return x1, y1, max(x1, x2), max(y1, y2)
+
+
 def object_xml(shape: dict) -> str:
     kind = shape["type"]
     tag = WRITE_TAGS[kind]
     out = "  <object>\n" + _el("name", shape["label"], "    ")
     out += _el("pose", "Unspecified", "    ") + _el("truncated", 0, "    ") + _el("occluded", 0, "    ")
     out += _el("difficult", 0, "    ")
-    out += f"    <{tag}>\n"
+    out += "    <bndbox>\n"
+    for k, v in zip(("xmin", "ymin", "xmax", "ymax"), bndbox_1_based(shape)):
+        out += _el(k, num_text(v), "      ")
+    out += "    </bndbox>\n"
     if kind == "rectangle":
-        (x1, y1), (x2, y2) = shape["points"]
-        for k, v in (("xmin", x1), ("ymin", y1), ("xmax", x2), ("ymax", y2)):
-            out += _el(k, num_text(v), "      ")
+        pass  # the box is the shape
     elif kind == "circle":
+        out += f"    <{tag}>\n"
         (cx, cy), r = shape["points"][0], shape["radius"]
         out += _el("cx", num_text(cx), "      ") + _el("cy", num_text(cy), "      ") + _el("r", num_text(r), "      ")
     else:
-        out += _points_xml(shape["points"], "      ")
-    out += f"    </{tag}>\n"
+        out += f"    <{tag}>\n" + _points_xml(shape["points"], "      ")
+    if kind != "rectangle":
+        out += f"    </{tag}>\n"
     attrs = shape.get("attributes") or {}
     if attrs:
         out += "    <attributes>\n"
@@ -350,7 +374,7 @@ def voc_xml(filename: str, size: tuple[int, int] | None, shapes: list[dict], fol
     out += _el("folder", folder, "  ") + _el("filename", filename, "  ")
     out += "  <source>\n" + _el("database", "Labelport", "    ") + "  </source>\n"
     out += "  <size>\n" + _el("width", w, "    ") + _el("height", h, "    ") + _el("depth", depth, "    ") + "  </size>\n"
-    out += _el("segmented", int(any(s["type"] == "polygon" for s in shapes)), "  ")
+    out += _el("segmented", 0, "  ")  # no SegmentationClass / SegmentationObject masks are written
     out += "".join(object_xml(s) for s in shapes)
     return out + "</annotation>\n"
 
@@ -360,22 +384,51 @@ def _depth(sample) -> int:
     return {"1": 1, "L": 1, "P": 3, "I": 1, "I;16": 1, "F": 1, "LA": 2, "RGBA": 4, "CMYK": 4}.get(mode, 3)
 
 
+def write_jpeg(store: Store, sample, dest: Path) -> None:
+    """The sample's image as a JPEG at `dest`: a JPEG file copied as it is, any other converted."""
+    if Path(sample.name).suffix.lower() in (".jpg", ".jpeg"):
+        copy_sample_file(store, sample, dest)
+        return
+    import io
+
+    from PIL import Image
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    local = store.locations.local_path(sample.uri)
+    data = local.read_bytes() if local is not None and local.is_file() else store.locations.read(sample.uri)
+    with Image.open(io.BytesIO(data)) as im:
+        if im.mode not in ("RGB", "L"):
+            im = im.convert("RGBA").convert("RGB") if "A" in im.getbands() or im.mode == "P" else im.convert("RGB")
+        im.save(dest, "JPEG", quality=95)
+
+
 def write_voc(store: Store, job, out: Path) -> int:
-    """Annotations/*.xml + JPEGImages/ copies of the labeled images."""
+    """Annotations/*.xml + JPEGImages/*.jpg of the labeled images + ImageSets/Main/<split>.txt."""
     out = prepare_out_dir(out)
     names = FileNames()
-    n = 0
+    by_split: dict[str, list[str]] = {}
+    stems: set[str] = set()
     for sample in iter_job_samples(store, job.id, labeled_only=True):
         shapes = sample_shapes(sample)
         if not shapes:
             continue
-        name = names.take(sample)
-        copy_sample_file(store, sample, out / "JPEGImages" / name)
-        xml = voc_xml(name, sample_size(store, sample), shapes, depth=_depth(sample))
+        stem = Path(names.take(sample)).stem
+        if stem.lower() in stems:  # a.png and a.jpg are both a.jpg here
+            stem = f"{sample.id}_{stem}"
+        stems.add(stem.lower())
+        write_jpeg(store, sample, out / "JPEGImages" / f"{stem}.jpg")
+        xml = voc_xml(f"{stem}.jpg", sample_size(store, sample), shapes, depth=3 if _depth(sample) != 1 else 1)
         (out / "Annotations").mkdir(exist_ok=True)
-        (out / "Annotations" / f"{Path(name).stem}.xml").write_text(xml, encoding="utf-8")
-        n += 1
-    return n
+        (out / "Annotations" / f"{stem}.xml").write_text(xml, encoding="utf-8")
+        by_split.setdefault(split_of(sample), []).append(stem)
+    main = out / "ImageSets" / "Main"
+    main.mkdir(parents=True, exist_ok=True)
+    for split, ids in by_split.items():
+        (main / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+    if set(by_split) >= {"train", "val"}:
+        (main / "trainval.txt").write_text("".join(f"{i}\n" for i in by_split["train"] + by_split["val"]),
+                                           encoding="utf-8")
+    return len(stems)
 
 
 register(Format("voc", "PASCAL VOC",
