@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -96,7 +97,8 @@ def test_cells_coco_import_matches_the_file(store, shared_data, type_id):
     assert all(s.meta["width"] == 512 and s.meta["height"] == 512 for s in iter_job_samples(store, job.id))
 
 
-ROUND_TRIPS = [(SEG, "coco"), (SEG, "manifest"), (DET, "coco"), (DET, "voc"), (DET, "yolo"), (DET, "manifest")]
+ROUND_TRIPS = [(SEG, "coco"), (SEG, "manifest"), (SEG, "yolo"), (DET, "coco"), (DET, "voc"), (DET, "yolo"),
+               (DET, "manifest")]
 
 
 @pytest.mark.parametrize("type_id,fmt", ROUND_TRIPS)
@@ -110,7 +112,8 @@ def test_cells_round_trip(store, shared_data, tmp_path, type_id, fmt):
     rec = import_format(store, back.id, fmt, str(out))
     assert (rec.status, rec.imported, rec.labeled, rec.errors) == ("succeeded", 10, 10, [])
     voc = fmt == "voc"
-    assert_same_shapes(shapes_by_name(store, job.id, voc), shapes_by_name(store, back.id, voc), boxes_only=fmt == "yolo")
+    assert_same_shapes(shapes_by_name(store, job.id, voc), shapes_by_name(store, back.id, voc),
+                       boxes_only=fmt == "yolo" and type_id == DET)
 
 
 def test_export_layouts(store, shared_data, tmp_path):
@@ -133,12 +136,12 @@ def test_export_layouts(store, shared_data, tmp_path):
 
     export_job(store, job.id, "voc", tmp_path / "v")
     assert len(list((tmp_path / "v" / "Annotations").glob("*.xml"))) == 10
-    assert len(list((tmp_path / "v" / "JPEGImages").iterdir())) == 10
+    assert len(list((tmp_path / "v" / "JPEGImages").glob("*.jpg"))) == 10
 
     export_job(store, job.id, "yolo", tmp_path / "y")
     assert (tmp_path / "y" / "classes.txt").read_text() == "cell\n"
     assert "names: [\"cell\"]" in (tmp_path / "y" / "data.yaml").read_text()
-    line = (tmp_path / "y" / "labels" / "0.txt").read_text().splitlines()[0].split()
+    line = (tmp_path / "y" / "labels" / "train" / "0.txt").read_text().splitlines()[0].split()
     assert line[0] == "0" and all(0 <= float(v) <= 1 for v in line[1:])
 
     export_job(store, job.id, "manifest", tmp_path / "m" / "cells.manifest")
@@ -532,8 +535,8 @@ def test_shape_formats_refuse_other_types(store, tmp_path, shared_data):
     with pytest.raises(ValidationError, match="format 'coco' cannot import image_classification jobs"):
         import_format(store, job.id, "coco", str(cells_json(shared_data)))
     seg = new_job(store, "seg", labels=("cell",), type_id=SEG)
-    with pytest.raises(ValidationError, match="format 'yolo' cannot export image_segmentation jobs"):
-        export_job(store, seg.id, "yolo", tmp_path / "y")
+    with pytest.raises(ValidationError, match="format 'voc' cannot export image_segmentation jobs"):
+        export_job(store, seg.id, "voc", tmp_path / "y")
     shutil.rmtree(tmp_path / "y", ignore_errors=True)
 
 
@@ -709,3 +712,53 @@ def test_every_voc_object_has_a_bndbox(store, tmp_path):
     ((_id, size, objs),) = voc_detection(tmp_path / "voc", "train")
     assert size == (64, 48)
     assert [box for _n, box in objs] == [[1, 1, 20, 30], [25, 15, 35, 25], [0, 0, 63, 47], [12, 13, 13, 14]]
+
+
+def ultralytics_dataset(yaml_path, cwd):
+    """ultralytics' resolution of a detection data.yaml (check_det_dataset, img2label_paths), from
+    another working directory: `path` (relative: to the working directory), train / val relative
+    to it, each image's label file the image path with /images/ -> /labels/ and the suffix .txt."""
+    import os
+
+    import yaml
+
+    data = yaml.safe_load(yaml_path.read_text())
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        root = Path(data.get("path") or yaml_path.parent)
+        root = root if root.is_absolute() else (Path.cwd() / root).resolve()
+        out = {"names": data["names"], "nc": data["nc"]}
+        for key in ("train", "val", "test"):
+            if key not in data:
+                continue
+            folder = root / data[key]
+            assert folder.is_dir(), f"{key}: {folder} does not exist (ultralytics: 'Dataset not found')"
+            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+            sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+            out[key] = [(p, Path(sb.join(str(p).rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt")) for p in images]
+        return out
+    finally:
+        os.chdir(old)
+
+
+@pytest.mark.parametrize("type_id", [DET, SEG])
+def test_yolo_export_resolves_as_ultralytics_does_from_anywhere(store, shared_data, tmp_path, type_id):
+    job = new_job(store, "cells", labels=("cell",), type_id=type_id)
+    import_format(store, job.id, "coco", str(cells_json(shared_data)))
+    out = tmp_path / "yolo"
+    export_job(store, job.id, "yolo", out, split="train=0.7,val=0.2,test=0.1", seed=1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ds = ultralytics_dataset(out / "data.yaml", elsewhere)
+    assert ds["names"] == ["cell"] and ds["nc"] == 1
+    assert [len(ds[k]) for k in ("train", "val", "test")] == [7, 2, 1]
+    assert not {p.name for p, _ in ds["train"]} & {p.name for p, _ in ds["val"]}
+    for _image, label in ds["train"] + ds["val"] + ds["test"]:
+        rows = [ln.split() for ln in label.read_text().splitlines()]
+        assert rows and all(r[0] == "0" for r in rows)
+        assert all(len(r) == 5 for r in rows) if type_id == DET else all(len(r) >= 7 and len(r) % 2 for r in rows)
+    # no split: train and val are the same folder (ultralytics needs a val)
+    export_job(store, job.id, "yolo", tmp_path / "plain")
+    ds = ultralytics_dataset(tmp_path / "plain" / "data.yaml", elsewhere)
+    assert len(ds["train"]) == 10 and ds["val"] == ds["train"]

@@ -194,8 +194,10 @@ def normalize(type_id: str, fmt: str, ann: dict | None) -> object:
         return tuple(sorted(ann.get("labels") or []))
     if type_id in ("object_detection", "image_segmentation"):
         shapes = ann.get("shapes") or []
-        if fmt == "yolo":
+        if fmt == "yolo" and type_id == "object_detection":
             shapes = [b for b in map(_bbox_only, shapes) if b]
+        elif fmt == "yolo":  # segmentation polygons: YOLO holds no attributes
+            shapes = [{k: v for k, v in s.items() if k != "attributes"} for s in shapes]
         return tuple(sorted(_shape(s) for s in shapes))
     if type_id == "named_entity_recognition":
         return tuple(sorted((s["start"], s["end"], s["label"]) for s in ann.get("spans") or []))

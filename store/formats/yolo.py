@@ -1,25 +1,33 @@
-"""`yolo`: YOLO txt for object detection, boxes only (SPEC F7.1, F7.1b).
+"""`yolo`: YOLO txt (ultralytics' layout) for object detection (boxes) and image segmentation
+(polygons) (SPEC F7.1, F7.1b; issue 17).
 
 Layout: a folder with `images/`, `labels/` (same relative paths, `.txt` for each image, also in
 sub-folders such as `images/train` + `labels/train`) and the class names in `classes.txt` (one a
-line) or `data.yaml` (`names: [a, b]`, a block list, or `names: {0: a, 1: b}`). Each label line is
-`class cx cy w h`, normalized to 0..1 by the image's width and height. An image without a label
-file is imported unlabeled.
+line) or `data.yaml` (`names: [a, b]`, a block list, or `names: {0: a, 1: b}`). A label line is
+a box `class cx cy w h` or a polygon `class x1 y1 x2 y2 ... xn yn` (n >= 3, YOLO segmentation),
+normalized to 0..1 by the image's width and height: an object detection job takes both (a polygon
+line is a polygon), an image segmentation job takes polygons (a box line becomes its 4-corner
+polygon). An image without a label file is imported unlabeled.
 
 Reading refuses, line by line with the file and line number: a wrong count of fields, a class
 that is not an index of the names, values that are not numbers or lie outside 0..1, boxes of no
 size or that extend outside the image (more than half a pixel). An image with a refused line is
 imported without labels (see shape_io).
 
-Writing: `images/` (copies of the labeled images), `labels/<stem>.txt`, `classes.txt` and a
-`data.yaml` naming the same classes (the job's labels, in order). YOLO holds boxes only: every
-other shape is written as its bounding box (a polygon, a circle, a line: the box around it), and
-shapes whose box has no area (a point, a horizontal or vertical line) are left out.
+Writing, as ultralytics expects it: `images/<split>/` (copies of the labeled images),
+`labels/<split>/<stem>.txt` (split `train` unless the export has splits: `--split
+train=0.8,val=0.2`), `classes.txt` and a `data.yaml` with the export folder's absolute `path`, a
+`train` / `val` (/ `test`) entry per split (val is train's folder when there is no val split) and
+the class names (the job's labels, in order): `check_det_dataset("<out>/data.yaml")` resolves it
+from any working directory. Object detection writes boxes: every other shape as its bounding box
+(a polygon, a circle, a line: the box around it); shapes whose box has no area (a point, a
+horizontal or vertical line) are left out. Image segmentation writes polygon lines.
 """
 from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from pathlib import Path
 
 from ..core import Store
@@ -29,6 +37,7 @@ from ..types.base import IMAGE_EXTENSIONS
 from .registry import Format, register
 from .common import copy_sample_file, iter_job_samples, prepare_out_dir
 from .shape_io import FileNames, ShapeCollector, box, probe_size, sample_shapes, sample_size
+from .splits import split_of
 
 MAX_LABEL_BYTES = 20 * 2**20
 
@@ -104,7 +113,7 @@ def _class_names(store: Store, files: dict[str, str], path: str) -> list[str]:
                           "(names: [...]) in the folder")
 
 
-def read_yolo(store: Store, path: str) -> tuple[list[ImportItem], list[str], int]:
+def read_yolo(store: Store, path: str, type_id: str = "object_detection") -> tuple[list[ImportItem], list[str], int]:
     src = path if path.startswith("s3://") else str(Path(path).expanduser().absolute())
     listing = [(uri, rel) for uri, rel, _size in store.locations.list_source(src)
                if not rel.rsplit("/", 1)[-1].startswith(".")]
@@ -117,7 +126,7 @@ def read_yolo(store: Store, path: str) -> tuple[list[ImportItem], list[str], int
     if not images:
         raise ValidationError(f"{path}: no images/ folder with images (YOLO layout: images/, labels/, classes.txt)")
     names = _class_names(store, files, path)
-    col = ShapeCollector("object_detection")
+    col = ShapeCollector(type_id)
     used = set()
     for uri, rel in sorted(images, key=lambda x: x[1]):
         col.image(uri, rel)
@@ -140,7 +149,10 @@ def read_yolo(store: Store, path: str) -> tuple[list[ImportItem], list[str], int
         w, h = size
         for n, fields in lines:
             where = f"{lrel} line {n}"
-            shape = _box(fields, names, w, h)
+            shape = _polygon(fields, names, w, h) if len(fields) > 5 else _box(fields, names, w, h)
+            if isinstance(shape, dict) and type_id == "image_segmentation" and shape["type"] == "rectangle":
+                (x1, y1), (x2, y2) = shape["points"]
+                shape = {**shape, "type": "polygon", "points": [[x1, y1], [x2, y1], [x2, y2], [x1, y2]]}
             if isinstance(shape, str):
                 col.refuse(uri, where, shape)
             else:
@@ -152,16 +164,42 @@ def read_yolo(store: Store, path: str) -> tuple[list[ImportItem], list[str], int
     return col.result()
 
 
+def _class(field: str, names: list[str]) -> int | str:
+    try:
+        cls = int(field)
+    except ValueError:
+        return f"the class {field[:20]!r} is not an index of the class names"
+    if not 0 <= cls < len(names):
+        return f"class {cls} is not an index of the {len(names)} class names (0..{len(names) - 1})"
+    return cls
+
+
+def _polygon(fields: list[str], names: list[str], w: int, h: int) -> dict | str:
+    """A polygon shape from `class x1 y1 ... xn yn` (YOLO segmentation), or why the line is refused."""
+    if len(fields) % 2 == 0 or len(fields) < 7:
+        return (f"{len(fields)} fields: a YOLO line is a box `class cx cy w h` or a polygon "
+                "`class x1 y1 x2 y2 x3 y3 ...` (at least 3 points)")
+    cls = _class(fields[0], names)
+    if isinstance(cls, str):
+        return cls
+    try:
+        values = [float(v) for v in fields[1:]]
+    except ValueError:
+        return "polygon coordinates must be numbers"
+    bad = next((v for v in values if not (math.isfinite(v) and 0 <= v <= 1)), None)
+    if bad is not None:
+        return f"value {bad:g} is outside 0..1 (YOLO coordinates are normalized by the image size)"
+    pts = [[values[i] * w, values[i + 1] * h] for i in range(0, len(values), 2)]
+    return {"type": "polygon", "label": names[cls], "points": pts}
+
+
 def _box(fields: list[str], names: list[str], w: int, h: int) -> dict | str:
     """A rectangle shape from `class cx cy w h`, or the reason the line is refused."""
     if len(fields) != 5:
         return f"{len(fields)} fields: a YOLO box line is `class cx cy w h` (5 fields)"
-    try:
-        cls = int(fields[0])
-    except ValueError:
-        return f"the class {fields[0][:20]!r} is not an index of the class names"
-    if not 0 <= cls < len(names):
-        return f"class {cls} is not an index of the {len(names)} class names (0..{len(names) - 1})"
+    cls = _class(fields[0], names)
+    if isinstance(cls, str):
+        return cls
     try:
         cx, cy, bw, bh = (float(v) for v in fields[1:])
     except ValueError:
@@ -192,7 +230,8 @@ def write_yolo(store: Store, job, out: Path) -> int:
     index = {name: i for i, name in enumerate(classes)}
     names = FileNames()
     n = 0
-    (out / "labels").mkdir()
+    splits: list[str] = []
+    segments = job.type == "image_segmentation"
     for sample in iter_job_samples(store, job.id, labeled_only=True):
         shapes = sample_shapes(sample)
         size = sample_size(store, sample)
@@ -201,28 +240,45 @@ def write_yolo(store: Store, job, out: Path) -> int:
         w, h = size
         lines = []
         for shape in shapes:
+            if shape["label"] not in index:
+                index[shape["label"]] = len(classes)
+                classes.append(shape["label"])
+            if segments and shape["type"] == "polygon":
+                lines.append(f"{index[shape['label']]} " + " ".join(f"{_norm(x / w)} {_norm(y / h)}"
+                                                                     for x, y in shape["points"]))
+                continue
             x1, y1, x2, y2 = box(shape)
             x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
             if x2 - x1 <= 0 or y2 - y1 <= 0:
                 continue  # a point, a straight horizontal / vertical line: no box
-            if shape["label"] not in index:
-                index[shape["label"]] = len(classes)
-                classes.append(shape["label"])
             lines.append(f"{index[shape['label']]} {_norm((x1 + x2) / 2 / w)} {_norm((y1 + y2) / 2 / h)} "
                          f"{_norm((x2 - x1) / w)} {_norm((y2 - y1) / h)}")
         name = names.take(sample)
-        copy_sample_file(store, sample, out / "images" / name)
-        (out / "labels" / f"{Path(name).stem}.txt").write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+        split = split_of(sample)
+        if split not in splits:
+            splits.append(split)
+        copy_sample_file(store, sample, out / "images" / split / name)
+        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / split / f"{Path(name).stem}.txt").write_text("".join(ln + "\n" for ln in lines),
+                                                                      encoding="utf-8")
         n += 1
     (out / "classes.txt").write_text("".join(c + "\n" for c in classes), encoding="utf-8")
-    (out / "data.yaml").write_text(
-        f"# YOLO dataset exported by Labelport (job {json.dumps(job.name, ensure_ascii=False)})\n"
-        f"path: .\ntrain: images\nval: images\nnc: {len(classes)}\n"
-        f"names: {json.dumps(classes, ensure_ascii=False)}\n", encoding="utf-8")
+    entries = {s: f"images/{s}" for s in splits}
+    entries.setdefault("train", entries.get("train") or f"images/{splits[0] if splits else 'train'}")
+    entries.setdefault("val", entries["train"])  # ultralytics needs a val: train's images without a val split
+    lines = [f"# YOLO dataset exported by Labelport (job {json.dumps(job.name, ensure_ascii=False)})",
+             f"path: {json.dumps(str(out.absolute()), ensure_ascii=False)}"]
+    lines += [f"{key}: {value}" for key, value in entries.items() if key in ("train", "val", "test")]
+    lines += [f"# other splits: {key}: {value}" for key, value in entries.items() if key not in ("train", "val", "test")]
+    lines += [f"nc: {len(classes)}", f"names: {json.dumps(classes, ensure_ascii=False)}"]
+    (out / "data.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return n
 
 
 register(Format("yolo", "YOLO",
-                "images/, labels/*.txt (class cx cy w h, normalized) and classes.txt or data.yaml; boxes only.",
-                readers={"object_detection": read_yolo}, writers={"object_detection": write_yolo},
+                "images/<split>/, labels/<split>/*.txt (class cx cy w h, or class x1 y1 ... for polygons, "
+                "normalized), classes.txt and data.yaml (absolute path): detection boxes, segmentation polygons.",
+                readers={"object_detection": read_yolo,
+                         "image_segmentation": partial(read_yolo, type_id="image_segmentation")},
+                writers={"object_detection": write_yolo, "image_segmentation": write_yolo},
                 example="yolo.txt"))
