@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="train / validation / test splits of the labeled samples, stratified by label: "
                                    "train=0.8,val=0.1,test=0.1")
     p.add_argument("--seed", type=int, default=0, help="the seed of the splits (the same seed, the same splits)")
+    p.add_argument("--include", choices=["predictions"], action="append", default=[],
+                   help="predictions: write To Be Confirmed samples' predictions too, marked as such where the "
+                        "format can (by default only Labeled samples carry labels)")
+    p.add_argument("--absolute-paths", action="store_true",
+                   help="name files by absolute path (default: relative to the exported file; s3:// stays s3://)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("stats", help="counts per status and per label of a job")
@@ -227,7 +232,8 @@ def run_command(args) -> int:
                 return 1
         elif args.command == "export":
             job = find_job(store, args.job)
-            res = export_job(store, job.id, args.format, args.out, actor="cli", split=args.split, seed=args.seed)
+            res = export_job(store, job.id, args.format, args.out, actor="cli", split=args.split, seed=args.seed,
+                             predictions="predictions" in args.include, absolute_paths=args.absolute_paths)
             _print(args, {"format": res.format, "path": res.path, "samples": res.samples},
                    f"exported {res.samples} samples as {res.format} to {res.path}")
         elif args.command == "stats":

@@ -197,7 +197,12 @@ def test_manifest_round_trip(store, tmp_path):
     assert rows[0]["annotation"][0]["annotated-by"] == "alice"
     assert rows[0]["hard"] == "true" and rows[0]["hard-coefficient"] == 0.9
     assert "annotation" not in rows[4]
-    assert rows[0]["source"] == str(store.settings.objects_root.resolve() / "datasets" / str(job.dataset_id) / "p_0.png")
+    # files are named relative to the manifest (absolute paths when asked for)
+    stored = store.settings.objects_root.resolve() / "datasets" / str(job.dataset_id) / "p_0.png"
+    assert (out.parent / rows[0]["source"]).resolve() == stored and not rows[0]["source"].startswith("/")
+    absolute = tmp_path / "export-abs" / "job.manifest"
+    export_job(store, job.id, "manifest", absolute, absolute_paths=True)
+    assert json.loads(absolute.read_text(encoding="utf-8").splitlines()[0])["source"] == str(stored)
 
     back = new_job(store, "back", labels=())
     rec = import_format(store, back.id, "manifest", str(out))
@@ -248,3 +253,37 @@ def test_export_to_unknown_format_or_type(store, tmp_path):
     det = new_job(store, "det", labels=(), type_id="object_detection")
     with pytest.raises(StoreError, match="cannot export object_detection"):
         export_job(store, det.id, "imagefolder", tmp_path / "x")
+
+
+def test_predictions_stay_out_of_exports_unless_asked_and_are_marked(store, tmp_path):
+    """A To Be Confirmed prediction is no label in an export (CSV, manifest); with predictions
+    asked for, it is written and marked as the model's; a confirmed one says the model made it and
+    who confirmed it."""
+    from store.predictions import Prediction, confirm_samples, write_predictions
+
+    from store.formats.common import iter_job_samples
+
+    job = labeled_job(store)
+    ids = {s.name: s.id for s in iter_job_samples(store, job.id)}
+    write_predictions(store, job.id, [Prediction(ids["p_4.png"], {"labels": ["dog"]}, 0.7)], model="resnet@2")
+    csv_out = tmp_path / "csv" / "labels.csv"
+    export_job(store, job.id, "csv", csv_out)
+    rows = list(csv.reader(csv_out.open(encoding="utf-8")))
+    assert [r[1] for r in rows if r[0].endswith("p_4.png")] == [""]  # not a label
+    man = tmp_path / "m" / "job.manifest"
+    export_job(store, job.id, "manifest", man)
+    row = next(json.loads(ln) for ln in man.read_text(encoding="utf-8").splitlines() if ln and "p_4" in ln)
+    assert row["usage"] == "INFERENCE" and "annotation" not in row
+
+    with_preds = tmp_path / "m2" / "job.manifest"
+    export_job(store, job.id, "manifest", with_preds, predictions=True)
+    row = next(json.loads(ln) for ln in with_preds.read_text(encoding="utf-8").splitlines() if ln and "p_4" in ln)
+    (a,) = row["annotation"]
+    assert (a["name"], a["annotated-by"], a["prediction"], a["confidence"]) == ("dog", "resnet@2", True, 0.7)
+
+    confirm_samples(store, job.id, [ids["p_4.png"]], actor="bob")
+    again = tmp_path / "m3" / "job.manifest"
+    export_job(store, job.id, "manifest", again)
+    row = next(json.loads(ln) for ln in again.read_text(encoding="utf-8").splitlines() if ln and "p_4" in ln)
+    (a,) = row["annotation"]
+    assert (a["name"], a["annotated-by"], a["confirmed-by"]) == ("dog", "resnet@2", "bob") and "prediction" not in a

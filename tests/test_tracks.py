@@ -355,8 +355,9 @@ def test_mot_export_lists_every_visible_frame_of_each_box_track(store, shared_da
     ini.read(seq / "seqinfo.ini")
     assert dict(ini["Sequence"]) == {"name": "bikes", "imdir": "img1", "framerate": "25", "seqlength": "250",
                                      "imwidth": "640", "imheight": "272", "imext": ".jpg",
-                                     "labelport_source": str(shared_data / "video" / "bikes.mp4"),
+                                     "labelport_source": ini["Sequence"]["labelport_source"],
                                      "labelport_tracks": '{"1": "b1"}'}
+    assert (seq / ini["Sequence"]["labelport_source"]).resolve() == (shared_data / "video" / "bikes.mp4").resolve()
 
 
 def test_mot_round_trip_keeps_what_mot_can_hold_and_reads_a_plain_sequence(store, shared_data, tmp_path, page):  # noqa: F811

@@ -28,7 +28,7 @@ from ..core import Store
 from ..errors import ValidationError
 from .common import ImportItem
 from .registry import FORMATS
-from .common import iter_job_samples, prepare_out_file, read_text_file, resolve_reference
+from .common import export_ref, iter_job_samples, made_by, prepare_out_file, read_text_file, resolve_reference
 from .csv_format import read_file_label_csv, write_file_label_csv
 from .manifest import read_manifest_lines
 
@@ -133,7 +133,7 @@ def write_audio_jsonl(store: Store, job, out: Path, type_id: str) -> int:
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             a = s.annotation or {}
-            row: dict = {"id": s.id, "source": store.locations.public_uri(s.uri)}
+            row: dict = {"id": s.id, "source": export_ref(store, s.uri, out.parent)}
             if s.meta.get("duration") is not None:
                 row["duration"] = s.meta["duration"]
             if type_id == "sound_classification":
@@ -214,7 +214,7 @@ def write_audio_manifest(store: Store, job, out: Path, type_id: str) -> int:
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             a = s.annotation or {} if s.labels else {}
-            common = {"annotated-by": s.labeled_by or "human", "creation-time": _time(s.labeled_at),
+            common = {**made_by(s), "creation-time": _time(s.labeled_at),
                       **({"confidence": s.confidence} if s.confidence is not None else {})}
             anns = []
             if type_id == "sound_classification":
@@ -235,7 +235,7 @@ def write_audio_manifest(store: Store, job, out: Path, type_id: str) -> int:
                     if seg.get("source") not in (None, ""):
                         prop["@modelarts:source"] = seg["source"]
                     anns.append({"type": want, "name": name, "id": seg.get("id"), "property": prop, **common})
-            row = {"source": store.locations.public_uri(s.uri), "usage": "TRAIN" if anns else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if anns else "INFERENCE",
                    "id": str(s.id)}
             if anns:
                 row["annotation"] = anns

@@ -80,6 +80,57 @@ def _is_upload(path: Path) -> bool:
 
 
 _SNAPSHOTS: ContextVar[dict] = ContextVar("labelport_job_snapshots", default={})
+# Inside export_job (issue 17): file references relative to the file written unless absolute paths
+# were asked for, and To Be Confirmed predictions left out unless they were asked for.
+_EXPORT: ContextVar[dict] = ContextVar("labelport_export_options", default={})
+
+
+@contextmanager
+def export_options(absolute_paths: bool = False, predictions: bool = False):
+    token = _EXPORT.set({"absolute_paths": absolute_paths, "predictions": predictions})
+    try:
+        yield
+    finally:
+        _EXPORT.reset(token)
+
+
+def export_ref(store: Store, uri: str, base: Path) -> str:
+    """How an export names a sample's file: relative to `base` (the folder of the file that names
+    it) for a local file, in an export; else (s3://, store://, outside an export, or absolute paths
+    asked for) the file's public URI."""
+    opts = _EXPORT.get()
+    if opts and not opts.get("absolute_paths"):
+        local = store.locations.local_path(uri)
+        if local is not None:
+            import os
+
+            return Path(os.path.relpath(os.path.abspath(local), os.path.abspath(base))).as_posix()
+    return store.locations.public_uri(uri)
+
+
+def made_by(sample: SampleView) -> dict:
+    """Who made a sample's labels, as an export says it: a person; a model whose labels a person
+    confirmed ({"annotated-by": model, "confirmed-by": user}); a model's prediction not yet
+    confirmed (exported only when asked for: {"annotated-by": model, "prediction": True})."""
+    if sample.status == "to_be_confirmed":
+        return {"annotated-by": sample.model or "model", "prediction": True}
+    if sample.from_inference and sample.model:
+        return {"annotated-by": sample.model, "confirmed-by": sample.labeled_by or "human"}
+    return {"annotated-by": sample.labeled_by or "human"}
+
+
+def predictions_included() -> bool:
+    return bool(_EXPORT.get().get("predictions"))
+
+
+def _unless_prediction(sample: SampleView) -> SampleView:
+    """In an export without predictions, a To Be Confirmed sample is written as unlabeled."""
+    opts = _EXPORT.get()
+    if opts and not opts.get("predictions") and sample.status == "to_be_confirmed":
+        from dataclasses import replace
+
+        return replace(sample, labels=[], annotation=None)
+    return sample
 
 
 @contextmanager
@@ -100,7 +151,7 @@ def iter_job_samples(store: Store, job_id: int, labeled_only: bool = False, chun
     job_snapshot(job_id, ...), the snapshot's samples."""
     snapshot = _SNAPSHOTS.get().get(job_id)
     if snapshot is not None:
-        yield from (s for s in snapshot() if not labeled_only or s.status == "labeled")
+        yield from (_unless_prediction(s) for s in snapshot() if not labeled_only or s.status == "labeled")
         return
     last = -1
     cond = "AND js.status = 'labeled'" if labeled_only else ""
@@ -111,7 +162,7 @@ def iter_job_samples(store: Store, job_id: int, labeled_only: bool = False, chun
         if not rows:
             return
         for r in rows:
-            yield _view(r)
+            yield _unless_prediction(_view(r))
         last = rows[-1][0]
 
 

@@ -9,7 +9,7 @@ from ..core import Store
 from ..errors import ValidationError
 from .common import ImportItem
 from .registry import Format, register
-from .common import iter_job_samples, prepare_out_file, read_text_file, resolve_reference
+from .common import export_ref, iter_job_samples, prepare_out_file, read_text_file, resolve_reference
 
 FILE_COLUMNS = ("file", "path", "image", "source", "filename")
 
@@ -59,7 +59,7 @@ def write_file_label_csv(store: Store, job, out: Path) -> int:
         w = csv.writer(f)
         w.writerow(["file", "label"])
         for sample in iter_job_samples(store, job.id):
-            source = store.locations.public_uri(sample.uri)
+            source = export_ref(store, sample.uri, out.parent)
             for label in sample.labels or [""]:
                 w.writerow([source, label])
             n += 1

@@ -30,7 +30,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import ValidationError
 from ..tracks import interpolate_tracks, keyframes
-from .common import ImportItem, iter_job_samples, prepare_out_dir, read_text_file, resolve_reference
+from .common import ImportItem, export_ref, iter_job_samples, prepare_out_dir, read_text_file, resolve_reference
 from .registry import Format, register
 
 TYPE = "video_labeling"
@@ -147,7 +147,7 @@ def write_cvat_video(store: Store, job, out: Path) -> int:
         if stem.lower() in used:
             stem = f"{s.id}_{stem}"
         used.add(stem.lower())
-        (out / f"{stem}.xml").write_text(video_xml(job, s, store.locations.public_uri(s.uri)), encoding="utf-8")
+        (out / f"{stem}.xml").write_text(video_xml(job, s, export_ref(store, s.uri, out)), encoding="utf-8")
         n += 1
     return n
 

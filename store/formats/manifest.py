@@ -9,7 +9,7 @@ from ..core import Store
 from ..errors import ValidationError
 from .common import ImportItem
 from .registry import Format, register
-from .common import iter_job_samples, prepare_out_file, read_text_file, resolve_reference
+from .common import export_ref, iter_job_samples, made_by, prepare_out_file, read_text_file, resolve_reference
 
 CLASSIFICATION = "modelarts/image_classification"
 
@@ -54,10 +54,10 @@ def write_classification_manifest(store: Store, job, out: Path) -> int:
     n = 0
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
-            row = {"source": store.locations.public_uri(s.uri), "usage": "TRAIN" if s.labels else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if s.labels else "INFERENCE",
                    "id": str(s.id)}
             if s.labels:
-                row["annotation"] = [{"type": CLASSIFICATION, "name": name, "annotated-by": s.labeled_by or "human",
+                row["annotation"] = [{"type": CLASSIFICATION, "name": name, **made_by(s),
                                       "creation-time": _time(s.labeled_at),
                                       **({"confidence": s.confidence} if s.confidence is not None else {})}
                                      for name in s.labels]
@@ -176,16 +176,16 @@ def write_shape_manifest(store: Store, job, out: Path, type_id: str = "object_de
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             shapes = sample_shapes(s) if s.labels else []
-            row = {"source": store.locations.public_uri(s.uri), "usage": "TRAIN" if shapes else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if shapes else "INFERENCE",
                    "id": str(s.id)}
-            common = {"annotated-by": s.labeled_by or "human", "creation-time": _time(s.labeled_at),
+            common = {**made_by(s), "creation-time": _time(s.labeled_at),
                       **({"confidence": s.confidence} if s.confidence is not None else {})}
             if shapes and type_id == "object_detection":
                 name = names.take(s)
                 xml_dir.mkdir(parents=True, exist_ok=True)
                 xml_path = xml_dir / f"{Path(name).stem}.xml"
                 xml_path.write_text(voc_xml(name, sample_size(store, s), shapes, folder=""), encoding="utf-8")
-                row["annotation"] = [{"type": DETECTION, "annotation-loc": str(xml_path),
+                row["annotation"] = [{"type": DETECTION, "annotation-loc": export_ref(store, str(xml_path), out.parent),
                                       "annotation-format": "PASCAL VOC", **common}]
             elif shapes:
                 row["annotation"] = [{"type": SEGMENTATION, "name": sh["label"],

@@ -30,7 +30,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import ValidationError
 from ..tracks import frames_with_interpolation, thin
-from .common import ImportItem, iter_job_samples, prepare_out_dir
+from .common import ImportItem, export_ref, iter_job_samples, prepare_out_dir
 from .registry import Format, register
 
 TYPE = "video_labeling"
@@ -94,7 +94,7 @@ def write_mot(store: Store, job, out: Path) -> int:
             "[Sequence]\n"
             f"name={stem}\nimDir=img1\nframeRate={_num(m.get('fps') or 0)}\nseqLength={int(m.get('frame_count') or 0)}\n"
             f"imWidth={int(m.get('width') or 0)}\nimHeight={int(m.get('height') or 0)}\nimExt=.jpg\n"
-            f"labelport_source={store.locations.public_uri(s.uri)}\n"
+            f"labelport_source={export_ref(store, s.uri, seq)}\n"
             f"labelport_tracks={json.dumps({str(k): v for k, v in names.items()}, ensure_ascii=False)}\n",
             encoding="utf-8")
         n += 1

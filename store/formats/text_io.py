@@ -15,7 +15,7 @@ from ..errors import NotFound, ValidationError
 from .common import ImportItem
 from ..texts import check_text, parse_csv, parse_jsonl, record_path, record_uri
 from .registry import FORMATS
-from .common import _is_upload, iter_job_samples, prepare_out_file
+from .common import _is_upload, iter_job_samples, made_by, prepare_out_file
 
 TEXT_TYPES = ("text_classification", "named_entity_recognition", "text_triplet")
 TC, ENTITY, TRIPLET = "modelarts/text_classification", "modelarts/text_entity", "modelarts/text_triplet"
@@ -158,7 +158,7 @@ def write_text_manifest(store: Store, job, out: Path, type_id: str) -> int:
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             a = s.annotation or {}
-            common = {"annotated-by": s.labeled_by or "human", "creation-time": _time(s.labeled_at),
+            common = {**made_by(s), "creation-time": _time(s.labeled_at),
                       **({"confidence": s.confidence} if s.confidence is not None else {})}
             anns = []
             if type_id == "text_classification":

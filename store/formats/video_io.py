@@ -38,7 +38,7 @@ from ..core import Store
 from ..errors import NotFound, StoreError, ValidationError
 from .common import ImportItem
 from .registry import FORMATS
-from .common import iter_job_samples, prepare_out_file, read_text_file, resolve_reference
+from .common import export_ref, iter_job_samples, made_by, prepare_out_file, read_text_file, resolve_reference
 from .manifest import DETECTION, _inline_shape, _time, read_manifest_lines
 
 TYPE = "video_labeling"
@@ -106,7 +106,7 @@ def write_video_jsonl(store: Store, job, out: Path) -> int:
     n = 0
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
-            row: dict = {"id": s.id, "source": store.locations.public_uri(s.uri)}
+            row: dict = {"id": s.id, "source": export_ref(store, s.uri, out.parent)}
             for k in ("fps", "frame_count", "width", "height", "duration"):
                 if s.meta.get(k) is not None:
                     row[k] = s.meta[k]
@@ -211,9 +211,9 @@ def write_video_manifest(store: Store, job, out: Path) -> int:
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             frames = (s.annotation or {}).get("frames") or [] if s.labels else []
-            row = {"source": store.locations.public_uri(s.uri), "usage": "TRAIN" if frames else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if frames else "INFERENCE",
                    "id": str(s.id)}
-            common = {"annotated-by": s.labeled_by or "human", "creation-time": _time(s.labeled_at),
+            common = {**made_by(s), "creation-time": _time(s.labeled_at),
                       **({"confidence": s.confidence} if s.confidence is not None else {})}
             stem = _stem(s)
             if stem.lower() in used:
@@ -292,7 +292,7 @@ def write_video_coco(store: Store, job, out: Path) -> int:
                     name = f"{stem}_{i:06d}.jpg"
                     frame.to_image().save(image_dir / name, "JPEG", quality=92)
                     image_id = len(images) + 1
-                    video = {"source": store.locations.public_uri(s.uri), "frame": i,
+                    video = {"source": export_ref(store, s.uri, out.parent), "frame": i,
                              "time": round(i / fps, 6) if fps else None}
                     if outside.get(i):
                         video["outside"] = outside[i]
