@@ -762,3 +762,51 @@ def test_yolo_export_resolves_as_ultralytics_does_from_anywhere(store, shared_da
     export_job(store, job.id, "yolo", tmp_path / "plain")
     ds = ultralytics_dataset(tmp_path / "plain" / "data.yaml", elsewhere)
     assert len(ds["train"]) == 10 and ds["val"] == ds["train"]
+
+
+def test_cvat_for_images_both_ways(store, shared_data, tmp_path):
+    """CVAT for images 1.1: the cells' polygons and every shape type out and back; the labels the
+    XML defines come with their colors and attributes; a video XML is refused with a reason."""
+    import xml.etree.ElementTree as ET
+
+    from store.annotations import set_annotation
+    from store.imports import import_location
+    from store.jobs import create_job, get_job
+
+    job = new_job(store, "cells", labels=("cell",), type_id=SEG)
+    import_format(store, job.id, "coco", str(cells_json(shared_data)))
+    out = tmp_path / "cvat"
+    assert export_job(store, job.id, "cvat", out).samples == 10
+    root = ET.parse(out / "annotations.xml").getroot()
+    assert root.findtext("version") == "1.1" and root.findtext("meta/task/mode") == "annotation"
+    assert len(root.findall("image")) == 10 and len(root.findall("image/polygon")) == 1252
+    back = new_job(store, "back", labels=("cell",), type_id=SEG)
+    rec = import_format(store, back.id, "cvat", str(out))
+    assert (rec.status, rec.imported, rec.labeled, rec.errors) == ("succeeded", 10, 10, [])
+    assert_same_shapes(shapes_by_name(store, job.id), shapes_by_name(store, back.id), tol=0.01)
+
+    det = create_job(store, "det", DET, label_set=LabelSet(labels=[Label("cat", color="#aa0000", attributes={
+        "pose": ["up", "down"]})]))
+    write_image(tmp_path / "in" / "a.png", seed=1, size=(64, 48))
+    import_location(store, det.id, str(tmp_path / "in"))
+    (s,) = iter_job_samples(store, det.id)
+    shapes = [{"type": "rectangle", "label": "cat", "points": [[1, 2], [30, 40]], "attributes": {"pose": "up"}},
+              {"type": "polygon", "label": "cat", "points": [[1, 1], [20, 4], [9, 30]]},
+              {"type": "circle", "label": "cat", "points": [[30, 20]], "radius": 5},
+              {"type": "line", "label": "cat", "points": [[0, 0], [63, 47]]},
+              {"type": "dashed_line", "label": "cat", "points": [[5, 5], [9, 9], [20, 3]]},
+              {"type": "point", "label": "cat", "points": [[12, 13]]}]
+    set_annotation(store, det.id, s.id, {"shapes": shapes})
+    export_job(store, det.id, "cvat", tmp_path / "det")
+    fresh = create_job(store, "fresh", DET, label_set=LabelSet(labels=[]))
+    rec = import_format(store, fresh.id, "cvat", str(tmp_path / "det" / "annotations.xml"))
+    assert (rec.labeled, rec.errors) == (1, [])
+    assert_same_shapes(shapes_by_name(store, det.id), shapes_by_name(store, fresh.id), tol=0.01)
+    (cat,) = get_job(store, fresh.id).label_set.labels
+    assert (cat.color, cat.attributes) == ("#aa0000", {"pose": ["up", "down"]})
+
+    video = tmp_path / "video.xml"
+    video.write_text('<annotations><version>1.1</version><track id="0" label="cat"><box frame="0" xtl="1" '
+                     'ytl="1" xbr="5" ybr="5"/></track></annotations>')
+    with pytest.raises(ValidationError, match="a CVAT for video file"):
+        import_format(store, fresh.id, "cvat", str(video))

@@ -1,4 +1,15 @@
-"""CVAT for video 1.1 XML, format id `cvat` (SPEC F7.4, issue 16): video labeling's tracks both ways.
+"""CVAT 1.1 XML, format id `cvat`: CVAT for video (video labeling's tracks, SPEC F7.4, issue 16)
+and CVAT for images (object detection and image segmentation, issue 17), both ways.
+
+CVAT for images: `annotations.xml` with <meta><task> (mode annotation, the labels with colors and
+attributes) and one <image id name width height> per labeled image holding its shapes: <box xtl
+ytl xbr ybr>, <polygon points="x,y;...">, <polyline> (a dashed line has labelport_type
+"dashed_line"), <points> (one point), <ellipse cx cy rx ry> (a circle, rx = ry; read back with
+their mean), each with label, occluded, z_order (its place on the image) and <attribute>
+children; the images copied into `images/` beside it (`name` = the file's name there). Import:
+one XML file or a folder with `annotations.xml`; an image's `name` is found relative to the XML's
+folder or in `images/` beside it; labels the file defines in <meta> are added with their colors
+and attributes.
 
 Export: a folder with one XML per video, `<video stem>.xml`, as CVAT writes a video task's
 annotations.xml: <meta><task> with the frame count, the labels (colors, attributes) and the
@@ -23,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import partial
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,21 +87,7 @@ def _meta(root: ET.Element, job, sample, source: str) -> None:
                       ("overlap", 0), ("flipped", "False"), ("start_frame", 0), ("stop_frame", max(0, count - 1)),
                       ("frame_filter", "")):
         ET.SubElement(task, tag).text = str(text)
-    labels = ET.SubElement(task, "labels")
-    for lab in job.label_set.labels:
-        el = ET.SubElement(labels, "label")
-        ET.SubElement(el, "name").text = lab.name
-        if lab.color:
-            ET.SubElement(el, "color").text = lab.color
-        ET.SubElement(el, "type").text = "any"
-        attributes = ET.SubElement(el, "attributes")
-        for name, values in (lab.attributes or {}).items():
-            a = ET.SubElement(attributes, "attribute")
-            ET.SubElement(a, "name").text = name
-            ET.SubElement(a, "mutable").text = "True"
-            ET.SubElement(a, "input_type").text = "select"
-            ET.SubElement(a, "default_value").text = values[0] if values else ""
-            ET.SubElement(a, "values").text = "\n".join(values)
+    _labels_meta(task, job)
     size = ET.SubElement(task, "original_size")
     ET.SubElement(size, "width").text = str(int(sample.meta.get("width") or 0))
     ET.SubElement(size, "height").text = str(int(sample.meta.get("height") or 0))
@@ -339,7 +337,137 @@ def read_cvat_video(store: Store, path: str) -> tuple[list[ImportItem], list[str
     return items, problems
 
 
-register(Format("cvat", "CVAT for video 1.1 XML",
-                "One XML per video (<track> with <box>/<polygon>/<polyline>/<points>/<ellipse> per frame: "
-                "keyframe, outside, occluded); <source> names the video, relative to the XML or absolute.",
-                readers={TYPE: read_cvat_video}, writers={TYPE: write_cvat_video}, example="cvat_video.xml"))
+# -- CVAT for images 1.1 (object detection, image segmentation) --------------------------------------
+IMAGE_TYPES = ("object_detection", "image_segmentation")
+
+
+def images_xml(job, images: list[tuple[int, str, tuple[int, int] | None, list[dict]]]) -> str:
+    """CVAT for images 1.1 XML of (id, name, size, shapes) per image."""
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    meta = ET.SubElement(root, "meta")
+    task = ET.SubElement(meta, "task")
+    for tag, text in (("name", job.name), ("size", len(images)), ("mode", "annotation"), ("overlap", 0),
+                      ("flipped", "False")):
+        ET.SubElement(task, tag).text = str(text)
+    _labels_meta(task, job)
+    ET.SubElement(meta, "dumped").text = datetime.now(timezone.utc).isoformat()
+    for image_id, name, size, shapes in images:
+        w, h = size or (0, 0)
+        img = ET.SubElement(root, "image", {"id": str(image_id), "name": name, "width": str(int(w)),
+                                            "height": str(int(h))})
+        for z, shape in enumerate(shapes):
+            attrs = {"label": shape["label"], "source": "manual", "occluded": "0", **_geometry(shape),
+                     "z_order": str(z)}
+            if shape["type"] == "dashed_line":
+                attrs["labelport_type"] = "dashed_line"
+            el = ET.SubElement(img, KINDS[shape["type"]], attrs)
+            for name_, value in (shape.get("attributes") or {}).items():
+                ET.SubElement(el, "attribute", {"name": str(name_)}).text = str(value)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_cvat_images(store: Store, job, out: Path) -> int:
+    """`annotations.xml` and the labeled images copied into `images/` beside it."""
+    from .common import copy_sample_file
+    from .shape_io import FileNames, sample_shapes, sample_size
+
+    out = prepare_out_dir(out)
+    names = FileNames()
+    images = []
+    for sample in iter_job_samples(store, job.id, labeled_only=True):
+        shapes = sample_shapes(sample)
+        if not shapes:
+            continue
+        name = names.take(sample)
+        copy_sample_file(store, sample, out / "images" / name)
+        images.append((len(images), name, sample_size(store, sample), shapes))
+    (out / "annotations.xml").write_text(images_xml(job, images), encoding="utf-8")
+    return len(images)
+
+
+def read_cvat_images(store: Store, path: str, type_id: str = "object_detection"
+                     ) -> tuple[list[ImportItem], list[str], int]:
+    from .coco import _find_file
+    from .shape_io import ShapeCollector, parent_uri
+    from .voc import parse_xml
+
+    path = path.strip()
+    xml_path = path if path.lower().endswith(".xml") else path.rstrip("/") + "/annotations.xml"
+    text, _base = read_text_file(store, xml_path)
+    root = parse_xml(text.encode("utf-8"), xml_path.rsplit("/", 1)[-1], MAX_CVAT_BYTES)
+    if root.tag != "annotations":
+        raise ValidationError(f"{xml_path}: not a CVAT XML file (no <annotations> root)")
+    if root.find("image") is None and root.find("track") is not None:
+        raise ValidationError(f"{xml_path}: a CVAT for video file (<track> elements): an image job imports "
+                              "CVAT for images (<image> elements)")
+    if root.find("track") is not None:
+        raise ValidationError(f"{xml_path}: <track> elements are CVAT's video tracks: export the task as "
+                              "CVAT for images")
+    base = parent_uri(xml_path if xml_path.startswith("s3://") else str(Path(xml_path).expanduser().absolute()))
+    col = ShapeCollector(type_id)
+    defs = meta_labels(root.find("meta"))
+    for n, img in enumerate(root.iter("image"), start=1):
+        name = (img.get("name") or "").strip()
+        where = f"image {img.get('id', n)} ({name or 'no name'})"
+        if not name:
+            col.unmatched += 1
+            col.problems.append(f"{where}: no name")
+            continue
+        uri = _find_file(store, base, name)
+        if uri is None:
+            col.unmatched += 1
+            col.problems.append(f"{where}: file not found beside the XML or in images/ beside it; "
+                                "its shapes were skipped")
+            continue
+        try:
+            w, h = _float(img, "width"), _float(img, "height")
+            size = (w, h) if w > 0 and h > 0 else None
+        except ValidationError:
+            size = None
+        col.image(uri, name)
+        elements = sorted((e for e in img if e.tag in ELEMENTS), key=_z_order)
+        for k, el in enumerate(elements, start=1):
+            label = (el.get("label") or "").strip()
+            try:
+                if not label:
+                    raise ValidationError("no label")
+                shape = _shape_of(el, label)
+            except ValidationError as e:
+                col.refuse(uri, f"{where}: <{el.tag}> {k}", str(e))
+                continue
+            shape.pop("occluded", None)
+            col.add(uri, name, shape, f"{where}: <{el.tag}> {k}", size)
+    items, problems, found = col.result()
+    for it in items:
+        it.labels = list(dict.fromkeys(it.labels + list(defs)))
+        it.label_defs = defs
+    return items, problems, found
+
+
+def _labels_meta(task: ET.Element, job) -> None:
+    labels = ET.SubElement(task, "labels")
+    for lab in job.label_set.labels:
+        el = ET.SubElement(labels, "label")
+        ET.SubElement(el, "name").text = lab.name
+        if lab.color:
+            ET.SubElement(el, "color").text = lab.color
+        ET.SubElement(el, "type").text = "any"
+        attributes = ET.SubElement(el, "attributes")
+        for name, values in (lab.attributes or {}).items():
+            a = ET.SubElement(attributes, "attribute")
+            ET.SubElement(a, "name").text = name
+            ET.SubElement(a, "mutable").text = "True"
+            ET.SubElement(a, "input_type").text = "select"
+            ET.SubElement(a, "default_value").text = values[0] if values else ""
+            ET.SubElement(a, "values").text = "\n".join(values)
+
+
+register(Format("cvat", "CVAT 1.1 XML",
+                "CVAT for video: one XML per video (<track> with <box>/<polygon>/<polyline>/<points>/<ellipse> per "
+                "frame: keyframe, outside, occluded); <source> names the video, relative to the XML or absolute. "
+                "CVAT for images: annotations.xml (<image> with its shapes) and images/.",
+                readers={TYPE: read_cvat_video, **{t: partial(read_cvat_images, type_id=t) for t in IMAGE_TYPES}},
+                writers={TYPE: write_cvat_video, **{t: write_cvat_images for t in IMAGE_TYPES}},
+                example="cvat_video.xml"))

@@ -451,7 +451,7 @@ def test_edit_on_the_player_timeline_keys_and_labels(cli_server, cli_page: Page,
 
     # export CVAT for video from the page; imported into a new job, the same tracks
     open_accordion(page, "export")
-    pick_option(page, "export-format", "CVAT for video 1.1 XML")
+    pick_option(page, "export-format", "CVAT 1.1 XML")
     page.locator("#export-submit").click()
     link = page.locator("#export-file a[href*='/file=']")
     expect(link).to_have_count(1, timeout=LONG)
