@@ -810,3 +810,17 @@ def test_cvat_for_images_both_ways(store, shared_data, tmp_path):
                      'ytl="1" xbr="5" ybr="5"/></track></annotations>')
     with pytest.raises(ValidationError, match="a CVAT for video file"):
         import_format(store, fresh.id, "cvat", str(video))
+
+
+def test_coco_writes_one_file_per_split(store, shared_data, tmp_path):
+    job = new_job(store, "cells", labels=("cell",), type_id=DET)
+    import_format(store, job.id, "coco", str(cells_json(shared_data)))
+    out = tmp_path / "coco" / "cells.json"
+    assert export_job(store, job.id, "coco", out, split="train=0.8,val=0.2", seed=2).samples == 10
+    assert not out.exists()
+    train = json.loads((out.parent / "cells_train.json").read_text())
+    val = json.loads((out.parent / "cells_val.json").read_text())
+    assert (len(train["images"]), len(val["images"])) == (8, 2)
+    assert not {i["file_name"] for i in train["images"]} & {i["file_name"] for i in val["images"]}
+    assert len(train["annotations"]) + len(val["annotations"]) == 1252
+    assert all((out.parent / i["file_name"]).is_file() for i in train["images"] + val["images"])

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import ValidationError
 from .common import ImportItem
+from .splits import split_field, usage_of
 from .registry import FORMATS
 from .common import export_ref, iter_job_samples, made_by, prepare_out_file, read_text_file, resolve_reference
 from .csv_format import read_file_label_csv, write_file_label_csv
@@ -133,7 +134,7 @@ def write_audio_jsonl(store: Store, job, out: Path, type_id: str) -> int:
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             a = s.annotation or {}
-            row: dict = {"id": s.id, "source": export_ref(store, s.uri, out.parent)}
+            row: dict = {"id": s.id, **split_field(s), "source": export_ref(store, s.uri, out.parent)}
             if s.meta.get("duration") is not None:
                 row["duration"] = s.meta["duration"]
             if type_id == "sound_classification":
@@ -235,7 +236,7 @@ def write_audio_manifest(store: Store, job, out: Path, type_id: str) -> int:
                     if seg.get("source") not in (None, ""):
                         prop["@modelarts:source"] = seg["source"]
                     anns.append({"type": want, "name": name, "id": seg.get("id"), "property": prop, **common})
-            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if anns else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": usage_of(s, bool(anns)), **split_field(s),
                    "id": str(s.id)}
             if anns:
                 row["annotation"] = anns

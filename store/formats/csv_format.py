@@ -9,6 +9,7 @@ from ..core import Store
 from ..errors import ValidationError
 from .common import ImportItem
 from .registry import Format, register
+from .splits import split_field, split_names
 from .common import export_ref, iter_job_samples, prepare_out_file, read_text_file, resolve_reference
 
 FILE_COLUMNS = ("file", "path", "image", "source", "filename")
@@ -57,11 +58,13 @@ def write_file_label_csv(store: Store, job, out: Path) -> int:
     n = 0
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["file", "label"])
+        splits = bool(split_names())
+        w.writerow(["file", "label"] + (["split"] if splits else []))
         for sample in iter_job_samples(store, job.id):
             source = export_ref(store, sample.uri, out.parent)
+            extra = [split_field(sample).get("split", "")] if splits else []
             for label in sample.labels or [""]:
-                w.writerow([source, label])
+                w.writerow([source, label] + extra)
             n += 1
     return n
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core import Store
 from .common import ImportItem
+from .splits import split_field
 from ..texts import parse_jsonl, record_path, record_uri
 from .registry import Format, register
 from .common import iter_job_samples, prepare_out_file
@@ -49,7 +50,7 @@ def write_text_jsonl(store: Store, job, out: Path, type_id: str) -> int:
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             a = s.annotation or {}
-            row: dict = {"id": s.id, "text": s.text or ""}
+            row: dict = {"id": s.id, **split_field(s), "text": s.text or ""}
             if type_id == "text_classification":
                 row["labels"] = list(s.labels or [])
             elif type_id == "named_entity_recognition":

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import ValidationError
 from .common import ImportItem
+from .splits import split_field, usage_of
 from .registry import Format, register
 from .common import export_ref, iter_job_samples, made_by, prepare_out_file, read_text_file, resolve_reference
 
@@ -54,7 +55,7 @@ def write_classification_manifest(store: Store, job, out: Path) -> int:
     n = 0
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
-            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if s.labels else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": usage_of(s, bool(s.labels)), **split_field(s),
                    "id": str(s.id)}
             if s.labels:
                 row["annotation"] = [{"type": CLASSIFICATION, "name": name, **made_by(s),
@@ -176,7 +177,7 @@ def write_shape_manifest(store: Store, job, out: Path, type_id: str = "object_de
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             shapes = sample_shapes(s) if s.labels else []
-            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if shapes else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": usage_of(s, bool(shapes)), **split_field(s),
                    "id": str(s.id)}
             common = {**made_by(s), "creation-time": _time(s.labeled_at),
                       **({"confidence": s.confidence} if s.confidence is not None else {})}

@@ -99,3 +99,20 @@ def stratum(sample) -> str:
     """What a sample is stratified by: its first label (none: "")."""
     labels = list(getattr(sample, "labels", None) or [])
     return str(labels[0]) if labels else ""
+
+
+USAGE = {"train": "TRAIN", "val": "EVAL", "validation": "EVAL", "test": "TEST"}
+
+
+def split_field(sample) -> dict:
+    """{"split": name} for a row of a sample in an export with splits, else {}."""
+    mapping = _SPLITS.get()
+    name = mapping.get(sample.id) if mapping else None
+    return {"split": name} if name else {}
+
+
+def usage_of(sample, labeled: bool) -> str:
+    """A manifest row's usage: INFERENCE unlabeled; TRAIN, EVAL or TEST by the sample's split."""
+    if not labeled:
+        return "INFERENCE"
+    return USAGE.get(split_of(sample), "TRAIN") if _SPLITS.get() else "TRAIN"

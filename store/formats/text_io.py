@@ -13,6 +13,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import NotFound, ValidationError
 from .common import ImportItem
+from .splits import split_field, usage_of
 from ..texts import check_text, parse_csv, parse_jsonl, record_path, record_uri
 from .registry import FORMATS
 from .common import _is_upload, iter_job_samples, made_by, prepare_out_file
@@ -174,7 +175,7 @@ def write_text_manifest(store: Store, job, out: Path, type_id: str) -> int:
                 anns += [{"type": TRIPLET, "name": r["label"], "id": r["id"],
                           "property": {"@modelarts:from": r["from"], "@modelarts:to": r["to"]}, **common}
                          for r in a.get("relations") or []]
-            row = {"source": "content://" + (s.text or ""), "usage": "TRAIN" if s.labels else "INFERENCE",
+            row = {"source": "content://" + (s.text or ""), "usage": usage_of(s, bool(s.labels)), **split_field(s),
                    "id": str(s.id)}
             if anns:
                 row["annotation"] = anns

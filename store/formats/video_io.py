@@ -37,6 +37,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import NotFound, StoreError, ValidationError
 from .common import ImportItem
+from .splits import split_field, usage_of
 from .registry import FORMATS
 from .common import export_ref, iter_job_samples, made_by, prepare_out_file, read_text_file, resolve_reference
 from .manifest import DETECTION, _inline_shape, _time, read_manifest_lines
@@ -106,7 +107,7 @@ def write_video_jsonl(store: Store, job, out: Path) -> int:
     n = 0
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
-            row: dict = {"id": s.id, "source": export_ref(store, s.uri, out.parent)}
+            row: dict = {"id": s.id, **split_field(s), "source": export_ref(store, s.uri, out.parent)}
             for k in ("fps", "frame_count", "width", "height", "duration"):
                 if s.meta.get(k) is not None:
                     row[k] = s.meta[k]
@@ -211,7 +212,7 @@ def write_video_manifest(store: Store, job, out: Path) -> int:
     with open(out, "w", encoding="utf-8") as f:
         for s in iter_job_samples(store, job.id):
             frames = (s.annotation or {}).get("frames") or [] if s.labels else []
-            row = {"source": export_ref(store, s.uri, out.parent), "usage": "TRAIN" if frames else "INFERENCE",
+            row = {"source": export_ref(store, s.uri, out.parent), "usage": usage_of(s, bool(frames)), **split_field(s),
                    "id": str(s.id)}
             common = {**made_by(s), "creation-time": _time(s.labeled_at),
                       **({"confidence": s.confidence} if s.confidence is not None else {})}
