@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, acting_user, esc, user_errors
+from pages.common import AppContext, UserError, acting_user, esc, user_errors
 from store.errors import StoreError
 from store.exports import export_job
 from store.objects import safe_file_name
@@ -100,6 +100,13 @@ class DataPanel:
             with gr.Row():
                 self.out_fmt = gr.Dropdown([], label="Format", elem_id=f"{prefix}export-format")
                 out_btn = gr.Button("Export", elem_id=f"{prefix}export-submit", scale=0, min_width=120)
+            with gr.Row():
+                out_split = gr.Textbox(label="Splits (optional, stratified by label)", max_lines=1,
+                                       placeholder="train=0.8,val=0.1,test=0.1", elem_id=f"{prefix}export-split")
+                out_seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, scale=0, min_width=100,
+                                     elem_id=f"{prefix}export-seed")
+                out_preds = gr.Checkbox(value=False, label="Include To Be Confirmed predictions (marked as the model's)",
+                                        elem_id=f"{prefix}export-predictions")
             out_file = gr.File(label="Download", interactive=False, elem_id=f"{prefix}export-file")
         with gr.Accordion("Versions", open=False, elem_id=f"{prefix}versions") as versions_acc:
             gr.Markdown("Publish freezes the job's samples and labels as the next numbered version in the object "
@@ -124,7 +131,7 @@ class DataPanel:
             sync_btn.click(self.on_sync, [current_job], [self.history]),
         ]
         self.fmt.change(format_example, [self.fmt], [self.fmt_example])
-        out_btn.click(self.on_export, [current_job, self.out_fmt], [out_file])
+        out_btn.click(self.on_export, [current_job, self.out_fmt, out_split, out_seed, out_preds], [out_file])
         versions_acc.expand(self.on_versions, [current_job], [versions, ver_pick])
         current_job.change(self.on_versions, [current_job], [versions, ver_pick])
         pub_btn.click(self.on_publish, [current_job, pub_desc], [versions, ver_pick, pub_desc])
@@ -184,15 +191,17 @@ class DataPanel:
         return history_frame(self.ctx, job_id)
 
     @user_errors
-    def on_export(self, request: gr.Request, job_id, format_id):
+    @user_errors
+    def on_export(self, request: gr.Request, job_id, format_id, split=None, seed=0, predictions=False):
         if job_id is None:
-            raise gr.Error("open a job first")
+            raise UserError("open a job first")
         if not format_id:
-            raise gr.Error("choose a format")
+            raise UserError("choose a format")
         job = get_job(self.store, job_id, actor=acting_user())
         folder, target = _export_target(f"{job.name[:60]}-{format_id}", f"job-{job.id}-{format_id}", format_id,
                                         "labelport-export-")
-        res = export_job(self.store, job_id, format_id, target, actor=self.ctx.actor(request), server_path=False)
+        res = export_job(self.store, job_id, format_id, target, actor=self.ctx.actor(request), server_path=False,
+                         split=(split or "").strip() or None, seed=int(seed or 0), predictions=bool(predictions))
         path = _export_to_download(folder, folder.parent, folder.name, Path(res.path))
         gr.Info(f"Exported {res.samples} samples as {format_id}")
         return path

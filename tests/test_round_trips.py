@@ -198,6 +198,9 @@ def normalize(type_id: str, fmt: str, ann: dict | None) -> object:
             shapes = [b for b in map(_bbox_only, shapes) if b]
         elif fmt == "yolo":  # segmentation polygons: YOLO holds no attributes
             shapes = [{k: v for k, v in s.items() if k != "attributes"} for s in shapes]
+        elif fmt == "label_studio":  # Label Studio has no polylines on images; region attributes are not written
+            shapes = [{k: v for k, v in s.items() if k != "attributes"} for s in shapes
+                      if s["type"] not in ("line", "dashed_line")]
         return tuple(sorted(_shape(s) for s in shapes))
     if type_id == "named_entity_recognition":
         return tuple(sorted((s["start"], s["end"], s["label"]) for s in ann.get("spans") or []))

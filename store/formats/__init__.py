@@ -15,7 +15,8 @@ from . import conll, jsonl_format, text_io  # noqa: E402,F401  (text formats; te
 from . import audio_io  # noqa: E402,F401  (audio types: extends csv, jsonl, manifest)
 from . import video_io  # noqa: E402,F401  (video labeling: extends coco, jsonl, manifest)
 from . import parquet_format  # noqa: E402,F401  (every type)
-from . import cvat, mot  # noqa: E402,F401  (CVAT for video, MOT: video labeling's tracks)
+from . import cvat, mot  # noqa: E402,F401  (CVAT for video and images, MOT: video labeling's tracks)
+from . import label_studio  # noqa: E402,F401  (Label Studio JSON: every type but video)
 
 MODULES = (coco, csv_format, imagefolder, manifest, voc, yolo, conll, jsonl_format, text_io, audio_io, video_io,
-           parquet_format, cvat, mot)  # each registered its formats as it was imported
+           parquet_format, cvat, mot, label_studio)  # each registered its formats as it was imported

@@ -26,7 +26,7 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
 TYPE = LabelingType(
     id="image_classification", order=0, title="Image classification", scene="images", media="image",
     rules=RULES, team_labeling=True, auto_labeling=True,
-    formats=("imagefolder", "csv", "manifest", "parquet"), validate=validate,
+    formats=("imagefolder", "csv", "manifest", "label_studio", "parquet"), validate=validate,
     page="pages.image_classification", extensions=IMAGE_EXTENSIONS,
     description="One or more class labels per image.",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),

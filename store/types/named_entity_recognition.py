@@ -101,7 +101,7 @@ def label_names(data: dict) -> list[str]:
 TYPE = LabelingType(
     id="named_entity_recognition", order=4, title="Named entity recognition", scene="text", media="text",
     rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
-    formats=("manifest", "conll", "jsonl", "parquet"), validate=validate, relabel=relabel,
+    formats=("manifest", "conll", "jsonl", "label_studio", "parquet"), validate=validate, relabel=relabel,
     label_names=label_names, extensions=TEXT_EXTENSIONS, page="pages.named_entity_recognition",
     description="Labeled character spans in texts.",
     widget="spans", autolabel_kinds=("prelabel",), model_tasks=("token-classification",),

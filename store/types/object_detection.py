@@ -13,7 +13,7 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
 TYPE = LabelingType(
     id="object_detection", order=1, title="Object detection", scene="images", media="image",
     rules=LabelRules(colors=True, attributes=True), team_labeling=True, auto_labeling=True,
-    formats=("manifest", "voc", "coco", "yolo", "cvat", "parquet"), validate=validate, relabel=relabel_shapes, label_names=shape_label_names,
+    formats=("manifest", "voc", "coco", "yolo", "cvat", "label_studio", "parquet"), validate=validate, relabel=relabel_shapes, label_names=shape_label_names,
     page="pages.object_detection", extensions=IMAGE_EXTENSIONS,
     description="Rectangles, polygons, circles, lines, dashed lines and points with labels.",
     widget="shapes", tools=("rectangle", "polygon", "circle", "line", "dashed_line", "point"),

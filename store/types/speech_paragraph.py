@@ -142,7 +142,7 @@ def relabel(data: dict, old: str, new: str | None) -> dict:
 
 TYPE = LabelingType(
     id="speech_paragraph", order=8, title="Speech paragraph labeling", scene="audio", media="audio",
-    rules=RULES, team_labeling=True, formats=("manifest", "jsonl", "parquet"), validate=validate,
+    rules=RULES, team_labeling=True, formats=("manifest", "jsonl", "label_studio", "parquet"), validate=validate,
     relabel=relabel, label_names=label_names, extensions=AUDIO_EXTENSIONS,
     description="Labeled time segments, optionally with their spoken content.", page="pages.speech_paragraph",
     widget="segments", task_categories=("automatic-speech-recognition", "audio-classification"))

@@ -419,6 +419,18 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     assert close(list(zip(polys[0]["segmentation"][0][::2], polys[0]["segmentation"][0][1::2])), POLY_RESIZED)
     assert sorted(a["labelport_shape"]["type"] for a in anns if "labelport_shape" in a) == \
         ["circle", "dashed_line", "line", "point"]
+    # with splits: one COCO file per split (the one labeled image lands in train); a bad spec is said
+    page.locator("#export-split input, #export-split textarea").first.fill("train=0.5,val=0.6")
+    page.locator("#export-submit").click()
+    expect_toast(page, "add up to 1.1")
+    page.locator("#export-split input, #export-split textarea").first.fill("train=0.5,val=0.5")
+    page.locator("#export-submit").click()
+    expect(link).not_to_have_attribute("href", href, timeout=LONG)  # the new export's download
+    href = link.get_attribute("href")
+    res = httpx.get(href if href.startswith("http") else app.url + href, timeout=30)
+    with zipfile.ZipFile(io.BytesIO(res.content)) as zf:
+        assert [n for n in zf.namelist() if n.endswith(".json")] == [next(n for n in zf.namelist()
+                                                                           if n.endswith("_train.json"))]
     assert not page_errors, page_errors
 
     # the store: 0.png labeled with the six shapes (after the edits), 1.png and 2.png unlabeled
