@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="publish a job as its next immutable dataset version in object storage")
     p.add_argument("--job", required=True, help="job name")
     p.add_argument("--description", default="", help="what this version is")
+    p.add_argument("--split", help="the training files' splits, stratified by label: train=0.8,val=0.1,test=0.1")
+    p.add_argument("--seed", type=int, default=0, help="the seed of the splits")
+    p.add_argument("--reference", action="store_true",
+                   help="the training files name images and audio by URI (default: their bytes are embedded)")
     p.add_argument("--json", action="store_true", help="print the version as JSON")
 
     p = sub.add_parser("versions", help="the published versions of a job")
@@ -262,7 +266,8 @@ def _versions_command(store, args) -> None:
 
     job = find_job(store, args.job)
     if args.command == "publish":
-        v = publish_version(store, job.id, args.description, actor="cli")
+        v = publish_version(store, job.id, args.description, actor="cli", split=args.split, seed=args.seed,
+                            reference=args.reference)
         _print(args, v.as_dict(), f"published {job.name} version {v.number}: {v.labeled}/{v.samples} labeled, "
                                   f"{v.bytes} bytes at {v.location}")
     else:

@@ -34,6 +34,10 @@ MEDIA_TYPES = {"manifest": ("manifest", "application/x-ndjson"), "jsonl": ("json
 
 class PublishIn(InModel):
     description: str = Field("", max_length=MAX_DESCRIPTION, description="what this version is")
+    split: str | None = Field(None, max_length=400, description="the training files' splits, stratified by label: "
+                                                                "train=0.8,val=0.1,test=0.1")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="the seed of the splits")
+    reference: bool = Field(False, description="name images and audio by URI instead of embedding their bytes")
 
 
 class VersionOut(BaseModel):
@@ -64,7 +68,9 @@ def _binary(*media_types: str) -> dict:
              summary="Publish the job as its next version (immutable)", responses=error_responses(502))
 def publish(job_id: JobId, body: PublishIn | None = None, store: Store = Depends(get_store),
             actor: str = Depends(get_actor)):
-    return publish_version(store, job_id, body.description if body else "", actor=actor).as_dict()
+    body = body or PublishIn()
+    return publish_version(store, job_id, body.description, actor=actor, split=body.split, seed=body.seed,
+                           reference=body.reference).as_dict()
 
 
 @router.get("/jobs/{job_id}/versions", response_model=list[VersionOut], summary="The job's versions, newest first")

@@ -3,9 +3,13 @@ numbered version in object storage, readable by training code.
 
 A version N of a job lives under the object store key prefix `versions/<job name>/v<N>/`:
     data.parquet    every sample with its status and annotation (store/formats/parquet_format.py)
+    <split>.parquet the labeled samples, training-ready: typed Hugging Face features, images and
+                    audio embedded (store/formats/hf_dataset.py); `train.parquet`, or one file per
+                    split of `--split train=0.8,val=0.2 --seed N` (stratified by label)
     manifest.jsonl  the platform manifest of the job's type (object detection: the PASCAL VOC
                     files it names lie in manifest_annotations/, named relative to the manifest)
-    README.md       a Hugging Face dataset card: YAML header (configs -> data.parquet), counts, columns,
+    README.md       a Hugging Face dataset card: YAML header (the default config: the splits' files;
+                    config "labelport": data.parquet), counts, features, columns, the splits,
                     how to load it with pandas or `datasets`
 and a row in the table `versions`. Nothing is ever rewritten: publishing again makes N+1, and a
 key that already holds an object is never overwritten. Exports of a version read its frozen
@@ -105,8 +109,14 @@ def _folder(store: Store, job: Job) -> str:
     return name
 
 
-def publish_version(store: Store, job_id: int, description: str = "", actor: str | None = None) -> Version:
-    """Freeze the job as its next version (1, 2, ...) in object storage; returns the version."""
+def publish_version(store: Store, job_id: int, description: str = "", actor: str | None = None,
+                    split: str | None = None, seed: int = 0, reference: bool = False) -> Version:
+    """Freeze the job as its next version (1, 2, ...) in object storage; returns the version.
+    `split` / `seed`: the training files' splits (store/formats/splits.py); `reference`: the
+    training files name the images and audio by URI instead of holding their bytes."""
+    from .formats.splits import assign_splits, parse_split, stratum
+
+    parts = parse_split(split)
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     from .formats import get_format
 
@@ -130,9 +140,18 @@ def publish_version(store: Store, job_id: int, description: str = "", actor: str
             counts = Counter(name for s in labeled for name in s.labels)
             label_counts = {n: counts.get(n, 0) for n in job.label_set.names()} | dict(counts)
             files = _write_manifest(store, job, snapshot, tmp)
+            from .formats.hf_dataset import write_training_tables
+
+            mapping = assign_splits(((s.id, stratum(s)) for s in labeled), parts, int(seed)) if parts else None
+            order = [n for n, _ in parts] or ["train"]
+            splits = write_training_tables(store, _frozen_job(job, snapshot), samples, tmp,
+                                           (lambda s: mapping.get(s.id, order[0])) if mapping else None, reference)
+            splits = {n: splits[n] for n in order if splits.get(n)}
+            files = [f"{n}.parquet" for n in splits] + files
             location = store.objects.uri(prefix.rstrip("/")).rstrip("/") + "/"
             card = dataset_card(job, number, description, location, len(samples), len(labeled), label_counts,
-                                actor)
+                                actor, splits=splits, split_spec=split if parts else None,
+                                seed=int(seed) if parts else None, reference=reference)
             (tmp / CARD).write_text(card, encoding="utf-8")
             size = 0
             for rel in [DATA, *files, CARD]:
@@ -245,13 +264,38 @@ def export_version(store: Store, job_id: int, number: int, fmt: str, out: str | 
 
 
 def dataset_card(job: Job, number: int, description: str, location: str, samples: int, labeled: int,
-                 label_counts: dict[str, int], actor: str | None) -> str:
+                 label_counts: dict[str, int], actor: str | None, splits: dict[str, int] | None = None,
+                 split_spec: str | None = None, seed: int | None = None, reference: bool = False) -> str:
     """README.md of a version: a Hugging Face dataset card."""
     ltype = job.labeling_type
+    splits = splits or {}
+    configs = ["configs:"]
+    if splits:
+        configs += ["- config_name: default", "  data_files:"]
+        for name in splits:
+            configs += [f"  - split: {name}", f"    path: {name}.parquet"]
+        configs += ["- config_name: labelport", "  data_files: data.parquet"]
+    else:
+        configs += ["- config_name: default", "  data_files: data.parquet"]
     header = ["---", f"pretty_name: {json.dumps(f'{job.name} v{number}', ensure_ascii=False)}", "license: unknown",
               "task_categories:", *(f"- {t}" for t in TASK_CATEGORIES.get(job.type, [])),
-              "tags:", "- labelport", f"- {job.type}", "configs:", "- config_name: default",
-              "  data_files: data.parquet", "---"]
+              "tags:", "- labelport", f"- {job.type}", *configs, "---"]
+    split_text = ", ".join(f"`{n}` {k}" for n, k in splits.items())
+    how = (f"split `{split_spec}` with seed {seed}, stratified by label" if split_spec else "no split asked for")
+    training = (f"""
+## Training files
+
+{split_text} labeled samples ({how}): `<split>.parquet` with typed Hugging Face features
+(`store/formats/hf_dataset.py`: e.g. `Image` and `ClassLabel` for image classification, `tokens`
+and `ner_tags` for NER, `objects` with COCO-order `bbox` and `category` for detection), images and
+audio {"named by URI" if reference else "embedded as bytes (the version is self-contained)"}. The
+default config reads them; the config `labelport` reads `data.parquet`.
+
+```python
+import datasets
+ds = datasets.load_dataset("parquet", data_files={{{", ".join(f'"{n}": "{n}.parquet"' for n in splits)}}})
+```
+""" if splits else "")
     counts = "\n".join(f"| {name} | {n} |" for name, n in sorted(label_counts.items(), key=lambda kv: (-kv[1], kv[0])))
     text_col = "| text | string | the record's text |\n" if ltype.media == "text" else ""
     body = f"""
@@ -265,7 +309,7 @@ def dataset_card(job: Job, number: int, description: str, location: str, samples
 - Location: `{location}`
 
 This version is frozen: labels changed in the job after it was published are not in it.
-
+{training}
 ## Samples per label (labeled samples)
 
 | label | samples |
@@ -275,6 +319,7 @@ This version is frozen: labels changed in the job after it was published are not
 ## Files
 
 - `data.parquet`: one row per sample (all of them, with their status)
+{"".join(f"- `{n}.parquet`: the {k} labeled samples of the split `{n}`, training-ready{chr(10)}" for n, k in splits.items())}
 - `manifest.jsonl`: the same samples in the platform's manifest format
 
 ## Columns of data.parquet

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -48,7 +49,7 @@ def test_publish_then_change_labels_the_old_version_keeps_its_labels(store, tmp_
     assert v1.label_counts == {"cat": 2, "dog": 1}
     folder = Path(v1.location)
     assert folder == store.settings.objects_root.resolve() / "versions" / "pets" / "v1"
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "data.parquet", "manifest.jsonl"]
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "data.parquet", "manifest.jsonl", "train.parquet"]
     assert v1.bytes == sum(p.stat().st_size for p in folder.iterdir())
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
@@ -113,7 +114,8 @@ def test_version_parquet_reads_with_pandas_and_datasets(store, tmp_path, monkeyp
 
     card = (Path(v1.location) / "README.md").read_text(encoding="utf-8")
     header = card.split("---\n")[1]
-    assert card.startswith("---\n") and "configs:\n- config_name: default\n  data_files: data.parquet" in header
+    assert card.startswith("---\n") and "- config_name: labelport\n  data_files: data.parquet" in header
+    assert "- config_name: default\n  data_files:\n  - split: train\n    path: train.parquet" in header
     assert "license: unknown" in header and "task_categories:\n- image-classification" in header
     assert "| cat | 2 |" in card and "datasets.load_dataset(\"parquet\"" in card and "pd.read_parquet" in card
 
@@ -163,7 +165,8 @@ def test_publish_on_s3_storage(s3_store, s3_bucket, tmp_path):
     v1 = publish_version(s3_store, job.id, "on s3")
     assert v1.location == f"s3://{bucket}/labelport/versions/pets/v1/"
     keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="labelport/versions/")["Contents"])
-    assert keys == [f"labelport/versions/pets/v1/{n}" for n in ("README.md", "data.parquet", "manifest.jsonl")]
+    assert keys == [f"labelport/versions/pets/v1/{n}" for n in ("README.md", "data.parquet", "manifest.jsonl",
+                                                                 "train.parquet")]
     card = client.get_object(Bucket=bucket, Key="labelport/versions/pets/v1/README.md")["Body"].read().decode()
     assert card.startswith("---\n") and "data_files: data.parquet" in card
     apply_labels(s3_store, job.id, ids[2:], ["dog"])
@@ -282,3 +285,70 @@ def test_every_type_publishes_and_exports_its_version_in_each_format(store, tmp_
     back = create_job(store, "back", type_id, label_set=LABELS[type_id])
     rec = import_format(store, back.id, "manifest", str(Path(v.location) / "manifest.jsonl"))
     assert (rec.status, rec.labeled) == ("succeeded", v.labeled), rec.errors[:3]
+
+
+def hf_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return pytest.importorskip("datasets")
+
+
+@pytest.mark.parametrize("type_id", list(REGISTRY))
+def test_every_types_version_is_training_ready(store, tmp_path, monkeypatch, type_id):
+    """train.parquet of a version loads with `datasets` as typed features (issue 17): ClassLabel,
+    Image / Audio with their bytes, tokens + ner_tags, objects with COCO-order boxes."""
+    from tests.test_round_trips import build
+
+    datasets = hf_env(monkeypatch, tmp_path)
+    job = build(store, type_id)
+    v = publish_version(store, job.id)
+    ds = datasets.load_dataset("parquet", data_files=str(Path(v.location) / "train.parquet"),
+                               cache_dir=str(tmp_path / "c"))["train"]
+    assert ds.num_rows == v.labeled
+    f = ds.features
+    if "audio" in f:  # decoding audio needs torchcodec: read the column as it is stored
+        ds = ds.cast_column("audio", datasets.Audio(decode=False))
+    if type_id in ("image_classification", "text_classification", "sound_classification"):
+        assert f["labels"].feature.names == job.label_set.names()
+        assert all(r["labels"] for r in ds)
+    if type_id in ("image_classification", "object_detection", "image_segmentation"):
+        assert isinstance(f["image"], datasets.Image) and ds[0]["image"].size[0] > 0  # decoded from the bytes
+    if type_id in ("sound_classification", "speech_labeling", "speech_paragraph"):
+        assert isinstance(f["audio"], datasets.Audio)
+        assert ds[0]["audio"]["bytes"]  # embedded
+    if type_id in ("object_detection", "image_segmentation"):
+        assert f["objects"]["category"].feature.names == job.label_set.names()
+        boxes = [b for r in ds for b in r["objects"]["bbox"]]
+        assert boxes and all(len(b) == 4 and b[2] >= 0 and b[3] >= 0 for b in boxes)
+    if type_id == "named_entity_recognition":
+        names = f["ner_tags"].feature.names
+        assert names[0] == "O" and any(n.startswith("B-") for r in ds for n in map(names.__getitem__, r["ner_tags"]))
+        assert all(len(r["tokens"]) == len(r["ner_tags"]) for r in ds)
+    if type_id == "text_triplet":
+        assert f["entities"]["label"].names if hasattr(f["entities"], "keys") else f["entities"].feature["label"].names
+
+
+def test_a_version_folder_loads_by_split_and_versions_do_not_mix(store, tmp_path, monkeypatch):
+    datasets = hf_env(monkeypatch, tmp_path)
+    job = new_job(store, "pets", labels=("cat", "dog"))
+    ids = upload_images(store, job.id, 10, prefix="p")
+    apply_labels(store, job.id, ids[:6], ["cat"])
+    apply_labels(store, job.id, ids[6:], ["dog"])
+    v1 = publish_version(store, job.id, split="train=0.5,val=0.5", seed=4)
+    card = (Path(v1.location) / "README.md").read_text(encoding="utf-8")
+    assert "split `train=0.5,val=0.5` with seed 4" in card
+    ds = datasets.load_dataset(v1.location, cache_dir=str(tmp_path / "c"))
+    assert {k: v.num_rows for k, v in ds.items()} == {"train": 5, "val": 5}
+    assert ds["train"].features["label"].names == ["cat", "dog"]
+    assert sorted(Counter(ds["train"]["label"]).values()) == [2, 3]  # stratified: 3 cats + 2 dogs
+    remove_labels(store, job.id, ids[6:], ["dog"])
+    apply_labels(store, job.id, ids[6:], ["cat"])
+    v2 = publish_version(store, job.id, reference=True)
+    ds2 = datasets.load_dataset(v2.location, cache_dir=str(tmp_path / "c"))
+    assert list(ds2) == ["train"] and ds2["train"].num_rows == 10
+    assert set(ds2["train"]["label"]) == {0}  # v2's rows, not v1's from the cache
+    raw = ds2["train"].with_format("arrow")[0:1].column("image")[0].as_py()
+    assert raw["bytes"] is None and Path(raw["path"]).is_file()  # --reference: the file's path
+    ds1 = datasets.load_dataset(v1.location, cache_dir=str(tmp_path / "c"))
+    assert ds1["train"].num_rows == 5  # and v1 still its own
