@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", choices=["predictions"], action="append", default=[],
                    help="predictions: write To Be Confirmed samples' predictions too, marked as such where the "
                         "format can (by default only Labeled samples carry labels)")
+    p.add_argument("--masks", action="store_true",
+                   help="voc: SegmentationClass / SegmentationObject PNG masks of the shapes with an area too")
     p.add_argument("--absolute-paths", action="store_true",
                    help="name files by absolute path (default: relative to the exported file; s3:// stays s3://)")
     p.add_argument("--json", action="store_true")
@@ -237,7 +239,8 @@ def run_command(args) -> int:
         elif args.command == "export":
             job = find_job(store, args.job)
             res = export_job(store, job.id, args.format, args.out, actor="cli", split=args.split, seed=args.seed,
-                             predictions="predictions" in args.include, absolute_paths=args.absolute_paths)
+                             predictions="predictions" in args.include, absolute_paths=args.absolute_paths,
+                             masks=args.masks)
             _print(args, {"format": res.format, "path": res.path, "samples": res.samples},
                    f"exported {res.samples} samples as {res.format} to {res.path}")
         elif args.command == "stats":

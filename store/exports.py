@@ -18,14 +18,15 @@ class ExportResult:
 
 def export_job(store: Store, job_id: int, fmt: str, out: str | Path, actor: str | None = None,
                server_path: bool = True, split: str | None = None, seed: int = 0, predictions: bool = False,
-               absolute_paths: bool = False) -> ExportResult:
+               absolute_paths: bool = False, masks: bool = False) -> ExportResult:
     """Write the job in a format to `out`. A path the user named on the server (server_path) is
     an admin's, inside LABELPORT_EXPORT_ROOT, and never an existing file (store/access.py);
     server_path=False is for the app's own temporary folder of a download. `split`
     ("train=0.8,val=0.2") and `seed`: the labeled samples split, stratified by label
     (store/formats/splits.py). To Be Confirmed predictions are written only with `predictions`
     (marked as such where the format can say it); files are named relative to the file that names
-    them unless `absolute_paths` (store/formats/common.py export_options)."""
+    them unless `absolute_paths`; `masks`: segmentation masks too where the format has them (VOC)
+    (store/formats/common.py export_options)."""
     from .access import check_export_target, require_job
 
     require_job(store, actor, job_id, "read")  # store/access.py decides
@@ -42,7 +43,7 @@ def export_job(store: Store, job_id: int, fmt: str, out: str | Path, actor: str 
     if parts:
         mapping = assign_splits(((s.id, stratum(s)) for s in iter_job_samples(store, job_id, labeled_only=True)),
                                 parts, int(seed))
-    with export_splits(mapping), export_options(absolute_paths=absolute_paths, predictions=predictions):
+    with export_splits(mapping), export_options(absolute_paths=absolute_paths, predictions=predictions, masks=masks):
         n = writer(store, job, Path(out))
     with store.db.transaction() as cur:
         record_event(cur, actor, "export", job_id, format=fmt, path=str(out), samples=n,

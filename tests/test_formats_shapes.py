@@ -824,3 +824,32 @@ def test_coco_writes_one_file_per_split(store, shared_data, tmp_path):
     assert not {i["file_name"] for i in train["images"]} & {i["file_name"] for i in val["images"]}
     assert len(train["annotations"]) + len(val["annotations"]) == 1252
     assert all((out.parent / i["file_name"]).is_file() for i in train["images"] + val["images"])
+
+
+def test_voc_masks_with_the_voc_palette(store, tmp_path):
+    from PIL import Image
+
+    from store.annotations import set_annotation
+    from store.imports import import_location
+
+    job = new_job(store, "m", labels=("cat", "dog"), type_id=DET)
+    write_image(tmp_path / "in" / "a.png", seed=1, size=(64, 48))
+    import_location(store, job.id, str(tmp_path / "in"))
+    (s,) = iter_job_samples(store, job.id)
+    set_annotation(store, job.id, s.id, {"shapes": [
+        {"type": "rectangle", "label": "dog", "points": [[2, 2], [20, 20]]},
+        {"type": "polygon", "label": "cat", "points": [[30, 5], [60, 5], [45, 40]]},
+        {"type": "point", "label": "cat", "points": [[5, 40]]}]})
+    out = tmp_path / "voc"
+    export_job(store, job.id, "voc", out, masks=True)
+    cls = Image.open(out / "SegmentationClass" / "a.png")
+    obj = Image.open(out / "SegmentationObject" / "a.png")
+    assert cls.mode == "P" and cls.size == (64, 48) and cls.getpalette()[:9] == [0, 0, 0, 128, 0, 0, 0, 128, 0]
+    assert (cls.getpixel((10, 10)), cls.getpixel((45, 15)), cls.getpixel((5, 40)), cls.getpixel((63, 47))) == (2, 1, 0, 0)
+    assert (obj.getpixel((10, 10)), obj.getpixel((45, 15))) == (1, 2)
+    assert (cls.getpixel((19, 19)), cls.getpixel((20, 20))) == (2, 0)  # the box's last pixel is 19
+    assert "<segmented>1</segmented>" in (out / "Annotations" / "a.xml").read_text()
+    assert (out / "ImageSets" / "Segmentation" / "train.txt").read_text() == "a\n"
+    plain = tmp_path / "plain"
+    export_job(store, job.id, "voc", plain)
+    assert not (plain / "SegmentationClass").exists()

@@ -86,8 +86,8 @@ _EXPORT: ContextVar[dict] = ContextVar("labelport_export_options", default={})
 
 
 @contextmanager
-def export_options(absolute_paths: bool = False, predictions: bool = False):
-    token = _EXPORT.set({"absolute_paths": absolute_paths, "predictions": predictions})
+def export_options(absolute_paths: bool = False, predictions: bool = False, masks: bool = False):
+    token = _EXPORT.set({"absolute_paths": absolute_paths, "predictions": predictions, "masks": masks})
     try:
         yield
     finally:
@@ -117,6 +117,11 @@ def made_by(sample: SampleView) -> dict:
     if sample.from_inference and sample.model:
         return {"annotated-by": sample.model, "confirmed-by": sample.labeled_by or "human"}
     return {"annotated-by": sample.labeled_by or "human"}
+
+
+def masks_asked() -> bool:
+    """The export was asked to write segmentation masks too (VOC's --masks)."""
+    return bool(_EXPORT.get().get("masks"))
 
 
 def predictions_included() -> bool:

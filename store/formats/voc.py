@@ -27,7 +27,11 @@ Writing (the layout torchvision's VOCDetection and detectron2-style loaders open
 they are, others converted to JPEG, quality 95), `ImageSets/Main/<split>.txt` listing the ids
 (`train.txt` with every image, or one file per split of the export and `trainval.txt`); every
 object has a `<bndbox>` (its extent; a point's is the pixel it lies on) and, when it is not a
-rectangle, its own tag too; `<segmented>` is 0 (no masks are written).
+rectangle, its own tag too; `<segmented>` is 0 unless masks are written: with `--masks`,
+`SegmentationClass/<id>.png` (each pixel its object's class index, 1 for the job's first label,
+0 background) and `SegmentationObject/<id>.png` (each pixel its object's number, 1 for the first)
+as palette PNGs with VOC's colormap, for the shapes with an area (rectangles, polygons, circles;
+later shapes over earlier ones), listed in `ImageSets/Segmentation/<split>.txt`.
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ from ..types.shapes import shape_bbox
 from .shape_io import (FileNames, ShapeCollector, exists, join_uri, num_text, parent_uri, sample_shapes,
                        sample_size)
 from .splits import split_of
+from .common import masks_asked
 
 MAX_XML_BYTES = 50 * 2**20
 SHAPE_TAGS = {"bndbox": "rectangle", "bbox": "rectangle", "polygon": "polygon", "circle": "circle",
@@ -408,6 +413,7 @@ def write_voc(store: Store, job, out: Path) -> int:
     names = FileNames()
     by_split: dict[str, list[str]] = {}
     stems: set[str] = set()
+    seg_split: dict[str, list[str]] = {}
     for sample in iter_job_samples(store, job.id, labeled_only=True):
         shapes = sample_shapes(sample)
         if not shapes:
@@ -418,6 +424,11 @@ def write_voc(store: Store, job, out: Path) -> int:
         stems.add(stem.lower())
         write_jpeg(store, sample, out / "JPEGImages" / f"{stem}.jpg")
         xml = voc_xml(f"{stem}.jpg", sample_size(store, sample), shapes, depth=3 if _depth(sample) != 1 else 1)
+        size = sample_size(store, sample)
+        masked = masks_asked() and size and write_masks(out, stem, size, shapes, job.label_set.names())
+        if masked:
+            xml = xml.replace("<segmented>0</segmented>", "<segmented>1</segmented>", 1)
+            seg_split.setdefault(split_of(sample), []).append(stem)
         (out / "Annotations").mkdir(exist_ok=True)
         (out / "Annotations" / f"{stem}.xml").write_text(xml, encoding="utf-8")
         by_split.setdefault(split_of(sample), []).append(stem)
@@ -428,7 +439,58 @@ def write_voc(store: Store, job, out: Path) -> int:
     if set(by_split) >= {"train", "val"}:
         (main / "trainval.txt").write_text("".join(f"{i}\n" for i in by_split["train"] + by_split["val"]),
                                            encoding="utf-8")
+    if seg_split:
+        seg = out / "ImageSets" / "Segmentation"
+        seg.mkdir(parents=True, exist_ok=True)
+        for split, ids in seg_split.items():
+            (seg / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
     return len(stems)
+
+
+def voc_palette() -> list[int]:
+    """PASCAL VOC's colormap: 256 RGB entries (0 black, 1 (128, 0, 0), 2 (0, 128, 0), ...)."""
+    out = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        out += [r, g, b]
+    return out
+
+
+def write_masks(out: Path, stem: str, size: tuple[int, int], shapes: list[dict], labels: list[str]) -> bool:
+    """SegmentationClass/<stem>.png and SegmentationObject/<stem>.png of the shapes with an area;
+    False when none has one (no masks written)."""
+    from PIL import Image, ImageDraw
+
+    filled = [s for s in shapes if s["type"] in ("rectangle", "polygon", "circle")]
+    if not filled:
+        return False
+    index = {n: i for i, n in enumerate(labels, start=1)}
+    w, h = int(size[0]), int(size[1])
+    cls, obj = Image.new("P", (w, h), 0), Image.new("P", (w, h), 0)
+    dc, do = ImageDraw.Draw(cls), ImageDraw.Draw(obj)
+    for n, s in enumerate(filled, start=1):
+        c = min(255, index.get(s["label"], len(index) + 1))
+        for draw, value in ((dc, c), (do, min(255, n))):
+            if s["type"] == "rectangle":
+                (x1, y1), (x2, y2) = s["points"]
+                draw.rectangle([x1, y1, x2 - 1, y2 - 1], fill=value)  # pixels whose top-left lies inside
+            elif s["type"] == "circle":
+                (cx, cy), r = s["points"][0], s["radius"]
+                draw.ellipse([cx - r, cy - r, cx + r - 1, cy + r - 1], fill=value)
+            else:
+                draw.polygon([tuple(p) for p in s["points"]], fill=value)
+    palette = voc_palette()
+    for folder, im in (("SegmentationClass", cls), ("SegmentationObject", obj)):
+        im.putpalette(palette)
+        (out / folder).mkdir(exist_ok=True)
+        im.save(out / folder / f"{stem}.png")
+    return True
 
 
 register(Format("voc", "PASCAL VOC",
