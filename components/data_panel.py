@@ -110,13 +110,22 @@ class DataPanel:
             out_file = gr.File(label="Download", interactive=False, elem_id=f"{prefix}export-file")
         with gr.Accordion("Versions", open=False, elem_id=f"{prefix}versions") as versions_acc:
             gr.Markdown("Publish freezes the job's samples and labels as the next numbered version in the object "
-                        "storage (`data.parquet`, `manifest.jsonl`, a dataset card `README.md`); a version never "
-                        "changes. Exports of a version hold its labels as they were published.")
+                        "storage (`data.parquet`, `manifest.jsonl`, training-ready `<split>.parquet` files that "
+                        "`datasets.load_dataset` reads with typed features, a dataset card `README.md`); a version "
+                        "never changes. Exports of a version hold its labels as they were published.")
             with gr.Row():
                 pub_desc = gr.Textbox(label="Description of the new version", elem_id=f"{prefix}version-description",
                                       scale=3)
                 pub_btn = gr.Button("Publish", variant="primary", elem_id=f"{prefix}version-publish", scale=0,
                                     min_width=120)
+            with gr.Row():
+                pub_split = gr.Textbox(label="Splits of the training files (optional, stratified by label)",
+                                       max_lines=1, placeholder="train=0.8,val=0.1,test=0.1",
+                                       elem_id=f"{prefix}version-split")
+                pub_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", scale=0, min_width=100,
+                                     elem_id=f"{prefix}version-seed")
+                pub_ref = gr.Checkbox(value=False, label="Name images and audio by URI (default: embed their bytes)",
+                                      elem_id=f"{prefix}version-reference")
             versions = gr.Dataframe(interactive=False, label="Published versions", elem_id=f"{prefix}versions-table",
                                     value=pd.DataFrame(columns=VERSION_COLUMNS))
             with gr.Row():
@@ -134,7 +143,8 @@ class DataPanel:
         out_btn.click(self.on_export, [current_job, self.out_fmt, out_split, out_seed, out_preds], [out_file])
         versions_acc.expand(self.on_versions, [current_job], [versions, ver_pick])
         current_job.change(self.on_versions, [current_job], [versions, ver_pick])
-        pub_btn.click(self.on_publish, [current_job, pub_desc], [versions, ver_pick, pub_desc])
+        pub_btn.click(self.on_publish, [current_job, pub_desc, pub_split, pub_seed, pub_ref],
+                      [versions, ver_pick, pub_desc])
         ver_btn.click(self.on_version_export, [current_job, ver_pick, self.ver_fmt], [ver_file])
 
     @property
@@ -213,10 +223,11 @@ class DataPanel:
             return versions_frame(self.ctx, None), gr.Dropdown(choices=[], value=None)
 
     @user_errors
-    def on_publish(self, request: gr.Request, job_id, description):
+    def on_publish(self, request: gr.Request, job_id, description, split=None, seed=0, reference=False):
         if job_id is None:
             raise gr.Error("open a job first")
-        v = publish_version(self.store, job_id, description or "", actor=self.ctx.actor(request))
+        v = publish_version(self.store, job_id, description or "", actor=self.ctx.actor(request),
+                            split=(split or "").strip() or None, seed=int(seed or 0), reference=bool(reference))
         gr.Info(f"Published version {v.number}: {v.labeled} of {v.samples} samples labeled, at {v.location}")
         return (versions_frame(self.ctx, job_id),
                 gr.Dropdown(choices=version_choices(self.ctx, job_id), value=v.number), "")

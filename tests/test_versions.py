@@ -259,6 +259,12 @@ def test_data_panel_versions_publish_list_and_export(store):
     frame, pick, desc = fns["on_publish"](None, job.id, "from the page")
     assert frame.iloc[0]["Version"] == 1 and frame.iloc[0]["Labeled"] == 2 and desc == ""
     assert frame.iloc[0]["Per label"] == "cat: 2, dog: 1"
+    frame, pick, _ = fns["on_publish"](None, job.id, "split", "train=0.5,val=0.5", 3, True)  # the page's split fields
+    v2 = get_version(store, job.id, 2)
+    assert pick.value == 2 and sorted(p.name for p in Path(v2.location).glob("*.parquet")) == [
+        "data.parquet", "train.parquet", "val.parquet"]
+    with pytest.raises(gr.Error, match="add up to 1"):
+        fns["on_publish"](None, job.id, "bad", "train=0.5", 0, False)
     path = Path(fns["on_version_export"](None, job.id, 1, "parquet"))
     assert path.suffix == ".parquet" and len(pd.read_parquet(path)) == 4
     assert Path(fns["on_version_export"](None, job.id, 1, "imagefolder")).suffix == ".zip"
