@@ -25,7 +25,8 @@ def export_job(store: Store, job_id: int, fmt: str, out: str | Path, actor: str 
     ("train=0.8,val=0.2") and `seed`: the labeled samples split, stratified by label
     (store/formats/splits.py). To Be Confirmed predictions are written only with `predictions`
     (marked as such where the format can say it); files are named relative to the file that names
-    them unless `absolute_paths`; `masks`: segmentation masks too where the format has them (VOC)
+    them unless `absolute_paths` (a download, server_path=False, names them absolutely: a path
+    relative to the app's temporary folder would mean nothing where it is downloaded to); `masks`: segmentation masks too where the format has them (VOC)
     (store/formats/common.py export_options)."""
     from .access import check_export_target, require_job
 
@@ -43,7 +44,8 @@ def export_job(store: Store, job_id: int, fmt: str, out: str | Path, actor: str 
     if parts:
         mapping = assign_splits(((s.id, stratum(s)) for s in iter_job_samples(store, job_id, labeled_only=True)),
                                 parts, int(seed))
-    with export_splits(mapping), export_options(absolute_paths=absolute_paths, predictions=predictions, masks=masks):
+    with export_splits(mapping), export_options(absolute_paths=absolute_paths or not server_path, predictions=predictions,
+                                                       masks=masks):
         n = writer(store, job, Path(out))
     with store.db.transaction() as cur:
         record_event(cur, actor, "export", job_id, format=fmt, path=str(out), samples=n,

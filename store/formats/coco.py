@@ -99,13 +99,11 @@ def read_coco(store: Store, path: str, type_id: str = "object_detection") -> tup
     for i, img in enumerate(data["images"], start=1):
         if not isinstance(img, dict) or "id" not in img or not isinstance(img.get("file_name"), str) \
                 or not img["file_name"].strip():
-            col.unmatched += 1
-            col.problems.append(f"image {i} of the list: needs an \"id\" and a \"file_name\"")
+            col.not_found(f"image {i} of the list", "needs an \"id\" and a \"file_name\"")
             continue
         iid, name = img["id"], img["file_name"].strip()
         if iid in images:
-            col.unmatched += 1
-            col.problems.append(f"image id {iid} ({name}): the id is used twice; this entry was skipped")
+            col.not_found(f"image id {iid} ({name})", "the id is used twice; this entry was skipped")
             continue
         uri = _find_file(store, base, name)
         if uri is None:

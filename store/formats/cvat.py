@@ -412,14 +412,11 @@ def read_cvat_images(store: Store, path: str, type_id: str = "object_detection"
         name = (img.get("name") or "").strip()
         where = f"image {img.get('id', n)} ({name or 'no name'})"
         if not name:
-            col.unmatched += 1
-            col.problems.append(f"{where}: no name")
+            col.not_found(where, "no name")
             continue
         uri = _find_file(store, base, name)
         if uri is None:
-            col.unmatched += 1
-            col.problems.append(f"{where}: file not found beside the XML or in images/ beside it; "
-                                "its shapes were skipped")
+            col.not_found(where, "file not found beside the XML or in images/ beside it; its shapes were skipped")
             continue
         try:
             w, h = _float(img, "width"), _float(img, "height")

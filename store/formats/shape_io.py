@@ -68,6 +68,11 @@ class ShapeCollector:
             img = self.images[uri] = _Image(ImportItem(uri, path))
         return img
 
+    def not_found(self, where: str, message: str) -> None:
+        """An entry of the file whose image is not there: counted as found, said, skipped."""
+        self.unmatched += 1
+        self.problems.append(f"{where}: {message}")
+
     def refuse(self, uri: str | None, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
         if uri is not None and uri in self.images:

@@ -112,6 +112,19 @@ def open_accordion(page: Page, elem_id: str) -> Locator:
     return acc
 
 
+def export_download(page: Page, base_url: str, format_label: str) -> bytes:
+    """Export the open job from the Export panel in a format; the downloaded file's bytes."""
+    open_accordion(page, "export")
+    pick_option(page, "export-format", format_label)
+    page.locator("#export-submit").click()
+    link = page.locator("#export-file a[href*='/file=']")
+    expect(link).to_have_count(1, timeout=LONG)
+    href = link.get_attribute("href")
+    res = httpx.get(href if href.startswith("http") else base_url + href, timeout=30)
+    assert res.status_code == 200
+    return res.content
+
+
 def pick_option(page: Page, dropdown_id: str, option: str) -> None:
     page.locator(f"#{dropdown_id} input").click()
     page.get_by_role("option", name=option, exact=True).click()
@@ -390,16 +403,11 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (2)")
 
     # Export panel: COCO, the download holds the shapes
-    open_accordion(page, "export")
-    pick_option(page, "export-format", "COCO JSON")
-    page.locator("#export-submit").click()
+    content = export_download(page, app.url, "COCO JSON")
     link = page.locator("#export-file a[href*='/file=']")
-    expect(link).to_have_count(1, timeout=LONG)
     href = link.get_attribute("href")
-    res = httpx.get(href if href.startswith("http") else app.url + href, timeout=30)
-    assert res.status_code == 200
     # COCO writes its images beside the JSON: the download is a zip of both
-    with zipfile.ZipFile(io.BytesIO(res.content)) as zf:
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
         names = zf.namelist()
         assert "images/0.png" in names, names
         coco = json.loads(zf.read(next(n for n in names if n.endswith(".json"))))

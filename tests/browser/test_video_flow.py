@@ -18,7 +18,6 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -26,7 +25,7 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.browser.landing import reload_and_land  # noqa: E402
 from tests.browser.test_shapes_flow import (  # noqa: E402,F401  (fixtures used by name)
-    LONG, Canvas, cli_page, cli_server, close, expect_toast, open_accordion, pick_option)
+    LONG, Canvas, cli_page, cli_server, close, expect_toast, export_download)
 
 VIDEO = Path(__file__).resolve().parents[3] / "shared" / "data" / "video"  # /work/shared/data/video
 CLIP = "bikes.mp4"  # 640 x 272, 25 fps, 250 frames
@@ -52,6 +51,22 @@ def clip_job(server, tmp_path: Path, color: str | None = None) -> Path:
 
 def overlay_state(page: Page) -> dict:
     return page.evaluate("() => document.querySelector('#vid-player .vp-root').__videoPlayer.state()")
+
+
+def tracked_clip(server, page: Page, tmp_path: Path, frames: list[dict]) -> tuple[Path, int, Canvas]:
+    """The clip job with `frames` imported (jsonl), the app started and the video open: (the clip's
+    folder, the sample id, the canvas)."""
+    folder = clip_job(server, tmp_path)
+    rows = tmp_path / "tracks.jsonl"
+    rows.write_text(json.dumps({"source": str(folder / CLIP), "frames": frames}) + "\n", encoding="utf-8")
+    server.cli("import", "--job", "clips", "--format", "jsonl", str(rows))
+    server.start()
+    page.goto(server.url)
+    expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
+    page.locator("#job-label").click()
+    expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    sample_id = int(page.locator("#vid-player .vp-root").get_attribute("data-sample"))
+    return folder, sample_id, Canvas(page, "vid-canvas")
 
 
 def open_frame(page: Page, cv: Canvas, frame: int, n_shapes: int | None = None) -> None:
@@ -257,21 +272,10 @@ def test_track_a_box_forward(cli_server, cli_page: Page, page_errors, tmp_path):
     appear between 10 and 20 only, the ones on 20 and 30 are as they were; marked outside on frame
     25, the track is not drawn from there to its keyframe on 30."""
     page = cli_page
-    folder = clip_job(cli_server, tmp_path)
-    rows = tmp_path / "tracks.jsonl"
     b = lambda pts: {"type": "rectangle", "label": "bike", "points": pts, "track": "b1"}  # noqa: E731
-    rows.write_text(json.dumps({"source": str(folder / CLIP), "frames": [
-        {"frame": 10, "shapes": [b(BOX)]}, {"frame": 30, "shapes": [b([[20, 20], [60, 60]])]}]}) + "\n", encoding="utf-8")
-    cli_server.cli("import", "--job", "clips", "--format", "jsonl", str(rows))
-    cli_server.start()
-
-    page.goto(cli_server.url)
-    expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
-    page.locator("#job-label").click()
-    expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    _folder, sample_id, cv = tracked_clip(cli_server, page, tmp_path, [
+        {"frame": 10, "shapes": [b(BOX)]}, {"frame": 30, "shapes": [b([[20, 20], [60, 60]])]}])
     player = page.locator("#vid-player .vp-root")
-    sample_id = int(player.get_attribute("data-sample"))
-    cv = Canvas(page, "vid-canvas")
 
     # frame 20, between the keyframes: the canvas holds the track's interpolated box; moved and saved, a keyframe
     player.locator(".vp-seekbar").fill("20")
@@ -363,21 +367,11 @@ def test_edit_on_the_player_timeline_keys_and_labels(cli_server, cli_page: Page,
     picked track outside, n gives a new track id; a label renamed in the page's Label management
     is renamed on every keyframe."""
     page = cli_page
-    folder = clip_job(cli_server, tmp_path)
-    rows = tmp_path / "tracks.jsonl"
     b = lambda f, pts: {"frame": f, "shapes": [{"type": "rectangle", "label": "bike", "points": pts,  # noqa: E731
                                                "track": "7"}]}
-    rows.write_text(json.dumps({"source": str(folder / CLIP), "frames": [
-        b(10, BOX), b(20, BOX2), b(30, [[20, 20], [60, 60]])]}) + "\n", encoding="utf-8")
-    cli_server.cli("import", "--job", "clips", "--format", "jsonl", str(rows))
-    cli_server.start()
-    page.goto(cli_server.url)
-    expect(page.locator("#job-picker input")).to_have_value("clips  ·  Video labeling")
-    page.locator("#job-label").click()
-    expect(page.locator("#vid-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    folder, sample_id, cv = tracked_clip(cli_server, page, tmp_path, [b(10, BOX), b(20, BOX2),
+                                                                      b(30, [[20, 20], [60, 60]])])
     player = page.locator("#vid-player .vp-root")
-    sample_id = int(player.get_attribute("data-sample"))
-    cv = Canvas(page, "vid-canvas")
     open_frame(page, cv, 10, 1)  # the first labeled time point opens
 
     # playing shows the video again; paused elsewhere, that frame opens on the canvas by itself
@@ -450,21 +444,14 @@ def test_edit_on_the_player_timeline_keys_and_labels(cli_server, cli_page: Page,
     expect(page.locator("#vid-tracks")).to_contain_text("cycle", timeout=LONG)
 
     # export CVAT for video from the page; imported into a new job, the same tracks
-    open_accordion(page, "export")
-    pick_option(page, "export-format", "CVAT 1.1 XML")
-    page.locator("#export-submit").click()
-    link = page.locator("#export-file a[href*='/file=']")
-    expect(link).to_have_count(1, timeout=LONG)
-    href = link.get_attribute("href")
-    res = httpx.get(href if href.startswith("http") else cli_server.url + href, timeout=30)
-    assert res.status_code == 200
+    content = export_download(page, cli_server.url, "CVAT 1.1 XML")
     cvat = tmp_path / "cvat"
     cvat.mkdir()
-    if res.content[:2] == b"PK":
-        with zipfile.ZipFile(io.BytesIO(res.content)) as zf:
+    if content[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
             zf.extractall(cvat)
     else:
-        (cvat / "bikes.xml").write_bytes(res.content)
+        (cvat / "bikes.xml").write_bytes(content)
     assert sorted(p.name for p in cvat.rglob("*.xml")) == ["bikes.xml"]
     assert not page_errors, page_errors
 
