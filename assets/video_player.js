@@ -354,11 +354,15 @@ function onKeyDown(e) {
   else if (e.key === 'o' || e.key === 'O') onPicked('outside');
   else if (e.key === 'c' || e.key === 'C') onPicked('occluded');
   else if (e.key === 'n' || e.key === 'N') newTrack();
-  else if (e.key === 'Enter' && root.contains(doc.activeElement) && doc.activeElement.tagName !== 'BUTTON') draw();
+  else if (e.key === 'Enter' && (stageHovered || root.contains(doc.activeElement)) && doc.activeElement.tagName !== 'BUTTON') draw();
   else handled = false;
   if (handled) { e.preventDefault(); e.stopPropagation(); }
 }
 window.addEventListener('keydown', onKeyDown, true);
+// Enter draws on the frame while the pointer is on the picture (a <video> takes no focus)
+let stageHovered = false;
+stage.addEventListener('pointerenter', () => { stageHovered = true; });
+stage.addEventListener('pointerleave', () => { stageHovered = false; });
 
 function load(v) {
   v = v && typeof v === 'object' ? v : {};

@@ -374,12 +374,19 @@ def test_edit_on_the_player_timeline_keys_and_labels(cli_server, cli_page: Page,
     player = page.locator("#vid-player .vp-root")
     open_frame(page, cv, 10, 1)  # the first labeled time point opens
 
-    # playing shows the video again; paused elsewhere, that frame opens on the canvas by itself
+    # playing shows the video again; Enter with the pointer on it pauses there and opens that frame,
+    # and the player stays on it (it jumped back once)
     player.locator(".vp-play").click()
     expect(page.locator("#vid-player video")).to_be_visible()
     expect(page.locator("#vid-canvas")).to_be_hidden()
-    player.locator(".vp-play").click()
+    page.locator("#vid-player video").hover()
+    page.locator("body").evaluate("b => document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelector('#vid-player video').paused")
+    paused_at = player_frame(page)
+    expect(player).to_have_attribute("data-editing", "1", timeout=LONG)
+    expect(page.locator("#vid-frame-info")).to_contain_text(f"frame {paused_at} ")
+    assert player_frame(page) == paused_at
     player.locator(".vp-seekbar").fill("15")
     open_frame(page, cv, 15, 1)  # the interpolated box of track 7
 
