@@ -60,7 +60,7 @@ def features(job, single_label: bool) -> tuple[dict, pa.Schema]:
     f: dict = {"id": _value("int64")}
     fields: list = [("id", pa.int64())]
     if t in CLASSIFICATION:
-        key = {"image_classification": "image", "text_classification": "text", "sound_classification": "audio"}[t]
+        key = job.labeling_type.media  # the column: image, text or audio
         f[key] = {"_type": {"image": "Image", "audio": "Audio"}[key]} if key != "text" else _value("string")
         fields.append((key, MEDIA if key != "text" else pa.string()))
         f["labels"] = _list(_cls(names))
@@ -124,7 +124,7 @@ def row(store: Store, job, s, reference: bool, single_label: bool) -> dict:
     out: dict = {"id": s.id}
     if t in CLASSIFICATION:
         index = {n: i for i, n in enumerate(ls.names())}
-        key = {"image_classification": "image", "text_classification": "text", "sound_classification": "audio"}[t]
+        key = job.labeling_type.media  # the column: image, text or audio
         out[key] = s.text if key == "text" else _media(store, s, reference)
         out["labels"] = [index[n] for n in s.labels if n in index]
         if single_label:
