@@ -123,3 +123,80 @@ def test_tasks_naming_server_files_register_nothing(store, tmp_path):
     text = create_job(store, "t", "text_classification", label_set=LabelSet(labels=[]))
     rec = import_format(store, text.id, "label_studio", str(path))  # text types take the data as text
     assert {s.text for s in iter_job_samples(store, text.id)} <= {t["data"]["image"] for t in tasks}
+
+
+def _video_job(store, name="vid", frames=12):
+    from store.imports import upload_files
+    from tests.test_round_trips import _mp4
+
+    job = create_job(store, name, "video_labeling", label_set=LabelSet(labels=[Label("car"), Label("person")]))
+    rec = upload_files(store, job.id, [("clip.mp4", _mp4(n_frames=frames))])
+    assert rec.status == "succeeded", rec.errors
+    (s,) = iter_job_samples(store, job.id)
+    return job, s
+
+
+def _box(x1, y1, x2, y2, label="car", **kw):
+    return {"type": "rectangle", "label": label, "points": [[x1, y1], [x2, y2]], **kw}
+
+
+def test_video_tracks_become_videorectangle_sequences_and_come_back(store, tmp_path):
+    """A track interpolated 0 -> 2, held 2 -> 4 (outside on 5), back on 7 as its last keyframe;
+    a box on frame 4 alone: Label Studio's "enabled" says all of it, and the import reads it back."""
+    from store.annotations import set_annotation
+
+    job, s = _video_job(store)
+    ann = {"frames": [
+        {"frame": 0, "shapes": [_box(0, 0, 16, 12, track="t1")]},
+        {"frame": 2, "shapes": [_box(8, 6, 24, 18, track="t1")]},
+        {"frame": 4, "shapes": [_box(30, 20, 40, 30, "person")]},
+        {"frame": 5, "shapes": [_box(8, 6, 24, 18, track="t1", outside=True)]},
+        {"frame": 7, "shapes": [_box(32, 24, 48, 36, track="t1")]}]}
+    set_annotation(store, job.id, s.id, ann)
+    out = tmp_path / "ls" / "video.json"
+    export_job(store, job.id, "label_studio", out)
+    (task,) = json.loads(out.read_text())
+    assert task["data"]["video"].endswith("clip.mp4")
+    regions = {r["id"]: r for r in task["annotations"][0]["result"]}
+    seq = [(i["frame"], i["enabled"], i["x"], i["width"]) for i in regions["t1"]["value"]["sequence"]]
+    assert seq == [(1, True, 0.0, 25.0), (3, True, 12.5, 25.0), (5, False, 12.5, 25.0), (8, False, 50.0, 25.0)]
+    assert regions["t1"]["value"]["labels"] == ["car"] and regions["t1"]["value"]["framesCount"] == 12
+    (single,) = [r for k, r in regions.items() if k != "t1"]
+    assert [(i["frame"], i["enabled"]) for i in single["value"]["sequence"]] == [(5, False)]
+    assert single["value"]["labels"] == ["person"]
+    back = create_job(store, "back", "video_labeling", label_set=LabelSet(labels=[]))
+    rec = import_format(store, back.id, "label_studio", str(out))
+    assert rec.status == "succeeded" and rec.labeled == 1, rec.errors
+    (b,) = iter_job_samples(store, back.id)
+    got = {fr["frame"]: [(sh["label"], sh["points"], sh.get("track"), bool(sh.get("outside"))) for sh in fr["shapes"]]
+           for fr in b.annotation["frames"]}
+    want = {fr["frame"]: [(sh["label"], sh["points"], sh.get("track"), bool(sh.get("outside"))) for sh in fr["shapes"]]
+            for fr in ann["frames"]}
+    assert got == want
+
+
+def test_a_label_studio_video_track_lasts_to_the_end_and_needs_no_sizes(store, tmp_path):
+    """Written by Label Studio: no original sizes (the video is probed), a last keyframe with
+    interpolation on lasts to the end of the video (framesCount), a disabled keyframe before a gap
+    hides the box until the next one."""
+    job, s = _video_job(store)
+    (tmp_path / "clip.mp4").write_bytes(store.locations.read(s.uri))
+    tasks = [{"id": 1, "data": {"video": "/data/upload/1/0a1b2c3d-clip.mp4"}, "annotations": [{"result": [
+        {"id": "abc", "type": "videorectangle", "from_name": "box", "to_name": "video",
+         "value": {"labels": ["car"], "framesCount": 12, "sequence": [
+             {"frame": 2, "enabled": False, "x": 0, "y": 0, "width": 50, "height": 50},
+             {"frame": 6, "enabled": True, "x": 50, "y": 50, "width": 25, "height": 25}]}}]}]}]
+    path = tmp_path / "from_ls.json"
+    path.write_text(json.dumps(tasks))
+    back = create_job(store, "ls", "video_labeling", label_set=LabelSet(labels=[]))
+    rec = import_format(store, back.id, "label_studio", str(path))
+    assert rec.status == "succeeded" and rec.labeled == 1, rec.errors
+    (b,) = iter_job_samples(store, back.id)
+    got = [(fr["frame"], [(sh["points"], bool(sh.get("outside"))) for sh in fr["shapes"]]) for fr in b.annotation["frames"]]
+    assert got == [(1, [([[0.0, 0.0], [32.0, 24.0]], False)]), (2, [([[0.0, 0.0], [32.0, 24.0]], True)]),
+                   (5, [([[32.0, 24.0], [48.0, 36.0]], False)]), (11, [([[32.0, 24.0], [48.0, 36.0]], False)])]
+    bad = [{"id": 2, "data": {"video": "clip.mp4"}, "annotations": [{"result": [
+        {"id": "x", "type": "videorectangle", "value": {"labels": ["car"], "sequence": [{"frame": 0, "x": 1}]}}]}]}]
+    path.write_text(json.dumps(bad))
+    rec = import_format(store, back.id, "label_studio", str(path))
+    assert any("from 1" in e for e in rec.errors), rec.errors

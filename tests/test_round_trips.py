@@ -214,9 +214,10 @@ def normalize(type_id: str, fmt: str, ann: dict | None) -> object:
         return tuple(sorted((round(s["start"], 3), round(s["end"], 3), s.get("label"),
                              tuple(sorted((s.get("labels") or {}).items())), s.get("content") or "")
                             for s in ann.get("segments") or []))
-    if type_id == "video_labeling":  # mot holds boxes only
+    if type_id == "video_labeling":  # mot and Label Studio hold boxes only
         return tuple(sorted((fr["frame"], tuple(sorted(_shape(s) for s in fr.get("shapes") or []
-                                                       if fmt != "mot" or s["type"] == "rectangle")))
+                                                       if fmt not in ("mot", "label_studio")
+                                                       or s["type"] == "rectangle")))
                             for fr in ann.get("frames") or []))
     raise AssertionError(type_id)
 

@@ -20,6 +20,18 @@ The data key is "image", "text" or "audio" (its type's media). Results, as Label
     speech labeling   {"type": "textarea", "value": {"text": [transcript]}}
     speech paragraph  {"type": "labels", "value": {"start", "end", "labels": [label]}} (seconds), its
                       content as a "textarea" result with the same id
+    video labeling    one {"type": "videorectangle", "id": <track>, "value": {"sequence": [{"frame",
+                      "x", "y", "width", "height", "enabled", "time", "rotation": 0}, ...], "labels":
+                      [label], "framesCount", "duration"}} per track (frames 1-based, percent of the
+                      video); an untracked box is a one-item sequence. Label Studio's video has
+                      rectangles only: other shapes are left out. How the keyframes map:
+                        - a keyframe followed by a visible one: "enabled": true (interpolated);
+                        - a keyframe followed by "outside" on frame f: held, so "enabled": true and the
+                          same box again on frame f-1 with "enabled": false (just "enabled": false
+                          when f is the next frame);
+                        - the last keyframe of a track: "enabled": false (a track ends there).
+                      Read back the same way; a last item with "enabled": true lasts to the end of
+                      the video (framesCount), as Label Studio shows it.
 
 Export: Labeled samples in "annotations"; a To Be Confirmed sample's prediction in "predictions"
 (kept apart, with the model and its confidence as "score") only when the export includes
@@ -44,10 +56,12 @@ from ..errors import ValidationError
 from ..types import REGISTRY
 from .common import ImportItem, export_ref, iter_job_samples, made_by, predictions_included, prepare_out_file, read_text_file
 from .registry import Format, register
+from .splits import split_field
 
 TYPES = ("image_classification", "object_detection", "image_segmentation", "text_classification",
-         "named_entity_recognition", "text_triplet", "sound_classification", "speech_labeling", "speech_paragraph")
-DATA_KEY = {"image": "image", "text": "text", "audio": "audio"}
+         "named_entity_recognition", "text_triplet", "sound_classification", "speech_labeling", "speech_paragraph",
+         "video_labeling")
+DATA_KEY = {"image": "image", "text": "text", "audio": "audio", "video": "video"}
 MAX_TASKS = 1_000_000
 # the control names of the labeling config the results belong to (LABEL_CONFIG)
 FROM_NAMES = {"rectangle": "label", "polygon": "polygon", "circle": "ellipse", "point": "keypoint"}
@@ -72,6 +86,9 @@ def label_config(type_id: str, labels: list[str]) -> str:
                 f'choice="multiple">{choices}</Choices></View>')
     if type_id in ("named_entity_recognition", "text_triplet"):
         return f'<View><Labels name="label" toName="text">{opts}</Labels><Text name="text" value="$text"/></View>'
+    if type_id == "video_labeling":
+        return (f'<View><Labels name="videoLabels" toName="video">{opts}</Labels><Video name="video" value="$video"/>'
+                '<VideoRectangle name="box" toName="video"/></View>')
     return (f'<View><Audio name="audio" value="$audio"/><Labels name="label" toName="audio">{opts}</Labels>'
             '<TextArea name="transcription" toName="audio" perRegion="true"/></View>')
 
@@ -117,8 +134,11 @@ def _shape_result(shape: dict, n: int, size: tuple[int, int], to_name: str = "im
     return {**base, "type": rtype, "value": value}
 
 
-def results_of(type_id: str, ann: dict, labels: list[str], size: tuple[int, int] | None, text: str | None) -> list:
+def results_of(type_id: str, ann: dict, labels: list[str], size: tuple[int, int] | None, text: str | None,
+               meta: dict | None = None) -> list:
     key = DATA_KEY[_media(type_id)]
+    if type_id == "video_labeling":
+        return video_results(ann, meta or {}) if size else []
     if type_id in ("image_classification", "text_classification", "sound_classification"):
         return [{"id": "r1", "type": "choices", "from_name": "choice", "to_name": key,
                  "value": {"choices": list(labels)}}] if labels else []
@@ -158,18 +178,71 @@ def results_of(type_id: str, ann: dict, labels: list[str], size: tuple[int, int]
     return out
 
 
+def _box_value(points: list, w: float, h: float) -> dict:
+    (x1, y1), (x2, y2) = points
+    return {"x": _pct(min(x1, x2), w), "y": _pct(min(y1, y2), h), "width": _pct(abs(x2 - x1), w),
+            "height": _pct(abs(y2 - y1), h), "rotation": 0}
+
+
+def video_results(ann: dict, meta: dict) -> list:
+    """One videorectangle per track (and per untracked box) of a video annotation."""
+    from ..tracks import keyframes
+
+    w, h = meta["size"]
+    fps = meta.get("fps") if isinstance(meta.get("fps"), (int, float)) and meta.get("fps") > 0 else None
+
+    def item(frame: int, shape: dict, enabled: bool) -> dict:
+        return {"frame": frame + 1, "enabled": enabled, **_box_value(shape["points"], w, h),
+                **({"time": round(frame / fps, 6)} if fps else {})}
+
+    def region(rid: str, label: str, sequence: list) -> dict:
+        value = {"sequence": sequence, "labels": [label]}
+        if meta.get("frame_count"):
+            value["framesCount"] = int(meta["frame_count"])
+        if meta.get("duration"):
+            value["duration"] = float(meta["duration"])
+        return {"id": rid, "type": "videorectangle", "from_name": "box", "to_name": "video", "origin": "manual",
+                "original_width": w, "original_height": h, "value": value}
+
+    out = []
+    for track, items in keyframes(ann).items():
+        items = [(f, s) for f, s in items if s.get("outside") or s.get("type") == "rectangle"]
+        sequence = []
+        for i, (f, s) in enumerate(items):
+            if s.get("outside"):
+                continue
+            nxt = items[i + 1] if i + 1 < len(items) else None
+            if nxt is None:
+                sequence.append(item(f, s, False))  # a track ends at its last keyframe
+            elif not nxt[1].get("outside"):
+                sequence.append(item(f, s, True))
+            elif nxt[0] == f + 1:
+                sequence.append(item(f, s, False))
+            else:  # held up to the frame before "outside"
+                sequence += [item(f, s, True), item(nxt[0] - 1, s, False)]
+        if sequence:
+            label = next(s["label"] for _f, s in items if not s.get("outside"))
+            out.append(region(track, label, sequence))
+    for fr in ann.get("frames") or []:
+        for n, s in enumerate(fr.get("shapes") or [], start=1):
+            if not s.get("track") and s.get("type") == "rectangle":
+                out.append(region(f"f{fr['frame']}s{n}", s["label"], [item(int(fr["frame"]), s, False)]))
+    return out
+
+
 def write_label_studio(store: Store, job, out: Path, type_id: str) -> int:
     from .shape_io import sample_size
 
     out = prepare_out_file(out)
     key = DATA_KEY[_media(type_id)]
-    shapes = type_id in ("object_detection", "image_segmentation")
+    shapes = type_id in ("object_detection", "image_segmentation", "video_labeling")
     tasks = []
     for s in iter_job_samples(store, job.id):
-        data = {key: s.text or "" if key == "text" else export_ref(store, s.uri, out.parent)}
+        data = {key: s.text or "" if key == "text" else export_ref(store, s.uri, out.parent), **split_field(s)}
         task: dict = {"id": s.id, "data": data, "annotations": [], "predictions": []}
         size = sample_size(store, s) if shapes and s.labels else None
-        result = results_of(type_id, s.annotation or {}, list(s.labels or []), size, s.text) if s.labels else []
+        result = results_of(type_id, s.annotation or {}, list(s.labels or []), size, s.text,
+                            {**(s.meta or {}), "size": size}) if s.labels else []
         if s.status == "labeled" and result:
             who = made_by(s)
             entry = {"id": s.id, "result": result, "was_cancelled": False, "completed_by": s.labeled_by or "human",
@@ -305,6 +378,63 @@ def _annotation(type_id: str, result: list, where: str) -> dict | None:
     return {"segments": out} if out else None
 
 
+def _video_frames(result: list, size: tuple[float, float] | None, where: str) -> list[dict]:
+    """The frames of a video annotation from a task's videorectangle results (see the module's doc)."""
+    frames: dict[int, list[dict]] = {}
+    tracks: set[str] = set()
+    for k, r in enumerate(result, start=1):
+        if not isinstance(r, dict) or r.get("type") != "videorectangle":
+            continue
+        at = f"{where} result {k}"
+        v = r.get("value")
+        seq = v.get("sequence") if isinstance(v, dict) else None
+        if not isinstance(seq, list) or not seq or not all(isinstance(x, dict) for x in seq):
+            raise ValidationError(f"{at}: a videorectangle needs a \"sequence\" of keyframes")
+        w, h = r.get("original_width"), r.get("original_height")
+        if not (isinstance(w, (int, float)) and isinstance(h, (int, float)) and w > 0 and h > 0):
+            if size is None:
+                raise ValidationError(f"{at}: no original_width / original_height and the video's size is unknown")
+            w, h = size
+        names = _labels_of(v, "labels", "videorectangle", "rectanglelabels")
+        if not names:
+            raise ValidationError(f"{at}: the videorectangle has no label")
+        items = []
+        for x in seq:
+            f = x.get("frame")
+            if isinstance(f, bool) or not isinstance(f, int) or f < 1:
+                raise ValidationError(f"{at}: a keyframe's \"frame\" is a number from 1, got {str(f)[:20]!r}")
+            if x.get("rotation") not in (None, 0, 0.0):
+                raise ValidationError(f"{at}: a rotated box ({x.get('rotation')}°) cannot be imported")
+            x0, y0 = _px(x.get("x"), w, at), _px(x.get("y"), h, at)
+            pts = [[x0, y0], [x0 + _px(x.get("width"), w, at), y0 + _px(x.get("height"), h, at)]]
+            items.append((f - 1, pts, x.get("enabled", True) is not False))
+        items.sort(key=lambda t: t[0])
+        if len(items) == 1 and not items[0][2]:  # one frame only: a box without a track
+            frames.setdefault(items[0][0], []).append({"type": "rectangle", "label": names[0], "points": items[0][1]})
+            continue
+        track = str(r.get("id") or f"T{k}").strip()[:64] or f"T{k}"
+        while track in tracks:
+            track += "+"
+        tracks.add(track)
+        count = v.get("framesCount")
+        last_frame = int(count) - 1 if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+        for i, (f, pts, enabled) in enumerate(items):
+            prev = items[i - 1] if i else None
+            nxt = items[i + 1] if i + 1 < len(items) else None
+            hold = (not enabled and prev is not None and prev[2] and prev[1] == pts
+                    and (nxt is None or nxt[0] > f + 1))  # the same box again ends a held keyframe
+            if not hold:
+                frames.setdefault(f, []).append({"type": "rectangle", "label": names[0], "points": pts, "track": track})
+            if not enabled and nxt is not None and nxt[0] > f + 1 or hold and nxt is None:
+                frames.setdefault(f + 1, []).append({"type": "rectangle", "label": names[0], "points": pts,
+                                                     "track": track, "outside": True})
+            elif enabled and nxt is None and last_frame is not None and last_frame > f:
+                # Label Studio shows an enabled last keyframe to the end of the video
+                frames.setdefault(last_frame, []).append({"type": "rectangle", "label": names[0], "points": pts,
+                                                          "track": track})
+    return [{"frame": f, "shapes": shapes} for f, shapes in sorted(frames.items())]
+
+
 def read_label_studio(store: Store, path: str, type_id: str) -> tuple[list[ImportItem], list[str], int]:
     from ..texts import record_path, record_uri
     from .shape_io import ShapeCollector, parent_uri, probe_size
@@ -356,6 +486,16 @@ def read_label_studio(store: Store, path: str, type_id: str) -> tuple[list[Impor
                 unmatched += 1
                 continue
             name = ref.rsplit("/", 1)[-1]
+            if media == "video":
+                from .video_io import _item as video_item, _probe
+
+                meta = None
+                if any(isinstance(r, dict) and r.get("type") == "videorectangle"
+                       and not (r.get("original_width") and r.get("original_height")) for r in result):
+                    meta = _probe(store, uri, name)
+                size = (meta["width"], meta["height"]) if meta and meta.get("width") and meta.get("height") else None
+                items.append(video_item(uri, name, _video_frames(result, size, where)))
+                continue
             if not shapes:
                 from .audio_io import _item as audio_item
 

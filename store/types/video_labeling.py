@@ -157,7 +157,7 @@ def label_names(data: dict) -> list[str]:
 
 TYPE = LabelingType(
     id="video_labeling", order=9, title="Video labeling", scene="video", media="video",
-    rules=LabelRules(colors=True, attributes=True), formats=("manifest", "coco", "jsonl", "parquet", "cvat", "mot"),
+    rules=LabelRules(colors=True, attributes=True), formats=("manifest", "coco", "jsonl", "parquet", "cvat", "mot", "label_studio"),
     validate=validate, relabel=relabel, label_names=label_names,
     extensions=VIDEO_EXTENSIONS, description="Shapes on frames of MP4 videos.", page="pages.video_labeling",
     widget="video", tools=("rectangle", "polygon", "circle", "line", "dashed_line", "point"),
