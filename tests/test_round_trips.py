@@ -250,3 +250,44 @@ def test_export_then_import_gives_the_same_labels(store, tmp_path, type_id, fmt)
     rec = import_format(store, back.id, fmt, str(out))
     assert rec.status == "succeeded", (rec.status, rec.errors[:5])
     assert labeled(store, back.id, type_id, fmt) == want
+
+
+def _export_text(root) -> str:
+    """Every path under an export and every file's text (Parquet: its rows), to look for split names."""
+    import pyarrow.parquet as pq
+
+    paths = [root] if root.is_file() else sorted(p for p in root.parent.rglob("*") if p.is_file())
+    out = []
+    for p in paths:
+        out.append(str(p.relative_to(root.parent)))
+        if p.suffix == ".parquet":
+            out.append(str(pq.read_table(p).to_pylist()))
+        elif p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".wav", ".mp4"):
+            out.append(p.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("type_id,fmt", PAIRS, ids=[f"{t}-{f}" for t, f in PAIRS])
+def test_every_export_lays_out_splits_and_reads_back(store, tmp_path, type_id, fmt):
+    """Issue 17: every (type, format) export takes --split; the splits show in what it writes (a
+    column, a field, a file or a folder per split, CVAT's subset), and the export still reads back
+    as the same labels (a format of one file per split: every file imported)."""
+    job = build(store, type_id)
+    if type_id == "video_labeling":  # a second labeled video, so that each split holds one
+        _annotate(store, job.id, {s.name: s.id for s in iter_job_samples(store, job.id)}, {"clip_1.mp4": {"frames": [
+            {"frame": 1, "shapes": [rect(4, 4, 20, 20, "person", track="p1")]},
+            {"frame": 2, "shapes": [rect(6, 6, 22, 22, "person", track="p1")]}]}})
+    want = labeled(store, job.id, type_id, fmt)
+    assert len(want) >= 2, "a split of one labeled sample shows nothing"
+    ext = FILE_EXTENSIONS.get(fmt)
+    out = tmp_path / fmt / (f"export.{ext}" if ext else "export")
+    export_job(store, job.id, fmt, out, split="fit=0.5,holdout=0.5", seed=1)
+    files = [out] if out.exists() else sorted(out.parent.glob(f"{out.stem}_*{out.suffix}"))
+    assert files, f"{fmt} wrote nothing at {out}"
+    seen = "\n".join(_export_text(f) for f in files)
+    assert "fit" in seen and "holdout" in seen, f"{type_id} {fmt}: the splits are nowhere in the export"
+    back = create_job(store, "back", type_id, label_set=LABELS[type_id])
+    for f in files:
+        rec = import_format(store, back.id, fmt, str(f))
+        assert rec.status == "succeeded", (f.name, rec.status, rec.errors[:5])
+    assert labeled(store, back.id, type_id, fmt) == want

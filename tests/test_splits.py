@@ -32,6 +32,9 @@ def test_splits_are_stratified_by_label_and_follow_the_seed():
     assert assign_splits(samples, parts, seed=7) == got and assign_splits(samples, parts, seed=8) != got
     tiny = assign_splits([(1, "a"), (2, "a"), (3, "a")], parse_split("train=0.5,val=0.5"), seed=0)
     assert sorted(Counter(tiny.values()).values()) == [1, 2]  # largest remainders: every sample placed
+    # labels with one sample each spread over the splits (the rounding carried from label to label)
+    singles = assign_splits([(i, f"label{i}") for i in range(10)], parse_split("train=0.8,val=0.2"), seed=0)
+    assert Counter(singles.values()) == {"train": 8, "val": 2}
 
 
 def test_exports_lay_the_splits_out(store, tmp_path):

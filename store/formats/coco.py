@@ -45,7 +45,7 @@ from ..errors import ValidationError
 from .common import ImportItem
 from ..types.shapes import points_key, shape_area, shape_bbox
 from .registry import Format, register
-from .splits import split_names, split_of
+from .splits import in_split, per_split
 from .common import copy_sample_file, iter_job_samples, prepare_out_file, read_text_file
 from .shape_io import (FileNames, ShapeCollector, box, circle_polygon, exists, join_uri, num, parent_uri,
                        sample_shapes, sample_size)
@@ -344,11 +344,7 @@ def coco_annotation(shape: dict, ann_id: int, image_id: int, category_id: int) -
 def write_coco(store: Store, job, out: Path) -> int:
     """The JSON at `out`, the labeled images copied into `images/` beside it; an export with
     splits writes `<out stem>_<split>.json` per split instead (the images in one folder)."""
-    splits = split_names()
-    if not splits:
-        return _write_coco(store, job, prepare_out_file(out), None)
-    return sum(_write_coco(store, job, prepare_out_file(out.with_name(f"{out.stem}_{name}{out.suffix or '.json'}")),
-                           name) for name in splits)
+    return per_split(out, lambda path, split: _write_coco(store, job, prepare_out_file(path), split), ".json")
 
 
 def _write_coco(store: Store, job, out: Path, split: str | None) -> int:
@@ -357,7 +353,7 @@ def _write_coco(store: Store, job, out: Path, split: str | None) -> int:
     planned = []
     for sample in iter_job_samples(store, job.id, labeled_only=True):
         shapes = sample_shapes(sample)
-        if shapes and (split is None or split_of(sample) == split):
+        if shapes and in_split(sample, split):
             planned.append((sample, names.take(sample), shapes))
     _check_image_dir(store, image_dir, planned)
     categories = {name: i for i, name in enumerate(job.label_set.names(), start=1)}

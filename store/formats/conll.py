@@ -23,6 +23,7 @@ from pathlib import Path
 from ..core import Store
 from .common import ImportItem
 from ..texts import MAX_TEXT_CHARS, TextFile, _decode_lines
+from .splits import in_split, per_split
 from .registry import Format, register
 from .common import iter_job_samples, prepare_out_file
 from .text_io import read_source
@@ -184,10 +185,17 @@ def bio_tags(offsets: list[tuple[int, int]], spans: list[dict], i_starts=()) -> 
 
 
 def write_conll(store: Store, job, out: Path) -> int:
-    out = prepare_out_file(out)
+    """Every text, a blank line after each; with splits, `<out stem>_<split>.conll` per split
+    (CoNLL's train / dev / test files), holding the labeled texts of that split."""
+    return per_split(out, lambda path, split: _write_conll(store, job, prepare_out_file(path), split), ".conll")
+
+
+def _write_conll(store: Store, job, out: Path, split: str | None) -> int:
     n = 0
     with open(out, "w", encoding="utf-8", newline="\n") as f:
-        for s in iter_job_samples(store, job.id):
+        for s in iter_job_samples(store, job.id, labeled_only=split is not None):
+            if not in_split(s, split):
+                continue
             text = s.text or ""
             offsets = sample_tokens(text, s.meta)
             spans = (s.annotation or {}).get("spans") or []

@@ -43,6 +43,7 @@ from ..core import Store
 from ..errors import ValidationError
 from ..tracks import interpolate_tracks, keyframes
 from .common import ImportItem, export_ref, iter_job_samples, prepare_out_dir, read_text_file, resolve_reference
+from .splits import split_field
 from .registry import Format, register
 
 TYPE = "video_labeling"
@@ -92,6 +93,9 @@ def _meta(root: ET.Element, job, sample, source: str) -> None:
     ET.SubElement(size, "width").text = str(int(sample.meta.get("width") or 0))
     ET.SubElement(size, "height").text = str(int(sample.meta.get("height") or 0))
     ET.SubElement(task, "source").text = source
+    subset = split_field(sample).get("split")
+    if subset:  # an export with splits: the video's split, as CVAT names a task's subset
+        ET.SubElement(task, "subset").text = subset
     ET.SubElement(meta, "dumped").text = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
     ET.SubElement(meta, "source").text = source
 
@@ -341,8 +345,9 @@ def read_cvat_video(store: Store, path: str) -> tuple[list[ImportItem], list[str
 IMAGE_TYPES = ("object_detection", "image_segmentation")
 
 
-def images_xml(job, images: list[tuple[int, str, tuple[int, int] | None, list[dict]]]) -> str:
-    """CVAT for images 1.1 XML of (id, name, size, shapes) per image."""
+def images_xml(job, images: list[tuple[int, str, tuple[int, int] | None, list[dict], str | None]]) -> str:
+    """CVAT for images 1.1 XML of (id, name, size, shapes, subset) per image (subset: its split in
+    an export with splits, as CVAT's project exports write it; None without)."""
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
     meta = ET.SubElement(root, "meta")
@@ -352,10 +357,10 @@ def images_xml(job, images: list[tuple[int, str, tuple[int, int] | None, list[di
         ET.SubElement(task, tag).text = str(text)
     _labels_meta(task, job)
     ET.SubElement(meta, "dumped").text = datetime.now(timezone.utc).isoformat()
-    for image_id, name, size, shapes in images:
+    for image_id, name, size, shapes, subset in images:
         w, h = size or (0, 0)
-        img = ET.SubElement(root, "image", {"id": str(image_id), "name": name, "width": str(int(w)),
-                                            "height": str(int(h))})
+        img = ET.SubElement(root, "image", {"id": str(image_id), "name": name, **({"subset": subset} if subset else {}),
+                                            "width": str(int(w)), "height": str(int(h))})
         for z, shape in enumerate(shapes):
             attrs = {"label": shape["label"], "source": "manual", "occluded": "0", **_geometry(shape),
                      "z_order": str(z)}
@@ -382,7 +387,7 @@ def write_cvat_images(store: Store, job, out: Path) -> int:
             continue
         name = names.take(sample)
         copy_sample_file(store, sample, out / "images" / name)
-        images.append((len(images), name, sample_size(store, sample), shapes))
+        images.append((len(images), name, sample_size(store, sample), shapes, split_field(sample).get("split")))
     (out / "annotations.xml").write_text(images_xml(job, images), encoding="utf-8")
     return len(images)
 

@@ -31,6 +31,7 @@ from ..core import Store
 from ..errors import ValidationError
 from ..tracks import frames_with_interpolation, thin
 from .common import ImportItem, export_ref, iter_job_samples, prepare_out_dir
+from .splits import split_folder
 from .registry import Format, register
 
 TYPE = "video_labeling"
@@ -76,7 +77,7 @@ def write_mot(store: Store, job, out: Path) -> int:
     out = prepare_out_dir(out)
     classes = {name: i for i, name in enumerate(job.label_set.names(), start=1)}
     used: set[str] = set()
-    n = 0
+    seqs: list[Path] = []
     for s in iter_job_samples(store, job.id, labeled_only=True):
         names: dict[int, str] = {}
         lines, _skipped = mot_lines(s.annotation, classes, names)
@@ -86,7 +87,7 @@ def write_mot(store: Store, job, out: Path) -> int:
         if stem.lower() in used:
             stem = f"{s.id}_{stem}"
         used.add(stem.lower())
-        seq = out / stem
+        seq = split_folder(out, s) / stem  # with splits, MOTChallenge's layout: <split>/<sequence>/
         (seq / "gt").mkdir(parents=True)
         (seq / "gt" / "gt.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         m = s.meta or {}
@@ -97,10 +98,10 @@ def write_mot(store: Store, job, out: Path) -> int:
             f"labelport_source={export_ref(store, s.uri, seq)}\n"
             f"labelport_tracks={json.dumps({str(k): v for k, v in names.items()}, ensure_ascii=False)}\n",
             encoding="utf-8")
-        n += 1
-    for seq in out.iterdir():  # the classes of the whole job, the same numbers in every sequence
+        seqs.append(seq)
+    for seq in seqs:  # the classes of the whole job, the same numbers in every sequence
         (seq / "gt" / "labels.txt").write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
-    return n
+    return len(seqs)
 
 
 # -- import ----------------------------------------------------------------------------------------

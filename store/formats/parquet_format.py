@@ -13,6 +13,7 @@ Columns (see examples/parquet.txt):
     labeled_by, labeled_at (timestamp), hard (bool), confidence (double), hard_coefficient (double),
     hard_reason, meta     (the file's properties as JSON: width, height, duration, fps...),
     uri           string   the sample's reference inside the store (store://..., s3://..., a path)
+    split         string   only in an export with splits: the labeled sample's split (null for the others)
 The file's key-value metadata "labelport" holds {"job", "type", "label_set"}.
 
 Reading: `source` (absolute, s3:// or relative to the parquet file's folder; `file_name` when
@@ -39,6 +40,7 @@ from ..texts import check_text, record_path, record_uri
 from ..types import REGISTRY
 from .registry import Format, register
 from .common import iter_job_samples, prepare_out_file, resolve_reference
+from .splits import split_field, split_names
 from .text_io import TEXT_TYPES, item_from_annotation, read_source
 
 METADATA_KEY = b"labelport"
@@ -46,7 +48,7 @@ BATCH = 5000
 CLASSIFICATION_TYPES = ("image_classification", "text_classification", "sound_classification")
 
 
-def schema(type_id: str, metadata: dict | None = None) -> pa.Schema:
+def schema(type_id: str, metadata: dict | None = None, splits: bool = False) -> pa.Schema:
     fields = [pa.field("id", pa.int64()), pa.field("file_name", pa.string()), pa.field("source", pa.string())]
     if type_id in TEXT_TYPES:
         fields.append(pa.field("text", pa.string()))
@@ -55,6 +57,8 @@ def schema(type_id: str, metadata: dict | None = None) -> pa.Schema:
                pa.field("labeled_at", pa.timestamp("us")), pa.field("hard", pa.bool_()),
                pa.field("confidence", pa.float64()), pa.field("hard_coefficient", pa.float64()),
                pa.field("hard_reason", pa.string()), pa.field("meta", pa.string()), pa.field("uri", pa.string())]
+    if splits:
+        fields.append(pa.field("split", pa.string()))
     meta = {METADATA_KEY: json.dumps(metadata, ensure_ascii=False).encode()} if metadata else None
     return pa.schema(fields, metadata=meta)
 
@@ -77,14 +81,15 @@ def job_metadata(job) -> dict:
 
 def write_parquet(store: Store, job, out: Path, type_id: str) -> int:
     out = prepare_out_file(out)
-    sch = schema(type_id, job_metadata(job))
+    splits = bool(split_names())
+    sch = schema(type_id, job_metadata(job), splits)
     text = type_id in TEXT_TYPES
     n = 0
     tmp = out.with_name(out.name + ".part")
     with pq.ParquetWriter(tmp, sch, compression="zstd") as w:
         batch: list[dict] = []
         for s in iter_job_samples(store, job.id):
-            batch.append(_row(store, s, text))
+            batch.append({**_row(store, s, text), **({"split": split_field(s).get("split")} if splits else {})})
             if len(batch) >= BATCH:
                 w.write_table(pa.Table.from_pylist(batch, schema=sch))
                 n += len(batch)

@@ -4,16 +4,20 @@
 The labeled samples are shuffled with the seed and cut by the fractions, per label (stratified: a
 sample's first label, or its type's main label, decides its group), so each split holds each label
 in proportion; the same job, spec and seed give the same splits. Writers ask `split_of(sample)`
-("train" when the export has no splits) and lay the splits out as their format does (VOC
-ImageSets, YOLO folders, a `split` column or field, one COCO file per split).
+("train" when the export has no splits) and lay the splits out as their format does: VOC
+ImageSets, YOLO folders, a `split` column (CSV, Parquet) or field (JSON lines, manifests, Label
+Studio's task data), one file per split (COCO, CoNLL: `per_split`), a folder per split (image
+folders, MOT: `split_folder`), CVAT's `subset`.
 """
 from __future__ import annotations
 
+import math
 import random
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterable
+from pathlib import Path
+from typing import Callable, Iterable
 
 from ..errors import ValidationError
 
@@ -54,18 +58,22 @@ def parse_split(spec: str | None) -> list[tuple[str, float]]:
 def assign_splits(samples: Iterable[tuple[int, str]], parts: list[tuple[str, float]], seed: int = 0
                   ) -> dict[int, str]:
     """{sample id: split} for (sample id, stratum) pairs: each stratum shuffled with the seed and
-    cut by the fractions (largest remainders, so the counts add up)."""
+    cut by the fractions (largest remainders, so the counts add up). What a stratum's rounding
+    gives a split too many or too few is carried to the next stratum, so small strata (a label
+    with one sample) spread over the splits instead of all landing in the first."""
     groups: dict[str, list[int]] = {}
     for sid, stratum in samples:
         groups.setdefault(stratum or "", []).append(int(sid))
     out: dict[int, str] = {}
+    carry = [0.0] * len(parts)
     for stratum in sorted(groups):
         ids = sorted(groups[stratum])
         random.Random(f"{seed}:{stratum}").shuffle(ids)
-        exact = [f * len(ids) for _, f in parts]
-        counts = [int(x) for x in exact]
+        exact = [f * len(ids) + c for (_, f), c in zip(parts, carry)]
+        counts = [max(0, math.floor(x)) for x in exact]
         for i in sorted(range(len(parts)), key=lambda i: exact[i] - counts[i], reverse=True)[:len(ids) - sum(counts)]:
             counts[i] += 1
+        carry = [x - n for x, n in zip(exact, counts)]
         start = 0
         for (name, _), n in zip(parts, counts):
             for sid in ids[start:start + n]:
@@ -93,6 +101,30 @@ def split_names() -> list[str]:
     """The splits of the export being written, in the order given ([] without splits)."""
     mapping = _SPLITS.get()
     return list(dict.fromkeys(mapping.values())) if mapping else []
+
+
+def in_split(sample, split: str | None) -> bool:
+    """Whether a sample belongs in the part of an export written for `split` (None: the whole
+    export, without splits). Samples outside the splits (unlabeled, predictions) belong to none."""
+    if split is None:
+        return True
+    mapping = _SPLITS.get()
+    return bool(mapping) and mapping.get(sample.id) == split
+
+
+def per_split(out: Path, write: Callable[[Path, str | None], int], suffix: str = "") -> int:
+    """Formats of one file per split (COCO, CoNLL): `write(out, None)` without splits, else
+    `write(<out stem>_<split><out's suffix, or this one>, split)` for each split; the samples written."""
+    names = split_names()
+    if not names:
+        return write(out, None)
+    return sum(write(out.with_name(f"{out.stem}_{name}{out.suffix or suffix}"), name) for name in names)
+
+
+def split_folder(out: Path, sample) -> Path:
+    """Folder layouts (image folders, MOT): `out/<split>/` for a sample of an export with splits."""
+    name = split_field(sample).get("split")
+    return out / name if name else out
 
 
 def stratum(sample) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import NotFound, ValidationError
 from .common import ImportItem
-from .splits import split_field, usage_of
+from .splits import split_field, split_names, usage_of
 from ..texts import check_text, parse_csv, parse_jsonl, record_path, record_uri
 from .registry import FORMATS
 from .common import _is_upload, iter_job_samples, made_by, prepare_out_file
@@ -81,11 +81,13 @@ def read_text_csv(store: Store, path: str) -> tuple[list[ImportItem], list[str]]
 def write_text_csv(store: Store, job, out: Path) -> int:
     out = prepare_out_file(out)
     n = 0
+    splits = bool(split_names())
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["text", "label"])
+        # with splits, the split comes before the labels (a text's labels fill the cells from "label" on)
+        w.writerow(["text"] + (["split"] if splits else []) + ["label"])
         for s in iter_job_samples(store, job.id):
-            w.writerow([s.text or "", *(s.labels or [])])
+            w.writerow([s.text or ""] + ([split_field(s).get("split", "")] if splits else []) + list(s.labels or []))
             n += 1
     return n
 

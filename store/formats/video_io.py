@@ -37,7 +37,7 @@ from pathlib import Path
 from ..core import Store
 from ..errors import NotFound, StoreError, ValidationError
 from .common import ImportItem
-from .splits import split_field, usage_of
+from .splits import in_split, per_split, split_field, usage_of
 from .registry import FORMATS
 from .common import export_ref, iter_job_samples, made_by, prepare_out_file, read_text_file, resolve_reference
 from .manifest import DETECTION, _inline_shape, _time, read_manifest_lines
@@ -257,17 +257,25 @@ def _open(store: Store, uri: str):
 
 
 def write_video_coco(store: Store, job, out: Path) -> int:
-    """The JSON at `out` and a JPEG of each frame with boxes in images/ beside it."""
+    """The JSON at `out` and a JPEG of each frame with boxes in images/ beside it (with splits, one
+    JSON per split: `<out stem>_<split>.json`, the frames in one images/)."""
+    used: set[str] = set()  # image stems, across the splits' files
+    return per_split(out, lambda path, split: _write_video_coco(store, job, prepare_out_file(path), split, used),
+                     ".json")
+
+
+def _write_video_coco(store: Store, job, out: Path, split: str | None, used: set[str]) -> int:
     from ..video import frames_with_interpolation
     from .coco import coco_annotation
 
-    out = prepare_out_file(out)
     image_dir = out.parent / "images"
     categories = {name: i for i, name in enumerate(job.label_set.names(), start=1)}
-    images, annotations, used = [], [], set()
+    images, annotations = [], []
     video_ids: dict[int, int] = {}
     track_ids: dict[tuple[int, str], int] = {}
     for s in iter_job_samples(store, job.id, labeled_only=True):
+        if not in_split(s, split):
+            continue
         per_frame = frames_with_interpolation(s.annotation or {})
         outside: dict[int, list[dict]] = {}  # frames where a track's object left the view: its keyframe
         for fr in (s.annotation or {}).get("frames") or []:
