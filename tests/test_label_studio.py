@@ -200,3 +200,34 @@ def test_a_label_studio_video_track_lasts_to_the_end_and_needs_no_sizes(store, t
     path.write_text(json.dumps(bad))
     rec = import_format(store, back.id, "label_studio", str(path))
     assert any("from 1" in e for e in rec.errors), rec.errors
+
+
+def test_we_read_what_label_studios_converter_writes_from_coco(store, tmp_path):
+    """Label Studio's own COCO -> Label Studio conversion (label-studio-converter's import), read by
+    our importer: the same boxes and polygons as reading the COCO file itself."""
+    from label_studio_converter.imports.coco import convert_coco_to_ls
+
+    write_image(tmp_path / "a.png", seed=1, size=(40, 20))
+    write_image(tmp_path / "b.png", seed=2, size=(30, 30))
+    coco = {"images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 20},
+                       {"id": 2, "file_name": "b.png", "width": 30, "height": 30}],
+            "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 2, 20, 10], "area": 200,
+                             "iscrowd": 0, "segmentation": []},
+                            {"id": 2, "image_id": 2, "category_id": 2, "bbox": [3, 3, 12, 12], "area": 72,
+                             "iscrowd": 0, "segmentation": [[3, 3, 15, 3, 9, 15]]}]}
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    convert_coco_to_ls(str(tmp_path / "coco.json"), str(tmp_path / "ls.json"))
+    ls = create_job(store, "from-ls", "object_detection", label_set=LabelSet(labels=[]))
+    rec = import_format(store, ls.id, "label_studio", str(tmp_path / "ls.json"))
+    assert (rec.status, rec.imported, rec.labeled) == ("succeeded", 2, 2), rec.errors
+    got = {s.name: sorted((sh["type"], sh["label"], [[round(x, 2), round(y, 2)] for x, y in sh["points"]])
+                          for sh in s.annotation["shapes"]) for s in iter_job_samples(store, ls.id)}
+    assert got["a.png"] == [("rectangle", "cat", [[4.0, 2.0], [24.0, 12.0]])]
+    assert ("polygon", "dog", [[3.0, 3.0], [15.0, 3.0], [9.0, 15.0]]) in got["b.png"]
+    direct = create_job(store, "direct", "object_detection", label_set=LabelSet(labels=[]))
+    import_format(store, direct.id, "coco", str(tmp_path / "coco.json"))
+    want = {s.name: sorted((sh["type"], sh["label"], [[round(x, 2), round(y, 2)] for x, y in sh["points"]])
+                           for sh in s.annotation["shapes"]) for s in iter_job_samples(store, direct.id)}
+    # the converter writes a polygon's bounding box as a rectangle of its own: that rectangle aside, the same
+    assert {k: [v for v in vs if v in want[k]] for k, vs in got.items()} == want

@@ -262,8 +262,9 @@ def write_label_studio(store: Store, job, out: Path, type_id: str) -> int:
 def _file_ref(value: str) -> str:
     """A file reference from a task's data: Label Studio's upload and local-files URLs give a name."""
     if value.startswith(("/data/local-files", "data/local-files")):
+        # relative to Label Studio's LOCAL_FILES_DOCUMENT_ROOT, whether or not it starts with "/"
         d = parse_qs(urlparse(value).query).get("d")
-        return unquote(d[0]) if d else value
+        return unquote(d[0]).lstrip("/") or value if d else value
     if value.startswith(("/data/upload/", "data/upload/")):
         name = unquote(value.rsplit("/", 1)[-1])
         # Label Studio prefixes uploads with 8 hex digits and a dash: "ab12cd34-cat.jpg"
