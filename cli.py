@@ -98,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--strategy", default="margin", choices=("least_confidence", "margin", "entropy"),
                    help="uncertainty measure for hard examples")
-    p.add_argument("--confirm-above", type=float, metavar="T",
-                   help="then confirm every prediction with confidence >= T (0..1)")
+    p.add_argument("--confirm-above", type=_threshold, metavar="T|calibrated",
+                   help="then confirm every prediction with confidence >= T (0..1), or >= the threshold the run "
+                        "measured ('calibrated'; nothing is confirmed when the run measured none)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("register-model", help="register a Hugging Face model id or local folder for auto labeling")
@@ -307,13 +308,31 @@ def _autolabel_command(store, args) -> int:
                       args.strategy, actor="cli")
         data = run.as_dict()
         text = f"{run.title} run {run.id}: {run.status} — {run.message}"
-        if run.status == "done" and args.confirm_above is not None:
-            data["confirmed"] = confirm_above(store, job.id, args.confirm_above, actor="cli")
-            text += f"\nconfirmed {data['confirmed']} samples with confidence >= {args.confirm_above}"
+        above = args.confirm_above
+        if above == "calibrated":
+            from store.runs import suggested_threshold
+
+            above = suggested_threshold(run.calibration)
+            if above is None:
+                text += "\nnothing confirmed: the run measured no threshold"
+        if run.status == "done" and above is not None:
+            data["confirmed"] = confirm_above(store, job.id, above, actor="cli")
+            data["confirmed_above"] = above
+            text += f"\nconfirmed {data['confirmed']} samples with confidence >= {above:.2f}"
         _print(args, data, text)
         if run.status != "done":
             return 1
     return 0
+
+
+def _threshold(value: str):
+    """--confirm-above: a number from 0 to 1, or "calibrated"."""
+    if value.strip().lower() == "calibrated":
+        return "calibrated"
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: a number from 0 to 1, or 'calibrated'") from None
 
 
 def main(argv: list[str]) -> int:

@@ -175,8 +175,10 @@ function load(v) {
   const j = JSON.stringify(v);
   if (j === lastJSON) return;
   lastJSON = j;
+  const V0 = V;
   V = clone(v);
   mode = v.mode === 'triplet' ? 'triplet' : 'ner';
+  const before = { text: chars.join(''), sample: V0 && V0.sample_id, pending, selectedId };
   chars = Array.from(typeof v.text === 'string' ? v.text : '');
   spans = clone((mode === 'triplet' ? v.entities : v.spans) || []).filter((s) => s && Number.isInteger(s.start) && Number.isInteger(s.end));
   relations = mode === 'triplet' ? clone(v.relations || []) : [];
@@ -184,6 +186,13 @@ function load(v) {
   allowed = Array.isArray(v.relations_allowed) ? v.relations_allowed : [];
   if (!v.dirty) baseline = snapshot();
   pending = null; selectedId = null; targetId = null;
+  if (before.text === chars.join('') && before.sample === v.sample_id) {
+    // the same text again (a late answer for the sample already open): a selection waiting for
+    // its label, or a picked span, survives where it still fits
+    const p = before.pending;
+    if (p && p.end <= chars.length && !overlapping(p.start, p.end)) pending = p;
+    if (before.selectedId && spans.some((x) => x.id === before.selectedId)) selectedId = before.selectedId;
+  }
   showMessage(v.message || '', v.message ? 'info' : '');
   render();
 }

@@ -13,7 +13,10 @@ from store.predictions import Prediction, RunSample, run_samples, set_clusters, 
 from store.samples import sample_bytes
 
 from . import features as F
-from .learn import calibrate_threshold, cluster, cross_val_proba, train_classifier, uncertainty, uncertainty_reason
+from store.runs import suggested_threshold
+
+from .learn import (calibrate, cluster, cross_val_proba, describe_calibration, train_classifier, uncertainty,
+                    uncertainty_reason)
 from .runner import Outcome, RunContext, handler
 
 log = logging.getLogger(__name__)
@@ -78,42 +81,95 @@ def classification_run(ctx: RunContext) -> Outcome:
     samples = run_samples(ctx.store, ctx.job.id)
     labeled = [s for s in samples if s.labeled and s.labels]
     pending = [s for s in samples if not s.labeled]
-    total = len(labeled) + 2 * len(pending)  # features for all, then one write per pending sample
+    y = [s.labels[0] for s in labeled]  # multi-label samples train on their first label
     feats = FeatureSource(ctx)
+    if feats.media == "image" and not feats.pretrained and mode == "precise":
+        return _semi_supervised_run(ctx, labeled, pending, y)
+    total = len(labeled) + 2 * len(pending)  # features for all, then one write per pending sample
     X_lab = feats.vectors(labeled, 0, total)
     X_pend = feats.vectors(pending, len(labeled), total)
-    y = [s.labels[0] for s in labeled]  # multi-label samples train on their first label
     ctx.progress(len(labeled) + len(pending), total, "training")
     P_cv, y_cv = cross_val_proba(X_lab, y, head=feats.head)
-    threshold = calibrate_threshold(P_cv, y_cv, ACCEPT_ACCURACY)
+    first = calibrate(P_cv, y_cv, ACCEPT_ACCURACY)
     clf = train_classifier(X_lab, y, head=feats.head, mode=mode, X_unlabeled=X_pend,
-                           pseudo_threshold=max(threshold, 0.9))
+                           pseudo_threshold=min(0.99, max(0.9, suggested_threshold(first) or 0.95)))
     P = clf.predict_proba(X_pend) if len(pending) else np.zeros((0, len(clf.classes)))
-    unc = uncertainty(P, ctx.strategy)
+    cal = calibrate(P_cv, y_cv, ACCEPT_ACCURACY, predicted=P.max(1) if len(P) else np.zeros(0))
+    written, hard = _write(ctx, pending, P, clf.classes, cal, _model_name(ctx, feats), len(labeled) + len(pending),
+                           total)
+    cv_acc = float((P_cv.argmax(1) == y_cv).mean()) if len(y_cv) else 0.0
+    path = f"{'a linear head on ' if feats.pretrained else ''}{feats.description}"
+    msg = (f"{mode} active learning with {path}: trained on {len(labeled)} labeled samples"
+           + (f" + {clf.pseudo_labeled} confident pseudo-labels" if mode == "precise" else "")
+           + f", {written} predictions to To Be Confirmed, {hard} hard examples ({ctx.strategy}); "
+           f"cross-validated accuracy {cv_acc:.1%}; {describe_calibration(cal)}")
+    return Outcome(written, hard, msg, cal)
+
+
+def _semi_supervised_run(ctx: RunContext, labeled: list[RunSample], pending: list[RunSample], y: list[str]) -> Outcome:
+    """Precise mode for images without a backbone: the semi-supervised CNN (autolabel/semi.py)."""
+    from .semi import planned_steps, train_semi_supervised
+
+    store = ctx.store
+    steps = int(ctx.options.get("max_steps") or planned_steps(len(pending)))
+    total = len(labeled) + len(pending) + steps + len(pending)
+
+    def images(items: list[RunSample], before: int) -> list:
+        out = []
+        for i, s in enumerate(items, start=1):
+            out.append(F.load_image(sample_bytes(store, s.sample_id)))
+            if i % 200 == 0 or i == len(items):
+                ctx.progress(before + i, total, "reading images")
+        return out
+
+    lab_images = images(labeled, 0)
+    pend_images = images(pending, len(labeled))
+    base = len(labeled) + len(pending)
+    res = train_semi_supervised(lab_images, y, pend_images, seed=0, device=F.device_for(ctx.device), max_steps=steps,
+                                progress=lambda step, _n: ctx.progress(base + step, total, f"training, step {step}"))
+    base += steps
+    P = res.proba
+    cal = calibrate(res.holdout_proba, res.holdout_y, ACCEPT_ACCURACY, min_support=_min_support(len(res.holdout_y)),
+                    predicted=P.max(1) if len(P) else np.zeros(0))
+    model = f"{ctx.model.ref if ctx.model else 'semi-supervised-cnn'} ({ctx.run.kind} run {ctx.run.id})"
+    written, hard = _write(ctx, pending, P, res.classes, cal, model, base, total)
+    held = res.holdout_accuracy
+    msg = (f"precise active learning with a {res.describe()}: trained on {len(labeled) - len(res.holdout_y)} labeled "
+           f"and {len(pending)} unlabeled images ({res.steps} steps, the best at step {res.best_step}, "
+           f"{res.pseudo_share:.0%} of the unlabeled confidently pseudo-labeled at the end), "
+           f"{len(res.holdout_y)} labeled held out for early stopping and calibration"
+           + (f" ({held:.1%} right)" if held is not None else "")
+           + f"; {written} predictions to To Be Confirmed, {hard} hard examples ({ctx.strategy}); "
+           f"{describe_calibration(cal)}")
+    return Outcome(written, hard, msg, cal)
+
+
+def _min_support(held_out: int) -> int:
+    """Held-out predictions a threshold's accuracy must rest on: 10, fewer when fewer are held out."""
+    return max(5, min(10, held_out // 2))
+
+
+def _write(ctx: RunContext, pending: list[RunSample], P: np.ndarray, classes: list[str], cal: dict, model: str,
+           done: int, total: int) -> tuple[int, int]:
+    """The predictions into To Be Confirmed in batches; hard: below the offered threshold."""
+    threshold = suggested_threshold(cal)
+    threshold = 1.0 if threshold is None else threshold
+    unc = uncertainty(P, ctx.strategy) if len(P) else np.zeros(0)
     written = hard = 0
-    done = len(labeled) + len(pending)
     for start in range(0, len(pending), WRITE_BATCH):
         batch = []
         for j in range(start, min(len(pending), start + WRITE_BATCH)):
             p = P[j]
             conf = float(p.max())
-            is_hard = conf < threshold
-            batch.append(Prediction(pending[j].sample_id, {"labels": [clf.classes[int(p.argmax())]]}, conf,
-                                    hard=is_hard, hard_coefficient=float(unc[j]),
-                                    hard_reason=uncertainty_reason(p, clf.classes, ctx.strategy, float(unc[j]))))
-        res = write_predictions(ctx.store, ctx.job.id, batch, model=_model_name(ctx, feats), actor=ctx.actor)
+            batch.append(Prediction(pending[j].sample_id, {"labels": [classes[int(p.argmax())]]}, conf,
+                                    hard=conf < threshold, hard_coefficient=float(unc[j]),
+                                    hard_reason=uncertainty_reason(p, classes, ctx.strategy, float(unc[j]))))
+        res = write_predictions(ctx.store, ctx.job.id, batch, model=model, actor=ctx.actor)
         written += res.written
         hard += res.hard
         done += len(batch)
         ctx.progress(done, total, f"{written} predicted")
-    cv_acc = float((P_cv.argmax(1) == y_cv).mean()) if len(y_cv) else 0.0
-    msg = (f"{mode} active learning with a {'linear head on ' if feats.pretrained else ''}{feats.description}: "
-           f"trained on {len(labeled)} labeled samples"
-           + (f" + {clf.pseudo_labeled} confident pseudo-labels" if mode == "precise" else "")
-           + f", {written} predictions to To Be Confirmed, {hard} hard examples ({ctx.strategy}); "
-           f"held-out accuracy {cv_acc:.1%}; confirm above {threshold:.2f} for about "
-           f"{ACCEPT_ACCURACY:.0%} accuracy")
-    return Outcome(written, hard, msg)
+    return written, hard
 
 
 def _model_name(ctx: RunContext, feats: FeatureSource) -> str:

@@ -9,10 +9,13 @@ simulation in benchmarks/active_learning.py run exactly the same code.
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from store.runs import GRID, estimate
 
 log = logging.getLogger(__name__)
 
@@ -146,16 +149,108 @@ def cross_val_proba(X: np.ndarray, labels: list[str], *, head: str = "mlp", fold
 
 def calibrate_threshold(P: np.ndarray, y: np.ndarray, target: float = 0.98, min_support: int = 10) -> float:
     """The lowest confidence t such that predictions with confidence >= t were right at least
-    `target` of the time on held-out labeled samples. 1.0 when no threshold reaches the target."""
-    conf = P.max(1)
-    right = P.argmax(1) == y
-    order = np.argsort(-conf)
-    conf, right = conf[order], right[order]
-    acc = np.cumsum(right) / np.arange(1, len(right) + 1)
-    ok = np.where((acc >= target) & (np.arange(1, len(right) + 1) >= min_support))[0]
-    if not len(ok):
-        return 1.0
-    return float(conf[ok.max()])
+    `target` of the time on held-out labeled samples (the point estimate). 1.0 when no threshold
+    reaches the target. The simulation (benchmarks/active_learning.py) picks hard examples by it;
+    what a run offers a person is `calibrate`'s, which asks for more evidence."""
+    t = calibrate(P, y, target, min_support)["point_threshold"]
+    return 1.0 if t is None else float(t)
+
+
+Z = 1.2816  # one-sided 90%: the accuracy a threshold is credited with is its lower bound
+
+
+def lower_bound(right: int, n: int, z: float = Z) -> float:
+    """Wilson score lower bound of an accuracy of right/n (0 for n = 0)."""
+    if n <= 0:
+        return 0.0
+    p = right / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z * z / n))
+
+
+def calibrate(P: np.ndarray, y: np.ndarray, target: float = 0.98, min_support: int = 10,
+              predicted: np.ndarray | None = None) -> dict:
+    """What confirming predictions above a confidence threshold is worth, measured on held-out
+    labeled samples (P: their class probabilities, y: their classes), as a JSON-able record.
+    A threshold is credited with the lower bound of its held-out accuracy (Wilson, 90%), so a
+    handful of held-out samples that happen to be right do not promise 98%:
+
+    - "threshold": the lowest t whose held-out predictions above it (at least `min_support`)
+      are right at least `target` of the time by that bound; None when none is (a small
+      held-out set cannot show 98%: all of about 130 right are needed);
+    - "best_threshold", "best_accuracy", "best_lower": where the bound is highest (the lowest
+      such t), the accuracy seen there and its bound: what to offer when the target is out of
+      reach;
+    - "point_threshold": the lowest t where the accuracy seen reaches the target (no bound);
+    - "curve": per threshold 0.00 .. 1.00, [accuracy seen above it (None under `min_support`),
+      how many held-out predictions are above it, the bound];
+    - "predicted": per threshold bin, how many of the run's predictions (`predicted`: their
+      confidences) fall in [t, t + 0.01): the human labels a threshold saves.
+    Thresholds are cut at a held-out prediction's confidence and rounded down to 0.01 (up where
+    rounding down would take in a wrong one).
+    """
+    conf = np.asarray(P, dtype=np.float64).max(1) if len(P) else np.zeros(0)
+    right = (np.asarray(P).argmax(1) == np.asarray(y)) if len(P) else np.zeros(0, bool)
+    grid = np.round(np.arange(GRID + 1) / GRID, 2)
+    curve = []
+    for t in grid:
+        above = conf >= t - 1e-9
+        n, r = int(above.sum()), int(right[above].sum())
+        curve.append([round(r / n, 4) if n >= min_support else None, n, round(lower_bound(r, n), 4)])
+    order = np.argsort(-conf, kind="stable")
+    c, r = conf[order], right[order]
+    n = np.arange(1, len(c) + 1)
+    hits = np.cumsum(r)
+    acc = hits / n if len(c) else np.zeros(0)
+    lb = np.array([lower_bound(int(h), int(k)) for h, k in zip(hits, n)])
+    supported = n >= min_support
+
+    def cut(i: int) -> float:
+        """The threshold keeping the i+1 most confident: its confidence rounded down to 0.01,
+        unless that takes in more held-out predictions; then rounded up."""
+        down = math.floor(float(c[i]) * GRID + 1e-9) / GRID
+        if int((conf >= down - 1e-9).sum()) > i + 1:
+            return float(min(1.0, math.ceil(float(c[i]) * GRID - 1e-9) / GRID))
+        return float(down)
+
+    point = np.flatnonzero(supported & (acc >= target - 1e-12))
+    sure = np.flatnonzero(supported & (lb >= target - 1e-12))
+    best = max(((round(float(lb[i]), 4), i) for i in np.flatnonzero(supported)), default=None)
+    out = {"target": target, "held_out": int(len(conf)), "min_support": min_support,
+           "threshold": cut(sure.max()) if len(sure) else None,
+           "best_threshold": cut(best[1]) if best else None,
+           "best_accuracy": round(float(acc[best[1]]), 4) if best else None,
+           "best_lower": best[0] if best else None,
+           "point_threshold": cut(point.max()) if len(point) else None,
+           "curve": curve}
+    if predicted is not None:
+        bins = np.clip(np.floor(np.asarray(predicted, dtype=np.float64) * GRID + 1e-9), 0, GRID).astype(int)
+        out["predicted"] = np.bincount(bins, minlength=GRID + 1).tolist()
+    return out
+
+
+def describe_calibration(cal: dict | None) -> str:
+    """In words: where to confirm, or that no threshold is shown to reach the target and what is
+    reachable."""
+    if not cal:
+        return ""
+    target = f"{cal['target']:.0%}"
+    if cal.get("threshold") is not None:
+        _acc, n = estimate(cal, cal["threshold"])
+        saved = f", {n:,} predictions (human labels saved)" if n is not None else ""
+        return f"confirm above {cal['threshold']:.2f} for at least {target} accuracy{saved}"
+    if cal.get("best_accuracy") is None:
+        return (f"too few held-out labeled samples ({cal['held_out']}) to estimate an accuracy: "
+                f"label more before confirming")
+    t = cal["best_threshold"]
+    seen, n_above = cal["curve"][int(round(t * GRID))][:2] if cal.get("curve") else (cal["best_accuracy"], None)
+    _acc, n = estimate(cal, t)
+    saved = f", {n:,} predictions" if n is not None else ""
+    support = f" ({n_above} held-out)" if n_above else ""
+    return (f"no threshold is shown to reach {target} with {cal['held_out']} held-out labeled samples; "
+            f"the best: above {t:.2f}, {seen:.0%} right{support}, at least {cal['best_lower']:.0%} "
+            f"(90% confidence){saved}")
 
 
 def choose_for_labeling(P: np.ndarray, strategy: str, n: int) -> np.ndarray:

@@ -33,6 +33,7 @@ class Outcome:
     labeled: int = 0
     hard: int = 0
     message: str = ""
+    calibration: dict | None = None  # autolabel/learn.py calibrate: what confirming its predictions is worth
 
 
 @dataclass
@@ -113,7 +114,7 @@ def execute_run(store: Store, run: Run, record: ModelRecord | None = None, strat
         fn = HANDLERS[(job.type, run.kind)]
         ctx = RunContext(store, job, run, record, strategy, actor, dict(options or {}))
         out = fn(ctx)
-        return finish_run(store, run.id, "done", out.message or "finished", out.labeled, out.hard)
+        return finish_run(store, run.id, "done", out.message or "finished", out.labeled, out.hard, out.calibration)
     except Cancelled:
         return finish_run(store, run.id, "cancelled", "cancelled; results written before the cancel stay in "
                                                       "To Be Confirmed")

@@ -10,6 +10,8 @@ panel, it is filled when a job opens and routes the events after which the open 
 refreshes its view to that page: a run that finished, a bulk confirm, a discard."""
 from __future__ import annotations
 
+import math
+
 import gradio as gr
 import pandas as pd
 
@@ -19,14 +21,17 @@ from pages.common import AppContext, acting_user, esc, readable_job, user_errors
 from store.errors import NotFound
 from store.models import list_models
 from store.predictions import confidence_histogram, confirm_above, discard_predictions
-from store.runs import KINDS, MODES, Run, active_run, get_run, list_runs, request_cancel
+from autolabel.learn import describe_calibration
+from store.runs import (GRID, KINDS, MODES, Run, active_run, calibrated_run, estimate, get_run, list_runs,
+                        request_cancel, suggested_threshold)
 
 STRATEGIES = [("Margin (top-2 gap)", "margin"), ("Least confidence", "least_confidence"), ("Entropy", "entropy")]
 DEVICES = [("CPU", "cpu"), ("GPU", "gpu")]
 DEFAULT_MODEL = ""  # the dropdown's value for "(default)": the runner's built-in model
 POLL_SECONDS = 1.0
 HISTORY_COLUMNS = ["Start", "End", "Kind / mode", "Model", "Device", "Samples done/total", "Labeled", "Hard",
-                   "Status", "Message"]
+                   "Confirm ≥", "Est. accuracy", "Labels saved", "Status", "Message"]
+DEFAULT_THRESHOLD = 0.9  # the slider before any run measured a threshold
 IDLE = "No auto-labeling run in progress."
 
 
@@ -73,9 +78,58 @@ def history_frame(store, job_id) -> pd.DataFrame:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     rows = [[r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
              r.finished_at.strftime("%Y-%m-%d %H:%M:%S") if r.finished_at else "",
-             r.title, r.model or "(default)", r.device.upper(), f"{r.done}/{r.total}", r.labeled, r.hard, r.status,
-             r.message or ""] for r in list_runs(store, job_id, actor=acting_user())]
+             r.title, r.model or "(default)", r.device.upper(), f"{r.done}/{r.total}", r.labeled, r.hard,
+             *threshold_cells(r.calibration), r.status, r.message or ""]
+            for r in list_runs(store, job_id, actor=acting_user())]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def threshold_cells(cal: dict | None) -> list[str]:
+    """A run's history cells: the threshold confirmed at (else the one it offers), the held-out
+    accuracy above it, and the human labels it saves (confirmed, else would save)."""
+    if not cal:
+        return ["", "", ""]
+    done = cal.get("confirmed")
+    if done:
+        acc = done.get("estimated_accuracy")
+        return [f"{done['threshold']:.2f} (confirmed)", f"{acc:.0%}" if acc is not None else "unknown",
+                f"{done['samples']:,}"]
+    t = suggested_threshold(cal)
+    if t is None:
+        return ["none", "too few held out", "0"]
+    acc, n = estimate(cal, t)
+    reach = "" if cal.get("threshold") is not None else f" ({cal['target']:.0%} not shown)"
+    return [f"{t:.2f}{reach}", f"{acc:.0%}" if acc is not None else "unknown", f"{n:,}" if n is not None else ""]
+
+
+def advice_markdown(store, job_id, value=None) -> str:
+    """Under the slider: what the latest calibrated run measured, and what confirming at the
+    slider's value is worth (held-out accuracy above it, predictions it confirms)."""
+    if job_id is None:
+        return ""
+    run = calibrated_run(store, job_id, actor=acting_user())
+    if run is None:
+        return "_No run has measured a threshold yet: run active learning to get one._"
+    cal = run.calibration
+    t = float(value) if value is not None else suggested_threshold(cal)
+    head = f"**Run {run.id}**: {esc(describe_calibration(cal))}."
+    if t is None:
+        return head
+    acc, n = estimate(cal, t)
+    total = sum(cal.get("predicted") or [])
+    i = int(min(GRID, max(0, math.ceil(t * GRID - 1e-9))))
+    held, bound = (cal["curve"][i][1], cal["curve"][i][2]) if len(cal.get("curve") or []) > i else (None, None)
+    right = (f"**{acc:.0%}** of {held} held-out labeled samples above it were right (at least {bound:.0%} "
+             "with 90% confidence)" if acc is not None
+             else "too few held-out labeled samples above it to say how often it is right")
+    saved = f"; confirms {n:,} of the run's {total:,} predictions (human labels saved)" if n is not None else ""
+    return f"{head}  \nAt ≥ {t:.2f}: {right}{saved}."
+
+
+def offered_threshold(store, job_id) -> float:
+    run = calibrated_run(store, job_id, actor=acting_user()) if job_id is not None else None
+    t = suggested_threshold(run.calibration) if run is not None else None
+    return DEFAULT_THRESHOLD if t is None else t
 
 
 def histogram_markdown(store, job_id) -> str:
@@ -135,8 +189,10 @@ class AutolabelPanel:
                 with gr.Column(scale=2):
                     self.histogram = gr.Markdown(elem_id=f"{p}-histogram")
                 with gr.Column(scale=2):
-                    threshold = gr.Slider(0, 1, value=0.9, step=0.01, label="Confirm everything with confidence ≥",
-                                          elem_id=f"{p}-threshold")
+                    self.threshold = threshold = gr.Slider(
+                        0, 1, value=DEFAULT_THRESHOLD, step=0.01, label="Confirm everything with confidence ≥",
+                        info="set to the threshold the latest run measured", elem_id=f"{p}-threshold")
+                    self.advice = gr.Markdown(elem_id=f"{p}-advice")
                     confirm_btn = gr.Button("Confirm above the threshold", variant="primary",
                                             elem_id=f"{p}-confirm-above")
                     discard_ok = gr.Checkbox(label="Yes: send every To Be Confirmed sample back to Unlabeled",
@@ -148,23 +204,26 @@ class AutolabelPanel:
         kind, mode, strategy, model, timer, watching = (self.kind, self.mode, self.strategy, self.model,
                                                         self.timer, self.watching)
         status, cancel_btn, history, histogram = self.status, self.cancel_btn, self.history, self.histogram
+        advice = self.advice
         kind.change(self.on_kind, [current_job, kind], [mode, strategy, model])
         reg_btn.click(self.on_register, [current_job, reg_source, reg_version, kind], [model, reg_source])
         start_btn.click(self.on_start, [current_job, kind, mode, strategy, model, device, batch],
                         [status, cancel_btn, history, timer, watching])
         timer.tick(self.on_poll, [current_job, watching],
-                   [status, cancel_btn, history, histogram, timer, watching, finished], show_progress="hidden")
+                   [status, cancel_btn, history, histogram, timer, watching, finished, threshold, advice],
+                   show_progress="hidden")
+        threshold.change(self.on_threshold, [current_job, threshold], [advice], show_progress="hidden")
         cancel_btn.click(self.on_cancel, [current_job, watching], [status, timer, watching])
         self.events = [
             finished.change(lambda: None, None, None, show_progress="hidden"),
-            confirm_btn.click(self.on_confirm_above, [current_job, threshold], [histogram]),
+            confirm_btn.click(self.on_confirm_above, [current_job, threshold], [histogram, history, advice]),
             discard_btn.click(self.on_discard, [current_job, discard_ok], [histogram, discard_ok]),
         ]
 
     @property
     def outputs(self) -> list:
         return [self.panel, self.status, self.cancel_btn, self.history, self.model, self.histogram, self.timer,
-                self.watching, self.kind, self.mode, self.strategy]
+                self.watching, self.kind, self.mode, self.strategy, self.threshold, self.advice]
 
     def job_type(self, job_id) -> str | None:
         """The type of the open job as the event's user may read it (None: no job, or gone)."""
@@ -177,14 +236,15 @@ class AutolabelPanel:
         kinds = _kind_choices(job.type) if job is not None else []
         if not kinds:
             return [gr.Accordion(visible=False), IDLE, gr.Button(interactive=False), history_frame(self.store, None),
-                    gr.skip(), "", gr.Timer(active=False), None] + [gr.skip()] * 3
+                    gr.skip(), "", gr.Timer(active=False), None] + [gr.skip()] * 3 + [DEFAULT_THRESHOLD, ""]
         first = kinds[0][1]
         run = active_run(self.store, job.id, actor=acting_user())
         return [gr.Accordion(visible=True), run_status(run), gr.Button(interactive=run is not None),
                 history_frame(self.store, job.id), model_update(self.store, job.type, first),
                 histogram_markdown(self.store, job.id), gr.Timer(active=run is not None), run.id if run else None,
                 gr.Radio(choices=kinds, value=first), gr.Radio(visible=first == "active_learning"),
-                gr.Radio(visible=first == "active_learning")]
+                gr.Radio(visible=first == "active_learning"), offered_threshold(self.store, job.id),
+                advice_markdown(self.store, job.id)]
 
     def on_kind(self, job_id, k):
         al = k == "active_learning"
@@ -224,7 +284,7 @@ class AutolabelPanel:
     def on_poll(self, job_id, run_id):
         """Each tick while a run is followed: its progress; once it ended, the final status, the
         history, and `finished` set (the page then refreshes its view)."""
-        stop = [gr.skip()] * 4 + [gr.Timer(active=False), None, gr.skip()]
+        stop = [gr.skip()] * 4 + [gr.Timer(active=False), None] + [gr.skip()] * 3
         if self.job_type(job_id) is None:
             return stop
         try:
@@ -237,9 +297,15 @@ class AutolabelPanel:
             if run is None:
                 return stop
         if run.running:
-            return [run_status(run), gr.Button(interactive=True), gr.skip(), gr.skip(), gr.skip(), run.id, gr.skip()]
+            return [run_status(run), gr.Button(interactive=True)] + [gr.skip()] * 3 + [run.id] + [gr.skip()] * 3
         return [run_status(run), gr.Button(interactive=False), history_frame(self.store, job_id),
-                histogram_markdown(self.store, job_id), gr.Timer(active=False), None, run.id]
+                histogram_markdown(self.store, job_id), gr.Timer(active=False), None, run.id,
+                offered_threshold(self.store, job_id), advice_markdown(self.store, job_id)]
+
+    def on_threshold(self, job_id, value):
+        if self.job_type(job_id) is None:
+            return gr.skip()
+        return advice_markdown(self.store, job_id, value)
 
     @user_errors
     def on_cancel(self, request: gr.Request, job_id, run_id):
@@ -256,7 +322,8 @@ class AutolabelPanel:
             raise gr.Error("open a job first")
         n = confirm_above(self.store, job_id, float(value), actor=self.ctx.actor(request))
         gr.Info(f"Confirmed {n} samples with confidence ≥ {float(value):.2f}")
-        return histogram_markdown(self.store, job_id)
+        return histogram_markdown(self.store, job_id), history_frame(self.store, job_id), \
+            advice_markdown(self.store, job_id, value)
 
     @user_errors
     def on_discard(self, request: gr.Request, job_id, ok):

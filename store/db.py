@@ -149,6 +149,11 @@ MIGRATIONS: list[list[str]] = [
             token_hash VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, created_by VARCHAR,
             created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL, used_at TIMESTAMP)""",
     ],
+    # Honest thresholds (issue 18): what a run measured about confirming its predictions
+    # (autolabel/learn.py calibrate), and what was confirmed at which threshold.
+    [
+        "ALTER TABLE runs ADD COLUMN calibration JSON",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

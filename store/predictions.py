@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from .core import Store
 from .errors import ValidationError
+from .runs import note_confirmation
 from .events import now, record_event
 from .jobs import get_job
 from .access import require_job
@@ -165,6 +166,7 @@ def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None
                         "WHERE job_id = ? AND status = 'to_be_confirmed' AND confidence >= ?",
                         [actor, now(), job_id, threshold]).fetchall()[0][0]
         record_event(cur, actor, "confirm_above", job_id, samples=n, threshold=threshold)
+        note_confirmation(cur, store, job_id, threshold, n, actor)
     return n
 
 

@@ -3,6 +3,8 @@ cancel, history, and restart safety (a run the app was stopped in is marked fail
 "running"). The work itself is done by autolabel/; this module keeps the record and the rules."""
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,6 +50,9 @@ class Run:
     cancel_requested: bool
     message: str | None
     created_by: str | None
+    # what confirming its predictions is worth (autolabel/learn.py calibrate), and "confirmed":
+    # {"threshold", "samples", "estimated_accuracy", "by"} once someone confirmed above a threshold
+    calibration: dict | None = None
 
     @property
     def running(self) -> bool:
@@ -68,20 +73,22 @@ class Run:
                 "finished_at": self.finished_at.isoformat() if self.finished_at else None,
                 "total": self.total, "done": self.done, "labeled": self.labeled, "hard": self.hard,
                 "cancel_requested": self.cancel_requested, "message": self.message, "created_by": self.created_by,
-                "progress": round(self.progress, 4)}
+                "progress": round(self.progress, 4), "calibration": self.calibration}
 
 
 _COLUMNS = ("id, job_id, kind, mode, model, device, batch_size, status, started_at, finished_at, total, done, "
             "labeled, hard, cancel_requested, message, created_by")
+_READ = _COLUMNS + ", calibration"
 
 
 def _run(r) -> Run:
-    return Run(*r)
+    *rest, cal = r
+    return Run(*rest, calibration=json.loads(cal) if isinstance(cal, str) else cal)
 
 
 def get_run(store: Store, run_id: int, actor: str | None = None) -> Run:
     """One run; a run of a job the actor may not read does not exist for them."""
-    r = store.db.fetchone(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", [run_id])
+    r = store.db.fetchone(f"SELECT {_READ} FROM runs WHERE id = ?", [run_id])
     if not r:
         raise NotFound(f"auto-labeling run {run_id} does not exist")
     try:
@@ -95,12 +102,12 @@ def list_runs(store: Store, job_id: int, limit: int = 50, actor: str | None = No
     """The job's run history, newest first."""
     require_job(store, actor, job_id, "read")
     return [_run(r) for r in store.db.fetchall(
-        f"SELECT {_COLUMNS} FROM runs WHERE job_id = ? ORDER BY id DESC LIMIT ?", [job_id, limit])]
+        f"SELECT {_READ} FROM runs WHERE job_id = ? ORDER BY id DESC LIMIT ?", [job_id, limit])]
 
 
 def active_run(store: Store, job_id: int, actor: str | None = None) -> Run | None:
     require_job(store, actor, job_id, "read")
-    r = store.db.fetchone(f"SELECT {_COLUMNS} FROM runs WHERE job_id = ? AND status = 'running'", [job_id])
+    r = store.db.fetchone(f"SELECT {_READ} FROM runs WHERE job_id = ? AND status = 'running'", [job_id])
     return _run(r) if r else None
 
 
@@ -190,14 +197,63 @@ def request_cancel(store: Store, run_id: int, actor: str | None = None) -> Run:
 
 
 def finish_run(store: Store, run_id: int, status: str, message: str | None = None, labeled: int | None = None,
-               hard: int | None = None) -> Run:
+               hard: int | None = None, calibration: dict | None = None) -> Run:
     if status not in FINAL:
         raise ValueError(f"a run finishes as one of {FINAL}")
     with store.db.transaction() as cur:
         cur.execute("UPDATE runs SET status = ?, finished_at = ?, message = coalesce(?, message), "
-                    "labeled = coalesce(?, labeled), hard = coalesce(?, hard) WHERE id = ? AND status = 'running'",
-                    [status, now(), message, labeled, hard, run_id])
+                    "labeled = coalesce(?, labeled), hard = coalesce(?, hard), calibration = coalesce(?, calibration) "
+                    "WHERE id = ? AND status = 'running'",
+                    [status, now(), message, labeled, hard,
+                     json.dumps(calibration) if calibration is not None else None, run_id])
     return get_run(store, run_id)
+
+
+GRID = 100  # a calibration's thresholds: 0.00, 0.01 ... 1.00 (autolabel/learn.py calibrate)
+
+
+def suggested_threshold(cal: dict | None) -> float | None:
+    """The threshold to offer: the calibrated one, else the one of the best reachable accuracy."""
+    if not cal:
+        return None
+    t = cal.get("threshold")
+    if t is not None:
+        return float(t)
+    return float(cal["best_threshold"]) if cal.get("best_threshold") is not None else None
+
+
+def estimate(cal: dict | None, t: float) -> tuple[float | None, int | None]:
+    """(held-out accuracy above t or None, how many of the run's predictions are above t)."""
+    if not cal:
+        return None, None
+    i = int(min(GRID, max(0, math.ceil(float(t) * GRID - 1e-9))))
+    curve = cal.get("curve") or []
+    acc = curve[i][0] if i < len(curve) else None
+    pred = cal.get("predicted")
+    return acc, (int(sum(pred[i:])) if pred else None)
+
+
+def calibrated_run(store: Store, job_id: int, actor: str | None = None) -> Run | None:
+    """The job's latest finished run that measured its confidence threshold (None: no such run)."""
+    require_job(store, actor, job_id, "read")
+    r = store.db.fetchone(f"SELECT {_READ} FROM runs WHERE job_id = ? AND status = 'done' AND calibration IS NOT NULL "
+                          "ORDER BY id DESC LIMIT 1", [job_id])
+    return _run(r) if r else None
+
+
+def note_confirmation(cur, store: Store, job_id: int, threshold: float, samples: int, actor: str | None) -> None:
+    """In a bulk confirm's transaction (store/predictions.py confirm_above): note on the job's
+    latest calibrated run what was confirmed above which threshold, with the held-out accuracy
+    above it (the run history shows it)."""
+    r = cur.execute("SELECT id, calibration FROM runs WHERE job_id = ? AND status = 'done' AND calibration IS NOT NULL "
+                    "ORDER BY id DESC LIMIT 1", [job_id]).fetchone()
+    if not r or not samples:
+        return
+    cal = json.loads(r[1]) if isinstance(r[1], str) else dict(r[1])
+    prev = cal.get("confirmed") or {}
+    cal["confirmed"] = {"threshold": float(threshold), "samples": int(samples) + int(prev.get("samples") or 0),
+                        "estimated_accuracy": estimate(cal, threshold)[0], "by": actor}
+    cur.execute("UPDATE runs SET calibration = ? WHERE id = ?", [json.dumps(cal), r[0]])
 
 
 def recover_interrupted_runs(store: Store) -> int:

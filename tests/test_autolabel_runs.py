@@ -130,10 +130,15 @@ def test_image_active_learning_predicts_the_rest_into_to_be_confirmed(store, mod
     from autolabel.runner import run_now
 
     job, truth = color_job(store, per_class=12, labeled=5, modes=("RGB", "RGBA", "P", "LA", "I;16", "L"))
-    run = run_now(store, job.id, "active_learning", mode, strategy="entropy")
+    # precise: the semi-supervised CNN (autolabel/semi.py), a few steps here (tests/test_autolabel_learn.py
+    # checks what it learns)
+    run = run_now(store, job.id, "active_learning", mode, strategy="entropy", options={"max_steps": 40})
     assert run.status == "done", run.message
-    assert "small network trained from scratch" in run.message  # the UI says which model was used
-    assert (mode == "precise") == ("pseudo-labels" in run.message)
+    # the UI says which path was used
+    path = "small network trained from scratch" if mode == "fast" else "semi-supervised small CNN (FixMatch-style"
+    assert path in run.message and "no pretrained backbone" in run.message
+    assert (mode == "precise") == ("held out for early stopping and calibration" in run.message)
+    assert run.calibration["held_out"] == (15 if mode == "fast" else 3) and run.calibration["predicted"][-1] >= 0
     c = counts(store, job.id)
     assert c.by_status == {"unlabeled": 0, "labeled": 15, "to_be_confirmed": 21}
     assert run.labeled == 21 and run.done == run.total
@@ -142,7 +147,8 @@ def test_image_active_learning_predicts_the_rest_into_to_be_confirmed(store, mod
     right = sum(s.labels == [truth[s.id]] for s in colored)
     assert right >= len(colored) - 1, [(s.name, s.labels) for s in colored]  # three colors: easy
     for s in items:
-        assert 0 <= s.confidence <= 1 and s.from_inference and s.model.startswith("scratch-network")
+        assert 0 <= s.confidence <= 1 and s.from_inference
+        assert s.model.startswith("scratch-network" if mode == "fast" else "semi-supervised-cnn")
         assert s.labeled_by is None
         if s.hard:
             assert s.hard_reason.startswith("auto: entropy") and 0 <= s.hard_coefficient <= 1

@@ -4,7 +4,7 @@ then everything above a threshold), and the store is checked with the server sto
 breaks a precondition (F4.2) is refused with a clear message in the page.
 
 The job is made through the store before the server starts: 60 small images in 3 visually
-distinct classes (noisy red / green / blue, two of them RGBA), 6 per class labeled (or 3 per class
+distinct classes (noisy red / green / blue, two of them RGBA), 10 per class labeled (or 3 per class
 for the refused run).
 """
 from __future__ import annotations
@@ -146,37 +146,51 @@ def error_toast(page: Page) -> Locator:
 
 def test_active_learning_run_then_confirm(server_for, browser_page: Page):
     page = browser_page
-    app = server_for(6)
+    app = server_for(10)  # 2 of each class held out by the precise run
     open_job(page, app)
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (18)")
-    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (42)")
+    expect(page.locator("#status-tabs")).to_contain_text("Labeled (30)")
+    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (30)")
 
     # Auto labeling: active learning, fast, CPU, the default model; Start
     panel = open_accordion(page, "al-panel")
     expect(panel.locator("#al-status")).to_contain_text("No auto-labeling run in progress")
     page.locator("#al-kind").get_by_label("Active learning").check()
-    page.locator("#al-mode").get_by_label("Fast").check()
+    page.locator("#al-mode").get_by_label("Precise").check()  # images without a backbone: the semi-supervised CNN
     expect(page.locator("#al-device").get_by_label("CPU")).to_be_checked()
     expect(page.locator("#al-model input")).to_have_value("(default)")
     page.locator("#al-start").click()
     status = page.locator("#al-status")
-    expect(status).to_contain_text("Active learning (fast)", timeout=LONG)
+    expect(status).to_contain_text("Active learning (precise)", timeout=LONG)
     seen = [status.inner_text()]
     expect(status).to_contain_text("done", timeout=RUN)
     seen.append(status.inner_text())
     assert seen[0] != seen[1], seen  # the status changed while the run went on
     expect(status).to_contain_text("100%")
-    expect(status).to_contain_text("small network trained from scratch on 16x16 pixels (no pretrained backbone)")
+    expect(status).to_contain_text("semi-supervised small CNN (FixMatch-style, 24x24 colour pixels, no pretrained "
+                                   "backbone)")
     expect(page.locator("#al-cancel")).to_be_disabled()
     expect(page.locator("#al-history")).to_contain_text("done")
-    expect(page.locator("#al-histogram")).to_contain_text("To Be Confirmed by confidence (42 samples)")
+    # the threshold the run measured: the slider is set to it, and what it is worth is said under it;
+    # a few held-out labels cannot show 98%, so the page says so and offers the best it can show
+    advice = page.locator("#al-advice")
+    expect(advice).to_contain_text("no threshold is shown to reach 98%", timeout=LONG)
+    offered = re.search(r"the best: above (\d\.\d\d)", advice.inner_text()).group(1)
+    thr = page.locator("#al-threshold input[type=number]")
+    expect(thr).to_have_value(str(float(offered)).rstrip("0").rstrip(".") if offered != "1.00" else "1")
+    expect(advice).to_contain_text(f"At ≥ {offered}:")
+    # the run history: the offered threshold, its held-out accuracy and the human labels it saves
+    history = page.locator("#al-history")
+    for column in ("Confirm ≥", "Est. accuracy", "Labels saved"):
+        expect(history).to_contain_text(column)
+    expect(history).to_contain_text(f"{offered} (98% not shown)")
+    expect(page.locator("#al-histogram")).to_contain_text("To Be Confirmed by confidence (30 samples)")
 
     # the finished run refreshed the page: the predictions are in To Be Confirmed
-    expect(page.locator("#status-tabs")).to_contain_text("To Be Confirmed (42)", timeout=LONG)
+    expect(page.locator("#status-tabs")).to_contain_text("To Be Confirmed (30)", timeout=LONG)
     expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (0)")
     page.locator("#status-tabs").get_by_text(re.compile(r"^To Be Confirmed")).click()
     cards = page.locator("#lp-sample-grid .lp-card")
-    expect(cards).to_have_count(42, timeout=LONG)
+    expect(cards).to_have_count(30, timeout=LONG)
     expect(card(page, "red_10.png").locator(".lp-label")).to_have_text(["red"])
     expect(card(page, "green_19.png").locator(".lp-label")).to_have_text(["green"])  # an RGBA image
     expect(card(page, "blue_12.png").locator(".lp-label")).to_have_text(["blue"])
@@ -185,7 +199,7 @@ def test_active_learning_run_then_confirm(server_for, browser_page: Page):
     card(page, "red_10.png").locator(".lp-open").click()
     expect(page.locator("#preview-info")).to_contain_text("red_10.png", timeout=LONG)
     expect(page.locator("#preview-info")).to_contain_text("with confidence")
-    expect(page.locator("#preview-info")).to_contain_text("scratch-network")
+    expect(page.locator("#preview-info")).to_contain_text("semi-supervised-cnn")
 
     # select three correct predictions and confirm them
     expect(page.locator("#confirm-selected")).to_be_disabled()
@@ -195,22 +209,26 @@ def test_active_learning_run_then_confirm(server_for, browser_page: Page):
         expect(card(page, name)).to_have_class(re.compile(r"\blp-selected\b"))
     expect(page.locator("#selection-info")).to_contain_text("3 selected")
     page.locator("#confirm-selected").click()
-    expect(page.locator("#status-tabs")).to_contain_text("To Be Confirmed (39)", timeout=LONG)
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (21)")
-    expect(cards).to_have_count(39)
+    expect(page.locator("#status-tabs")).to_contain_text("To Be Confirmed (27)", timeout=LONG)
+    expect(page.locator("#status-tabs")).to_contain_text("Labeled (33)")
+    expect(cards).to_have_count(27)
     expect(card(page, "red_10.png")).to_have_count(0)
 
-    # bulk confirm above a threshold of 0.5 (three clearly separated classes: most predictions)
-    thr = page.locator("#al-threshold input[type=number]")
+    # bulk confirm above a threshold of 0.5 (three clearly separated classes: most predictions);
+    # the advice follows the slider
     thr.fill("0.5")
     thr.press("Enter")
+    expect(advice).to_contain_text("At ≥ 0.50:", timeout=LONG)
     page.locator("#al-confirm-above").click()
     expect(page.locator('[data-testid="toast-body"]').filter(has_text="with confidence ≥ 0.50")).to_have_count(
         1, timeout=LONG)
-    expect(page.locator("#status-tabs")).not_to_contain_text("To Be Confirmed (39)", timeout=LONG)
+    expect(page.locator("#status-tabs")).not_to_contain_text("To Be Confirmed (27)", timeout=LONG)
     remaining = tab_count(page, "To Be Confirmed")
     labeled_now = tab_count(page, "Labeled")
-    assert remaining < 39 and labeled_now == 60 - remaining
+    assert remaining < 27 and labeled_now == 60 - remaining
+    # the history says what was confirmed at which threshold
+    expect(history).to_contain_text("0.50 (confirmed)", timeout=LONG)
+    expect(history).to_contain_text(str(27 - remaining))
     assert not page.js_errors, page.js_errors
 
     app.stop()
@@ -222,16 +240,18 @@ def test_active_learning_run_then_confirm(server_for, browser_page: Page):
     with app.open_store() as store:
         job = next(j for j in list_jobs(store) if j.name == JOB)
         runs = list_runs(store, job.id)
-        assert [(r.kind, r.mode, r.status, r.device) for r in runs] == [("active_learning", "fast", "done", "cpu")]
-        assert runs[0].done == runs[0].total > 0 and runs[0].labeled == 42
-        assert "trained from scratch" in runs[0].message
+        assert [(r.kind, r.mode, r.status, r.device) for r in runs] == [("active_learning", "precise", "done", "cpu")]
+        assert runs[0].done == runs[0].total > 0 and runs[0].labeled == 30
+        assert "semi-supervised small CNN" in runs[0].message
+        confirmed = runs[0].calibration["confirmed"]
+        assert (confirmed["threshold"], confirmed["samples"]) == (0.5, 27 - remaining)
         items = {s.name: s for s in query_samples(store, job.id, SampleQuery(page_size=500)).items}
         for name in chosen:
             s = items[name]
             assert s.status == "labeled" and s.labeled_by == LOCAL_USER and s.labeled_at is not None, s
             assert s.labels == [name.split("_")[0]] and s.confidence is not None
         bulk = [s for s in items.values() if s.from_inference and s.status == "labeled" and s.name not in chosen]
-        assert len(bulk) == 39 - remaining
+        assert len(bulk) == 27 - remaining
         assert all(s.labeled_by == LOCAL_USER and s.confidence >= 0.5 for s in bulk)
         left = [s for s in items.values() if s.status == "to_be_confirmed"]
         assert len(left) == remaining and all(s.confidence < 0.5 for s in left)
