@@ -78,6 +78,25 @@ def build_server(store: Store, defer_ui: bool = False) -> FastAPI:
         require_finite(x1=x1, y1=y1, x2=x2, y2=y2)  # then clamped to the image (store/samples.py)
         return media(samples.sample_crop, request, sid, (x1, y1, x2, y2))
 
+    @app.get("/media/{sample_id}/outline")
+    def outline(sample_id: str, request: Request, points: str):
+        """The object's outline from its 4 extreme points (`points=x1,y1,...,x4,y4`, image pixels),
+        fitted to the image (JSON: {"points", "method": "grabcut" | "octagon"}): the segmentation
+        canvas's extreme-points tool asks for it."""
+        from limits import require_finite
+
+        sid = sample_id_for(request, sample_id)
+        try:
+            values = [float(v) for v in points.split(",")]
+        except ValueError:
+            raise HTTPException(422, "points: eight numbers, x1,y1,...,x4,y4") from None
+        if len(values) != 8:
+            raise HTTPException(422, "points: eight numbers, x1,y1,...,x4,y4")
+        require_finite(**{f"p{i}": v for i, v in enumerate(values)})
+        pairs = [values[i:i + 2] for i in range(0, 8, 2)]
+        return media(lambda st, s, actor: json.dumps(samples.sample_outline(st, s, pairs, actor=actor)).encode(),
+                     request, sid, media_type="application/json", headers={"Cache-Control": "no-store"})
+
     @app.get("/media/{sample_id}/file")
     def sample_file(sample_id: str, request: Request):
         """The file, streamed in chunks; one `Range: bytes=a-b` answered with 206 (only that

@@ -811,6 +811,36 @@ function finishDraft() {
   return true;
 }
 
+async function fitOutline(id, clicks) {
+  // the server fits the object from the 4 clicks (GrabCut on the image, media/outline.py); the
+  // octagon stays where the fit declines, fails, or the shape was changed in the meantime
+  const sample = V.sample_id;
+  const shape = shapeById(id);
+  if (sample == null || !shape) return;
+  root.setAttribute('data-outline', 'pending');
+  const before = JSON.stringify(shape.points);
+  const done = 'drag its vertices to adjust it, double-click an edge to add a vertex';
+  let out = null;
+  try {
+    const q = clicks.map((c) => `${c[0].toFixed(2)},${c[1].toFixed(2)}`).join(',');
+    const resp = await fetch(`/media/${encodeURIComponent(sample)}/outline?points=${q}`);
+    if (resp.ok) out = await resp.json();
+  } catch (e) { out = null; }
+  const s = shapeById(id);
+  if (!s || V.sample_id !== sample || JSON.stringify(s.points) !== before) {
+    root.setAttribute('data-outline', s ? 'changed' : 'gone');  // edited, or another sample, meanwhile
+    return;
+  }
+  if (out && out.method === 'grabcut' && Array.isArray(out.points) && out.points.length >= 3) {
+    s.points = out.points.map(([x, y]) => [r2(x), r2(y)]);
+    root.setAttribute('data-outline', 'fitted');
+    commit(`Outline fitted to the object (Ctrl+Z: the octagon through the points): ${done}`, 'info');
+  } else {
+    root.setAttribute('data-outline', 'octagon');
+    showMessage(`Outline through the 4 extreme points (no fit to the image here): ${done}`, 'info');
+  }
+}
+
 function proposeOutline(pts) {
   // assign the 4 clicks to top, right, bottom, left (any click order)
   let best = null, bestScore = -Infinity;
@@ -1088,10 +1118,12 @@ function onPointerDown(ev) {
         showMessage(`Extreme points: ${draft.points.length} of 4 (top, bottom, left-most, right-most)`, 'info');
         refreshUI();
       } else {
-        const poly = proposeOutline(draft.points);
+        const clicks = draft.points.map((q) => [q[0], q[1]]);
+        const poly = proposeOutline(clicks);
         if (poly.length < 3) { cancelDraft(); showMessage('These 4 points enclose no area: click the object\'s extreme points again', 'error'); return; }
-        addShape('polygon', poly);
-        commit('Outline proposed through the 4 extreme points: drag its vertices to adjust it, double-click an edge to add a vertex', 'info');
+        const added = addShape('polygon', poly);
+        commit('Outline proposed through the 4 extreme points; fitting it to the object…', 'info');
+        fitOutline(added.id, clicks);
       }
       break;
     }

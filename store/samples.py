@@ -557,8 +557,11 @@ def sample_size(store: Store, sample_id: int, actor: str | None = None) -> tuple
         with Image.open(io.BytesIO(b"".join(f.chunks(0, min(f.size, 1 << 18))))) as img:
             return img.size
     except Exception:  # noqa: BLE001 - a header further in (a JPEG after large metadata): read it all
-        with Image.open(io.BytesIO(sample_bytes(store, sample_id))) as img:
-            return img.size
+        try:
+            with Image.open(io.BytesIO(sample_bytes(store, sample_id))) as img:
+                return img.size
+        except (OSError, ValueError, Image.DecompressionBombError):  # audio, video, text: no image size
+            raise ValidationError(f"sample {sample_id} is not an image") from None
 
 
 def crop_box(box, width: int, height: int) -> tuple[float, float, float, float]:
@@ -579,6 +582,32 @@ def crop_box(box, width: int, height: int) -> tuple[float, float, float, float]:
     x1, x2 = sorted((min(max(x1, 0.0), float(width)), min(max(x2, 0.0), float(width))))
     y1, y2 = sorted((min(max(y1, 0.0), float(height)), min(max(y2, 0.0), float(height))))
     return x1, y1, x2, y2
+
+
+def sample_outline(store: Store, sample_id: int, points: list, actor: str | None = None) -> dict:
+    """The outline of the object whose four extreme points (image pixels) were clicked: fitted to
+    the image with GrabCut (media/outline.py), on the cached display image (a large image is
+    worked on downscaled; the polygon comes back in the image's pixels). {"points": [[x, y], ...],
+    "method": "grabcut"}, or the octagon through the points with "method": "octagon" where the
+    fit declines."""
+    import math
+
+    import numpy as np
+
+    from media.outline import grabcut_outline, octagon
+
+    require_sample_file(store, actor, sample_id)
+    if len(points) != 4 or not all(len(p) == 2 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in p)
+                                   for p in points):
+        raise ValidationError("an outline needs the 4 extreme points as x,y pairs of finite numbers")
+    w, h = sample_size(store, sample_id)
+    pts = [[min(max(float(x), 0.0), float(w)), min(max(float(y), 0.0), float(h))] for x, y in points]
+    img = sample_display_image(store, sample_id)
+    sx, sy = img.size[0] / w, img.size[1] / h
+    poly = grabcut_outline(np.asarray(img.convert("RGB")), [[x * sx, y * sy] for x, y in pts])
+    if poly is None:
+        return {"points": octagon(pts), "method": "octagon"}
+    return {"points": [[round(x / sx, 2), round(y / sy, 2)] for x, y in poly], "method": "grabcut"}
 
 
 def sample_crop(store: Store, sample_id: int, box: tuple[float, float, float, float], size: int = 160,

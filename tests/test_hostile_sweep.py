@@ -41,12 +41,14 @@ EXCLUDED = {("POST", "/api/v1/login"): "makes sessions", ("POST", "/api/v1/logou
 # The main app's routes when GET /openapi.json is not exposed: the /media/{sample_id}/... routes of
 # server.py (a sub-process's app.routes cannot be read from here).
 MEDIA_FALLBACK = {"thumb": {}, "display": {}, "crop": {"x1": 0, "y1": 0, "x2": 1, "y2": 1}, "file": {},
-                  "peaks": {}, "segment": {"start": 0, "end": 1}, "frame": {"index": 0}}
+                  "peaks": {}, "segment": {"start": 0, "end": 1}, "frame": {"index": 0},
+                  "outline": {"points": "1,0,2,1,1,2,0,1"}}
 # Managing users (the admin's Users page and its API, once there is one): nobody else, reads included.
 ADMIN_ONLY = ("/api/v1/users", "/api/v1/invitations", "/api/v1/sessions", "/api/v1/admin")
 # Other path parameters: someone else's name, a member's email, a label of the job.
 OTHER_PARAMS = {"username": "creator", "name": "a", "token": "x" * 32}
-QUERY_VALUES = {"x1": 0, "y1": 0, "x2": 1, "y2": 1, "start": 0, "end": 1, "index": 0, "format": "manifest"}
+QUERY_VALUES = {"x1": 0, "y1": 0, "x2": 1, "y2": 1, "start": 0, "end": 1, "index": 0, "format": "manifest",
+                "points": "1,0,2,1,1,2,0,1"}
 # Labeler: the job and its labels (and their own assignments); Reviewer: reads, and reviews.
 LABELER_GETS = {"/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/labels", "/api/v1/jobs/{job_id}/my-samples",
                 "/api/v1/jobs/{job_id}/team"}

@@ -617,3 +617,44 @@ def test_multipart_uploads_are_limited(app, http):
     status, headers, body = _raw_post(app, f"/api/v1/jobs/{app.ids['job']}/uploads", 1_000_000 + 2**20 + 1,
                                       b"--x\r\n", "multipart/form-data; boundary=x")
     assert status == 413 and "LABELPORT_MAX_UPLOAD_BYTES" in json.loads(body)["error"]["message"]
+
+
+def test_outline_parameters_are_checked(app, http):
+    """The extreme-points outline route (media/outline.py via store.samples.sample_outline): eight
+    finite numbers, else 422; points outside the image are clamped; an audio sample is refused."""
+    sid = app.ids["crop"]
+    ok = http.get(f"/media/{sid}/outline", params={"points": "10,2,20,10,10,20,2,10"})
+    assert ok.status_code == 200 and ok.headers["cache-control"] == "no-store", ok.text[:200]
+    body = ok.json()
+    assert body["method"] in ("grabcut", "octagon") and len(body["points"]) >= 3
+    for points in ("1,2,3", "a,b,c,d,e,f,g,h", "nan,0,1,1,2,2,3,3", "0,0,1,1,2,2,3,inf", ",".join(["1"] * 9)):
+        assert http.get(f"/media/{sid}/outline", params={"points": points}).status_code == 422, points
+    far = http.get(f"/media/{sid}/outline", params={"points": "-1e308,0,1e308,5,3,1e308,0,-1e308"})
+    assert far.status_code == 200 and all(0 <= x and 0 <= y for x, y in far.json()["points"])
+    assert http.get(f"/media/{app.ids['audio']}/outline", params={"points": "1,0,2,1,1,2,0,1"}).status_code == 422
+
+
+def test_the_fitted_outline_follows_the_object():
+    """On a synthetic image (a bright ellipse on a textured dark background) the four extreme
+    points give the octagon and the GrabCut fit; the fit follows the ellipse better."""
+    import cv2
+
+    from media.outline import grabcut_outline, octagon
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 60, (200, 240, 3)).astype(np.uint8)
+    truth = np.zeros((200, 240), np.uint8)
+    cv2.ellipse(truth, (120, 100), (70, 40), 25, 0, 360, 1, -1)
+    img[truth == 1] = rng.integers(170, 230, (int(truth.sum()), 3)).astype(np.uint8)
+    ys, xs = np.nonzero(truth)
+    pts = [[float(xs[ys.argmin()]), float(ys.min())], [float(xs.max()), float(ys[xs.argmax()])],
+           [float(xs[ys.argmax()]), float(ys.max())], [float(xs.min()), float(ys[xs.argmin()])]]
+
+    def iou(poly):
+        m = np.zeros_like(truth)
+        cv2.fillPoly(m, [np.round(np.asarray(poly)).astype(np.int32)], 1)
+        return float((m & truth).sum() / (m | truth).sum())
+
+    fitted = grabcut_outline(img, pts)
+    assert fitted is not None and iou(fitted) > max(0.9, iou(octagon(pts)) + 0.03), (iou(fitted), iou(octagon(pts)))
+    assert grabcut_outline(img, [[5, 5], [5, 5], [6, 5], [5, 6]]) is None  # no area: the canvas keeps the octagon

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import numpy as np
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -564,7 +565,40 @@ def test_unsaved_changes_bar_discard_save_and_next(cli_server, cli_page: Page, p
 
 # -- 3: segmentation from COCO, extreme points, quick review ------------------------------------
 
-EXTREME = [(300, 80), (200, 180), (310, 300), (420, 190)]  # top, left, bottom, right
+def polygon_iou(a, b, size: int = 512) -> float:
+    import cv2
+
+    masks = []
+    for poly in (a, b):
+        m = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(m, [np.round(np.asarray(poly, np.float64)).astype(np.int32)], 1)
+        masks.append(m.astype(bool))
+    union = np.logical_or(*masks).sum()
+    return float(np.logical_and(*masks).sum() / union) if union else 0.0
+
+
+def fitting_cell(coco: dict, file_name: str):
+    """A cell of the image (its polygon, its 4 extreme points) where the fitted outline beats the
+    octagon clearly, with the outline media/outline.py fits (the image is 512 px: the display
+    image the server fits on is the image itself)."""
+    from PIL import Image
+
+    from media.outline import grabcut_outline, octagon
+
+    image = next(im for im in coco["images"] if im["file_name"].rsplit("/", 1)[-1] == file_name)
+    pixels = np.asarray(Image.open(CELLS_COCO.parent / image["file_name"]).convert("RGB"))
+    polys = sorted((np.asarray(seg, np.float64).reshape(-1, 2) for a in coco["annotations"]
+                    if a["image_id"] == image["id"] for seg in a["segmentation"]), key=lambda p: -np.ptp(p[:, 0]))
+    inside = [p for p in polys if p.min() >= 8 and p.max() <= 504 and 40 <= np.ptp(p[:, 0]) <= 200
+              and 40 <= np.ptp(p[:, 1]) <= 200]  # a whole cell, clear of the image's edges
+    for poly in inside[:20]:
+        xs, ys = poly[:, 0], poly[:, 1]
+        clicks = [poly[int(np.argmin(ys))].tolist(), poly[int(np.argmin(xs))].tolist(),
+                  poly[int(np.argmax(ys))].tolist(), poly[int(np.argmax(xs))].tolist()]
+        fitted = grabcut_outline(pixels, clicks)
+        if fitted and polygon_iou(fitted, poly) > polygon_iou(octagon(clicks), poly) + 0.1:
+            return poly.tolist(), clicks, fitted
+    raise AssertionError(f"no cell of {file_name} where the fit beats the octagon")
 
 
 def test_segmentation_extreme_points_and_quick_review(cli_server, cli_page: Page, page_errors, tmp_path):
@@ -600,19 +634,30 @@ def test_segmentation_extreme_points_and_quick_review(cli_server, cli_page: Page
     tools = cv.root.locator(".sc-tool").evaluate_all("bs => bs.map(b => b.dataset.tool)")
     assert tools == ["select", "polygon", "extreme_points"]
 
-    # key 2: extreme points; four clicks propose a polygon through them; saved
+    # key 2: extreme points. The four extreme points of a real cell of this image, clicked: the
+    # octagon through them at once, then the outline fitted to the cell by the server (GrabCut,
+    # no model): it follows the cell better than the octagon did
+    cell, clicks, expected = fitting_cell(coco, first_name)
     cv.show()
     cv.key("2")
-    for pt in EXTREME:
+    for pt in clicks:
         cv.click(*pt)
+    expect(cv.root).to_have_attribute("data-outline", "fitted", timeout=LONG)
     st = cv.state()
     assert st["draft"] is None and len(st["shapes"]) == per_file[first_name] + 1
     drawn = st["shapes"][-1]
-    assert drawn["type"] == "polygon" and drawn["label"] == "cell" and len(drawn["points"]) >= 8
-    for c in EXTREME:
-        assert any(close([c], [q]) for q in drawn["points"]), c
-    xs, ys = [q[0] for q in drawn["points"]], [q[1] for q in drawn["points"]]
-    assert (min(xs), min(ys), max(xs), max(ys)) == (200, 80, 420, 300)
+    assert drawn["type"] == "polygon" and drawn["label"] == "cell"
+    from media.outline import octagon
+
+    assert polygon_iou(drawn["points"], expected) > 0.9  # what the server fits is media/outline.py's polygon
+    assert polygon_iou(drawn["points"], cell) > polygon_iou(octagon(clicks), cell) + 0.05
+    # Ctrl+Z gives back the octagon through the clicked points, Ctrl+Y the fitted outline again
+    cv.key("Control+z")
+    proposed = cv.shapes()[-1]["points"]
+    for c in clicks:
+        assert any(close([c], [q]) for q in proposed), c
+    cv.key("Control+y")
+    assert close(cv.shapes()[-1]["points"], drawn["points"], 0.01)
     cv.key("Control+s")
     expect_toast(page, f"Saved {per_file[first_name] + 1} shapes")
     cv.wait_clean(per_file[first_name] + 1)

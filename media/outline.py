@@ -1,0 +1,139 @@
+"""An object's outline from its four extreme points (issue 18): the image-aware proposal of the
+segmentation canvas's extreme-points tool, and the octagon it falls back to.
+
+`octagon(points)` is the proposal that does not look at the image (the same as the canvas's own,
+assets/shape_canvas.js proposeOutline): a short segment along each side of the points' box,
+centred on the extreme point.
+
+`grabcut_outline(image, points)` fits the object with OpenCV's GrabCut (no model weights): on a
+crop around the points' box, outside the box is background, the octagon through the points is
+probably object, the rest of the box probably background; sure object are a small disc at each
+extreme point, the segments from the points towards the box's centre (from 15% to half way), and
+the octagon shrunk to 30% around the centre.
+The object is the largest connected region of the result touching the extreme points; its
+outer contour, simplified (Douglas-Peucker, about 1% of the box's size), is the polygon. None
+when the fit is not credible (nothing found, or a region whose box misses the points' box by
+more than a quarter of its size): the canvas then keeps the octagon.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+MAX_SIDE = 320  # the crop is downscaled to at most this many pixels a side (speed)
+ITERATIONS = 4
+CORE = 0.3  # the octagon shrunk to this share towards the box's centre is sure object
+EPS = 0.01  # the polygon's simplification: this share of the box's longer side (at least 0.4 px)
+
+
+def order_points(points: list) -> tuple:
+    """The four clicks as (top, right, bottom, left), whatever order they came in."""
+    best, score = None, -math.inf
+    for T, R, B, L in itertools.permutations([(float(x), float(y)) for x, y in points]):
+        s = -T[1] + R[0] + B[1] - L[0]
+        if s > score:
+            best, score = (T, R, B, L), s
+    return best
+
+
+def octagon(points: list) -> list[list[float]]:
+    T, R, B, L = order_points(points)
+    x0, x1 = min(p[0] for p in (T, R, B, L)), max(p[0] for p in (T, R, B, L))
+    y0, y1 = min(p[1] for p in (T, R, B, L)), max(p[1] for p in (T, R, B, L))
+    w8, h8 = (x1 - x0) / 8, (y1 - y0) / 8
+
+    def cx(v):
+        return min(max(v, x0), x1)
+
+    def cy(v):
+        return min(max(v, y0), y1)
+
+    out = [[cx(T[0] - w8), y0], [T[0], y0], [cx(T[0] + w8), y0],
+           [x1, cy(R[1] - h8)], [x1, R[1]], [x1, cy(R[1] + h8)],
+           [cx(B[0] + w8), y1], [B[0], y1], [cx(B[0] - w8), y1],
+           [x0, cy(L[1] + h8)], [x0, L[1]], [x0, cy(L[1] - h8)]]
+    pts: list[list[float]] = []
+    for p in out:
+        if not pts or math.hypot(p[0] - pts[-1][0], p[1] - pts[-1][1]) > 0.01:
+            pts.append(p)
+    if len(pts) > 1 and math.hypot(pts[0][0] - pts[-1][0], pts[0][1] - pts[-1][1]) <= 0.01:
+        pts.pop()
+    return pts
+
+
+def grabcut_outline(image: np.ndarray, points: list) -> list[list[float]] | None:
+    """The object's polygon (image pixels) from its extreme points, or None (see the module doc).
+    `image`: H x W (grey) or H x W x 3 (RGB) uint8."""
+    import cv2
+
+    T, R, B, L = order_points(points)
+    h_img, w_img = image.shape[:2]
+    x0, x1 = min(L[0], T[0], B[0], R[0]), max(R[0], T[0], B[0], L[0])
+    y0, y1 = min(T[1], L[1], R[1], B[1]), max(B[1], L[1], R[1], T[1])
+    bw, bh = x1 - x0, y1 - y0
+    if bw < 2 or bh < 2:
+        return None
+    margin = max(4.0, 0.15 * max(bw, bh))
+    cx0, cy0 = int(max(0, math.floor(x0 - margin))), int(max(0, math.floor(y0 - margin)))
+    cx1, cy1 = int(min(w_img, math.ceil(x1 + margin) + 1)), int(min(h_img, math.ceil(y1 + margin) + 1))
+    crop = image[cy0:cy1, cx0:cx1]
+    if crop.ndim == 2:
+        crop = np.repeat(crop[..., None], 3, axis=2)
+    crop = np.ascontiguousarray(crop[..., :3].astype(np.uint8))
+    scale = min(1.0, MAX_SIDE / max(crop.shape[:2]))
+    if scale < 1.0:
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+
+    def local(p):
+        return ((p[0] - cx0) * scale, (p[1] - cy0) * scale)
+
+    mask = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
+    bx0, by0 = local((x0, y0))
+    bx1, by1 = local((x1, y1))
+    cv2.rectangle(mask, (int(math.floor(bx0)), int(math.floor(by0))), (int(math.ceil(bx1)), int(math.ceil(by1))),
+                  int(cv2.GC_PR_BGD), -1)
+    oct_local = np.array([local(p) for p in octagon([T, R, B, L])], np.float32)
+    cv2.fillPoly(mask, [np.round(oct_local).astype(np.int32)], int(cv2.GC_PR_FGD))
+    centre = ((bx0 + bx1) / 2, (by0 + by1) / 2)
+    core = np.array([(centre[0] + CORE * (x - centre[0]), centre[1] + CORE * (y - centre[1])) for x, y in oct_local])
+    cv2.fillPoly(mask, [np.round(core).astype(np.int32)], int(cv2.GC_FGD))
+    r = max(1, int(round(0.03 * max(bx1 - bx0, by1 - by0))))
+    for p in (T, R, B, L):
+        q = local(p)
+        inner = (q[0] + 0.5 * (centre[0] - q[0]), q[1] + 0.5 * (centre[1] - q[1]))
+        start = (q[0] + 0.15 * (centre[0] - q[0]), q[1] + 0.15 * (centre[1] - q[1]))
+        cv2.line(mask, (int(round(start[0])), int(round(start[1]))), (int(round(inner[0])), int(round(inner[1]))),
+                 int(cv2.GC_FGD), max(1, r))
+        cv2.circle(mask, (int(round(q[0])), int(round(q[1]))), r, int(cv2.GC_FGD), -1)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(crop, mask, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return None
+    fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    n, comp = cv2.connectedComponents(fg, connectivity=8)
+    if n <= 1:
+        return None
+    seeds = [comp[min(comp.shape[0] - 1, max(0, int(round(local(p)[1])))),
+                  min(comp.shape[1] - 1, max(0, int(round(local(p)[0]))))] for p in (T, R, B, L)]
+    seeds = [s for s in seeds if s]
+    sizes = np.bincount(comp.ravel(), minlength=n)
+    keep = max(set(seeds), key=lambda s: sizes[s]) if seeds else int(np.argmax(sizes[1:]) + 1)
+    region = (comp == keep).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    c = max(contours, key=cv2.contourArea)
+    eps = max(0.4, EPS * max(bx1 - bx0, by1 - by0))
+    poly = cv2.approxPolyDP(c, eps, True).reshape(-1, 2).astype(np.float64)
+    if len(poly) < 3:
+        return None
+    out = [[round(cx0 + x / scale, 2), round(cy0 + y / scale, 2)] for x, y in poly]
+    xs, ys = [p[0] for p in out], [p[1] for p in out]
+    off = max(abs(min(xs) - x0), abs(max(xs) - x1)) / bw, max(abs(min(ys) - y0), abs(max(ys) - y1)) / bh
+    if max(off) > 0.25:
+        return None
+    return [[min(max(x, 0.0), float(w_img)), min(max(y, 0.0), float(h_img))] for x, y in out]
