@@ -7,7 +7,7 @@ temporary folder. Schemathesis generates valid and invalid requests for every op
 the documented content type and response schema, 4xx for input the spec forbids, 405 with
 ``Allow`` for undocumented methods.
 
-Bounded to run in well under a minute on two cores: 20 examples per operation, no deadline, no
+Bounded to run in about a minute on two cores: 10 examples per operation, no deadline, no
 example database (nothing is written into the repository).
 
 Ids: random ids nearly always name nothing (404), so half of the valid (positive) cases are
@@ -135,7 +135,7 @@ def steer_ids(case, app) -> None:
             params["job_id"] = copy.json()["id"]
 
 
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @schema.parametrize()
 def test_api_conforms_to_its_spec(case, app, sandbox):
     confine_paths(case, sandbox)
