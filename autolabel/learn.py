@@ -188,7 +188,8 @@ def calibrate(P: np.ndarray, y: np.ndarray, target: float = 0.98, min_support: i
     - "predicted": per threshold bin, how many of the run's predictions (`predicted`: their
       confidences) fall in [t, t + 0.01): the human labels a threshold saves.
     Thresholds are cut at a held-out prediction's confidence and rounded down to 0.01 (up where
-    rounding down would take in a wrong one).
+    the held-out predictions above the rounded-down value no longer pass); every figure offered
+    is read from the curve at the threshold offered.
     """
     conf = np.asarray(P, dtype=np.float64).max(1) if len(P) else np.zeros(0)
     right = (np.asarray(P).argmax(1) == np.asarray(y)) if len(P) else np.zeros(0, bool)
@@ -206,23 +207,32 @@ def calibrate(P: np.ndarray, y: np.ndarray, target: float = 0.98, min_support: i
     lb = np.array([lower_bound(int(h), int(k)) for h, k in zip(hits, n)])
     supported = n >= min_support
 
-    def cut(i: int) -> float:
-        """The threshold keeping the i+1 most confident: its confidence rounded down to 0.01,
-        unless that takes in more held-out predictions; then rounded up."""
-        down = math.floor(float(c[i]) * GRID + 1e-9) / GRID
-        if int((conf >= down - 1e-9).sum()) > i + 1:
-            return float(min(1.0, math.ceil(float(c[i]) * GRID - 1e-9) / GRID))
-        return float(down)
+    def cut(i: int, ok) -> float | None:
+        """The threshold keeping (about) the i+1 most confident: its confidence rounded down to
+        0.01 where the held-out predictions above that still pass `ok`, else rounded up."""
+        for t in (math.floor(float(c[i]) * GRID + 1e-9) / GRID, math.ceil(float(c[i]) * GRID - 1e-9) / GRID):
+            t = float(min(1.0, t))
+            if ok(curve[int(round(t * GRID))]):
+                return t
+        return None
+
+    def shown(e):
+        return e[0] is not None and e[2] >= target - 1e-12
+
+    def seen(e):
+        return e[0] is not None and e[0] >= target - 1e-12
 
     point = np.flatnonzero(supported & (acc >= target - 1e-12))
     sure = np.flatnonzero(supported & (lb >= target - 1e-12))
     best = max(((round(float(lb[i]), 4), i) for i in np.flatnonzero(supported)), default=None)
+    best_t = cut(best[1], lambda e: e[0] is not None) if best else None
+    at_best = curve[int(round(best_t * GRID))] if best_t is not None else None
     out = {"target": target, "held_out": int(len(conf)), "min_support": min_support,
-           "threshold": cut(sure.max()) if len(sure) else None,
-           "best_threshold": cut(best[1]) if best else None,
-           "best_accuracy": round(float(acc[best[1]]), 4) if best else None,
-           "best_lower": best[0] if best else None,
-           "point_threshold": cut(point.max()) if len(point) else None,
+           "threshold": cut(sure.max(), shown) if len(sure) else None,
+           "best_threshold": best_t,
+           "best_accuracy": at_best[0] if at_best else None,
+           "best_lower": at_best[2] if at_best else None,
+           "point_threshold": cut(point.max(), seen) if len(point) else None,
            "curve": curve}
     if predicted is not None:
         bins = np.clip(np.floor(np.asarray(predicted, dtype=np.float64) * GRID + 1e-9), 0, GRID).astype(int)
@@ -244,7 +254,7 @@ def describe_calibration(cal: dict | None) -> str:
         return (f"too few held-out labeled samples ({cal['held_out']}) to estimate an accuracy: "
                 f"label more before confirming")
     t = cal["best_threshold"]
-    seen, n_above = cal["curve"][int(round(t * GRID))][:2] if cal.get("curve") else (cal["best_accuracy"], None)
+    seen, n_above = cal["best_accuracy"], (cal["curve"][int(round(t * GRID))][1] if cal.get("curve") else None)
     _acc, n = estimate(cal, t)
     saved = f", {n:,} predictions" if n is not None else ""
     support = f" ({n_above} held-out)" if n_above else ""
