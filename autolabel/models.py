@@ -66,13 +66,22 @@ def inspect_model(source: str) -> tuple[str, list[str]]:
     if task is None:
         raise ValidationError(f"model {source!r} ({', '.join(archs) or config.model_type}) does none of the tasks "
                               "auto labeling uses (image/audio/text/token classification, object detection, "
-                              "speech recognition, or a backbone for embeddings)")
+                              "speech recognition, zero-shot text classification (NLI), or a backbone for "
+                              "embeddings)")
+    if task == "text-classification" and _is_nli(config):
+        task = "zero-shot-classification"  # an NLI model: it labels with any label names given
     labels = []
     if task in ("image-classification", "object-detection", "token-classification", "text-classification",
-                "audio-classification"):
+                "audio-classification", "zero-shot-classification"):
         id2label = getattr(config, "id2label", None) or {}
         labels = [str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))]
     return task, labels
+
+
+def _is_nli(config) -> bool:
+    """A natural-language-inference classifier: one of its labels is "entailment"."""
+    names = {str(v).casefold() for v in (getattr(config, "id2label", None) or {}).values()}
+    return "entailment" in names
 
 
 def _is_audio_classifier(model_type: str) -> bool:

@@ -41,6 +41,7 @@ from typing import Any, Callable
 import numpy as np
 
 from store.audio import open_audio
+from store.errors import ValidationError
 from store.predictions import Prediction, RunSample, run_samples, write_predictions
 from store.samples import sample_bytes
 from store.types import REGISTRY
@@ -328,6 +329,44 @@ class TextClassifier(Classifier):
     def predict(self, items):
         return self.run_model(self.tokenizer(items, padding=True, truncation=True, max_length=self.max_length,
                                              return_tensors="pt"))
+
+
+class ZeroShotTextClassifier(Predictor):
+    """Zero-shot text classification with an NLI model (transformers' zero-shot-classification
+    pipeline): for each label of the job, does the text entail "This example is <label>."? The
+    label the model finds most entailed, with its share of the entailment scores as the
+    confidence. Needs no labeled data: the job's label names are the prompts."""
+    TEMPLATE = "This example is {}."
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        from transformers import pipeline
+
+        self.names = ctx.job.label_set.names()
+        if len(self.names) < 2:
+            raise ValidationError("zero-shot classification needs at least 2 labels in the job's label set")
+        self.pipe = pipeline("zero-shot-classification", model=ctx.model.source, device=self.device)
+
+    def read(self, s):
+        return s.text if s.text is not None else sample_bytes(self.ctx.store, s.sample_id).decode("utf-8")
+
+    def predict(self, items):
+        out = self.pipe(list(items), candidate_labels=self.names, hypothesis_template=self.TEMPLATE,
+                        multi_label=False, batch_size=max(1, self.ctx.batch_size))
+        return out if isinstance(out, list) else [out]
+
+    def to_prediction(self, s, item, out, tally):
+        label = self.labels(out["labels"][0])
+        if label is None:
+            return None
+        conf = float(out["scores"][0])
+        reason = f"low confidence: {label!r} {conf:.2f}"
+        if len(out["labels"]) > 1:
+            reason += f", next {out['labels'][1]!r} {float(out['scores'][1]):.2f}"
+        return self.flagged(s.sample_id, {"labels": [label]}, conf, reason)
+
+    def extra_message(self) -> str:
+        return f"zero-shot: each label asked as \"{self.TEMPLATE.format('<label>')}\""
 
 
 class SoundClassifier(Classifier):
@@ -645,17 +684,24 @@ PREDICTORS: dict[str, type[Predictor]] = {
     "speech_labeling": SpeechRecognizer,
     "sound_classification": SoundClassifier,
 }
-_TASKS = {t.id: (t.prelabel_task, PREDICTORS[t.id]) for t in REGISTRY.values()
-          if "prelabel" in t.autolabel_kinds and t.id in PREDICTORS}
+# Zero-shot predictors (no labeled data: the job's label names are the prompts), for the types
+# with a zero_shot_task: a registered model of that task pre-labels through them.
+ZERO_SHOT: dict[str, type[Predictor]] = {
+    "text_classification": ZeroShotTextClassifier,
+}
+_TASKS = {t.id: {t.prelabel_task: PREDICTORS[t.id],
+                 **({t.zero_shot_task: ZERO_SHOT[t.id]} if t.zero_shot_task else {})}
+          for t in REGISTRY.values() if "prelabel" in t.autolabel_kinds and t.id in PREDICTORS}
 
 
-def _register(type_id: str, task: str, cls: type[Predictor]) -> None:
+def _register(type_id: str, predictors: dict[str, type[Predictor]]) -> None:
     def run(ctx: RunContext) -> Outcome:
-        return prelabel_run(ctx, cls, task)
+        task = ctx.model.task if ctx.model.task in predictors else next(iter(predictors))
+        return prelabel_run(ctx, predictors[task], task)
 
     run.__name__ = f"prelabel_{type_id}"
-    handler(type_id, "prelabel", tasks=(task,), model_required=True)(run)
+    handler(type_id, "prelabel", tasks=tuple(predictors), model_required=True)(run)
 
 
-for _type, (_task, _cls) in _TASKS.items():
-    _register(_type, _task, _cls)
+for _type, _predictors in _TASKS.items():
+    _register(_type, _predictors)

@@ -223,6 +223,31 @@ def test_text_classification(store, tmp_path):
     assert {a["labels"][0] for a, _, _ in got.values()} == {"pos"}
 
 
+def test_zero_shot_text_classification_with_an_nli_model(store, tmp_path):
+    """An NLI model (a label "entailment") registers as zero-shot-classification; with no labeled
+    text at all it pre-labels with the job's own label names as the hypotheses."""
+    record = register_model(store, str(T.bert_sequence_classifier(tmp_path / "nli",
+                                                                  ["contradiction", "neutral", "entailment"])))
+    assert record.task == "zero-shot-classification" and record.labels == ["contradiction", "neutral", "entailment"]
+    job = new_job(store, labels=("sports", "cooking", "politics"), type_id="text_classification")
+    upload(store, job.id, [("t.txt", TEXTS.encode())])
+    run = run_now(store, job.id, "prelabel", model=record.ref, batch_size=2)
+    assert run.status == "done", run.message
+    assert 'zero-shot: each label asked as "This example is <label>."' in run.message
+    got = check_predictions(store, job.id, 3, record.ref)
+    for ann, conf, _ in got.values():  # always one of the job's labels; the scores over them sum to 1
+        assert ann["labels"][0] in ("sports", "cooking", "politics") and 1 / 3 - 1e-6 <= conf <= 1
+    # a job with a single label has nothing to choose between
+    one = new_job(store, "one", labels=("sports",), type_id="text_classification")
+    upload(store, one.id, [("u.txt", b"a text\n")])
+    run = run_now(store, one.id, "prelabel", model=record.ref)
+    assert run.status == "failed" and "at least 2 labels" in run.message
+    # the other types do not take it
+    ner = new_job(store, "ner", labels=("place",), type_id="named_entity_recognition")
+    with pytest.raises(ValidationError, match="does zero-shot-classification"):
+        run_now(store, ner.id, "prelabel", model=record.ref)
+
+
 def test_named_entities_have_code_point_offsets(store, tmp_path):
     labels = ["O", "B-PLACE", "I-PLACE", "B-MISC", "I-MISC"]
     record = register_model(store, str(T.bert_token_classifier(tmp_path / "ner", labels, favor="I-PLACE")))

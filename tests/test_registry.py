@@ -130,7 +130,7 @@ def test_type_auto_labeling_kinds_have_runners(type_id):
 
 @pytest.mark.parametrize("type_id", list(REGISTRY))
 def test_type_model_tasks_and_prelabel_handler(type_id):
-    from autolabel.prelabel import PREDICTORS
+    from autolabel.prelabel import PREDICTORS, ZERO_SHOT
     from autolabel.runner import HANDLERS, MODEL_TASKS
     from store.models import TASKS, TASKS_BY_TYPE
 
@@ -142,9 +142,12 @@ def test_type_model_tasks_and_prelabel_handler(type_id):
     if "prelabel" in t.autolabel_kinds:
         assert t.prelabel_task in t.model_tasks, f"{type_id}: prelabel_task must be one of its model_tasks"
         assert type_id in PREDICTORS, f"autolabel/prelabel.py PREDICTORS has no predictor for {type_id}"
-        assert (type_id, "prelabel") in HANDLERS and MODEL_TASKS[(type_id, "prelabel")] == (t.prelabel_task,)
+        zero_shot = (t.zero_shot_task,) if t.zero_shot_task else ()
+        assert (type_id, "prelabel") in HANDLERS and MODEL_TASKS[(type_id, "prelabel")] == (t.prelabel_task,) + zero_shot
+        if t.zero_shot_task:
+            assert t.zero_shot_task in t.model_tasks and type_id in ZERO_SHOT, type_id
     else:
-        assert t.prelabel_task is None and type_id not in PREDICTORS
+        assert t.prelabel_task is None and type_id not in PREDICTORS and t.zero_shot_task is None
     assert TASKS_BY_TYPE.get(type_id, ()) == t.model_tasks and set(t.model_tasks) <= set(TASKS)
 
 

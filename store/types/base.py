@@ -61,6 +61,9 @@ class LabelingType:
     page_run_kinds: tuple[str, ...] = ()  # runs the labeling page starts on one sample (not in the Auto labeling panel)
     model_tasks: tuple[str, ...] = ()
     prelabel_task: str | None = None
+    # the task of a model that pre-labels with the job's label names alone, no labeled data (one of
+    # model_tasks; autolabel/prelabel.py ZERO_SHOT has its predictor)
+    zero_shot_task: str | None = None
     active_learning_needs: str = "labels_per_class"
     task_categories: tuple[str, ...] = ()  # Hugging Face task categories (the dataset card)
 

@@ -28,5 +28,6 @@ TYPE = LabelingType(
     formats=("manifest", "csv", "jsonl", "label_studio", "parquet"), validate=validate, extensions=TEXT_EXTENSIONS,
     page="pages.text_classification", description="One or more labels per text.",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),
-    model_tasks=("text-classification", "embedding"), prelabel_task="text-classification",
+    model_tasks=("text-classification", "zero-shot-classification", "embedding"),
+    prelabel_task="text-classification", zero_shot_task="zero-shot-classification",
     task_categories=("text-classification",))
