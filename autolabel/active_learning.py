@@ -117,7 +117,9 @@ def _semi_supervised_run(ctx: RunContext, labeled: list[RunSample], pending: lis
     def images(items: list[RunSample], before: int) -> list:
         out = []
         for i, s in enumerate(items, start=1):
-            out.append(F.load_image(sample_bytes(store, s.sample_id)))
+            im = F.load_image(sample_bytes(store, s.sample_id))
+            im.thumbnail((32, 32))  # the network works at 16 or 24 px: a large job stays small in memory
+            out.append(im)
             if i % 200 == 0 or i == len(items):
                 ctx.progress(before + i, total, "reading images")
         return out
