@@ -340,12 +340,23 @@ def test_cli_autolabel_runs_the_same_algorithm_on_a_real_job(tmp_path):
     s = open_store(Settings(data_dir=data, demo=False))
     job, truth = color_job(s, per_class=10, labeled=5)
     s.close()
-    out = cli(data, "autolabel", "--job", job.name, "--mode", "precise", "--confirm-above", "0.0", "--json")
+    # confirm at the threshold the run measured (the precise path itself: test_image_active_learning_...)
+    out = cli(data, "autolabel", "--job", job.name, "--mode", "fast", "--confirm-above", "calibrated", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
-    assert res["status"] == "done" and res["labeled"] == 15 and res["confirmed"] == 15
+    offered = res["calibration"]["threshold"] or res["calibration"]["best_threshold"]
+    assert res["status"] == "done" and res["labeled"] == 15 and res["confirmed_above"] == offered
+    assert 0 <= res["confirmed"] <= 15
+    stats = json.loads(cli(data, "stats", "--job", job.name, "--json").stdout)
+    assert stats["labeled"] == 15 + res["confirmed"] and stats["to_be_confirmed"] == 15 - res["confirmed"]
+    if res["confirmed"] < 15:  # the rest: a second run, everything confirmed
+        out = cli(data, "autolabel", "--job", job.name, "--mode", "fast", "--confirm-above", "0.0", "--json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["confirmed"] == 15 - res["confirmed"]
     stats = json.loads(cli(data, "stats", "--job", job.name, "--json").stdout)
     assert stats["labeled"] == 30 and stats["to_be_confirmed"] == 0
+    bad = cli(data, "autolabel", "--job", job.name, "--confirm-above", "most")
+    assert bad.returncode == 2 and "a number from 0 to 1, or 'calibrated'" in bad.stderr
     bad = cli(data, "autolabel", "--job", job.name)
     assert bad.returncode == 2 and "error: every sample is already labeled" in bad.stderr
     bad = cli(data, "register-model", "/nonexistent/folder")
