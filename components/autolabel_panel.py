@@ -29,8 +29,8 @@ STRATEGIES = [("Margin (top-2 gap)", "margin"), ("Least confidence", "least_conf
 DEVICES = [("CPU", "cpu"), ("GPU", "gpu")]
 DEFAULT_MODEL = ""  # the dropdown's value for "(default)": the runner's built-in model
 POLL_SECONDS = 1.0
-HISTORY_COLUMNS = ["Start", "End", "Kind / mode", "Model", "Device", "Samples done/total", "Labeled", "Hard",
-                   "Confirm ≥", "Est. accuracy", "Labels saved", "Status", "Message"]
+HISTORY_COLUMNS = ["Started", "Took", "Kind / mode", "Model · device", "Predicted / hard", "Confirm ≥",
+                   "Est. accuracy", "Labels saved", "Status", "Message"]  # ten: readable at 1280 px
 DEFAULT_THRESHOLD = 0.9  # the slider before any run measured a threshold
 IDLE = "No auto-labeling run in progress."
 
@@ -76,12 +76,20 @@ def run_status(run: Run | None) -> str:
 def history_frame(store, job_id) -> pd.DataFrame:
     if job_id is None:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    rows = [[r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-             r.finished_at.strftime("%Y-%m-%d %H:%M:%S") if r.finished_at else "",
-             r.title, r.model or "(default)", r.device.upper(), f"{r.done}/{r.total}", r.labeled, r.hard,
-             *threshold_cells(r.calibration), r.status, r.message or ""]
+    rows = [[r.started_at.strftime("%Y-%m-%d %H:%M"), _took(r), r.title,
+             f"{r.model or '(default)'} · {r.device.upper()}", f"{r.labeled:,} / {r.hard:,}",
+             *threshold_cells(r.calibration),
+             r.status if r.status == "done" or not r.total else f"{r.status} at {r.done:,}/{r.total:,}", r.message or ""]
             for r in list_runs(store, job_id, actor=acting_user())]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def _took(run: Run) -> str:
+    if run.finished_at is None:
+        return "running"
+    s = max(0, int((run.finished_at - run.started_at).total_seconds()))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}" if s >= 60 \
+        else f"{s} s"
 
 
 def threshold_cells(cal: dict | None) -> list[str]:
@@ -183,7 +191,8 @@ class AutolabelPanel:
                 self.cancel_btn = gr.Button("Cancel the run", variant="stop", scale=0, min_width=140,
                                             interactive=False, elem_id=f"{p}-cancel")
                 self.status = gr.Markdown(IDLE, elem_id=f"{p}-status")
-            self.history = gr.Dataframe(interactive=False, label="Run history", elem_id=f"{p}-history", wrap=True)
+            self.history = gr.Dataframe(interactive=False, label="Run history", elem_id=f"{p}-history", wrap=True,
+                                        column_widths=["11%", "5%", "11%", "10%", "7%", "11%", "7%", "7%", "6%", "25%"])
             gr.Markdown("#### To Be Confirmed")
             with gr.Row():
                 with gr.Column(scale=2):
