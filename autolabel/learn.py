@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from store.runs import GRID, estimate
+from store.runs import GRID, curve_at, estimate
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,8 @@ def describe_calibration(cal: dict | None) -> str:
         return (f"too few held-out labeled samples ({cal['held_out']}) to estimate an accuracy: "
                 f"label more before confirming")
     t = cal["best_threshold"]
-    seen, n_above = cal["best_accuracy"], (cal["curve"][int(round(t * GRID))][1] if cal.get("curve") else None)
+    entry = curve_at(cal, t)
+    seen, n_above = cal["best_accuracy"], (entry[1] if entry else None)
     _acc, n = estimate(cal, t)
     saved = f", {n:,} predictions" if n is not None else ""
     support = f" ({n_above} held-out)" if n_above else ""

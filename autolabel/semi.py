@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -56,7 +56,6 @@ class SemiResult:
     size: int = 16
     channels: int = 1
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def holdout_accuracy(self) -> float | None:

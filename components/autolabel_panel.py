@@ -10,8 +10,6 @@ panel, it is filled when a job opens and routes the events after which the open 
 refreshes its view to that page: a run that finished, a bulk confirm, a discard."""
 from __future__ import annotations
 
-import math
-
 import gradio as gr
 import pandas as pd
 
@@ -22,7 +20,7 @@ from store.errors import NotFound
 from store.models import list_models
 from store.predictions import confidence_histogram, confirm_above, discard_predictions
 from autolabel.learn import describe_calibration
-from store.runs import (GRID, KINDS, MODES, Run, active_run, calibrated_run, estimate, get_run, list_runs,
+from store.runs import (KINDS, MODES, Run, active_run, calibrated_run, curve_at, estimate, get_run, list_runs,
                         request_cancel, suggested_threshold)
 
 STRATEGIES = [("Margin (top-2 gap)", "margin"), ("Least confidence", "least_confidence"), ("Entropy", "entropy")]
@@ -125,8 +123,8 @@ def advice_markdown(store, job_id, value=None) -> str:
         return head
     acc, n = estimate(cal, t)
     total = sum(cal.get("predicted") or [])
-    i = int(min(GRID, max(0, math.ceil(t * GRID - 1e-9))))
-    held, bound = (cal["curve"][i][1], cal["curve"][i][2]) if len(cal.get("curve") or []) > i else (None, None)
+    entry = curve_at(cal, t)
+    held, bound = (entry[1], entry[2]) if entry else (None, None)
     right = (f"**{acc:.0%}** of {held} held-out labeled samples above it were right (at least {bound:.0%} "
              "with 90% confidence)" if acc is not None
              else "too few held-out labeled samples above it to say how often it is right")

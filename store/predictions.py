@@ -166,7 +166,7 @@ def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None
                         "WHERE job_id = ? AND status = 'to_be_confirmed' AND confidence >= ?",
                         [actor, now(), job_id, threshold]).fetchall()[0][0]
         record_event(cur, actor, "confirm_above", job_id, samples=n, threshold=threshold)
-        note_confirmation(cur, store, job_id, threshold, n, actor)
+        note_confirmation(cur, job_id, threshold, n, actor)
     return n
 
 

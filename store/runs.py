@@ -222,15 +222,25 @@ def suggested_threshold(cal: dict | None) -> float | None:
     return float(cal["best_threshold"]) if cal.get("best_threshold") is not None else None
 
 
+def _grid_index(t: float) -> int:
+    return int(min(GRID, max(0, math.ceil(float(t) * GRID - 1e-9))))
+
+
+def curve_at(cal: dict | None, t: float) -> list | None:
+    """The calibration's curve entry at threshold t: [held-out accuracy above t (None under the
+    minimum support), held-out predictions above t, the accuracy's lower bound]; None without one."""
+    curve = (cal or {}).get("curve") or []
+    i = _grid_index(t)
+    return curve[i] if i < len(curve) else None
+
+
 def estimate(cal: dict | None, t: float) -> tuple[float | None, int | None]:
     """(held-out accuracy above t or None, how many of the run's predictions are above t)."""
     if not cal:
         return None, None
-    i = int(min(GRID, max(0, math.ceil(float(t) * GRID - 1e-9))))
-    curve = cal.get("curve") or []
-    acc = curve[i][0] if i < len(curve) else None
+    entry = curve_at(cal, t)
     pred = cal.get("predicted")
-    return acc, (int(sum(pred[i:])) if pred else None)
+    return (entry[0] if entry else None), (int(sum(pred[_grid_index(t):])) if pred else None)
 
 
 def calibrated_run(store: Store, job_id: int, actor: str | None = None) -> Run | None:
@@ -241,7 +251,7 @@ def calibrated_run(store: Store, job_id: int, actor: str | None = None) -> Run |
     return _run(r) if r else None
 
 
-def note_confirmation(cur, store: Store, job_id: int, threshold: float, samples: int, actor: str | None) -> None:
+def note_confirmation(cur, job_id: int, threshold: float, samples: int, actor: str | None) -> None:
     """In a bulk confirm's transaction (store/predictions.py confirm_above): note on the job's
     latest calibrated run what was confirmed above which threshold, with the held-out accuracy
     above it (the run history shows it)."""

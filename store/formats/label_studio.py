@@ -426,7 +426,7 @@ def _video_frames(result: list, size: tuple[float, float] | None, where: str) ->
                     and (nxt is None or nxt[0] > f + 1))  # the same box again ends a held keyframe
             if not hold:
                 frames.setdefault(f, []).append({"type": "rectangle", "label": names[0], "points": pts, "track": track})
-            if not enabled and nxt is not None and nxt[0] > f + 1 or hold and nxt is None:
+            if (not enabled and nxt is not None and nxt[0] > f + 1) or (hold and nxt is None):
                 frames.setdefault(f + 1, []).append({"type": "rectangle", "label": names[0], "points": pts,
                                                      "track": track, "outside": True})
             elif enabled and nxt is None and last_frame is not None and last_frame > f:
