@@ -28,6 +28,14 @@ _SUFFIX_TASKS = (
     ("ForConditionalGeneration", "automatic-speech-recognition"),  # whisper, speech2text; checked below
     ("Model", "embedding"),
 )
+# Models whose config names them, not their architecture's suffix (a CLIPModel ends in "Model" like
+# a backbone; an OwlViTForObjectDetection in "ForObjectDetection" like DETR):
+# image-text dual encoders with logits_per_image (zero-shot image classification, autolabel/prelabel.py),
+ZERO_SHOT_IMAGE_MODELS = ("clip", "siglip", "siglip2", "align", "altclip", "chinese_clip", "metaclip_2")
+# open-vocabulary detectors prompted with text queries (zero-shot object detection),
+ZERO_SHOT_DETECTORS = ("owlvit", "owlv2")
+# Segment Anything (the segmentation tools: media/sam.py).
+SAM_MODELS = ("sam",)
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 _SPEECH_MODELS = ("whisper", "speech_to_text", "speech-encoder-decoder", "moonshine")
 
@@ -51,7 +59,9 @@ def inspect_model(source: str) -> tuple[str, list[str]]:
         raise ValidationError(f"cannot read a transformers config from {where} {source!r}: "
                               f"{str(e).splitlines()[0][:300]}") from None
     archs = list(getattr(config, "architectures", None) or [])
-    task = None
+    task = _task_by_model_type(source, config, archs)
+    if task is not None:
+        return task, []  # the job's label names are the prompts (or, for SAM, there are none)
     for arch in archs:
         for suffix, t in _SUFFIX_TASKS:
             if arch.endswith(suffix):
@@ -66,8 +76,9 @@ def inspect_model(source: str) -> tuple[str, list[str]]:
     if task is None:
         raise ValidationError(f"model {source!r} ({', '.join(archs) or config.model_type}) does none of the tasks "
                               "auto labeling uses (image/audio/text/token classification, object detection, "
-                              "speech recognition, zero-shot text classification (NLI), or a backbone for "
-                              "embeddings)")
+                              "speech recognition, zero-shot text classification (NLI), zero-shot image "
+                              "classification (CLIP-style), zero-shot object detection (OWL-ViT), SAM for the "
+                              "segmentation tools, or a backbone for embeddings)")
     if task == "text-classification" and _is_nli(config):
         task = "zero-shot-classification"  # an NLI model: it labels with any label names given
     labels = []
@@ -76,6 +87,31 @@ def inspect_model(source: str) -> tuple[str, list[str]]:
         id2label = getattr(config, "id2label", None) or {}
         labels = [str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))]
     return task, labels
+
+
+def _task_by_model_type(source: str, config, archs: list[str]) -> str | None:
+    """The task of a zero-shot image model or of SAM, read from the config's model_type; None for
+    the others. A model of a kind transformers has for these tasks that the app does not run yet
+    is refused by name, rather than registered as something it is not."""
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_MASK_GENERATION_MAPPING_NAMES,
+                                                        MODEL_FOR_ZERO_SHOT_OBJECT_DETECTION_MAPPING_NAMES)
+
+    kind = config.model_type
+    if kind in ZERO_SHOT_IMAGE_MODELS and not any(a.endswith(("VisionModel", "TextModel", "ForImageClassification"))
+                                                  for a in archs):
+        return "zero-shot-image-classification"
+    if kind in ZERO_SHOT_DETECTORS:
+        return "zero-shot-object-detection"
+    if kind in SAM_MODELS:
+        return "mask-generation"
+    what = archs[0] if archs else kind
+    if kind in MODEL_FOR_ZERO_SHOT_OBJECT_DETECTION_MAPPING_NAMES:
+        raise ValidationError(f"model {source!r} ({what}) is an open-vocabulary detector the app does not run yet: "
+                              "zero-shot object detection takes OWL-ViT or OWLv2")
+    if kind in MODEL_FOR_MASK_GENERATION_MAPPING_NAMES:
+        raise ValidationError(f"model {source!r} ({what}) is a segmentation model the app does not run yet: "
+                              "the segmentation tools take SAM (SamModel)")
+    return None
 
 
 def _is_nli(config) -> bool:

@@ -9,6 +9,12 @@ What each task writes and how sure it is (the confidence is 0..1 for the whole a
   scoring >= the `score_threshold` option (default 0.5), near-duplicates of a better box of the
   same label (IoU >= 0.9) dropped; confidence = the mean box score. An image without such a box
   is not written (it stays Unlabeled).
+- zero-shot (no labeled data: the job's label names are the prompts, the run's message says
+  the template): text classification with an NLI model ("This example is <label>.", the
+  zero-shot-classification pipeline), image classification with a CLIP-style model ("a photo
+  of a <label>.", softmax of the image's logits over the job's labels), both with the top
+  label's share as the confidence and at least 2 labels; object detection with OWL-ViT/OWLv2
+  (queries "a photo of a <label>", `score_threshold` default 0.1), written as detection is.
 - named entity recognition: token classification aggregated "simple" (B-/I- tags merged into
   entities); spans use the str offsets of the fast tokenizer, which are code points, as the
   type wants; confidence = the lowest entity score (an annotation is as sure as its least sure
@@ -331,6 +337,32 @@ class TextClassifier(Classifier):
                                              return_tensors="pt"))
 
 
+def zero_shot_labels(ctx: RunContext, least: int = 2) -> list[str]:
+    """The job's label names, the prompts of a zero-shot model: a classifier chooses between at
+    least 2, a detector looks for at least 1."""
+    names = ctx.job.label_set.names()
+    if len(names) < least:
+        what = "classification" if least > 1 else "object detection"
+        raise ValidationError(f"zero-shot {what} needs at least {least} label{'s' if least > 1 else ''} "
+                              "in the job's label set")
+    return names
+
+
+def top_label(predictor: Predictor, sample_id: int, names: list[str], scores) -> Prediction | None:
+    """The best of the job's label names by score (the scores over them sum to 1), with the next
+    one named in the hard-example reason."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64))
+    best = int(order[0])
+    label = predictor.labels(names[best])
+    if label is None:
+        return None
+    conf = float(scores[best])
+    reason = f"low confidence: {label!r} {conf:.2f}"
+    if len(order) > 1:
+        reason += f", next {names[int(order[1])]!r} {float(scores[int(order[1])]):.2f}"
+    return predictor.flagged(sample_id, {"labels": [label]}, conf, reason)
+
+
 class ZeroShotTextClassifier(Predictor):
     """Zero-shot text classification with an NLI model (transformers' zero-shot-classification
     pipeline): for each label of the job, does the text entail "This example is <label>."? The
@@ -342,9 +374,7 @@ class ZeroShotTextClassifier(Predictor):
         super().__init__(ctx)
         from transformers import pipeline
 
-        self.names = ctx.job.label_set.names()
-        if len(self.names) < 2:
-            raise ValidationError("zero-shot classification needs at least 2 labels in the job's label set")
+        self.names = zero_shot_labels(ctx)
         self.pipe = pipeline("zero-shot-classification", model=ctx.model.source, device=self.device)
 
     def read(self, s):
@@ -356,14 +386,46 @@ class ZeroShotTextClassifier(Predictor):
         return out if isinstance(out, list) else [out]
 
     def to_prediction(self, s, item, out, tally):
-        label = self.labels(out["labels"][0])
-        if label is None:
-            return None
-        conf = float(out["scores"][0])
-        reason = f"low confidence: {label!r} {conf:.2f}"
-        if len(out["labels"]) > 1:
-            reason += f", next {out['labels'][1]!r} {float(out['scores'][1]):.2f}"
-        return self.flagged(s.sample_id, {"labels": [label]}, conf, reason)
+        return top_label(self, s.sample_id, list(out["labels"]), list(out["scores"]))
+
+    def extra_message(self) -> str:
+        return f"zero-shot: each label asked as \"{self.TEMPLATE.format('<label>')}\""
+
+
+class ZeroShotImageClassifier(Predictor):
+    """Zero-shot image classification with a CLIP-style dual encoder (CLIP, SigLIP, ALIGN...: a
+    model with logits_per_image): each of the job's labels becomes the prompt "a photo of a
+    <label>."; the image's logits against the prompts, softmaxed over the job's labels, give the
+    label and its probability as the confidence. Needs no labeled data."""
+    TEMPLATE = "a photo of a {}."
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        from transformers import AutoModel, AutoProcessor
+
+        self.names = zero_shot_labels(ctx)
+        self.processor = AutoProcessor.from_pretrained(ctx.model.source)
+        self.model = AutoModel.from_pretrained(ctx.model.source).to(self.device).eval()
+        self.prompts = [self.TEMPLATE.format(n) for n in self.names]
+        # SigLIP was trained on prompts padded to 64 tokens (as transformers' pipeline pads them)
+        self.text_kwargs = ({"padding": "max_length", "max_length": 64, "truncation": True}
+                            if self.model.config.model_type.startswith("siglip") else
+                            {"padding": True, "truncation": True})
+
+    def read(self, s):
+        return F.load_image(sample_bytes(self.ctx.store, s.sample_id))
+
+    def predict(self, items):
+        import torch
+
+        enc = self.processor(text=self.prompts, images=items, return_tensors="pt", **self.text_kwargs)
+        inputs = {k: v.to(self.device) for k, v in model_inputs(self.model, enc).items()}
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits_per_image.float()  # (images, labels)
+        return list(torch.softmax(logits, dim=-1).cpu().numpy())
+
+    def to_prediction(self, s, item, probs, tally):
+        return top_label(self, s.sample_id, self.names, probs)
 
     def extra_message(self) -> str:
         return f"zero-shot: each label asked as \"{self.TEMPLATE.format('<label>')}\""
@@ -576,6 +638,56 @@ class Detector(Predictor):
                                     self.threshold, self.hard_below)
 
 
+class ZeroShotDetector(Predictor):
+    """Open-vocabulary detection (OWL-ViT, OWLv2) prompted with the job's label names as text
+    queries "a photo of a <label>": each box takes the query it matches best (the processor's
+    post-processing), boxes then go through the same rectangles, threshold and hard-example
+    rules as Detector's. OWL-ViT's scores are per-query sigmoids, lower than a closed-set
+    detector's: the `score_threshold` option defaults to 0.1 here (transformers' own default)."""
+    empty_what = "no box above the score threshold"
+    TEMPLATE = "a photo of a {}"
+    THRESHOLD = 0.1
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
+        self.names = zero_shot_labels(ctx, least=1)
+        self.threshold = float(ctx.options.get("score_threshold", self.THRESHOLD))
+        self.processor = AutoProcessor.from_pretrained(ctx.model.source)
+        self.model = AutoModelForZeroShotObjectDetection.from_pretrained(ctx.model.source).to(self.device).eval()
+        self.queries = [self.TEMPLATE.format(n) for n in self.names]
+        self.id2label = dict(enumerate(self.names))
+        # OWLv2 pads an image to a square before resizing it: its boxes are relative to that square
+        self.square = self.model.config.model_type == "owlv2"
+
+    def read(self, s):
+        image = F.load_image(sample_bytes(self.ctx.store, s.sample_id))
+        return image, image_size({}, s.meta) or (float(image.width), float(image.height))
+
+    def predict(self, items):
+        import torch
+
+        images = [im for im, _ in items]
+        enc = self.processor(text=[self.queries] * len(images), images=images, return_tensors="pt", truncation=True)
+        inputs = {k: v.to(self.device) for k, v in model_inputs(self.model, enc).items()}
+        with torch.inference_mode():
+            out = self.model(**inputs)
+        sizes = [(max(im.height, im.width),) * 2 if self.square else (im.height, im.width) for im in images]
+        results = self.processor.post_process_grounded_object_detection(out, threshold=self.threshold / 2,
+                                                                        target_sizes=sizes)
+        return [[Box(int(lab), float(sc), tuple(float(v) for v in box))
+                 for sc, lab, box in zip(r["scores"].cpu(), r["labels"].cpu(), r["boxes"].cpu())] for r in results]
+
+    def to_prediction(self, s, item, boxes, tally):
+        return detection_prediction(s.sample_id, boxes, self.id2label, self.labels, item[1], self.threshold,
+                                    self.hard_below)
+
+    def extra_message(self) -> str:
+        return (f"zero-shot: each label asked as \"{self.TEMPLATE.format('<label>')}\", "
+                f"boxes scoring >= {self.threshold:g}")
+
+
 # -- speech recognition ----------------------------------------------------------------------------
 
 class SpeechRecognizer(Predictor):
@@ -687,6 +799,8 @@ PREDICTORS: dict[str, type[Predictor]] = {
 # Zero-shot predictors (no labeled data: the job's label names are the prompts), for the types
 # with a zero_shot_task: a registered model of that task pre-labels through them.
 ZERO_SHOT: dict[str, type[Predictor]] = {
+    "image_classification": ZeroShotImageClassifier,
+    "object_detection": ZeroShotDetector,
     "text_classification": ZeroShotTextClassifier,
 }
 _TASKS = {t.id: {t.prelabel_task: PREDICTORS[t.id],

@@ -16,7 +16,11 @@ from .types import REGISTRY
 # backbones for active learning): the types' model_tasks (store/types/). "embedding": a backbone
 # whose features train a head.
 TASKS_BY_TYPE: dict[str, tuple[str, ...]] = {t.id: t.model_tasks for t in REGISTRY.values() if t.model_tasks}
-TASKS = tuple(sorted({t for ts in TASKS_BY_TYPE.values() for t in ts}))
+# Tasks of the models a type's labeling tools use on the image shown (SAM: "mask-generation").
+TOOL_TASKS_BY_TYPE: dict[str, tuple[str, ...]] = {t.id: t.tool_model_tasks for t in REGISTRY.values()
+                                                  if t.tool_model_tasks}
+TASKS = tuple(sorted({t for ts in (*TASKS_BY_TYPE.values(), *TOOL_TASKS_BY_TYPE.values()) for t in ts}))
+SAM_TASK = "mask-generation"  # Segment Anything: the extreme-points outline and click to segment
 MAX_NAME = 128
 
 
@@ -97,12 +101,20 @@ def find_model(store: Store, ref: str) -> ModelRecord:
 
 
 def list_models(store: Store, type_id: str | None = None) -> list[ModelRecord]:
-    """Registered models, only those whose task fits the labeling type when one is given."""
+    """Registered models, only those whose task fits the labeling type (its runs or its tools)
+    when one is given."""
     rows = [_record(r) for r in store.db.fetchall(f"SELECT {_COLUMNS} FROM models ORDER BY name, created_at")]
     if type_id is None:
         return rows
-    tasks = TASKS_BY_TYPE.get(type_id, ())
+    tasks = TASKS_BY_TYPE.get(type_id, ()) + TOOL_TASKS_BY_TYPE.get(type_id, ())
     return [m for m in rows if m.task in tasks]
+
+
+def newest_model(store: Store, task: str) -> ModelRecord | None:
+    """The model of this task registered last (None: there is none)."""
+    r = store.db.fetchone(f"SELECT {_COLUMNS} FROM models WHERE task = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+                          [task])
+    return _record(r) if r else None
 
 
 def check_model_fits(model: ModelRecord, type_id: str, tasks: tuple[str, ...] | None = None) -> None:

@@ -248,6 +248,79 @@ def test_zero_shot_text_classification_with_an_nli_model(store, tmp_path):
         run_now(store, ner.id, "prelabel", model=record.ref)
 
 
+def test_zero_shot_image_classification_with_a_clip_model(store, tmp_path):
+    """A CLIP dual encoder registers as zero-shot-image-classification (no labels of its own);
+    with no labeled image it pre-labels with "a photo of a <label>." for each of the job's
+    labels: the label is the one CLIP itself ranks first, its softmax share the confidence."""
+    import torch
+    from transformers import AutoModel, AutoProcessor
+
+    from autolabel.features import load_image
+    from autolabel.prelabel import ZeroShotImageClassifier
+    from store.samples import sample_bytes
+
+    folder = T.clip_model(tmp_path / "clip")
+    record = register_model(store, str(folder))
+    assert record.task == "zero-shot-image-classification" and record.labels == []
+    names = ("cat", "dog", "bird")
+    job = new_job(store, labels=names)
+    ids = upload(store, job.id, images())
+    run = run_now(store, job.id, "prelabel", model=record.ref, batch_size=3)
+    assert run.status == "done", run.message
+    assert 'zero-shot: each label asked as "a photo of a <label>."' in run.message and "4 of 4" in run.message
+    got = check_predictions(store, job.id, 4, record.ref)
+    processor, model = AutoProcessor.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+    prompts = [ZeroShotImageClassifier.TEMPLATE.format(n) for n in names]
+    for sid in ids:  # the same answer as the model asked directly, one image at a time
+        enc = processor(text=prompts, images=[load_image(sample_bytes(store, sid))], return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            probs = torch.softmax(model(**enc).logits_per_image[0], -1).numpy()
+        ann, conf, _ = got[sid]
+        assert ann["labels"] == [names[int(probs.argmax())]] and conf == pytest.approx(float(probs.max()), abs=1e-4)
+        assert 1 / 3 - 1e-6 <= conf <= 1
+    # one label: nothing to choose between; the other image types do not take the model
+    one = new_job(store, "one", labels=("cat",))
+    upload(store, one.id, images(3))
+    run = run_now(store, one.id, "prelabel", model=record.ref)
+    assert run.status == "failed" and "zero-shot classification needs at least 2 labels" in run.message
+    detection = new_job(store, "det", labels=("cat",), type_id="object_detection")
+    with pytest.raises(ValidationError, match="does zero-shot-image-classification"):
+        run_now(store, detection.id, "prelabel", model=record.ref)
+
+
+def test_zero_shot_object_detection_with_owlvit(store, tmp_path):
+    """OWL-ViT registers as zero-shot-object-detection; prompted with "a photo of a <label>" for
+    the job's labels it proposes rectangles of the job's labels in the image's pixels, clipped,
+    as Detector writes them (here: the tiny model's 16 grid cells, all matching "dog" at ~0.73)."""
+    from autolabel.prelabel import ZeroShotDetector
+
+    folder = T.owlvit_detector(tmp_path / "owl", favor_prompt=ZeroShotDetector.TEMPLATE.format("dog"))
+    record = register_model(store, str(folder))
+    assert record.task == "zero-shot-object-detection" and record.labels == []
+    job = new_job(store, labels=("cat", "dog", "bird"), type_id="object_detection")
+    upload(store, job.id, images())
+    run = run_now(store, job.id, "prelabel", model=record.ref, batch_size=3)
+    assert run.status == "done", run.message
+    assert 'each label asked as "a photo of a <label>"' in run.message and "boxes scoring >= 0.1" in run.message
+    got = check_predictions(store, job.id, 4, record.ref)
+    for sid, (ann, conf, hard) in got.items():
+        meta = json.loads(store.db.scalar("SELECT meta FROM samples WHERE id = ?", [sid]))
+        assert len(ann["shapes"]) == 16 and conf == pytest.approx(0.731, abs=0.01) and not hard
+        for shape in ann["shapes"]:
+            assert shape["type"] == "rectangle" and shape["label"] == "dog"
+            (x1, y1), (x2, y2) = shape["points"]
+            assert 0 <= x1 < x2 <= meta["width"] and 0 <= y1 < y2 <= meta["height"]
+        assert max(sh["points"][1][0] for sh in ann["shapes"]) == pytest.approx(meta["width"])  # clipped
+    # the run's score_threshold: above every box, nothing is proposed
+    again = new_job(store, "again", labels=("cat", "dog"), type_id="object_detection")
+    upload(store, again.id, images(3))
+    run = run_now(store, again.id, "prelabel", model=record.ref, options={"score_threshold": 0.8})
+    assert run.status == "done" and "0 of 3" in run.message and "no box above the score threshold" in run.message
+    # the classification jobs do not take it
+    with pytest.raises(ValidationError, match="does zero-shot-object-detection"):
+        run_now(store, new_job(store, "cls", labels=("cat", "dog")).id, "prelabel", model=record.ref)
+
+
 def test_named_entities_have_code_point_offsets(store, tmp_path):
     labels = ["O", "B-PLACE", "I-PLACE", "B-MISC", "I-MISC"]
     record = register_model(store, str(T.bert_token_classifier(tmp_path / "ner", labels, favor="I-PLACE")))

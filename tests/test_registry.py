@@ -197,3 +197,18 @@ def test_two_types_with_one_order_fail_the_registry_scan(tmp_path, monkeypatch):
         "alpha": _A_TYPE.format(id="alpha", order=3), "beta": _A_TYPE.format(id="beta", order=3)})
     with pytest.raises(RuntimeError, match="share the order 3"):
         scan_types(name, path)
+
+
+@pytest.mark.parametrize("type_id", list(REGISTRY))
+def test_type_tool_model_tasks_are_registrable_and_not_run_tasks(type_id):
+    """A tool's model (SAM for the segmentation tools) registers like any model, is listed with
+    the type's models, and is no run's model: a run of the type refuses it."""
+    from autolabel.runner import MODEL_TASKS
+    from store.models import SAM_TASK, TASKS, TOOL_TASKS_BY_TYPE
+
+    t = REGISTRY[type_id]
+    assert TOOL_TASKS_BY_TYPE.get(type_id, ()) == t.tool_model_tasks and set(t.tool_model_tasks) <= set(TASKS)
+    assert not set(t.tool_model_tasks) & set(t.model_tasks)
+    assert all(not set(t.tool_model_tasks) & set(tasks) for (tid, _), tasks in MODEL_TASKS.items() if tid == type_id)
+    if "extreme_points" in t.tools:
+        assert SAM_TASK in t.tool_model_tasks

@@ -172,3 +172,116 @@ def ast_audio_classifier(folder: Path, labels: list[str], favor: str | None = No
     model = ASTForAudioClassification(config)
     _set_head(model.classifier.dense, labels.index(favor) if favor else None)
     return _save(model, folder, ASTFeatureExtractor(num_mel_bins=16, max_length=100, sampling_rate=16000))
+
+
+# -- image-text and segmentation models (issue 18: zero-shot pre-labeling, SAM) ----------------------
+
+CLIP_WORDS = ["a", "photo", "of", "cat", "dog", "car", "bird", "tree"]
+
+
+def _clip_tokenizer(folder: Path, max_length: int = 16):
+    """A CLIP byte-level BPE tokenizer over letters, "." and the words of CLIP_WORDS: vocab.json
+    and merges.txt written here (word ends carry "</w>"); the special tokens come last, as in
+    CLIP's own vocabulary (OWL-ViT takes a query whose first token id is 0 for padding)."""
+    from transformers import CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab: dict[str, int] = {}
+    for c in "abcdefghijklmnopqrstuvwxyz.":
+        vocab.setdefault(c, len(vocab))
+        vocab.setdefault(c + "</w>", len(vocab))
+    merges = []
+    for w in CLIP_WORDS:  # merge each word left to right: a b -> ab, ab c</w> -> abc</w>
+        pieces = list(w[:-1]) + [w[-1] + "</w>"]
+        while len(pieces) > 1:
+            merges.append(f"{pieces[0]} {pieces[1]}")
+            vocab.setdefault(pieces[0] + pieces[1], len(vocab))
+            pieces = [pieces[0] + pieces[1]] + pieces[2:]
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n", encoding="utf-8")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=max_length)
+
+
+def _clip_towers(tokenizer, max_length: int = 16) -> tuple[dict, dict]:
+    eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    text = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=2, max_position_embeddings=max_length, bos_token_id=eos - 1, eos_token_id=eos,
+                pad_token_id=eos)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32,
+                  patch_size=8)
+    return text, vision
+
+
+def clip_model(folder: Path) -> Path:
+    """A CLIP dual encoder (CLIPModel) with its CLIPProcessor (32 px images): random weights, so
+    which label it prefers is arbitrary, but the same on every run."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    torch.manual_seed(0)
+    tokenizer = _clip_tokenizer(folder)
+    text, vision = _clip_towers(tokenizer)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                                 crop_size={"height": 32, "width": 32}),
+                              tokenizer=tokenizer)
+    return _save(model, folder, processor)
+
+
+def owlvit_detector(folder: Path, favor_prompt: str | None = None) -> Path:
+    """An OWL-ViT open-vocabulary detector (OwlViTForObjectDetection, 32 px images in 4 x 4
+    patches) with its OwlViTProcessor. With `favor_prompt`, the heads are set by hand: each patch
+    predicts its own cell of the 4 x 4 grid (16 boxes tiling the image), and the query
+    `favor_prompt` scores every box sigmoid(1) ~ 0.73, above any other query; without it the
+    heads are random."""
+    from transformers import OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTProcessor
+
+    torch.manual_seed(0)
+    tokenizer = _clip_tokenizer(folder)
+    text, vision = _clip_towers(tokenizer)
+    model = OwlViTForObjectDetection(OwlViTConfig(text_config=text, vision_config=vision, projection_dim=32)).eval()
+    image_processor = OwlViTImageProcessor(size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32})
+    processor = OwlViTProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    if favor_prompt is not None:
+        enc = processor(text=[[favor_prompt]], images=[torch.zeros(3, 32, 32)], return_tensors="pt")
+        with torch.no_grad():
+            query = model(**enc).text_embeds[0, 0]
+            head = model.class_head  # logit = (cosine(image class embed, query) + shift) * (elu(scale) + 1)
+            head.dense0.weight.zero_()
+            head.dense0.bias.copy_(query)  # every patch's class embedding is the favoured query: cosine 1
+            for linear in (head.logit_shift, head.logit_scale):
+                linear.weight.zero_()
+                linear.bias.zero_()
+            model.box_head.dense2.weight.zero_()  # box = sigmoid(box bias): the patch's own cell
+            model.box_head.dense2.bias.zero_()
+    return _save(model, folder, processor)
+
+
+def sam_model(folder: Path, fill: bool = True) -> Path:
+    """A tiny Segment Anything (SamModel, 64 px input, a 4 x 4 embedding) with its SamProcessor.
+    `fill`: every mask covers the whole image (the mask decoder's output set by hand), so what
+    comes back is known: the box prompt's rectangle when a box is given, else the image; without
+    it the weights are random."""
+    from transformers import (SamConfig, SamImageProcessor, SamMaskDecoderConfig, SamModel, SamProcessor,
+                              SamPromptEncoderConfig, SamVisionConfig)
+
+    torch.manual_seed(0)
+    vision = SamVisionConfig(hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
+                             image_size=64, patch_size=16, window_size=2, global_attn_indexes=[1], num_pos_feats=16,
+                             mlp_dim=64)
+    prompt = SamPromptEncoderConfig(hidden_size=32, image_size=64, patch_size=16, mask_input_channels=4)
+    decoder = SamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2, num_attention_heads=2,
+                                   iou_head_hidden_dim=32)
+    model = SamModel(SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder))
+    if fill:
+        d = model.mask_decoder
+        with torch.no_grad():  # masks = hyper_in @ upscaled: both set to positive constants
+            d.upscale_conv2.weight.zero_()
+            d.upscale_conv2.bias.fill_(1.0)
+            for mlp in d.output_hypernetworks_mlps:
+                mlp.proj_out.weight.zero_()
+                mlp.proj_out.bias.fill_(1.0)
+    processor = SamProcessor(SamImageProcessor(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}))
+    return _save(model, folder, processor)

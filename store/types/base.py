@@ -64,6 +64,10 @@ class LabelingType:
     # the task of a model that pre-labels with the job's label names alone, no labeled data (one of
     # model_tasks; autolabel/prelabel.py ZERO_SHOT has its predictor)
     zero_shot_task: str | None = None
+    # the tasks of models the labeling widget's tools use on the image shown, not runs (a type
+    # without auto labeling may have them): "mask-generation", SAM, for the extreme-points outline
+    # and click to segment (store/samples.py sample_outline, sample_segment; media/sam.py)
+    tool_model_tasks: tuple[str, ...] = ()
     active_learning_needs: str = "labels_per_class"
     task_categories: tuple[str, ...] = ()  # Hugging Face task categories (the dataset card)
 

@@ -30,5 +30,6 @@ TYPE = LabelingType(
     page="pages.image_classification", extensions=IMAGE_EXTENSIONS,
     description="One or more class labels per image.",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),
-    model_tasks=("image-classification", "embedding"), prelabel_task="image-classification",
+    model_tasks=("image-classification", "zero-shot-image-classification", "embedding"),
+    prelabel_task="image-classification", zero_shot_task="zero-shot-image-classification",
     task_categories=("image-classification",))

@@ -18,5 +18,5 @@ TYPE = LabelingType(
     rules=LabelRules(colors=True), formats=("manifest", "coco", "yolo", "cvat", "label_studio", "parquet"), validate=validate, relabel=relabel_shapes, label_names=shape_label_names,
     page="pages.image_segmentation", extensions=IMAGE_EXTENSIONS,
     description="Polygons and extreme-point outlines.",
-    widget="shapes", tools=("polygon", "extreme_points"), shape_types=SHAPES,
+    widget="shapes", tools=("polygon", "extreme_points"), shape_types=SHAPES, tool_model_tasks=("mask-generation",),
     task_categories=("image-segmentation",))

@@ -18,5 +18,6 @@ TYPE = LabelingType(
     description="Rectangles, polygons, circles, lines, dashed lines and points with labels.",
     widget="shapes", tools=("rectangle", "polygon", "circle", "line", "dashed_line", "point"),
     shape_types=SHAPE_TYPES, autolabel_kinds=("active_learning", "prelabel", "grouping"),
-    model_tasks=("object-detection",), prelabel_task="object-detection", active_learning_needs="annotated_samples",
+    model_tasks=("object-detection", "zero-shot-object-detection"), prelabel_task="object-detection",
+    zero_shot_task="zero-shot-object-detection", active_learning_needs="annotated_samples",
     task_categories=("object-detection",))
