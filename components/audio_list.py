@@ -20,6 +20,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from components.widget_js import widget_js
+
 from components.sample_grid import preview_id, selected_ids  # noqa: F401  (same value shape)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -104,9 +106,6 @@ def remove_request(value) -> tuple[int, str] | None:
 
 
 def audio_list(open_on_click: bool = False, elem_id: str = "audio-list", **kwargs) -> gr.HTML:
-    js = (ASSETS / "audio_list.js").read_text(encoding="utf-8")
-    for event in ("apply", "remove", "preview"):
-        assert f"'{event}'" in js
     return gr.HTML(value=list_value([], open_on_click=open_on_click), html_template=TEMPLATE, css_template=CSS,
-                   js_on_load=js,
+                   **widget_js("audio_list", ("apply", "remove", "preview")),
                    elem_id=elem_id, open_on_click=open_on_click, apply_default_css=False, **kwargs)

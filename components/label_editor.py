@@ -27,6 +27,8 @@ from typing import Any
 
 import gradio as gr
 
+from components.widget_js import widget_js
+
 from store.labelset import Label, LabelClass, LabelRules, LabelSet, Relation, split_label_list
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -94,9 +96,8 @@ def label_editor(**kwargs) -> gr.HTML:
     kwargs.setdefault("elem_id", "label-editor")
     kwargs.setdefault("value", editor_value(None, LabelRules()))
     kwargs.setdefault("apply_default_css", False)
-    js = (ASSETS / "label_editor.js").read_text(encoding="utf-8")
     css = (ASSETS / "label_editor.css").read_text(encoding="utf-8")
     for bad in ("`", "${", "{{", "\\"):  # Gradio reads css_template as a JS template and Handlebars
         if bad in css:
             raise ValueError(f"assets/label_editor.css must not contain {bad!r}")
-    return gr.HTML(html_template=TEMPLATE, css_template=css, js_on_load=js, **kwargs)
+    return gr.HTML(html_template=TEMPLATE, css_template=css, **widget_js("label_editor"), **kwargs)

@@ -38,6 +38,8 @@ from typing import Any
 
 import gradio as gr
 
+from components.widget_js import widget_js
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SHAPE_TOOLS = ("rectangle", "polygon", "circle", "line", "dashed_line", "point")
 ALL_TOOLS = SHAPE_TOOLS + ("extreme_points",)
@@ -184,8 +186,5 @@ def shape_canvas(**kwargs) -> gr.HTML:
     kwargs.setdefault("elem_id", "shape-canvas")
     kwargs.setdefault("value", canvas_value(None, "", 0, 0, [], [], SHAPE_TOOLS))
     kwargs.setdefault("apply_default_css", False)
-    js = _asset("shape_canvas.js")
-    for event in ("save", "navigate"):  # gr.HTML exposes custom events quoted in js_on_load
-        if f"'{event}'" not in js:
-            raise ValueError(f"assets/shape_canvas.js must trigger '{event}'")
-    return gr.HTML(html_template=TEMPLATE, css_template=_css(), js_on_load=js, **kwargs)
+    return gr.HTML(html_template=TEMPLATE, css_template=_css(), **widget_js("shape_canvas", ("save", "navigate")),
+                   **kwargs)

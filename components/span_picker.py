@@ -27,6 +27,8 @@ from typing import Any
 
 import gradio as gr
 
+from components.widget_js import widget_js
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 TEMPLATE = '<div class="sp-root" data-testid="span-picker"></div>'
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
@@ -114,7 +116,4 @@ def span_picker(**kwargs) -> gr.HTML:
     kwargs.setdefault("elem_id", "span-picker")
     kwargs.setdefault("value", picker_value(None, "", None, []))
     kwargs.setdefault("apply_default_css", False)
-    js = _asset("span_picker.js")
-    if "'save'" not in js:  # gr.HTML exposes custom events quoted in js_on_load
-        raise ValueError("assets/span_picker.js must trigger 'save'")
-    return gr.HTML(html_template=TEMPLATE, css_template=_css(), js_on_load=js, **kwargs)
+    return gr.HTML(html_template=TEMPLATE, css_template=_css(), **widget_js("span_picker", ("save",)), **kwargs)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from components.widget_js import widget_js
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 TEMPLATE = '<div class="vp-root" data-testid="video-player"></div>'
 
@@ -135,9 +137,6 @@ def picked_track(value) -> str | None:
 
 
 def video_player(elem_id: str = "video-player", **kwargs) -> gr.HTML:
-    js = (ASSETS / "video_player.js").read_text(encoding="utf-8")
-    for event in ("draw", "trackedit", "trackpick"):
-        if f"'{event}'" not in js:
-            raise ValueError(f"assets/video_player.js must trigger '{event}'")
-    return gr.HTML(value=player_value(), html_template=TEMPLATE, css_template=CSS, js_on_load=js,
+    return gr.HTML(value=player_value(), html_template=TEMPLATE, css_template=CSS,
+                   **widget_js("video_player", ("draw", "trackedit", "trackpick")),
                    elem_id=elem_id, apply_default_css=False, **kwargs)

@@ -33,6 +33,8 @@ from typing import Any
 
 import gradio as gr
 
+from components.widget_js import widget_js
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 TEMPLATE = '<div class="wf-root" data-testid="waveform"></div>'
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
@@ -171,8 +173,4 @@ def waveform(**kwargs) -> gr.HTML:
     kwargs.setdefault("elem_id", "waveform")
     kwargs.setdefault("value", waveform_value(None, 0, None))
     kwargs.setdefault("apply_default_css", False)
-    js = _asset("waveform.js")
-    for event in ("save", "navigate"):  # gr.HTML exposes custom events quoted in js_on_load
-        if f"'{event}'" not in js:
-            raise ValueError(f"assets/waveform.js must trigger '{event}'")
-    return gr.HTML(html_template=TEMPLATE, css_template=_css(), js_on_load=js, **kwargs)
+    return gr.HTML(html_template=TEMPLATE, css_template=_css(), **widget_js("waveform", ("save", "navigate")), **kwargs)
