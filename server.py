@@ -81,8 +81,9 @@ def build_server(store: Store, defer_ui: bool = False) -> FastAPI:
     @app.get("/media/{sample_id}/outline")
     def outline(sample_id: str, request: Request, points: str):
         """The object's outline from its 4 extreme points (`points=x1,y1,...,x4,y4`, image pixels),
-        fitted to the image (JSON: {"points", "method": "grabcut" | "octagon"}): the segmentation
-        canvas's extreme-points tool asks for it."""
+        fitted to the image (JSON: {"points", "method": "sam" | "grabcut" | "octagon"}, with SAM
+        tried also "model" and, when SAM's fit was not taken, "note"): the segmentation canvas's
+        extreme-points tool asks for it. SAM fits first when a SAM model is registered."""
         from limits import require_finite
 
         sid = sample_id_for(request, sample_id)
@@ -96,6 +97,62 @@ def build_server(store: Store, defer_ui: bool = False) -> FastAPI:
         pairs = [values[i:i + 2] for i in range(0, 8, 2)]
         return media(lambda st, s, actor: json.dumps(samples.sample_outline(st, s, pairs, actor=actor)).encode(),
                      request, sid, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    def pixel_numbers(raw: str | None, name: str, what: str, most: int) -> list[float]:
+        """Comma-separated finite numbers of a query parameter (at most `most`), else 422."""
+        from limits import require_finite
+
+        if raw is None or not raw.strip():
+            return []
+        parts = raw.split(",")
+        if len(parts) > most:
+            raise HTTPException(422, f"{name}: at most {most} numbers ({what})")
+        try:
+            values = [float(v) for v in parts]
+        except ValueError:
+            raise HTTPException(422, f"{name}: {what}") from None
+        require_finite(**{f"{name}[{i}]": v for i, v in enumerate(values)})
+        return values
+
+    @app.get("/media/{sample_id}/sam")
+    def click_segment(sample_id: str, request: Request, pos: str | None = None, neg: str | None = None,
+                      box: str | None = None):
+        """Click to segment with SAM (store/samples.py sample_segment), for the segmentation canvas.
+
+        Query, all in the image's own pixels (as shapes are saved), comma-separated:
+        `pos=x,y,x,y,...` the positive clicks, `neg=x,y,...` the negative ones (at most
+        samples.MAX_CLICKS = 32 pairs each), `box=x0,y0,x1,y1` an optional box that also bounds
+        the object; at least one positive click or a box. Points outside the image are clamped.
+        200: {"points": [[x, y], ...] (the object's polygon; [] when SAM finds nothing there),
+        "method": "sam", "model": "<name>@<version>", "score": SAM's predicted IoU, 0..1}.
+        422 {"detail": message}: malformed numbers, too many points, no positive click or box,
+        a sample that is not an image, or no SAM model registered (ask /media/{id}/segment-tools
+        first). 404: the sample is unknown or not the user's. Not cached (no-store). The first
+        click on an image computes its embedding (seconds on a CPU with a real SAM); the next
+        clicks on it reuse it."""
+        sid = sample_id_for(request, sample_id)
+        pairs = "x,y pairs of finite numbers"
+        p = pixel_numbers(pos, "pos", pairs, 2 * samples.MAX_CLICKS)
+        n = pixel_numbers(neg, "neg", pairs, 2 * samples.MAX_CLICKS)
+        b = pixel_numbers(box, "box", "four numbers, x0,y0,x1,y1", 4)
+        if len(p) % 2 or len(n) % 2:
+            raise HTTPException(422, f"pos and neg: {pairs}")
+        if box is not None and len(b) != 4:
+            raise HTTPException(422, "box: four numbers, x0,y0,x1,y1")
+        return media(lambda st, s, actor: json.dumps(samples.sample_segment(
+            st, s, [p[i:i + 2] for i in range(0, len(p), 2)], [n[i:i + 2] for i in range(0, len(n), 2)],
+            b or None, actor=actor)).encode(), request, sid, media_type="application/json",
+            headers={"Cache-Control": "no-store"})
+
+    @app.get("/media/{sample_id}/segment-tools")
+    def segment_tools(sample_id: str, request: Request):
+        """What the segmentation canvas may offer on this sample (JSON): {"sam": true when a SAM
+        model is registered (then offer click to segment, /media/{id}/sam), "model": its ref or
+        null, "extreme_points": "sam" | "grabcut" (how /media/{id}/outline fits first),
+        "max_clicks": 32}."""
+        return media(lambda st, s, actor: json.dumps(samples.segment_tools(st, s, actor=actor)).encode(),
+                     request, sample_id_for(request, sample_id), media_type="application/json",
+                     headers={"Cache-Control": "no-store"})
 
     @app.get("/media/{sample_id}/file")
     def sample_file(sample_id: str, request: Request):

@@ -11,7 +11,8 @@ probably object, the rest of the box probably background; sure object are a smal
 extreme point, the segments from the points towards the box's centre (from 15% to half way), and
 the octagon shrunk to 30% around the centre.
 The object is the largest connected region of the result touching the extreme points; its
-outer contour, simplified (Douglas-Peucker, about 1% of the box's size), is the polygon. None
+outer contour, simplified (Douglas-Peucker, about 1% of the box's size), is the polygon
+(`mask_polygon`, which SAM's masks go through too: media/sam.py). None
 when the fit is not credible (nothing found, or a region whose box misses the points' box by
 more than a quarter of its size): the canvas then keeps the octagon.
 """
@@ -113,27 +114,54 @@ def grabcut_outline(image: np.ndarray, points: list) -> list[list[float]] | None
         cv2.grabCut(crop, mask, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return None
-    fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    poly = mask_polygon(fg, [local(p) for p in (T, R, B, L)], max(0.4, EPS * max(bx1 - bx0, by1 - by0)))
+    if poly is None:
+        return None
+    out = [[round(cx0 + x / scale, 2), round(cy0 + y / scale, 2)] for x, y in poly]
+    if not fits_box(out, (x0, y0, x1, y1)):
+        return None
+    return [[min(max(x, 0.0), float(w_img)), min(max(y, 0.0), float(h_img))] for x, y in out]
+
+
+def mask_polygon(mask: np.ndarray, seeds: list = (), eps: float | None = None) -> list[list[float]] | None:
+    """The polygon of a binary mask's object (the mask's pixels, x right, y down): the largest
+    8-connected region among those under a seed point (x, y), or the largest of all when no seed
+    falls on one; its outer contour simplified (Douglas-Peucker) by `eps` pixels (default: EPS of
+    the region's longer side, at least 0.4 px). None when the mask is empty or the polygon has
+    fewer than 3 points. GrabCut's result (above) and SAM's masks (media/sam.py) both end here."""
+    import cv2
+
+    fg = np.ascontiguousarray(mask, dtype=np.uint8)
+    if fg.ndim != 2 or not fg.any():
+        return None
     n, comp = cv2.connectedComponents(fg, connectivity=8)
     if n <= 1:
         return None
-    seeds = [comp[min(comp.shape[0] - 1, max(0, int(round(local(p)[1])))),
-                  min(comp.shape[1] - 1, max(0, int(round(local(p)[0]))))] for p in (T, R, B, L)]
-    seeds = [s for s in seeds if s]
+    h, w = comp.shape
+    under = [comp[min(h - 1, max(0, int(round(y)))), min(w - 1, max(0, int(round(x))))] for x, y in seeds]
+    under = [s for s in under if s]
     sizes = np.bincount(comp.ravel(), minlength=n)
-    keep = max(set(seeds), key=lambda s: sizes[s]) if seeds else int(np.argmax(sizes[1:]) + 1)
+    keep = max(set(under), key=lambda s: sizes[s]) if under else int(np.argmax(sizes[1:]) + 1)
     region = (comp == keep).astype(np.uint8)
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         return None
     c = max(contours, key=cv2.contourArea)
-    eps = max(0.4, EPS * max(bx1 - bx0, by1 - by0))
+    if eps is None:
+        _, _, cw, ch = cv2.boundingRect(c)
+        eps = max(0.4, EPS * max(cw, ch))
     poly = cv2.approxPolyDP(c, eps, True).reshape(-1, 2).astype(np.float64)
     if len(poly) < 3:
         return None
-    out = [[round(cx0 + x / scale, 2), round(cy0 + y / scale, 2)] for x, y in poly]
-    xs, ys = [p[0] for p in out], [p[1] for p in out]
-    off = max(abs(min(xs) - x0), abs(max(xs) - x1)) / bw, max(abs(min(ys) - y0), abs(max(ys) - y1)) / bh
-    if max(off) > 0.25:
-        return None
-    return [[min(max(x, 0.0), float(w_img)), min(max(y, 0.0), float(h_img))] for x, y in out]
+    return [[float(x), float(y)] for x, y in poly]
+
+
+def fits_box(polygon: list, box: tuple) -> bool:
+    """A fit is credible when its bounding box misses the extreme points' box (x0, y0, x1, y1) by
+    at most a quarter of that box's size on each axis."""
+    x0, y0, x1, y1 = box
+    xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+    off = (max(abs(min(xs) - x0), abs(max(xs) - x1)) / max(x1 - x0, 1e-9),
+           max(abs(min(ys) - y0), abs(max(ys) - y1)) / max(y1 - y0, 1e-9))
+    return max(off) <= 0.25

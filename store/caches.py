@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from media.images import DecodeGate, ImageCache, KeyLocks
+from media.sam import SamSegmenter
 from media.vad import VadModel
 from media.video import FrameIndexCache
 
@@ -92,6 +93,7 @@ class StoreCaches:
     key_locks: KeyLocks = field(default_factory=KeyLocks)  # one thread at a time per sample (single_flight)
     video_index: FrameIndexCache = field(default_factory=lambda: FrameIndexCache(VIDEO_INDEXES_KEPT))
     vad: VadModel = field(default_factory=VadModel)  # silero-vad, loaded on first use (store/audio.py)
+    sam: SamSegmenter = field(default_factory=SamSegmenter)  # SAM and recent image embeddings (store/samples.py)
     auth: AuthCache = field(default_factory=AuthCache)
     mirror: MirrorState = field(default_factory=MirrorState)
     publish_lock: threading.Lock = field(default_factory=threading.Lock)  # one publish at a time (versions)

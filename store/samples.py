@@ -584,30 +584,133 @@ def crop_box(box, width: int, height: int) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-def sample_outline(store: Store, sample_id: int, points: list, actor: str | None = None) -> dict:
-    """The outline of the object whose four extreme points (image pixels) were clicked: fitted to
-    the image with GrabCut (media/outline.py), on the cached display image (a large image is
-    worked on downscaled; the polygon comes back in the image's pixels). {"points": [[x, y], ...],
-    "method": "grabcut"}, or the octagon through the points with "method": "octagon" where the
-    fit declines."""
+MAX_CLICKS = 32  # positive (and, apart, negative) clicks one click-to-segment request may carry
+
+
+def _sam_model(store: Store, model: str | None = None):
+    """The SAM model the segmentation tools use: `model` (a ref: id, name or name@version) when
+    given, else the one registered last; None when none is registered."""
+    from .models import SAM_TASK, find_model, newest_model
+
+    if not model:
+        return newest_model(store, SAM_TASK)
+    record = find_model(store, model)
+    if record.task != SAM_TASK:
+        raise ValidationError(f"model {record.ref} does {record.task}; the segmentation tools need a SAM model "
+                              f"({SAM_TASK})")
+    return record
+
+
+def _pixel_points(points, what: str, most: int, width: int, height: int) -> list[list[float]]:
+    """x,y pairs of finite numbers (at most `most`), clamped to the image."""
     import math
 
+    points = list(points or [])
+    if len(points) > most:
+        raise ValidationError(f"{what}: at most {most} points")
+    if not all(isinstance(p, (list, tuple)) and len(p) == 2
+               and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+               for p in points):
+        raise ValidationError(f"{what}: x,y pairs of finite numbers (image pixels)")
+    return [[min(max(float(x), 0.0), float(width)), min(max(float(y), 0.0), float(height))] for x, y in points]
+
+
+def sample_outline(store: Store, sample_id: int, points: list, actor: str | None = None,
+                   model: str | None = None) -> dict:
+    """The outline of the object whose four extreme points (image pixels) were clicked, fitted to
+    the image on the cached display image (a large image is worked on downscaled; the polygon
+    comes back in the image's pixels): with SAM when a SAM model is registered (`model`, else the
+    one registered last: media/sam.py, the points as positive clicks and their box as the box
+    prompt), else, or where SAM finds nothing credible or fails, with GrabCut (media/outline.py);
+    the octagon through the points where both decline.
+    {"points": [[x, y], ...], "method": "sam" | "grabcut" | "octagon"}, and with SAM tried,
+    "model" (its ref) and, when SAM's fit was not taken, "note" (why)."""
     import numpy as np
 
     from media.outline import grabcut_outline, octagon
+    from media.sam import sam_outline
 
     require_sample_file(store, actor, sample_id)
-    if len(points) != 4 or not all(len(p) == 2 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in p)
-                                   for p in points):
+    if len(points) != 4:
         raise ValidationError("an outline needs the 4 extreme points as x,y pairs of finite numbers")
     w, h = sample_size(store, sample_id)
-    pts = [[min(max(float(x), 0.0), float(w)), min(max(float(y), 0.0), float(h))] for x, y in points]
+    try:
+        pts = _pixel_points(points, "an outline", 4, w, h)
+    except ValidationError:
+        raise ValidationError("an outline needs the 4 extreme points as x,y pairs of finite numbers") from None
+    record = _sam_model(store, model)
     img = sample_display_image(store, sample_id)
     sx, sy = img.size[0] / w, img.size[1] / h
-    poly = grabcut_outline(np.asarray(img.convert("RGB")), [[x * sx, y * sy] for x, y in pts])
+    image = np.asarray(img.convert("RGB"))
+    scaled = [[x * sx, y * sy] for x, y in pts]
+    extra: dict = {}
+    if record is not None:
+        extra["model"] = record.ref
+        try:
+            poly, _ = sam_outline(store.caches.sam, record.source, (record.id, sample_id), image, scaled)
+        except Exception as e:  # noqa: BLE001 - a model that cannot load or run: GrabCut still answers
+            log.warning("SAM model %s failed on sample %s: %s", record.ref, sample_id, e)
+            poly, extra["note"] = None, f"SAM ({record.ref}) failed: {type(e).__name__}: {str(e)[:200]}"
+        if poly is not None:
+            return {"points": [[round(x / sx, 2), round(y / sy, 2)] for x, y in poly], "method": "sam", **extra}
+        extra.setdefault("note", f"SAM ({record.ref}) found no object filling the points' box")
+    poly = grabcut_outline(image, scaled)
     if poly is None:
-        return {"points": octagon(pts), "method": "octagon"}
-    return {"points": [[round(x / sx, 2), round(y / sy, 2)] for x, y in poly], "method": "grabcut"}
+        return {"points": octagon(pts), "method": "octagon", **extra}
+    return {"points": [[round(x / sx, 2), round(y / sy, 2)] for x, y in poly], "method": "grabcut", **extra}
+
+
+def sample_segment(store: Store, sample_id: int, positive: list, negative: list = (), box=None,
+                   actor: str | None = None, model: str | None = None) -> dict:
+    """Click to segment with SAM (media/sam.py): the object at the positive clicks and not at the
+    negative ones (x,y image pixels, at most MAX_CLICKS of each, clamped to the image), inside
+    `box` (x0, y0, x1, y1) when given; at least one positive click or a box. The SAM model is
+    `model` or the one registered last; without one this is refused (ValidationError). Each
+    image's embedding is kept for the next clicks (store.caches.sam), so after the first click on
+    an image the next ones are fast.
+    {"points": [[x, y], ...] (the polygon, image pixels; [] when SAM finds nothing), "method": "sam",
+    "model": the SAM model's ref, "score": SAM's predicted IoU of the mask (0..1)}."""
+    import numpy as np
+
+    from media.sam import sam_segment
+
+    require_sample_file(store, actor, sample_id)
+    w, h = sample_size(store, sample_id)
+    pos = _pixel_points(positive, "positive clicks", MAX_CLICKS, w, h)
+    neg = _pixel_points(negative, "negative clicks", MAX_CLICKS, w, h)
+    if box is not None:
+        box = crop_box(box, w, h)
+        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+            raise ValidationError("the box has no area inside the image")
+    if not pos and box is None:
+        raise ValidationError("click to segment needs at least one positive click or a box")
+    record = _sam_model(store, model)
+    if record is None:
+        raise ValidationError("click to segment needs a SAM model: an admin registers one (a SamModel folder or "
+                              "Hugging Face id; task mask-generation)")
+    img = sample_display_image(store, sample_id)
+    sx, sy = img.size[0] / w, img.size[1] / h
+    image = np.asarray(img.convert("RGB"))
+    try:
+        poly, score = sam_segment(store.caches.sam, record.source, (record.id, sample_id), image,
+                                  [[x * sx, y * sy] for x, y in pos], [[x * sx, y * sy] for x, y in neg],
+                                  None if box is None else (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy))
+    except Exception as e:  # noqa: BLE001 - a model that cannot load or run: said, not a server error
+        log.warning("SAM model %s failed on sample %s: %s", record.ref, sample_id, e)
+        raise ValidationError(f"SAM ({record.ref}) failed: {type(e).__name__}: {str(e)[:200]}") from None
+    points = [[round(x / sx, 2), round(y / sy, 2)] for x, y in poly] if poly else []
+    return {"points": points, "method": "sam", "model": record.ref, "score": round(min(1.0, max(0.0, score)), 4)}
+
+
+def segment_tools(store: Store, sample_id: int, actor: str | None = None) -> dict:
+    """What the segmentation tools can do on this sample now: {"sam": whether a SAM model is
+    registered (click to segment is offered only then), "model": its ref or None,
+    "extreme_points": "sam" | "grabcut" (how the extreme-points outline is fitted first),
+    "max_clicks": MAX_CLICKS}."""
+    require_sample_file(store, actor, sample_id)
+    record = _sam_model(store)
+    return {"sam": record is not None, "model": record.ref if record else None,
+            "extreme_points": "sam" if record else "grabcut", "max_clicks": MAX_CLICKS}
 
 
 def sample_crop(store: Store, sample_id: int, box: tuple[float, float, float, float], size: int = 160,

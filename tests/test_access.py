@@ -162,6 +162,14 @@ def test_sample_file_reads_ask_the_rule(world):
         assert fn(store, ids[0], actor="creator")
     with pytest.raises(NotFound):
         samples.sample_crop(store, ids[0], (0, 0, 4, 4), actor="outsider")
+    for call in (lambda a: samples.sample_outline(store, ids[0], [[1, 0], [2, 1], [1, 2], [0, 1]], actor=a),
+                 lambda a: samples.sample_segment(store, ids[0], [[1, 1]], actor=a),  # no SAM model: 422 for the creator
+                 lambda a: samples.segment_tools(store, ids[0], actor=a)):
+        with pytest.raises(NotFound):
+            call("outsider")
+    assert samples.segment_tools(store, ids[0], actor="lab")["sam"] is False  # the labeler it is assigned to
+    with pytest.raises(ValidationError, match="needs a SAM model"):
+        samples.sample_segment(store, ids[0], [[1, 1]], actor="creator")
 
 
 # Store functions on a job, sample, team, run or version that take no actor, and why: internal steps

@@ -42,7 +42,7 @@ EXCLUDED = {("POST", "/api/v1/login"): "makes sessions", ("POST", "/api/v1/logou
 # server.py (a sub-process's app.routes cannot be read from here).
 MEDIA_FALLBACK = {"thumb": {}, "display": {}, "crop": {"x1": 0, "y1": 0, "x2": 1, "y2": 1}, "file": {},
                   "peaks": {}, "segment": {"start": 0, "end": 1}, "frame": {"index": 0},
-                  "outline": {"points": "1,0,2,1,1,2,0,1"}}
+                  "outline": {"points": "1,0,2,1,1,2,0,1"}, "sam": {"pos": "1,1"}, "segment-tools": {}}
 # Managing users (the admin's Users page and its API, once there is one): nobody else, reads included.
 ADMIN_ONLY = ("/api/v1/users", "/api/v1/invitations", "/api/v1/sessions", "/api/v1/admin")
 # Other path parameters: someone else's name, a member's email, a label of the job.

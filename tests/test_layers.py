@@ -173,7 +173,8 @@ def test_two_stores_hold_their_own_caches(tmp_path):
     b = open_store(Settings(data_dir=tmp_path / "b", demo=False))
     try:
         assert a.caches is not b.caches
-        for field in ("display", "decodes", "key_locks", "video_index", "vad", "auth", "mirror", "publish_lock"):
+        for field in ("display", "decodes", "key_locks", "video_index", "vad", "sam", "auth", "mirror",
+                      "publish_lock"):
             assert getattr(a.caches, field) is not getattr(b.caches, field), field
         assert a.caches.display.max_bytes == 1 << 20 and a.caches.decodes.limit == 1
         assert b.caches.display.max_bytes == b.settings.image_cache_bytes
