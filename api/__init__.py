@@ -14,7 +14,7 @@ from starlette.routing import Mount
 
 from store import Store
 
-from . import autolabel, data, jobs, samples, team, users, versions
+from . import autolabel, data, jobs, samples, team, trash, users, versions
 from .deps import job_access, single_query_values
 from .errors import error_responses, install_error_handlers
 
@@ -36,11 +36,12 @@ def build_api(store: Store) -> FastAPI:
     api.state.store = store
     install_error_handlers(api)
     job_routers = (jobs.router, samples.router, data.router, autolabel.router, versions.router)
-    routers = (*job_routers, team.router, users.router)
+    routers = (*job_routers, team.router, users.router, trash.router)
     for router in job_routers:  # who may call a /jobs/{job_id}/... route (F5.10): once, for all of them
         api.include_router(router, dependencies=[Depends(job_access)], responses=error_responses(401, 403))
     api.include_router(team.router)
     api.include_router(users.router)  # accounts: an admin's (F6.4)
+    api.include_router(trash.router)  # deleted jobs and samples (issue 20)
     api.state.route_methods = [(r.path_regex, r.methods, _literal_segments(r.path)) for router in routers
                                for r in router.routes if isinstance(r, APIRoute)]  # for 405's Allow
     _document_errors_as_400(api)

@@ -36,7 +36,7 @@ def get_actor(request: Request) -> str:
     return getattr(request.state, "user", None) or LOCAL_USER
 
 
-REPEATABLE_QUERY = {"label"}  # list parameters; any other one given twice is ambiguous
+REPEATABLE_QUERY = {"label", "item"}  # list parameters; any other one given twice is ambiguous
 
 
 def single_query_values(request: Request) -> None:

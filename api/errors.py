@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from store.errors import Conflict, Forbidden, NotFound, StorageError, StoreError
+from store.history import VersionConflict, etag
 
 from .models import ErrorOut
 
@@ -28,6 +29,8 @@ DESCRIPTIONS = {
     403: "Not allowed for this user",
     404: "Unknown job, sample, label, dataset or file",
     409: "Conflicts with the current state (e.g. a name already taken)",
+    412: "If-Match names an older version: someone saved since. The body's error.details.current is the "
+         "newer version (annotation, saved_by, saved_at), its ETag in the header; nothing was saved",
     502: "Object storage (S3) could not be reached or refused the request",
     413: "The request body is above the configured limit (LABELPORT_MAX_JSON_BYTES, LABELPORT_MAX_UPLOAD_BYTES)",
     429: "Too many attempts: wait as long as Retry-After says",
@@ -87,6 +90,9 @@ def error_response(message: str, code: int, details=None, headers=None) -> Error
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreError)
     async def store_error(_request: Request, exc: StoreError):
+        if isinstance(exc, VersionConflict):  # If-Match lost: the current annotation, who and when
+            return error_response(str(exc), 412, {"current": exc.current.as_dict()},
+                                  headers={"ETag": etag(exc.current.version)})
         return error_response(str(exc), status_for(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -75,7 +75,8 @@ def copy_job(job_id: JobId, body: JobCopy | None = None, store: Store = Depends(
     return JobOut.of(job, _counts(store, job.id))
 
 
-@router.delete("/{job_id}", status_code=204, summary="Delete a job and its labels (the dataset stays)")
+@router.delete("/{job_id}", status_code=204,
+               summary="Delete a job: into the trash with its labels (GET /trash; restorable; the dataset stays)")
 def delete_job(job_id: JobId, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     jobs_store.delete_job(store, job_id, actor=actor)
     return Response(status_code=204)

@@ -86,7 +86,8 @@ class InModel(StrictIn):
 class ErrorInfo(BaseModel):
     status: int = Field(..., description="the HTTP status, repeated")
     message: str = Field(..., description="what was refused and what to do")
-    details: list[dict[str, Any]] | None = Field(None, description="request validation: one entry per problem")
+    details: list[dict[str, Any]] | dict[str, Any] | None = Field(
+        None, description="request validation: one entry per problem; 412: {\"current\": the newer version}")
 
 
 class ErrorOut(BaseModel):
@@ -214,6 +215,8 @@ class SampleOut(BaseModel):
     text: str | None = None
     model: str | None = Field(None, description="the model that proposed a To Be Confirmed annotation")
     file_url: str
+    version: int = Field(0, description="the annotation's version (each save adds 1); also the ETag of "
+                                        "GET .../samples/{id}: send it as If-Match when saving")
 
     @classmethod
     def of(cls, s) -> "SampleOut":
@@ -221,7 +224,7 @@ class SampleOut(BaseModel):
                    annotation=s.annotation, labeled_by=s.labeled_by, labeled_at=s.labeled_at, hard=s.hard,
                    hard_coefficient=s.hard_coefficient, hard_reason=s.hard_reason, cluster=s.cluster,
                    from_inference=s.from_inference, confidence=s.confidence, meta=s.meta or {}, text=s.text,
-                   model=s.model, file_url=f"/api/v1/samples/{s.id}/file")
+                   model=s.model, file_url=f"/api/v1/samples/{s.id}/file", version=s.version)
 
 
 class PageOut(BaseModel):
@@ -235,6 +238,56 @@ class PageOut(BaseModel):
 class LabelsChange(InModel):
     sample_ids: list[Id] = Field(..., min_length=1, max_length=100_000)
     labels: list[str] = Field(..., min_length=1)
+    versions: dict[str, Annotated[int, Field(ge=0, le=2**31 - 1)]] | None = Field(
+        None, max_length=100_000,
+        description="{sample id: the version read}: when any of them was saved since, nothing changes (409)")
+
+
+class VersionOut(BaseModel):
+    version: int
+    status: str
+    labels: list[str]
+    annotation: dict | None
+    saved_by: str | None
+    saved_at: str = Field(..., description="UTC, ISO 8601")
+    source: str = Field(..., description="human, model, import, acceptance, restore, label_management, "
+                                         "confirmation, discard, before history")
+    current: bool
+
+
+class RestoredOut(BaseModel):
+    version: int = Field(..., description="the sample's new current version")
+
+
+class TrashItemOut(BaseModel):
+    id: int
+    kind: str = Field(..., description="job: a deleted job; samples: samples deleted from a job")
+    job_id: int
+    job_name: str
+    job_owner: str | None
+    samples: int
+    labeled: int
+    deleted_by: str | None
+    deleted_at: str
+    expires_at: str = Field(..., description="when it leaves the trash for good (UTC)")
+
+
+class SamplesRestore(InModel):
+    job_id: Id
+    sample_ids: list[Id] = Field(..., min_length=1, max_length=100_000)
+
+
+class RestoredJobOut(BaseModel):
+    job_id: int
+    name: str
+
+
+class CountOut(BaseModel):
+    count: int
+
+
+class PruneIn(InModel):
+    older_than_days: float = Field(..., ge=0, le=100_000)
 
 
 class AnnotationIn(InModel):
@@ -358,6 +411,8 @@ class RunIn(InModel):
     device: Literal["cpu", "gpu"] = "cpu"
     batch_size: int = Field(16, ge=1, le=512)
     strategy: Literal["least_confidence", "margin", "entropy"] = "margin"
+    engine: Literal["local", "ray"] | None = Field(None, description="where it computes: the app's threads or its "
+                                                                     "Ray cluster (default: the app's setting)")
 
 
 class RunOut(BaseModel):
@@ -379,6 +434,7 @@ class RunOut(BaseModel):
     message: str | None
     created_by: str | None
     progress: float
+    engine: str = Field("local", description="where it computed: local (the app's threads) or ray (a Ray cluster)")
 
 
 class ConfirmIn(InModel):

@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 
 from .core import LOCAL_USER, Store
-from .errors import Forbidden, NotFound, ValidationError
+from .errors import Forbidden, NotFound, StoreError, ValidationError
 
 SYSTEM_ACTORS = frozenset({"cli", "system", "users-file", "oauth", "autolabel"})
 RESERVED_NAMES = SYSTEM_ACTORS | {LOCAL_USER}
@@ -172,6 +172,21 @@ def owned_job_ids(store: Store, actor: str | None) -> set[int] | None:
     if is_admin(store, actor):
         return None
     return {r[0] for r in store.db.fetchall("SELECT id FROM jobs WHERE created_by = ?", [actor])}
+
+
+def may_handle_trash(store: Store, actor: str | None, kind: str, job_id: int, job_owner: str | None) -> bool:
+    """The trash belongs to whoever could delete (issue 20): a deleted job to admins and its
+    owner; samples deleted from a job to whoever may manage that job now."""
+    if is_admin(store, actor):
+        return True
+    if kind == "job":
+        return actor is not None and actor == job_owner and \
+            not store.db.scalar("SELECT disabled FROM users WHERE username = ?", [actor])
+    try:
+        require_job(store, actor, job_id, "manage")
+    except StoreError:
+        return False
+    return True
 
 
 # -- samples and their files -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .jobs import Job, get_job
 from .labelset import Label, LabelSet, check_label_name, validate_label_set
 from .types import Annotation
 from .access import require_job
+from . import history
 
 
 def _require_page(job: Job) -> None:
@@ -44,8 +45,9 @@ def add_labels_to_set(store: Store, job_id: int, labels: Iterable[Label], actor:
 
 
 def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None]], actor: str | None,
-                       status: str = "labeled") -> None:
-    """Write annotations for (sample_id, annotation) pairs; an empty one returns the sample to Unlabeled."""
+                       status: str = "labeled", source: str = "human") -> None:
+    """Write annotations for (sample_id, annotation) pairs; an empty one returns the sample to
+    Unlabeled. Each written sample gets its next version, kept in its history (store/history.py)."""
     if not rows:  # e.g. removing a label no selected sample has; DuckDB's executemany refuses []
         return
     t = now()
@@ -58,6 +60,7 @@ def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None
     cur.executemany(
         "UPDATE job_samples SET status = ?, labels = ?, annotation = ?, labeled_by = ?, labeled_at = ?, "
         "from_inference = false, confidence = NULL, model = NULL WHERE job_id = ? AND sample_id = ?", params)
+    history.record(cur, job_id, [sid for sid, _ in rows], actor, source)
 
 
 def _current_labels(store: Store, job_id: int, sample_ids: list[int]) -> dict[int, list[str]]:
@@ -74,7 +77,7 @@ def _current_labels(store: Store, job_id: int, sample_ids: list[int]) -> dict[in
 
 
 def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[str],
-                 actor: str | None = None) -> int:
+                 actor: str | None = None, versions: dict | None = None) -> int:
     """Classification: add labels to every selected sample in one action (F3.1). A typed name
     that is not in the label set is added to it. Returns the number of samples changed."""
 
@@ -92,6 +95,7 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
         if new:
             job = add_labels_to_set(store, job_id, new, actor, cur=cur)
         current = _current_labels(store, job_id, sample_ids)
+        history.check_versions(cur, job_id, versions)
         rows = []
         for sid in sample_ids:
             merged = list(dict.fromkeys([*current[sid], *names]))
@@ -102,7 +106,7 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
 
 
 def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[str],
-                  actor: str | None = None) -> int:
+                  actor: str | None = None, versions: dict | None = None) -> int:
     """Remove labels from the selected samples; a sample left with none returns to Unlabeled."""
     require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
@@ -113,6 +117,7 @@ def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list
     drop = set(labels)
     with store.db.transaction() as cur:
         current = _current_labels(store, job_id, sample_ids)
+        history.check_versions(cur, job_id, versions)
         rows = [(sid, job.labeling_type.validate({"labels": [n for n in current[sid] if n not in drop]},
                                                  job.label_set))
                 for sid in sample_ids if drop & set(current[sid])]
@@ -136,8 +141,11 @@ def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], act
         record_event(cur, actor, "set_labels", job_id, sample_id=sample_id, labels=ann.labels)
 
 
-def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None) -> None:
-    """Save one sample's whole annotation, checked by its type (used by import and every page)."""
+def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None,
+                   expected_version: int | None = None) -> int:
+    """Save one sample's whole annotation, checked by its type (used by import and every page).
+    With ``expected_version`` (the version the editor read), a sample saved since by someone else
+    is refused with history.VersionConflict instead of overwritten. Returns the new version."""
     require_job(store, actor, job_id, "label")  # store/access.py decides
     job = get_job(store, job_id)
     _require_page(job)
@@ -148,16 +156,21 @@ def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor:
     ann = job.labeling_type.validate(data, job.label_set, meta)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
+        history.check_version(cur, job_id, sample_id, expected_version)
         _write_annotations(cur, job_id, [(sample_id, ann)], actor)
-        record_event(cur, actor, "set_annotation", job_id, sample_id=sample_id)
+        record_event(cur, actor, "set_annotation", job_id, sample_id=sample_id,
+                     **({"over_version": expected_version} if expected_version is not None else {}))
+        return history.current_version(cur, job_id, sample_id)
 
 
-def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | None = None) -> None:
-    """Remove a sample's whole annotation: it returns to Unlabeled."""
+def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | None = None,
+                     expected_version: int | None = None) -> None:
+    """Remove a sample's whole annotation: it returns to Unlabeled (kept in its history)."""
     require_job(store, actor, job_id, "label")  # store/access.py decides
     get_job(store, job_id)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
+        history.check_version(cur, job_id, sample_id, expected_version)
         _write_annotations(cur, job_id, [(sample_id, None)], actor)
         record_event(cur, actor, "clear_annotation", job_id, sample_id=sample_id)
 
@@ -196,13 +209,15 @@ def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | Non
     with store.db.transaction() as cur:
         cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
         if job.labeling_type.relabel is not None:
-            changed = _relabel_rows(cur, job, old, new)
+            changed = _relabel_rows(cur, job, old, new, actor)
             record_event(cur, actor, "rename_label", job_id, old=old, new=new, samples=changed)
             return changed
-        changed = cur.execute(
+        ids = [r[0] for r in cur.execute(
             "UPDATE job_samples SET labels = list_transform(labels, lambda x: CASE WHEN x = ? THEN ? ELSE x END), "
             "annotation = json_object('labels', list_transform(labels, lambda x: CASE WHEN x = ? THEN ? ELSE x END)) "
-            "WHERE job_id = ? AND list_contains(labels, ?)", [old, new, old, new, job_id, old]).fetchall()[0][0]
+            "WHERE job_id = ? AND list_contains(labels, ?) RETURNING sample_id",
+            [old, new, old, new, job_id, old]).fetchall()]
+        changed = history.record(cur, job_id, ids, actor, "label_management")
         record_event(cur, actor, "rename_label", job_id, old=old, new=new, samples=changed)
     return changed
 
@@ -226,11 +241,14 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
     with store.db.transaction() as cur:
         cur.execute("UPDATE jobs SET label_set = ?, updated_at = ? WHERE id = ?", [label_set.to_json(), now(), job_id])
         removed = 0
-        if delete_samples_with_only_this:
-            removed = cur.execute("DELETE FROM job_samples WHERE job_id = ? AND labels = [?]::VARCHAR[]",
-                                  [job_id, name]).fetchall()[0][0]
+        if delete_samples_with_only_this:  # into the trash, as any deletion of samples (store/trash.py)
+            from .trash import trash_samples
+
+            only = [r[0] for r in cur.execute("SELECT sample_id FROM job_samples WHERE job_id = ? "
+                                              "AND labels = [?]::VARCHAR[]", [job_id, name]).fetchall()]
+            removed = trash_samples(store, cur, job, only, actor)
         if job.labeling_type.relabel is not None:
-            changed = _relabel_rows(cur, job, name, None)
+            changed = _relabel_rows(cur, job, name, None, actor)
             record_event(cur, actor, "delete_label", job_id, label=name, samples=changed + removed,
                          deleted_samples=removed)
             return changed + removed
@@ -241,13 +259,14 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
             "status = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN 'unlabeled' ELSE status END, "
             "labeled_by = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL ELSE labeled_by END, "
             "labeled_at = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL ELSE labeled_at END "
-            "WHERE job_id = ? AND list_contains(labels, ?)", [name] * 6 + [job_id, name]).fetchall()[0][0]
+            "WHERE job_id = ? AND list_contains(labels, ?) RETURNING sample_id", [name] * 6 + [job_id, name]).fetchall()
+        changed = history.record(cur, job_id, [r[0] for r in changed], actor, "label_management")
         record_event(cur, actor, "delete_label", job_id, label=name, samples=changed + removed,
                      deleted_samples=removed)
     return changed + removed
 
 
-def _relabel_rows(cur, job: Job, old: str, new: str | None) -> int:
+def _relabel_rows(cur, job: Job, old: str, new: str | None, actor: str | None) -> int:
     """Rename (new) or drop (new=None) a label inside structured annotations (shapes, spans...);
     who labeled a sample stays; a sample left with nothing returns to Unlabeled."""
     rows = cur.execute("SELECT sample_id, annotation FROM job_samples WHERE job_id = ? AND list_contains(labels, ?)",
@@ -258,12 +277,14 @@ def _relabel_rows(cur, job: Job, old: str, new: str | None) -> int:
         labels = job.labeling_type.label_names(data)
         params.append([labels, json.dumps(data, ensure_ascii=False) if labels else None,
                        bool(labels), bool(labels), bool(labels), job.id, sample_id])
+    if not params:
+        return 0
     cur.executemany(
         "UPDATE job_samples SET labels = ?, annotation = ?, "
         "status = CASE WHEN ? THEN status ELSE 'unlabeled' END, "
         "labeled_by = CASE WHEN ? THEN labeled_by ELSE NULL END, "
         "labeled_at = CASE WHEN ? THEN labeled_at ELSE NULL END WHERE job_id = ? AND sample_id = ?", params)
-    return len(rows)
+    return history.record(cur, job.id, [r[0] for r in rows], actor, "label_management")
 
 
 def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None,

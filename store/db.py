@@ -154,6 +154,37 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE runs ADD COLUMN calibration JSON",
     ],
+    # Auto labeling on a Ray cluster (issue 19): the engine a run used, local threads or Ray.
+    [
+        "ALTER TABLE runs ADD COLUMN engine VARCHAR DEFAULT 'local'",  # no NOT NULL: DuckDB refuses it beside an index
+    ],
+    # Nothing a person does loses labels (issue 20): a version on every sample's annotation (each
+    # save adds 1; If-Match on the API), every version kept as a compact row (store/history.py),
+    # and a trash (store/trash.py): deleted jobs and samples move into trash_<table> copies of
+    # their tables, restorable until they expire. A later migration that adds a column to one of
+    # the trashed tables adds it to its trash_ copy too (restore inserts BY NAME).
+    [
+        # (no NOT NULL: DuckDB refuses it on a table with an index; the default fills every row)
+        "ALTER TABLE job_samples ADD COLUMN version INTEGER DEFAULT 0",
+        """CREATE TABLE annotation_history (
+            job_id BIGINT NOT NULL, sample_id BIGINT NOT NULL, version INTEGER NOT NULL,
+            status VARCHAR NOT NULL, labels VARCHAR[] NOT NULL, annotation JSON,
+            saved_by VARCHAR, saved_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
+            PRIMARY KEY (job_id, sample_id, version))""",
+        "CREATE INDEX annotation_history_sample ON annotation_history (sample_id)",
+        # what samples held before history began is their version 0
+        """INSERT INTO annotation_history SELECT job_id, sample_id, 0, status, labels, annotation, labeled_by,
+            coalesce(labeled_at, now()::TIMESTAMP), 'before history' FROM job_samples
+            WHERE annotation IS NOT NULL OR len(labels) > 0""",
+        "CREATE SEQUENCE IF NOT EXISTS seq_trash START 1",
+        """CREATE TABLE trash (
+            id BIGINT PRIMARY KEY, kind VARCHAR NOT NULL, job_id BIGINT NOT NULL, job_name VARCHAR NOT NULL,
+            job_owner VARCHAR, samples INTEGER NOT NULL, labeled INTEGER NOT NULL,
+            deleted_by VARCHAR, deleted_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL)""",
+        *[f"CREATE TABLE trash_{t} AS SELECT 0::BIGINT AS trash_id, * FROM {t} WHERE false"
+          for t in ("jobs", "job_samples", "runs", "acceptances", "acceptance_items", "assignments",
+                    "job_members", "team_jobs")],
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from . import history
 from .core import Store
 from .datasets import FileEntry, check_files, get_dataset, list_source_files, register_samples, unique_upload_key
 from .errors import Forbidden, StoreError, ValidationError
@@ -140,8 +141,10 @@ def write_annotations_bulk(cur, job_id: int, rows: list, actor: str | None, stat
     try:
         cur.execute("""UPDATE job_samples SET status = ?, labels = a.labels, annotation = a.annotation,
                        labeled_by = ?, labeled_at = ?, from_inference = false
-                       FROM incoming_annotations a WHERE job_samples.job_id = ? AND job_samples.sample_id = a.sample_id""",
+                       FROM incoming_annotations a WHERE job_samples.job_id = ? AND job_samples.sample_id = a.sample_id
+                       RETURNING job_samples.sample_id""",
                     [status, actor, now(), job_id])
+        history.record(cur, job_id, [r[0] for r in cur.fetchall()], actor, "import")
     finally:
         cur.unregister("incoming_annotations")
 
@@ -304,7 +307,9 @@ def create_job_with_uploads(store: Store, name: str | None, type_id: str, files:
                                   f"{job.labeling_type.title}, so no job was created: " + "; ".join(rec.errors[:5])
                                   + (f" (and {len(rec.errors) - 5} more)" if len(rec.errors) > 5 else ""))
     except Exception:
-        delete_job(store, job.id, actor=actor)
+        from .trash import forget
+
+        forget(store, delete_job(store, job.id, actor=actor))  # never a job to the user: not kept in the trash
         with store.db.transaction() as cur:  # its import record, and the dataset made for these uploads
             cur.execute("DELETE FROM imports WHERE job_id = ?", [job.id])
             cur.execute("DELETE FROM datasets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM samples WHERE dataset_id = ?) "

@@ -321,21 +321,20 @@ def copy_job(store: Store, job_id: int, name: str | None = None, description: st
     return get_job(store, new_id)
 
 
-def delete_job(store: Store, job_id: int, actor: str | None = None) -> None:
-    """Delete a job and its labels; the dataset and its files stay (F1.4)."""
+def delete_job(store: Store, job_id: int, actor: str | None = None) -> int:
+    """Delete a job: it moves to the trash with its labels, history, runs, assignments and
+    reviews (store/trash.py), restorable for Settings.trash_days; the dataset and its files stay
+    (F1.4). Returns the trash item's id."""
+    from .trash import trash_job
+
     require_job(store, actor, job_id, "manage")
     job = get_job(store, job_id)
     with store.db.transaction() as cur:
         if cur.execute("SELECT count(*) FROM runs WHERE job_id = ? AND status = 'running'", [job_id]).fetchall()[0][0]:
             raise Conflict("an auto-labeling run of this job is in progress: cancel it first, then delete the job")
-        cur.execute("DELETE FROM runs WHERE job_id = ?", [job_id])
-        cur.execute("DELETE FROM acceptance_items WHERE acceptance_id IN (SELECT id FROM acceptances WHERE job_id = ?)",
-                    [job_id])
-        for table in ("acceptances", "assignments", "job_members", "team_jobs"):
-            cur.execute(f"DELETE FROM {table} WHERE job_id = ?", [job_id])
-        cur.execute("DELETE FROM job_samples WHERE job_id = ?", [job_id])
-        cur.execute("DELETE FROM jobs WHERE id = ?", [job_id])
-        record_event(cur, actor, "delete_job", job_id, name=job.name)
+        trash_id = trash_job(store, cur, job, actor)
+        record_event(cur, actor, "delete_job", job_id, name=job.name, trash_id=trash_id)
+    return trash_id
 
 
 def job_dataset(store: Store, job: Job) -> Dataset:

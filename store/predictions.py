@@ -14,6 +14,7 @@ from .runs import note_confirmation
 from .events import now, record_event
 from .jobs import get_job
 from .access import require_job
+from . import history
 
 AUTO_REASON = "auto: "  # hard-example reasons written by a run start with this; hand marks do not
 
@@ -97,8 +98,9 @@ def write_predictions(store: Store, job_id: int, predictions: list[Prediction], 
                                ELSE job_samples.hard_reason END
                    FROM incoming_predictions p
                    WHERE job_samples.job_id = ? AND job_samples.sample_id = p.sample_id
-                     AND job_samples.status <> 'labeled'""",
-                [now(), model, AUTO_REASON, AUTO_REASON, AUTO_REASON, job_id]).fetchall()[0][0]
+                     AND job_samples.status <> 'labeled' RETURNING job_samples.sample_id""",
+                [now(), model, AUTO_REASON, AUTO_REASON, AUTO_REASON, job_id]).fetchall()
+            written = history.record(cur, job_id, [r[0] for r in written], actor or model, "model")
             hard = cur.execute(
                 """SELECT count(*) FROM job_samples js JOIN incoming_predictions p ON js.sample_id = p.sample_id
                    WHERE js.job_id = ? AND js.status = 'to_be_confirmed' AND p.hard""", [job_id]).fetchall()[0][0]
@@ -146,8 +148,9 @@ def confirm_samples(store: Store, job_id: int, sample_ids: list[int], actor: str
         raise ValidationError("select at least one sample to confirm")
     with store.db.transaction() as cur:
         n = cur.execute("UPDATE job_samples SET status = 'labeled', labeled_by = ?, labeled_at = ? "
-                        "WHERE job_id = ? AND status = 'to_be_confirmed' AND sample_id IN (SELECT unnest(?::BIGINT[]))",
-                        [actor, now(), job_id, ids]).fetchall()[0][0]
+                        "WHERE job_id = ? AND status = 'to_be_confirmed' AND sample_id IN (SELECT unnest(?::BIGINT[])) "
+                        "RETURNING sample_id", [actor, now(), job_id, ids]).fetchall()
+        n = history.record(cur, job_id, [r[0] for r in n], actor, "confirmation")
         if not n:
             raise ValidationError("none of the selected samples is in To Be Confirmed")
         record_event(cur, actor, "confirm", job_id, samples=n)
@@ -163,8 +166,9 @@ def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None
         raise ValidationError("the confidence threshold lies between 0 and 1")
     with store.db.transaction() as cur:
         n = cur.execute("UPDATE job_samples SET status = 'labeled', labeled_by = ?, labeled_at = ? "
-                        "WHERE job_id = ? AND status = 'to_be_confirmed' AND confidence >= ?",
-                        [actor, now(), job_id, threshold]).fetchall()[0][0]
+                        "WHERE job_id = ? AND status = 'to_be_confirmed' AND confidence >= ? RETURNING sample_id",
+                        [actor, now(), job_id, threshold]).fetchall()
+        n = history.record(cur, job_id, [r[0] for r in n], actor, "confirmation")
         record_event(cur, actor, "confirm_above", job_id, samples=n, threshold=threshold)
         note_confirmation(cur, job_id, threshold, n, actor)
     return n
@@ -182,7 +186,8 @@ def discard_predictions(store: Store, job_id: int, sample_ids: list[int] | None 
         sql += " AND sample_id IN (SELECT unnest(?::BIGINT[]))"
         params.append([int(s) for s in sample_ids])
     with store.db.transaction() as cur:
-        n = cur.execute(sql, params).fetchall()[0][0]
+        n = history.record(cur, job_id, [r[0] for r in cur.execute(sql + " RETURNING sample_id", params).fetchall()],
+                           actor, "discard")
         record_event(cur, actor, "discard_predictions", job_id, samples=n)
     return n
 

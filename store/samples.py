@@ -55,6 +55,7 @@ class SampleView:
     meta: dict = field(default_factory=dict)
     text: str | None = None
     model: str | None = None  # the model that proposed a To Be Confirmed annotation
+    version: int = 0  # each save adds 1 (store/history.py); the API's ETag
 
     @property
     def name(self) -> str:
@@ -106,12 +107,13 @@ def _where(job_id: int, q: SampleQuery) -> tuple[str, list, bool]:
 
 
 _VIEW_COLUMNS = ("s.id, s.path, s.uri, js.status, js.labels, js.annotation, js.labeled_by, js.labeled_at, js.hard, "
-                 "js.hard_coefficient, js.hard_reason, js.cluster, js.from_inference, js.confidence, s.meta, s.text, js.model")
+                 "js.hard_coefficient, js.hard_reason, js.cluster, js.from_inference, js.confidence, s.meta, s.text, js.model, "
+                 "js.version")
 
 
 def _view(r) -> SampleView:
     return SampleView(r[0], r[1], r[2], r[3], list(r[4]), json.loads(r[5]) if r[5] else None, r[6], r[7], r[8],
-                      r[9], r[10], r[11], r[12], r[13], json.loads(r[14]) if r[14] else {}, r[15], r[16])
+                      r[9], r[10], r[11], r[12], r[13], json.loads(r[14]) if r[14] else {}, r[15], r[16], r[17])
 
 
 _BUCKET_BITS = 14  # deep pages are found from counts per 16,384 sample ids
@@ -289,12 +291,14 @@ class DeleteResult:
 
 def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_source: bool = False,
                    actor: str | None = None) -> DeleteResult:
-    """Remove samples from the job, with their team work (assignments, reviews, acceptance items).
+    """Remove samples from the job into the trash (store/trash.py), with their labels, history and
+    team work (assignments, reviews, acceptance items): restorable for Settings.trash_days.
     With delete_source their files are deleted from storage too (and the samples leave the dataset
     and every job on it): this cannot be undone. Only files, never folders; only the dataset's own
     uploaded files unless an admin asks (store/access.py); a file that may not go stays, named in
     the result's errors, and its sample is only removed from this job."""
     from .access import deletable_source, parse_ids
+    from .trash import trash_samples
 
     require_job(store, actor, job_id, "manage")  # store/access.py decides
     job = get_job(store, job_id)
@@ -308,8 +312,6 @@ def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_sour
         ids = [r[0] for r in cur.execute(
             "SELECT sample_id FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
             [job_id, ids]).fetchall()]
-        removed = cur.execute("DELETE FROM job_samples WHERE job_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[]))",
-                              [job_id, ids]).fetchall()[0][0]
         gone_everywhere: list[int] = []
         if delete_source and ids:
             for sid, uri in cur.execute("SELECT id, uri FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))",
@@ -320,17 +322,14 @@ def delete_samples(store: Store, job_id: int, sample_ids: list[int], delete_sour
                 else:
                     uris.append((sid, uri))
             gone_everywhere = [sid for sid, _ in uris]
-            cur.execute("DELETE FROM job_samples WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [gone_everywhere])
+        # the others go to the trash with their labels, history and team work (store/trash.py)
+        gone = set(gone_everywhere)
+        removed = trash_samples(store, cur, job, [i for i in ids if i not in gone], actor)
+        if gone_everywhere:  # deleting the files is final: the samples leave every job and the dataset
+            for table in ("job_samples", "assignments", "acceptance_items", "annotation_history"):
+                cur.execute(f"DELETE FROM {table} WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [gone_everywhere])
             cur.execute("DELETE FROM samples WHERE id IN (SELECT unnest(?::BIGINT[]))", [gone_everywhere])
-        # team work on the removed samples goes with them: never counted as accepted later
-        for table, where in (("assignments", "job_id = ?"),
-                             ("acceptance_items", "acceptance_id IN (SELECT id FROM acceptances WHERE job_id = ?)")):
-            cur.execute(f"DELETE FROM {table} WHERE {where} AND sample_id IN (SELECT unnest(?::BIGINT[]))",
-                        [job_id, ids])
-        if gone_everywhere:
-            cur.execute("DELETE FROM assignments WHERE sample_id IN (SELECT unnest(?::BIGINT[]))", [gone_everywhere])
-            cur.execute("DELETE FROM acceptance_items WHERE sample_id IN (SELECT unnest(?::BIGINT[]))",
-                        [gone_everywhere])
+            removed += len(gone_everywhere)
         record_event(cur, actor, "delete_samples", job_id, samples=removed, delete_source=delete_source)
     deleted = 0
     for sid, uri in uris:  # files go after the rows are gone: a failure leaves no dangling sample

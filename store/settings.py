@@ -46,6 +46,12 @@ class Settings:
     public_url: str = "http://127.0.0.1:7860"  # the link in notification emails
     mirror: str = ""  # s3://bucket/prefix: the store mirrored there, restored from it (store/mirror.py)
     mirror_debounce_s: float = 30.0  # mirror once writes have been quiet this long
+    trash_days: float = 30.0  # deleted jobs and samples stay restorable this long (LABELPORT_TRASH_DAYS)
+    # Where auto-labeling runs compute (autolabel/engine.py): "local" (threads of the app) or "ray"
+    # (a Ray cluster: LABELPORT_ENGINE, or set LABELPORT_RAY_ADDRESS: "auto", HOST:6379, "ray://HOST:10001",
+    # or "local", a Ray instance in the app's process).
+    engine: str = "local"
+    ray_address: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -84,8 +90,13 @@ class Settings:
             values["public_url"] = "https://" + env["SPACE_HOST"]
         if env.get(ENV_PREFIX + "MIRROR"):
             values["mirror"] = env[ENV_PREFIX + "MIRROR"]
+        for key in ("engine", "ray_address"):
+            if env.get(ENV_PREFIX + key.upper()):
+                values[key] = env[ENV_PREFIX + key.upper()].strip()
         if env.get(ENV_PREFIX + "MIRROR_DEBOUNCE"):
             values["mirror_debounce_s"] = float(env[ENV_PREFIX + "MIRROR_DEBOUNCE"])
+        if env.get(ENV_PREFIX + "TRASH_DAYS"):
+            values["trash_days"] = float(env[ENV_PREFIX + "TRASH_DAYS"])
         if env.get(ENV_PREFIX + "MAX_IMAGE_PIXELS"):
             values["max_image_pixels"] = int(env[ENV_PREFIX + "MAX_IMAGE_PIXELS"])
         for key in ("max_upload_bytes", "max_json_bytes", "max_import_json_bytes", "max_multipart_bytes",
@@ -107,4 +118,6 @@ class Settings:
         settings = cls(**values)
         if settings.s3_bucket and "storage" not in values:
             settings = replace(settings, storage="s3")
+        if settings.ray_address and "engine" not in values:  # an address given means: run on that cluster
+            settings = replace(settings, engine="ray")
         return settings
