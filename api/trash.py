@@ -28,7 +28,7 @@ def restore_job(job_id: PathId, name: str | None = Query(None, max_length=200,
     from store.jobs import get_job
 
     restored = trash.restore_job(store, job_id, actor=actor, name=name)
-    return {"job_id": restored, "name": get_job(store, restored).name}
+    return {"job_id": restored, "name": get_job(store, restored, actor=actor).name}
 
 
 @router.post("/trash/samples/restore", response_model=ChangedOut,

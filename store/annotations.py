@@ -13,7 +13,7 @@ from .jobs import Job, get_job
 from .labelset import Label, LabelSet, check_label_name, validate_label_set
 from .types import Annotation
 from .access import require_job
-from . import history
+from .history import check_version, check_versions, current_version, record as record_history
 
 
 def _require_page(job: Job) -> None:
@@ -60,7 +60,7 @@ def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None
     cur.executemany(
         "UPDATE job_samples SET status = ?, labels = ?, annotation = ?, labeled_by = ?, labeled_at = ?, "
         "from_inference = false, confidence = NULL, model = NULL WHERE job_id = ? AND sample_id = ?", params)
-    history.record(cur, job_id, [sid for sid, _ in rows], actor, source)
+    record_history(cur, job_id, [sid for sid, _ in rows], actor, source)
 
 
 def _current_labels(store: Store, job_id: int, sample_ids: list[int]) -> dict[int, list[str]]:
@@ -95,7 +95,7 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
         if new:
             job = add_labels_to_set(store, job_id, new, actor, cur=cur)
         current = _current_labels(store, job_id, sample_ids)
-        history.check_versions(cur, job_id, versions)
+        check_versions(cur, job_id, versions)
         rows = []
         for sid in sample_ids:
             merged = list(dict.fromkeys([*current[sid], *names]))
@@ -117,7 +117,7 @@ def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list
     drop = set(labels)
     with store.db.transaction() as cur:
         current = _current_labels(store, job_id, sample_ids)
-        history.check_versions(cur, job_id, versions)
+        check_versions(cur, job_id, versions)
         rows = [(sid, job.labeling_type.validate({"labels": [n for n in current[sid] if n not in drop]},
                                                  job.label_set))
                 for sid in sample_ids if drop & set(current[sid])]
@@ -156,11 +156,11 @@ def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor:
     ann = job.labeling_type.validate(data, job.label_set, meta)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
-        history.check_version(cur, job_id, sample_id, expected_version)
+        check_version(cur, job_id, sample_id, expected_version)
         _write_annotations(cur, job_id, [(sample_id, ann)], actor)
         record_event(cur, actor, "set_annotation", job_id, sample_id=sample_id,
                      **({"over_version": expected_version} if expected_version is not None else {}))
-        return history.current_version(cur, job_id, sample_id)
+        return current_version(cur, job_id, sample_id)
 
 
 def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | None = None,
@@ -170,7 +170,7 @@ def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | Non
     get_job(store, job_id)
     with store.db.transaction() as cur:
         _current_labels(store, job_id, [sample_id])
-        history.check_version(cur, job_id, sample_id, expected_version)
+        check_version(cur, job_id, sample_id, expected_version)
         _write_annotations(cur, job_id, [(sample_id, None)], actor)
         record_event(cur, actor, "clear_annotation", job_id, sample_id=sample_id)
 
@@ -217,7 +217,7 @@ def rename_label(store: Store, job_id: int, old: str, new: str, actor: str | Non
             "annotation = json_object('labels', list_transform(labels, lambda x: CASE WHEN x = ? THEN ? ELSE x END)) "
             "WHERE job_id = ? AND list_contains(labels, ?) RETURNING sample_id",
             [old, new, old, new, job_id, old]).fetchall()]
-        changed = history.record(cur, job_id, ids, actor, "label_management")
+        changed = record_history(cur, job_id, ids, actor, "label_management")
         record_event(cur, actor, "rename_label", job_id, old=old, new=new, samples=changed)
     return changed
 
@@ -260,7 +260,7 @@ def delete_label(store: Store, job_id: int, name: str, delete_samples_with_only_
             "labeled_by = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL ELSE labeled_by END, "
             "labeled_at = CASE WHEN len(list_filter(labels, lambda x: x <> ?)) = 0 THEN NULL ELSE labeled_at END "
             "WHERE job_id = ? AND list_contains(labels, ?) RETURNING sample_id", [name] * 6 + [job_id, name]).fetchall()
-        changed = history.record(cur, job_id, [r[0] for r in changed], actor, "label_management")
+        changed = record_history(cur, job_id, [r[0] for r in changed], actor, "label_management")
         record_event(cur, actor, "delete_label", job_id, label=name, samples=changed + removed,
                      deleted_samples=removed)
     return changed + removed
@@ -284,7 +284,7 @@ def _relabel_rows(cur, job: Job, old: str, new: str | None, actor: str | None) -
         "status = CASE WHEN ? THEN status ELSE 'unlabeled' END, "
         "labeled_by = CASE WHEN ? THEN labeled_by ELSE NULL END, "
         "labeled_at = CASE WHEN ? THEN labeled_at ELSE NULL END WHERE job_id = ? AND sample_id = ?", params)
-    return history.record(cur, job.id, [r[0] for r in rows], actor, "label_management")
+    return record_history(cur, job.id, [r[0] for r in rows], actor, "label_management")
 
 
 def add_label(store: Store, job_id: int, name: str, color: str = "", actor: str | None = None,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import history
+from .history import record as record_history
 from .core import Store
 from .datasets import FileEntry, check_files, get_dataset, list_source_files, register_samples, unique_upload_key
 from .errors import Forbidden, StoreError, ValidationError
@@ -144,7 +144,7 @@ def write_annotations_bulk(cur, job_id: int, rows: list, actor: str | None, stat
                        FROM incoming_annotations a WHERE job_samples.job_id = ? AND job_samples.sample_id = a.sample_id
                        RETURNING job_samples.sample_id""",
                     [status, actor, now(), job_id])
-        history.record(cur, job_id, [r[0] for r in cur.fetchall()], actor, "import")
+        record_history(cur, job_id, [r[0] for r in cur.fetchall()], actor, "import")
     finally:
         cur.unregister("incoming_annotations")
 

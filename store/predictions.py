@@ -14,7 +14,7 @@ from .runs import note_confirmation
 from .events import now, record_event
 from .jobs import get_job
 from .access import require_job
-from . import history
+from .history import record as record_history
 
 AUTO_REASON = "auto: "  # hard-example reasons written by a run start with this; hand marks do not
 
@@ -100,7 +100,7 @@ def write_predictions(store: Store, job_id: int, predictions: list[Prediction], 
                    WHERE job_samples.job_id = ? AND job_samples.sample_id = p.sample_id
                      AND job_samples.status <> 'labeled' RETURNING job_samples.sample_id""",
                 [now(), model, AUTO_REASON, AUTO_REASON, AUTO_REASON, job_id]).fetchall()
-            written = history.record(cur, job_id, [r[0] for r in written], actor or model, "model")
+            written = record_history(cur, job_id, [r[0] for r in written], actor or model, "model")
             hard = cur.execute(
                 """SELECT count(*) FROM job_samples js JOIN incoming_predictions p ON js.sample_id = p.sample_id
                    WHERE js.job_id = ? AND js.status = 'to_be_confirmed' AND p.hard""", [job_id]).fetchall()[0][0]
@@ -150,7 +150,7 @@ def confirm_samples(store: Store, job_id: int, sample_ids: list[int], actor: str
         n = cur.execute("UPDATE job_samples SET status = 'labeled', labeled_by = ?, labeled_at = ? "
                         "WHERE job_id = ? AND status = 'to_be_confirmed' AND sample_id IN (SELECT unnest(?::BIGINT[])) "
                         "RETURNING sample_id", [actor, now(), job_id, ids]).fetchall()
-        n = history.record(cur, job_id, [r[0] for r in n], actor, "confirmation")
+        n = record_history(cur, job_id, [r[0] for r in n], actor, "confirmation")
         if not n:
             raise ValidationError("none of the selected samples is in To Be Confirmed")
         record_event(cur, actor, "confirm", job_id, samples=n)
@@ -168,7 +168,7 @@ def confirm_above(store: Store, job_id: int, threshold: float, actor: str | None
         n = cur.execute("UPDATE job_samples SET status = 'labeled', labeled_by = ?, labeled_at = ? "
                         "WHERE job_id = ? AND status = 'to_be_confirmed' AND confidence >= ? RETURNING sample_id",
                         [actor, now(), job_id, threshold]).fetchall()
-        n = history.record(cur, job_id, [r[0] for r in n], actor, "confirmation")
+        n = record_history(cur, job_id, [r[0] for r in n], actor, "confirmation")
         record_event(cur, actor, "confirm_above", job_id, samples=n, threshold=threshold)
         note_confirmation(cur, job_id, threshold, n, actor)
     return n
@@ -186,7 +186,7 @@ def discard_predictions(store: Store, job_id: int, sample_ids: list[int] | None 
         sql += " AND sample_id IN (SELECT unnest(?::BIGINT[]))"
         params.append([int(s) for s in sample_ids])
     with store.db.transaction() as cur:
-        n = history.record(cur, job_id, [r[0] for r in cur.execute(sql + " RETURNING sample_id", params).fetchall()],
+        n = record_history(cur, job_id, [r[0] for r in cur.execute(sql + " RETURNING sample_id", params).fetchall()],
                            actor, "discard")
         record_event(cur, actor, "discard_predictions", job_id, samples=n)
     return n

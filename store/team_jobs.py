@@ -14,7 +14,7 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from . import history
+from .history import record as record_history
 from .core import Store
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .events import now, record_event
@@ -669,7 +669,7 @@ def _write_accepted(cur, store: Store, job_id: int, keys: list[tuple[int, str]],
         cur.executemany("UPDATE job_samples SET status = ?, labels = ?, annotation = ?, labeled_by = ?, labeled_at = ?, "
                         "from_inference = false, confidence = NULL, model = NULL, accepted = true "
                         "WHERE job_id = ? AND sample_id = ?", params)
-        history.record(cur, job_id, [p[-1] for p in params], None, "acceptance")  # saved by: the labeler
+        record_history(cur, job_id, [p[-1] for p in params], None, "acceptance")  # saved by: the labeler
     return len(params)
 
 
