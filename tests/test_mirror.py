@@ -322,3 +322,31 @@ def test_cli_mirror_and_restore(mirror_settings, tmp_path):
         assert dump(st) == good
     finally:
         st.close()
+
+
+def test_a_deleted_job_survives_a_mirror_and_restore_then_comes_back(mirror_settings, tmp_path):
+    """Issue 20: delete a job (to the trash), mirror, restore the store on a new machine from
+    S3, then restore the job: its labels and history are back."""
+    from store import open_store, trash
+    from store.history import sample_history
+    from store.mirror import mirror_store
+
+    st = open_store(mirror_settings)
+    made = populate(st)
+    job_id = made["jobs"][0]
+    keep = dump(st)
+    labels = keep["job_samples"]
+    st_hist = [(v.version, v.labels) for v in sample_history(st, job_id, made["samples"][0])]
+    from store.jobs import delete_job
+
+    delete_job(st, job_id)
+    mirror_store(st)
+    st.close()
+    st2 = open_store(replace(mirror_settings, data_dir=tmp_path / "new-machine"))
+    try:
+        assert [it.job_id for it in trash.list_trash(st2)] == [job_id]
+        trash.restore_job(st2, job_id)
+        assert dump(st2)["job_samples"] == labels
+        assert [(v.version, v.labels) for v in sample_history(st2, job_id, made["samples"][0])] == st_hist
+    finally:
+        st2.close()
