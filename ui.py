@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams
+from pages import acceptance, jobs, participations, quick_review, statistics, team_job, team_review, teams, trash
 from components.autolabel_panel import AutolabelPanel
 from components.data_panel import DataPanel
 from pages.common import AppContext, errors_as_toasts, readable_job, UserError, esc
@@ -76,6 +76,8 @@ def build_ui(store: Store) -> gr.Blocks:
             with gr.Tab("Storage", id="storage", elem_id="tab-storage") as storage_tab:  # mirror status
                 storage_page = importlib.import_module("pages.storage").build(ctx)
                 storage_tab.select(storage_page.load, None, storage_page.outputs)
+            with gr.Tab("Trash", id="trash", elem_id="tab-trash") as trash_tab:  # deleted jobs and samples
+                trash_page = trash.build(ctx)
             with gr.Tab("Labeling Teams", id="teams", elem_id="tab-teams") as teams_tab:
                 teams_page = teams.build(ctx)
             with gr.Tab("Team job", id="team-job", elem_id="tab-team-job") as team_job_tab:
@@ -193,6 +195,9 @@ def build_ui(store: Store) -> gr.Blocks:
         part_tab.select(part_page.load, part_page.inputs, part_page.outputs)
         team_review_tab.select(team_review_page.load, [team_review_page.outputs[0]], team_review_page.outputs)
         users_tab.select(users_page.load, [users_page.outputs[1]], users_page.outputs)
+        trash_tab.select(trash_page.load, [trash_page.outputs[1]], trash_page.outputs)
+        # a job restored from the Trash is in My Creations' list at once
+        trash_page.restored.then(jobs_page.refresh, None, [jobs_page.table, jobs_page.job, jobs_page.default_job])
     hide_ui_events_from_api_page(demo)
     progress_on(demo, busy)
     errors_as_toasts(demo)  # a refusal is a toast; outputs keep their values (issue 15)

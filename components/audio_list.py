@@ -75,7 +75,8 @@ def list_item(sample, colors: dict[str, str]) -> dict:
             "duration": meta.get("duration"),
             "labels": [{"name": n, "color": colors.get(n) or "#888888"} for n in dict.fromkeys(sample.labels)],
             "content": content if len(content) <= SNIPPET else content[:SNIPPET] + "…",
-            "status": sample.status, "who": who}
+            "status": sample.status, "who": who,
+            "version": getattr(sample, "version", None)}  # what a bulk label change carries (issue 20)
 
 
 def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False) -> dict:

@@ -94,7 +94,8 @@ def list_item(sample, colors: dict[str, str], removable: bool = True) -> dict:
     return {"id": sample.id, "name": sample.name,
             "text": text if len(text) <= SNIPPET else text[:SNIPPET] + "…",
             "labels": [{"name": n, "color": colors.get(n) or "#888888", "removable": removable} for n in names],
-            "status": sample.status, "who": who}
+            "status": sample.status, "who": who,
+            "version": getattr(sample, "version", None)}  # what a bulk label change carries (issue 20)
 
 
 def remove_request(value) -> tuple[int, str] | None:

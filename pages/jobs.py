@@ -165,12 +165,13 @@ class JobsHandlers(PageHandlers):
         if job_id is None:
             raise UserError("pick a job first")
         if not confirmed:
-            raise UserError("tick the confirmation box first: deleting a job loses its labels")
+            raise UserError("tick the confirmation box first: deleting a job moves it and its labels to the Trash")
         name = self.managed_job(job_id, self.ctx.actor(request)).name
         delete_job(self.store, job_id, actor=self.ctx.actor(request))
         frame, picker = self.refresh(actor=self.ctx.actor(request))
-        done(f"Deleted job {name}.")
-        return frame, picker, f"Deleted job **{_md(name)}**.", False
+        days = f"{self.store.settings.trash_days:g}"
+        done(f"Moved job {name} to the Trash (restorable for {days} days).")
+        return frame, picker, f"Moved job **{_md(name)}** to the Trash (restorable for {days} days).", False
 
     def on_page_load(self, request: gr.Request, picked=None):
         """A fresh job list for every visitor: the jobs they may see, and the job the picker should
@@ -217,8 +218,8 @@ def create_form(ctx: AppContext) -> SimpleNamespace:
                            folder=folder, s3=s3, labels=labels, instr=instr, team=team, create_btn=create_btn)
 
 
-def change_forms() -> SimpleNamespace:
-    """The accordions that modify, copy or delete the picked job."""
+def change_forms(trash_days: float) -> SimpleNamespace:
+    """The accordions that modify, copy or delete the picked job (deleting moves it to the Trash)."""
     with gr.Accordion("Modify the picked job", open=False, elem_id="modify-job"):
         m_name = gr.Textbox(label="Name", elem_id="modify-name")
         m_desc = gr.Textbox(label="Description", max_length=256)
@@ -232,9 +233,11 @@ def change_forms() -> SimpleNamespace:
             k_name = gr.Textbox(label="Name of the copy (empty: <name>-copy-xxxx)", elem_id="copy-name")
             k_desc = gr.Textbox(label="Description of the copy (empty: the same)")
             copy_btn = gr.Button("Copy job", elem_id="copy-submit")
-        gr.Markdown("Deleting a job loses its labels; the dataset and its files stay.")
+        gr.Markdown(f"Deleting a job moves it with its labels, history and team work to the **Trash** "
+                    f"(restorable for {trash_days:g} days); the dataset and its files stay.", elem_id="delete-note")
         with gr.Row():
-            d_confirm = gr.Checkbox(label="Yes, delete the picked job and its labels", elem_id="delete-confirm")
+            d_confirm = gr.Checkbox(label="Yes, move the picked job and its labels to the Trash",
+                                    elem_id="delete-confirm")
             delete_btn = gr.Button("Delete job", variant="stop", elem_id="delete-submit")
     return SimpleNamespace(modify=[m_name, m_desc, m_instr, m_labels], load_btn=load_btn, save_btn=save_btn,
                            k_name=k_name, k_desc=k_desc, copy_btn=copy_btn, d_confirm=d_confirm,
@@ -258,7 +261,7 @@ def build(ctx: AppContext) -> JobsPage:
         label_btn = gr.Button("Label", variant="primary", elem_id="job-label", scale=1)
         stats_btn = gr.Button("Task statistics", elem_id="job-stats", scale=1)
     c = create_form(ctx)
-    f = change_forms()
+    f = change_forms(ctx.store.settings.trash_days)
     status = gr.Markdown(elem_id="jobs-status")
     default_job = gr.Textbox(value="", visible=False, elem_id="job-default")
 

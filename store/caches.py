@@ -86,6 +86,30 @@ class Prefetcher:
             thread.join(wait)
 
 
+class Presence:
+    """Who opened which sample lately (store/presence.py): per user the last sample they opened in
+    a labeling view and when. A light notice for the others ("also open by"), never a lock; kept
+    in memory only (a restart forgets it)."""
+
+    def __init__(self, window_s: float = 120.0, size: int = 10_000):
+        self.window_s = window_s
+        self.size = size
+        self._lock = threading.Lock()
+        self._open: dict[str, tuple[int, int, float]] = {}  # user -> (job id, sample id, monotonic time)
+
+    def note(self, user: str, job_id: int, sample_id: int | None, at: float) -> list[str]:
+        """`user` has this sample open now (None: none); the others who opened it within the
+        window, sorted."""
+        with self._lock:
+            self._open.pop(user, None)
+            if sample_id is not None:
+                self._open[user] = (job_id, sample_id, at)
+            while len(self._open) > self.size:  # the oldest go first (dicts keep insertion order)
+                self._open.pop(next(iter(self._open)))
+            return sorted(u for u, (j, s, t) in self._open.items()
+                          if u != user and j == job_id and s == sample_id and at - t <= self.window_s)
+
+
 @dataclass
 class StoreCaches:
     display: ImageCache  # decoded display images (store/samples.py), Settings.image_cache_bytes
@@ -98,6 +122,7 @@ class StoreCaches:
     mirror: MirrorState = field(default_factory=MirrorState)
     publish_lock: threading.Lock = field(default_factory=threading.Lock)  # one publish at a time (versions)
     prefetch: Prefetcher = field(default_factory=Prefetcher)  # thumbnails of the next page (store/samples.py)
+    presence: Presence = field(default_factory=Presence)  # who has which sample open (store/presence.py)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> StoreCaches:

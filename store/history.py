@@ -198,6 +198,20 @@ def restore_version(store: Store, job_id: int, sample_id: int, version: int, act
         return current_version(cur, job_id, sample_id)
 
 
+def note_overwrite(store: Store, job_id: int, sample_id: int, over_version: int, actor: str | None = None) -> None:
+    """A save that knowingly replaced a newer version (after a conflict the person chose to keep
+    theirs: saved with ``expected_version=over_version``): the audit trail says so, whose version
+    it replaced and the version it made (event "overwrite_annotation")."""
+    from .access import require_job
+
+    require_job(store, actor, job_id, "label")
+    with store.db.transaction() as cur:
+        row = cur.execute("SELECT saved_by FROM annotation_history WHERE job_id = ? AND sample_id = ? AND version = ?",
+                          [job_id, sample_id, int(over_version)]).fetchall()
+        record_event(cur, actor, "overwrite_annotation", job_id, sample_id=sample_id, over_version=int(over_version),
+                     overwritten_by=row[0][0] if row else None, version=current_version(cur, job_id, sample_id))
+
+
 def _meta(cur, sample_id: int) -> dict | None:
     row = cur.execute("SELECT meta, text FROM samples WHERE id = ?", [sample_id]).fetchall()
     if not row:

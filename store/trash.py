@@ -219,6 +219,26 @@ def restore_samples(store: Store, job_id, sample_ids: list, actor: str | None = 
     return len(back)
 
 
+def restore_item(store: Store, trash_id, actor: str | None = None) -> dict:
+    """Restore one trash item whole (the Trash page's Restore): a deleted job with everything it
+    had, or every sample of a deletion back into its job. Returns {"kind", "job_id", "job_name",
+    "samples"}: the job's name as restored, how many samples came back."""
+    from .jobs import get_job
+
+    item = get_item(store, trash_id, actor)
+    if item.kind == "job":
+        job_id = restore_job(store, item.job_id, actor=actor)
+        return {"kind": "job", "job_id": job_id, "job_name": get_job(store, job_id).name, "samples": item.samples}
+    if not store.db.scalar("SELECT count(*) FROM jobs WHERE id = ?", [item.job_id]):
+        raise Conflict(f"the job {item.job_name[:80]!r} of these samples is in the trash too (or gone): "
+                       "restore the job first")
+    ids = [r[0] for r in store.db.fetchall("SELECT sample_id FROM trash_job_samples WHERE trash_id = ?", [item.id])]
+    n = restore_samples(store, item.job_id, ids, actor=actor) if ids else 0
+    if not ids:
+        forget(store, item.id)
+    return {"kind": "samples", "job_id": item.job_id, "job_name": item.job_name, "samples": n}
+
+
 def empty_trash(store: Store, actor: str | None = None, item_ids: list | None = None) -> int:
     """An admin's: delete trash items for good (all of them, or these). Returns how many."""
     from .access import parse_ids, require_admin

@@ -25,7 +25,7 @@ import pandas as pd
 
 from components.label_editor import editor_value, label_editor
 from store.annotations import remove_labels
-from store.errors import NotFound
+from store.errors import Conflict, NotFound
 from store.predictions import confirm_samples
 from store.jobs import get_job
 from store.samples import TABS, SampleQuery, counts, query_samples
@@ -323,17 +323,40 @@ class PanelRefresh:
         return self.state.change(fn, inputs, outputs, **kwargs)
 
 
+def shown_versions(value, ids) -> dict[int, int] | None:
+    """The versions the list showed for these samples ({id: version}, from its items), which a
+    bulk label change carries: a sample saved since refuses the change (issue 20)."""
+    items = value.get("items") if isinstance(value, dict) else None
+    wanted = {int(i) for i in ids}
+    got = {int(it["id"]): int(it["version"]) for it in items or []
+           if isinstance(it, dict) and it.get("version") is not None and it.get("id") in wanted}
+    return got or None
+
+
 class SelectionActions:
     """Remove and Confirm on the samples checked in a list (the check list, the image grid):
-    the page says which are checked (`checked(value)`) and its view keeps them checked."""
+    the page says which are checked (`checked(value)`) and its view keeps them checked. Label
+    changes carry the versions the list showed (`carry_versions`)."""
+
+    def carry_versions(self, change: Callable[[dict | None], int], value, ids) -> int | None:
+        """Run a bulk label change `change(versions)` with the versions the list showed; when one
+        of the samples was saved since (a Conflict: nothing changed) its message shows and None
+        is returned: the caller refreshes the view."""
+        try:
+            return change(shown_versions(value, ids))
+        except Conflict as e:
+            gr.Warning(esc(str(e)), title="Not done")
+            return None
 
     @user_errors
     def on_remove(self, value, labels, *args):
         if not labels:
             raise UserError("pick the labels to remove first")
         ids = self.checked(value)
-        n = remove_labels(self.store, args[0], ids, list(labels), actor=acting_user())
-        gr.Info(f"Removed from {n} {self.noun}")
+        n = self.carry_versions(lambda versions: remove_labels(self.store, args[0], ids, list(labels),
+                                                               actor=acting_user(), versions=versions), value, ids)
+        if n is not None:
+            gr.Info(f"Removed from {n} {self.noun}")
         return self.view(*args, selected=ids)
 
     @user_errors

@@ -180,7 +180,10 @@ class ChecklistPage(SelectionActions, LabelingView):
         ids = self.checked(value)
         if not labels:
             raise UserError("pick the labels to add first")
-        n = apply_labels(self.store, args[0], ids, list(labels), actor=acting_user())
+        n = self.carry_versions(lambda versions: apply_labels(self.store, args[0], ids, list(labels),
+                                                              actor=acting_user(), versions=versions), value, ids)
+        if n is None:  # one of them was saved since: refreshed, still checked
+            return self.view(*args, selected=ids)
         gr.Info(f"Labeled {n} {self.noun}")
         return self.view(*args)
 
@@ -192,7 +195,10 @@ class ChecklistPage(SelectionActions, LabelingView):
         label, ids = req
         if not ids:
             raise UserError(f"check at least one {self.noun[:-1]} first")
-        n = apply_labels(self.store, args[0], ids, [label], actor=acting_user())
+        n = self.carry_versions(lambda versions: apply_labels(self.store, args[0], ids, [label], actor=acting_user(),
+                                                              versions=versions), value, ids)
+        if n is None:
+            return self.view(*args, selected=ids)
         gr.Info(f"Labeled {n} {self.noun} {esc(label)}")
         return self.view(*args)
 
@@ -201,7 +207,8 @@ class ChecklistPage(SelectionActions, LabelingView):
         req = text_list.remove_request(value)
         if req is None or args[0] is None:
             return skips(len(self.outputs))
-        remove_labels(self.store, args[0], [req[0]], [req[1]], actor=acting_user())
+        self.carry_versions(lambda versions: remove_labels(self.store, args[0], [req[0]], [req[1]], actor=acting_user(),
+                                                           versions=versions), value, [req[0]])
         return self.view(*args, selected=text_list.selected_ids(value))
 
     @user_errors

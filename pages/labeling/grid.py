@@ -11,12 +11,14 @@ from __future__ import annotations
 import gradio as gr
 
 from components.sample_grid import grid_value, preview_id, sample_grid, selected_ids
-from store.annotations import apply_labels, set_labels
+from store.annotations import add_labels_to_set, apply_labels, set_annotation
+from store.labelset import Label
 from store.samples import (clusters, delete_samples, get_sample, labelers, prefetch_next_thumbnails, sample_image,
                            set_hard)
 
 from ..common import AppContext, UserError, acting_user, esc, user_errors
 from .base import FirstPage, LabelingView, Pager, SelectionActions, header_text, instructions, skips, status_tabs
+from .versions import VersionPanel, text_changes
 
 PAGE_SIZES = [24, 48, 96]
 HARD = {"All": None, "Hard examples": True, "Not hard": False}
@@ -32,8 +34,14 @@ def _filters(hard, labels, name, by, cluster, origin, hard_first) -> dict:
 
 
 def _items(page) -> list[dict]:
+    """The cards of a page (each with the version shown: what Apply / Remove carry)."""
     return [{"id": s.id, "name": s.name, "thumb": f"/media/{s.id}/thumb", "labels": s.labels, "hard": s.hard,
-             "status": s.status} for s in page.items]
+             "status": s.status, "version": s.version} for s in page.items]
+
+
+def compare_labels(job, labels, theirs: dict) -> list[list]:
+    """Compare after a conflict in the preview: the labels picked beside the newer version's."""
+    return text_changes(", ".join(labels or []), ", ".join(theirs.get("labels") or []))
 
 
 def selection_updates(ids: list[int]) -> list:
@@ -47,6 +55,7 @@ class ImageGridPage(SelectionActions, LabelingView):
 
     def __init__(self, ctx: AppContext, current_job: gr.State):
         super().__init__(ctx, current_job, "image_classification", "", ids=IDS)
+        self.versions = VersionPanel(self, compare=compare_labels)  # of the image in the preview
         self.build_header()
         self.build_tabs()
         self._build_filters()
@@ -107,10 +116,14 @@ class ImageGridPage(SelectionActions, LabelingView):
             self.unhard_btn = gr.Button("Unmark hard", size="sm", interactive=False, elem_id="unmark-hard")
         self.label_counts = gr.Markdown(elem_id="label-counts")
         with gr.Accordion("Delete selected", open=False, elem_id="delete-panel"):
-            self.del_source = gr.Checkbox(label="Also delete the source files from storage", elem_id="delete-source")
+            gr.Markdown(f"Deleting moves the selected images with their labels to the **Trash** (restorable for "
+                        f"{self.store.settings.trash_days:g} days).", elem_classes=["lp-hint"], elem_id="delete-note")
+            self.del_source = gr.Checkbox(label="Also delete the source files from storage (final)",
+                                          elem_id="delete-source")
             self.del_confirm = gr.Checkbox(
-                label="I understand: deleting source files cannot be undone and may affect other "
-                      "datasets, jobs or versions that use them", visible=False, elem_id="delete-source-confirm")
+                label="I understand: deleting source files is final (the Trash cannot bring them back) and may "
+                      "affect other datasets, jobs or versions that use them", visible=False,
+                elem_id="delete-source-confirm")
             self.delete_btn = gr.Button("Delete selected", variant="stop", interactive=False, elem_id="delete-selected")
 
     def _build_preview(self) -> None:
@@ -123,10 +136,12 @@ class ImageGridPage(SelectionActions, LabelingView):
                     self.preview_labels = gr.Dropdown([], multiselect=True, allow_custom_value=True,
                                                       label="Labels of this image", elem_id="preview-labels")
                     self.preview_save = gr.Button("Save labels of this image", elem_id="preview-save")
+                    self.versions.build_notices()
+            self.versions.build_history()
         self.preview_id = gr.State(None)
         self.link_sample = gr.State(None)  # a deep link's sample: its change opens the preview
         self.preview_outputs = [self.preview_img, self.preview_info, self.preview_labels, self.preview_id,
-                                self.preview_box, self.preview_link]
+                                self.preview_box, self.preview_link] + self.versions.outputs
 
     def _wire(self) -> None:
         inputs, outputs, grid = self.inputs, self.outputs, self.grid
@@ -153,7 +168,11 @@ class ImageGridPage(SelectionActions, LabelingView):
         self.del_source.change(self.on_delete_source, [self.del_source], [self.del_confirm])
         self.delete_btn.click(self.on_delete, [grid, self.del_source, self.del_confirm] + inputs,
                               outputs + [self.del_source, self.del_confirm])
-        self.preview_save.click(self.on_preview_save, [self.preview_id, self.preview_labels] + inputs, outputs)
+        self.preview_save.click(self.on_preview_save, [self.preview_id, self.preview_labels] + inputs
+                                + [self.versions.opened], outputs + self.versions.outputs)
+        self.versions.wire(self.on_link, [self.current_job, self.preview_id], self.on_preview_save,
+                           [self.preview_id, self.preview_labels] + inputs, outputs + self.versions.outputs,
+                           mine=self.preview_labels, reopen_outputs=self.preview_outputs)
         self.wire_shared(self.view)
 
     # -- the view ------------------------------------------------------------------------------------
@@ -213,7 +232,11 @@ class ImageGridPage(SelectionActions, LabelingView):
 
     @user_errors
     def on_apply(self, grid_v, labels, *args):
-        n = apply_labels(self.store, args[0], selected_ids(grid_v), list(labels or []), actor=acting_user())
+        ids = selected_ids(grid_v)
+        n = self.carry_versions(lambda versions: apply_labels(self.store, args[0], ids, list(labels or []),
+                                                              actor=acting_user(), versions=versions), grid_v, ids)
+        if n is None:  # one of them was saved since: the page shows what they hold now, still selected
+            return self.view(*args, selected=ids)
         gr.Info(f"Labeled {n} images")
         return self.view(*args)
 
@@ -238,7 +261,8 @@ class ImageGridPage(SelectionActions, LabelingView):
             raise UserError("deleting source files cannot be undone: tick the confirmation box first")
         res = delete_samples(self.store, args[0], selected_ids(grid_v), delete_source=bool(source),
                              actor=acting_user())
-        msg = f"Deleted {res.removed} samples" + (f" and {res.files_deleted} files" if source else "")
+        msg = (f"Deleted {res.removed} samples and {res.files_deleted} files (final)" if source else
+               f"Moved {res.removed} samples to the Trash (restorable for {self.store.settings.trash_days:g} days)")
         if res.errors:
             gr.Warning(msg + f"; {len(res.errors)} files could not be deleted: {res.errors[0]}")
         else:
@@ -279,15 +303,29 @@ class ImageGridPage(SelectionActions, LabelingView):
                 + (f"  \nHard example ({s.hard_coefficient or 0:.2f}): {esc(s.hard_reason)}" if s.hard else ""))
         link = (f'<a class="lp-sample-link" data-open-sample="{int(sid)}" '
                 f'href="?job={int(job_id)}&amp;tab=label&amp;sample={int(sid)}">Link to this image</a>')
-        return [image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True), link]
+        return [image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True), link,
+                *self.versions.values(job_id, s)]
 
     @user_errors
-    def on_preview_save(self, sid, labels, *args):
-        if sid is None:
+    def on_preview_save(self, sid, labels, *rest):
+        """Save the preview's labels (inputs: the view's, then the version the preview opened and,
+        for Keep mine after a conflict, the newer version); a label typed anew joins the job's set."""
+        over = rest[-1] if len(rest) > len(self.inputs) + 1 else None
+        args, opened = rest[:len(self.inputs)], rest[len(self.inputs)]
+        if sid is None or args[0] is None:
             raise UserError("open a sample in the preview first")
-        set_labels(self.store, args[0], sid, list(labels or []), actor=acting_user())
+        job_id, picked, actor = args[0], list(dict.fromkeys(labels or [])), acting_user()
+        job = self.job(job_id)
+        new = [Label(n) for n in picked if job is not None and n not in job.label_set.names()]
+        if new:
+            add_labels_to_set(self.store, job_id, new, actor)
+        conflict = self.versions.save(job_id, sid, opened, over, lambda expected: set_annotation(
+            self.store, job_id, int(sid), {"labels": picked}, actor=actor, expected_version=expected))
+        if conflict is not None:
+            return self.versions.conflict_updates(conflict, self.outputs + self.versions.outputs)
         gr.Info("Saved")
-        return self.view(*args)
+        s = get_sample(self.store, job_id, int(sid), actor=actor)
+        return self.view(*args) + self.versions.values(job_id, s)
 
 
 def build(ctx: AppContext, current_job: gr.State) -> ImageGridPage:

@@ -22,6 +22,7 @@ from store.samples import get_sample
 
 from ..common import UserError, acting_user, refuse_if_unsaved, user_errors
 from .base import LabelingView, Pager, header_text, skips, status_tabs
+from .versions import VersionPanel, expected_version
 
 PAGE_SIZE = 20
 
@@ -36,10 +37,12 @@ class OpenSampleView(LabelingView):
     list_widget = staticmethod(audio_list)
     list_value = staticmethod(list_value)
     list_preview = staticmethod(preview_id)  # the sample a click in the list opens
+    compare = None  # compare(job, editor value, their annotation): Compare's rows after a conflict (versions.py)
 
     # -- layout ------------------------------------------------------------------------------------
     def build_top(self, **list_column) -> None:
         """The header, the status tabs, then the list (in a column: `list_column`) beside the editor."""
+        self.versions = VersionPanel(self, compare=self.compare)  # the editor lays out its notices and History
         self.build_header()
         self.build_tabs()
         with gr.Row():
@@ -63,7 +66,7 @@ class OpenSampleView(LabelingView):
         self.prev_btn.click(self.previous_sample, inputs, outputs)
         self.next_btn.click(self.next_sample, inputs, outputs)
         self.discard_btn.click(self.on_discard, inputs, outputs)
-        self.clear_btn.click(self.on_clear, inputs, outputs)
+        self.clear_btn.click(self.on_clear, inputs + [self.versions.opened], outputs)
 
     # -- the editor, as the subclass defines it ----------------------------------------------------
     @abstractmethod
@@ -171,11 +174,14 @@ class OpenSampleView(LabelingView):
         return self.view(job_id, tab_v, page, open_id=self.open_id(*editor))
 
     @user_errors
-    def on_clear(self, job_id, tab_v, page, *editor):
+    def on_clear(self, job_id, tab_v, page, *editor_opened):
+        """Delete the open sample's labels (inputs: the editor's, then the version the page opened)."""
+        editor, opened = editor_opened[:-1], editor_opened[-1]
         sid = self.open_id(*editor)
         if job_id is None or sid is None:
             raise UserError(f"open a {self.noun[:-1]} first")
-        clear_annotation(self.store, job_id, int(sid), actor=acting_user())
+        clear_annotation(self.store, job_id, int(sid), actor=acting_user(),
+                         expected_version=expected_version(opened, sid))
         gr.Info(self.cleared)
         return self.view(job_id, tab_v, page, open_id=int(sid), message=self.cleared_message)
 

@@ -70,8 +70,8 @@ class SegmentsPage(OpenSampleView):
         self.build_panels()
         self.inputs = [current_job, self.tab, self.page_state, self.wave]
         self.outputs = [self.header, self.tab, self.records, self.page_info, self.wave, self.sample_info,
-                        self.page_state, self.labels_table, self.lm_label, self.description]
-        self.editor = (self.wave, self.sample_info)
+                        self.page_state, self.labels_table, self.lm_label, self.description] + self.versions.outputs
+        self.editor = (self.wave, self.sample_info, *self.versions.outputs)
         self._wire()
 
     def build_editor(self) -> None:
@@ -84,6 +84,8 @@ class SegmentsPage(OpenSampleView):
             self.clear_btn = gr.Button("Delete Labels on Current File", variant="stop", scale=0, min_width=200,
                                        elem_id=self.eid("clear"))
         self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
+        self.versions.build_notices()
+        self.versions.build_history()
 
     def build_add_label(self, title: str = "New label", **kwargs) -> None:
         super().build_add_label("Add a label (single-label mode)", **kwargs)
@@ -92,10 +94,11 @@ class SegmentsPage(OpenSampleView):
         inputs, outputs = self.inputs, self.outputs
         self.wire_list()
         self.records.preview(self.on_open, [self.current_job, self.records, self.wave],
-                             [self.wave, self.sample_info])
-        self.wave.save(self.on_save, inputs, outputs)
+                             [self.wave, self.sample_info] + self.versions.outputs)
+        self.wave.save(self.on_save, inputs + [self.versions.opened], outputs)
         self.wave.navigate(self.on_navigate, inputs, outputs)
-        self.save_btn.click(self.on_save, inputs, outputs)
+        self.save_btn.click(self.on_save, inputs + [self.versions.opened], outputs)
+        self.versions.wire(self.on_discard, inputs, self.on_save, inputs, outputs)
         self.detect_btn.click(self.on_detect, inputs, outputs)
         self.wire_shared(self.on_discard)
 
@@ -111,24 +114,26 @@ class SegmentsPage(OpenSampleView):
         colors = {lab.name: lab.color for lab in job.label_set.labels}
         return [{**list_item(s, colors), "content": ""} for s in samples]
 
-    def editor_for(self, job, sample_id, message=None, segments=None) -> tuple[dict, str]:
-        """The editor's value for a file (`segments`: unsaved ones, e.g. detected) and its description."""
+    def editor_for(self, job, sample_id, message=None, segments=None) -> tuple:
+        """The editor's value for a file (`segments`: unsaved ones, e.g. detected), its description
+        and the sample as read (its version)."""
         s = self.sample(job.id, sample_id)
         dur = (s.meta or {}).get("duration") or 0.0
         value = waveform_value(sample_id, dur, s.annotation, job.label_set, message=message, segments=segments,
                                dirty=segments is not None)
         n = len(value["segments"])
         return value, (f"**{esc(s.name)}** · {float(dur):.2f} s · {_plural(n, 'segment')} · "
-                       f"{s.status.replace('_', ' ')} · {who_labeled(s)}")
+                       f"{s.status.replace('_', ' ')} · {who_labeled(s)}"), s
 
     def editor_view(self, job, c, p, open_id, message=None, segments=None) -> list:
-        """[editor, file info, page, label table, label picker, instructions]."""
+        """[editor, file info, page, label table, label picker, instructions] and its versions."""
         if open_id is not None:
-            value, info = self.editor_for(job, int(open_id), message, segments)
+            value, info, s = self.editor_for(job, int(open_id), message, segments)
         else:
-            value, info = waveform_value(None, 0, None, job.label_set), "No file in this view."
+            value, info, s = waveform_value(None, 0, None, job.label_set), "No file in this view.", None
         frame, names = label_rows(job, c)
-        return [value, info, p.page, frame, gr.Dropdown(choices=names, value=None), instructions(job)]
+        return [value, info, p.page, frame, gr.Dropdown(choices=names, value=None), instructions(job),
+                *self.versions.values(job.id, s)]
 
     # -- the editor ----------------------------------------------------------------------------------
     def open_id(self, value):
@@ -148,8 +153,9 @@ class SegmentsPage(OpenSampleView):
     def on_open(self, job_id, list_v, value):
         sid = self.to_open(job_id, list_v, value)
         if sid is None:
-            return skips(2)
-        return list(self.editor_for(get_job(self.store, job_id, actor=acting_user()), sid))
+            return skips(2 + len(self.versions.outputs))
+        value, info, s = self.editor_for(get_job(self.store, job_id, actor=acting_user()), sid)
+        return [value, info, *self.versions.values(job_id, s)]
 
     @user_errors
     def on_navigate(self, job_id, tab_v, page, value):
@@ -160,11 +166,15 @@ class SegmentsPage(OpenSampleView):
         return self.move(-1 if action == "prev" else 1, job_id, tab_v, page, value)
 
     @user_errors
-    def on_save(self, job_id, tab_v, page, value):
+    def on_save(self, job_id, tab_v, page, value, opened=None, over=None):
+        """Label / Save (Ctrl+S); Keep mine after a conflict (`over`: the newer version)."""
         sid = self._open_or_refuse(job_id, value)
         ann = annotation_of(value)
         check_labeled(value)
-        set_annotation(self.store, job_id, sid, ann, actor=acting_user())
+        conflict = self.versions.save(job_id, sid, opened, over, lambda expected: set_annotation(
+            self.store, job_id, sid, ann, actor=acting_user(), expected_version=expected))
+        if conflict is not None:
+            return self.versions.conflict_updates(conflict, self.outputs)
         msg = save_message(ann)
         gr.Info(msg)
         return self.view(job_id, tab_v, page, open_id=sid, message=msg)

@@ -23,6 +23,7 @@ from store.types import REGISTRY
 from ..common import AppContext, UserError, acting_user, esc, unsaved_message, user_errors
 from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, toggle_description, who_labeled
 from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, open_sample, wire_save
+from .versions import VersionPanel, shape_changes
 
 PAGE_SIZE = 24
 
@@ -41,6 +42,11 @@ def grid_items(p, open_id=None) -> dict:
     return grid_value(items, [open_id] if open_id else [], open_on_click=True)
 
 
+def compare_shapes(job, value, theirs: dict) -> list[list]:
+    """Compare after a conflict: the canvas's shapes beside the newer version's."""
+    return shape_changes(shapes_of(value), theirs.get("shapes") or [])
+
+
 class ShapesPage(LabelingView):
     noun = "images"
     hint = "keys: 1-6 tools, A/D previous/next, Ctrl+S save, Ctrl+Z undo, Shift+H hide, wheel zoom"
@@ -50,6 +56,7 @@ class ShapesPage(LabelingView):
         super().__init__(ctx, current_job, type_id, "od" if type_id == "object_detection" else "seg",
                          ids={"description": None})
         self.tools = REGISTRY[type_id].tools  # the type's shape tools, the first the default
+        self.versions = VersionPanel(self, compare=compare_shapes)
         self.build_header()
         with gr.Row():
             self.build_tabs(scale=3)
@@ -62,8 +69,9 @@ class ShapesPage(LabelingView):
         self.page_state = gr.State(1)
         self.inputs = [current_job, self.tab, self.name_filter, self.page_state, self.canvas]
         self.outputs = [self.header, self.tab, self.grid, self.page_info, self.canvas, self.sample_info,
-                        self.shapes_table, self.page_state, self.description]
-        self.editor = (self.canvas, self.sample_info, self.shapes_table)  # what keep_unsaved leaves alone
+                        self.shapes_table, self.page_state, self.description] + self.versions.outputs
+        # what keep_unsaved leaves alone: the canvas and what describes its image (its version too)
+        self.editor = (self.canvas, self.sample_info, self.shapes_table, *self.versions.outputs)
         self._wire()
 
     def _build_editor(self) -> None:
@@ -74,10 +82,12 @@ class ShapesPage(LabelingView):
             self.discard_btn = gr.Button("Discard changes", scale=0, min_width=140, elem_id=self.eid("discard"))
             self.confirm_btn = gr.Button("Confirm this image", scale=0, min_width=150, elem_id=self.eid("confirm"))
             self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
+        self.versions.build_notices()
         # the shapes as saved: refreshed when an image opens or is saved, not on every edit (each
         # edit sending the whole canvas value to the server cost seconds with 1,000 polygons)
         self.shapes_table = gr.Dataframe(interactive=False, label="Shapes on this image (as saved)",
                                          elem_id=self.eid("shapes"))
+        self.versions.build_history()
 
     def _wire(self) -> None:
         inputs, outputs, canvas = self.inputs, self.outputs, self.canvas
@@ -87,8 +97,9 @@ class ShapesPage(LabelingView):
         self.prev_page.click(Pager(self, -1, page_index=3, view=self.browse), inputs, outputs)
         self.next_page.click(Pager(self, 1, page_index=3, view=self.browse), inputs, outputs)
         self.grid.preview(self.on_open, [self.current_job, self.grid, canvas],
-                          [canvas, self.sample_info, self.shapes_table, self.grid])
-        wire_save(self.save_btn, canvas, self.on_save, inputs, outputs)
+                          [canvas, self.sample_info, self.shapes_table, self.grid] + self.versions.outputs)
+        wire_save(self.save_btn, canvas, self.on_save, inputs + [self.versions.opened], outputs)
+        self.versions.wire(self.on_discard, inputs, self.on_save, inputs, outputs, mine=canvas)
         canvas.navigate(self.on_navigate, inputs, outputs)
         self.discard_btn.click(self.on_discard, inputs, outputs)
         self.confirm_btn.click(self.on_confirm, inputs, outputs)
@@ -98,7 +109,8 @@ class ShapesPage(LabelingView):
 
     # -- the view ------------------------------------------------------------------------------------
     def open_value(self, job, sample_id, previous=None):
-        """The canvas's value for an image (the tool and label in use kept), its description, its shapes."""
+        """The canvas's value for an image (the tool and label in use kept), its description, its
+        shapes, and the sample as read (its version)."""
         s = get_sample(self.store, job.id, sample_id, actor=acting_user())
         w, h = sample_size(self.store, sample_id, actor=acting_user())
         prev = previous if isinstance(previous, dict) else {}
@@ -108,7 +120,7 @@ class ShapesPage(LabelingView):
         info = f"**{esc(s.name)}** · {w}×{h} px · {s.status.replace('_', ' ')} · {who_labeled(s)}"
         if s.confidence is not None:
             info += f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
-        return value, info, shapes_frame(shapes_of(value))
+        return value, info, shapes_frame(shapes_of(value)), s
 
     def view(self, job_id, tab_v, name, page, open_id=None, previous=None):
         job = get_job(self.store, job_id, actor=acting_user())
@@ -117,12 +129,13 @@ class ShapesPage(LabelingView):
         if open_id is None and p.items:
             open_id = p.items[0].id
         if open_id is not None:
-            value, info, frame = self.open_value(job, open_id, previous)
+            value, info, frame, s = self.open_value(job, open_id, previous)
         else:
             value = canvas_value(None, "", 0, 0, [], canvas_labels(job), self.tools)
-            info, frame = "No image in this view.", shapes_frame([])
+            info, frame, s = "No image in this view.", shapes_frame([]), None
         return [header_text(job, c, self.hint), status_tabs(c, tab_v), grid_items(p, open_id),
-                f"page {p.page} of {p.pages}", value, info, frame, p.page, instructions(job)]
+                f"page {p.page} of {p.pages}", value, info, frame, p.page, instructions(job),
+                *self.versions.values(job.id, s)]
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
         return self.view(job_id, "all", "", 1, open_id=sample_id)
@@ -150,14 +163,16 @@ class ShapesPage(LabelingView):
     @user_errors
     def on_open(self, job_id, grid_v, value):
         sid = preview_id(grid_v)
+        n = 4 + len(self.versions.outputs)
         if job_id is None or sid is None:
-            return skips(4)
+            return skips(n)
         if is_dirty(value) and value.get("sample_id") != sid:
             gr.Warning(unsaved_message("image"))
             items = grid_v.get("items") if isinstance(grid_v, dict) else None  # the open image stays highlighted
-            return skips(3) + [grid_value(items or [], [value.get("sample_id")])]
+            return skips(3) + [grid_value(items or [], [value.get("sample_id")])] + skips(n - 4)
         job = get_job(self.store, job_id, actor=acting_user())
-        return [*self.open_value(job, sid, value), grid_v]
+        value, info, frame, s = self.open_value(job, sid, value)
+        return [value, info, frame, grid_v, *self.versions.values(job_id, s)]
 
     # -- the canvas's events -----------------------------------------------------------------------
     def go(self, job_id, tab_v, name, page, value, step: int):
@@ -166,13 +181,22 @@ class ShapesPage(LabelingView):
         target, new_page = self.step_to(job_id, tab_v, page, sid, step, PAGE_SIZE, in_order=True, name=name or "")
         return self.view(job_id, tab_v, name, new_page, open_id=target, previous=value)
 
+    def unsaved(self, args) -> bool:  # Restore in the History: refused while the canvas holds unsaved shapes
+        return is_dirty(args[4])
+
     @user_errors
-    def on_save(self, job_id, tab_v, name, page, value):
+    def on_save(self, job_id, tab_v, name, page, value, opened=None, over=None):
+        """Ctrl+S / Save (with the version the page opened); Keep mine after a conflict (`over`:
+        the newer version, saved over knowingly)."""
         if job_id is None or not isinstance(value, dict) or value.get("sample_id") is None:
             raise UserError("open an image first")
         add_drawn_labels(self.store, job_id, value)
-        set_annotation(self.store, job_id, int(value["sample_id"]), {"shapes": shapes_of(value)}, actor=acting_user())
-        action = action_of(value) or "save"
+        sid, shapes = int(value["sample_id"]), {"shapes": shapes_of(value)}
+        conflict = self.versions.save(job_id, sid, opened, over, lambda expected: set_annotation(
+            self.store, job_id, sid, shapes, actor=acting_user(), expected_version=expected))
+        if conflict is not None:
+            return self.versions.conflict_updates(conflict, self.outputs)
+        action = "save" if over else (action_of(value) or "save")
         n = len(shapes_of(value))
         gr.Info(f"Saved {n} shape{'' if n == 1 else 's'}" if n
                 else "Saved: no shapes left, the image is back in Unlabeled")

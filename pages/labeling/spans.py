@@ -19,6 +19,7 @@ from store.samples import get_sample
 
 from ..common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
 from .base import LabelingView, header_text, instructions, skips, status_tabs
+from .versions import VersionPanel, expected_version, span_changes
 
 PAGE_SIZE = 20
 
@@ -33,6 +34,12 @@ def _open_id(value):
     return int(sid) if sid is not None else None
 
 
+def compare_spans(job, value, theirs: dict) -> list[list]:
+    """Compare after a conflict: the picker's spans (entities, relations) beside the newer version's."""
+    text = value.get("text") or "" if isinstance(value, dict) else ""
+    return span_changes(text, annotation_of(value), theirs)
+
+
 class SpansPage(LabelingView):
     noun = "texts"
     hint = "select text, press 1-9 for a label, Ctrl+S saves"
@@ -41,6 +48,7 @@ class SpansPage(LabelingView):
         self.triplet = type_id == "text_triplet"
         self.mode = "triplet" if self.triplet else "ner"
         super().__init__(ctx, current_job, type_id, "tt" if self.triplet else "ner")
+        self.versions = VersionPanel(self, compare=compare_spans)
         self.build_header()
         self.build_tabs()
         with gr.Row():
@@ -55,8 +63,8 @@ class SpansPage(LabelingView):
         self.page_state = gr.State(1)
         self.inputs = [current_job, self.tab, self.page_state, self.picker]
         self.outputs = [self.header, self.tab, self.records, self.page_info, self.picker, self.sample_info,
-                        self.page_state, self.labels_table, self.lm_label, self.description]
-        self.editor = (self.picker, self.sample_info)  # what keep_unsaved leaves alone
+                        self.page_state, self.labels_table, self.lm_label, self.description] + self.versions.outputs
+        self.editor = (self.picker, self.sample_info, *self.versions.outputs)  # what keep_unsaved leaves alone
         self._wire()
 
     def _build_list(self) -> None:
@@ -79,6 +87,8 @@ class SpansPage(LabelingView):
             self.confirm_btn = gr.Button("Confirm", scale=0, min_width=100, visible=not self.triplet,
                                          elem_id=self.eid("confirm"))
         self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
+        self.versions.build_notices()
+        self.versions.build_history()
 
     def _wire(self) -> None:
         inputs, outputs = self.inputs, self.outputs
@@ -86,13 +96,14 @@ class SpansPage(LabelingView):
         self.prev_page.click(self.previous_page, inputs, outputs)
         self.next_page.click(self.next_page_, inputs, outputs)
         self.records.preview(self.on_open, [self.current_job, self.records, self.picker],
-                             [self.picker, self.sample_info, self.records])
-        self.picker.save(self.on_save, inputs, outputs)
-        self.save_btn.click(self.on_save, inputs, outputs)
+                             [self.picker, self.sample_info, self.records] + self.versions.outputs)
+        self.picker.save(self.on_save, inputs + [self.versions.opened], outputs)
+        self.save_btn.click(self.on_save, inputs + [self.versions.opened], outputs)
+        self.versions.wire(self.on_discard, inputs, self.on_save, inputs, outputs, mine=self.picker)
         self.prev_btn.click(self.previous_text, inputs, outputs)
         self.next_btn.click(self.next_text, inputs, outputs)
         self.discard_btn.click(self.on_discard, inputs, outputs)
-        self.clear_btn.click(self.on_clear, inputs, outputs)
+        self.clear_btn.click(self.on_clear, inputs + [self.versions.opened], outputs)
         self.confirm_btn.click(self.on_confirm, inputs, outputs)
         self.wire_shared(self.on_refresh)
 
@@ -110,7 +121,7 @@ class SpansPage(LabelingView):
         pred = (f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
                 if s.confidence is not None else "")
         return value, (f"**{esc(s.name)}** · {len(s.text or '')} characters · {s.status.replace('_', ' ')} · {who}"
-                       + pred)
+                       + pred), s
 
     def label_frame(self, job, c, count_column=None):
         if not self.triplet:
@@ -132,16 +143,16 @@ class SpansPage(LabelingView):
         colors = {x.name: x.color for x in [*ls.labels, *ls.entities, *ls.relations]}
         items = [list_item(s, colors, removable=False) for s in p.items]
         if open_id is not None:
-            picked, info = self.picker_for(job, open_id, message)
+            picked, info, s = self.picker_for(job, open_id, message)
         else:
             picked = picker_value(None, "", None, ls.entities if self.triplet else ls.labels, ls.relations,
                                   mode=self.mode)
-            info = "No record in this view."
+            info, s = "No record in this view.", None
         frame, names = self.label_frame(job, c)
         return [header_text(job, c, self.hint), status_tabs(c, tab_v),
                 grid_value(items, [open_id] if open_id else [], open_on_click=True),
                 f"page {p.page} of {p.pages} · {p.total:,} texts", picked, info, p.page, frame,
-                gr.Dropdown(choices=names, value=None), instructions(job)]
+                gr.Dropdown(choices=names, value=None), instructions(job), *self.versions.values(job.id, s)]
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
         return self.view(job_id, "all", 1, open_id=sample_id)
@@ -183,13 +194,13 @@ class SpansPage(LabelingView):
     def on_open(self, job_id, list_v, value):
         sid = preview_id(list_v)
         if job_id is None or sid is None:
-            return skips(3)
+            return skips(3 + len(self.versions.outputs))
         refuse_if_unsaved(_dirty(value) and _open_id(value) != sid, "text")
         job = self.job(job_id)
         if job is None:
             raise UserError("this job no longer exists: pick another one in My Creations")
-        picked, info = self.picker_for(job, sid)
-        return [picked, info, list_v]
+        picked, info, s = self.picker_for(job, sid)
+        return [picked, info, list_v, *self.versions.values(job_id, s)]
 
     # -- the editor's events -----------------------------------------------------------------------
     def _move(self, job_id, tab_v, page, value, step: int):
@@ -218,10 +229,14 @@ class SpansPage(LabelingView):
         return sid
 
     @user_errors
-    def on_save(self, job_id, tab_v, page, value):
+    def on_save(self, job_id, tab_v, page, value, opened=None, over=None):
+        """Ctrl+S / Save (with the version the page opened); Keep mine after a conflict (`over`)."""
         sid = self._open_or_refuse(job_id, value)
         ann = annotation_of(value)
-        set_annotation(self.store, job_id, sid, ann, actor=acting_user())
+        conflict = self.versions.save(job_id, sid, opened, over, lambda expected: set_annotation(
+            self.store, job_id, sid, ann, actor=acting_user(), expected_version=expected))
+        if conflict is not None:
+            return self.versions.conflict_updates(conflict, self.outputs)
         n = len(ann.get("entities", ann.get("spans", [])))
         if not n:
             msg = "Saved: nothing left, the text is back in Unlabeled"
@@ -239,9 +254,9 @@ class SpansPage(LabelingView):
         return self.view(job_id, tab_v, page, open_id=_open_id(value))
 
     @user_errors
-    def on_clear(self, job_id, tab_v, page, value):
+    def on_clear(self, job_id, tab_v, page, value, opened=None):
         sid = self._open_or_refuse(job_id, value)
-        clear_annotation(self.store, job_id, sid, actor=acting_user())
+        clear_annotation(self.store, job_id, sid, actor=acting_user(), expected_version=expected_version(opened, sid))
         gr.Info("Deleted the labels of this text")
         return self.view(job_id, tab_v, page, open_id=sid, message="Labels deleted")
 

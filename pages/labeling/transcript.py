@@ -21,6 +21,7 @@ from store.predictions import confirm_samples
 from ..common import AppContext, UserError, acting_user, esc, user_errors
 from .base import instructions, skips, toggle_description, who_labeled
 from .open_sample import PAGE_SIZE, OpenSampleView
+from .versions import text_changes
 
 KEYS_HELP = ("**Keys**: Ctrl+Enter labels and opens the next file · Ctrl+S labels · Ctrl+Space plays / pauses · "
              "Alt+← / Alt+→ previous / next file")
@@ -84,9 +85,15 @@ def file_info(s) -> str:
     return info
 
 
+def compare_transcripts(job, text, theirs: dict) -> list[list]:
+    """Compare after a conflict: the box's transcript beside the newer version's."""
+    return text_changes(text, theirs.get("content") if isinstance(theirs.get("content"), str) else "")
+
+
 class TranscriptPage(OpenSampleView):
     hint = "play the file, type what is said, Ctrl+Enter labels and opens the next"
     cleared = "Deleted the transcript: the file is back in Unlabeled"
+    compare = staticmethod(compare_transcripts)
 
     def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str = "speech_labeling"):
         super().__init__(ctx, current_job, type_id, "sl")
@@ -95,8 +102,8 @@ class TranscriptPage(OpenSampleView):
         self.open_state = gr.State(None)
         self.inputs = [current_job, self.tab, self.page_state, self.open_state, self.content]
         self.outputs = [self.header, self.tab, self.records, self.page_info, self.player, self.content,
-                        self.sample_info, self.page_state, self.open_state, self.description]
-        self.editor = (self.content,)
+                        self.sample_info, self.page_state, self.open_state, self.description] + self.versions.outputs
+        self.editor = (self.content, *self.versions.outputs)
         self._wire()
 
     def build_editor(self) -> None:
@@ -114,14 +121,17 @@ class TranscriptPage(OpenSampleView):
                                        elem_id=self.eid("clear"))
             self.confirm_btn = gr.Button("Confirm", scale=0, min_width=100, elem_id=self.eid("confirm"))
         self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
+        self.versions.build_notices()
         gr.Markdown(KEYS_HELP, elem_classes=["lp-hint"])
+        self.versions.build_history()
 
     def _wire(self) -> None:
         inputs, outputs = self.inputs, self.outputs
         self.wire_list()
         self.records.preview(self.on_open, inputs + [self.records], outputs)
-        self.label_btn.click(self.on_label, inputs, outputs)
-        self.label_next_btn.click(self.on_label_next, inputs, outputs)
+        self.label_btn.click(self.on_label, inputs + [self.versions.opened], outputs)
+        self.label_next_btn.click(self.on_label_next, inputs + [self.versions.opened], outputs)
+        self.versions.wire(self.on_discard, inputs, self.on_label, inputs, outputs, mine=self.content)
         self.confirm_btn.click(self.on_confirm, inputs, outputs)
         self.describe_btn.click(toggle_description, [self.described], [self.description, self.described])
         for event in self.data.events:
@@ -134,13 +144,13 @@ class TranscriptPage(OpenSampleView):
         return [{**list_item(s, {}), "labels": []} for s in samples]
 
     def editor_view(self, job, c, p, open_id, message=None) -> list:
-        """[player, transcript, file info, page, open file, instructions]."""
+        """[player, transcript, file info, page, open file, instructions] and its versions."""
         if open_id is not None:
             s = self.sample(job.id, open_id)
             text, info, pv = content_of(s), file_info(s), {"name": s.name, "audio": f"/media/{s.id}/file"}
         else:
-            text, info, pv = "", "No file in this view.", {"name": "", "audio": ""}
-        return [pv, text, info, p.page, open_id, instructions(job)]
+            s, text, info, pv = None, "", "No file in this view.", {"name": "", "audio": ""}
+        return [pv, text, info, p.page, open_id, instructions(job), *self.versions.values(job.id, s)]
 
     # -- the editor ----------------------------------------------------------------------------------
     def open_id(self, sid, text=None):
@@ -155,12 +165,14 @@ class TranscriptPage(OpenSampleView):
         except NotFound:
             return False
 
-    def _save(self, job_id, sid, text) -> None:
+    def _save(self, job_id, sid, text, opened, over=None):
+        """Save the transcript; the conflict when the file was saved since it opened (else None)."""
         if job_id is None or sid is None:
             raise UserError("open a file first")
         if not (text or "").strip():
             raise UserError("type the speech content first (Delete the transcript empties it)")
-        set_annotation(self.store, job_id, int(sid), {"content": text}, actor=acting_user())
+        return self.versions.save(job_id, sid, opened, over, lambda expected: set_annotation(
+            self.store, job_id, int(sid), {"content": text}, actor=acting_user(), expected_version=expected))
 
     # -- events ------------------------------------------------------------------------------------
     @user_errors
@@ -171,15 +183,20 @@ class TranscriptPage(OpenSampleView):
         return self.view(job_id, tab_v, page, open_id=target)
 
     @user_errors
-    def on_label(self, job_id, tab_v, page, sid, text):
-        self._save(job_id, sid, text)
+    def on_label(self, job_id, tab_v, page, sid, text, opened=None, over=None):
+        """Label (Ctrl+S); Keep mine after a conflict (`over`: the newer version)."""
+        conflict = self._save(job_id, sid, text, opened, over)
+        if conflict is not None:
+            return self.versions.conflict_updates(conflict, self.outputs)
         gr.Info("Labeled")
         return self.view(job_id, tab_v, self.page_holding(job_id, tab_v, int(page or 1), sid), open_id=sid)
 
     @user_errors
-    def on_label_next(self, job_id, tab_v, page, sid, text):
+    def on_label_next(self, job_id, tab_v, page, sid, text, opened=None):
         target, _ = self.neighbour(job_id, tab_v, page, sid, 1, PAGE_SIZE) if job_id is not None else (None, page)
-        self._save(job_id, sid, text)
+        conflict = self._save(job_id, sid, text, opened)
+        if conflict is not None:
+            return self.versions.conflict_updates(conflict, self.outputs)
         if target is None:
             gr.Info("Labeled: this was the last file of the view")
             return self.view(job_id, tab_v, page, open_id=sid)

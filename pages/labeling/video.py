@@ -35,6 +35,7 @@ from store.types import REGISTRY
 from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, user_errors
 from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, who_labeled
 from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, open_sample, wire_save
+from .versions import VersionPanel, expected_version
 
 PAGE_SIZE = 20
 LIST_COLUMNS = ["Frame", "Time (s)", "#", "Label", "Shape", "Track", "Kind"]
@@ -278,6 +279,7 @@ class VideoPage(LabelingView):
     def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str = "video_labeling"):
         super().__init__(ctx, current_job, type_id, "vid")
         self.tools = REGISTRY[type_id].tools  # the detection tools
+        self.versions = VersionPanel(self)
         self.build_header()
         self.build_tabs()
         with gr.Row():
@@ -285,6 +287,7 @@ class VideoPage(LabelingView):
             with gr.Column(scale=3):
                 self._build_editor()
                 self._build_label_list()
+                self.versions.build_history()
                 self.build_label_management(add=True)
         self.build_panels()
         self.page_state = gr.State(1)
@@ -295,10 +298,10 @@ class VideoPage(LabelingView):
         self.outputs = [self.header, self.tab, self.records, self.page_info, self.player, self.sample_info,
                         self.frame_info, self.canvas, self.list_table, self.tp_pick, self.label_pick,
                         self.page_state, self.frame_state, self.pending_tracks, self.nonce, self.description,
-                        self.tracks_table, self.track_pick, self.labels_table, self.lm_label]
-        # what keep_unsaved leaves alone: the open video, its frame and its shapes
+                        self.tracks_table, self.track_pick, self.labels_table, self.lm_label] + self.versions.outputs
+        # what keep_unsaved leaves alone: the open video, its frame and its shapes (and its version)
         self.editor = (self.player, self.sample_info, self.frame_info, self.canvas, self.list_table, self.tp_pick,
-                       self.frame_state, self.pending_tracks, self.nonce)
+                       self.frame_state, self.pending_tracks, self.nonce, *self.versions.outputs)
         self._wire()
 
     def _build_editor(self) -> None:
@@ -316,6 +319,7 @@ class VideoPage(LabelingView):
                                         max_lines=1, scale=2, elem_id=self.eid("track"))
             self.track_btn = gr.Button("Set track on selected shape", scale=0, min_width=170,
                                        elem_id=self.eid("set-track"))
+        self.versions.build_notices()
         with gr.Row(elem_id=self.eid("tracking")):  # automatic tracking (autolabel/tracking.py)
             self.track_frames = gr.Number(value=DEFAULT_TRACK_FRAMES, precision=0, minimum=1, maximum=MAX_TRACK_FRAMES,
                                           label="Frames to track", scale=0, min_width=130,
@@ -363,14 +367,15 @@ class VideoPage(LabelingView):
         self.next_page.click(Pager(self, 1, view=self.browse), inputs + [canvas, n], outputs)
         self.records.preview(self.on_open, inputs + [self.records, canvas, n], outputs)
         self.player.draw(self.on_draw, inputs + [self.player, canvas, n], outputs)
-        wire_save(self.save_btn, canvas, self.on_save,
-                  inputs + [canvas, self.frame_state, self.pending_tracks, self.track_box, n], outputs)
+        saving = inputs + [canvas, self.frame_state, self.pending_tracks, self.track_box, n]
+        wire_save(self.save_btn, canvas, self.on_save, saving + [self.versions.opened], outputs)
+        self.versions.wire(self.on_discard, opened + [self.frame_state, n], self.on_save, saving, outputs)
         canvas.navigate(self.on_navigate, opened + [n], outputs)
         self.discard_btn.click(self.on_discard, opened + [self.frame_state, n], outputs)
         self.jump_btn.click(self.on_jump, opened + [self.tp_pick, n], outputs)
         self.del_tp_btn.click(self.on_delete_time_point, opened + [self.frame_state, self.tp_pick, n], outputs)
         self.del_label_btn.click(self.on_delete_label, opened + [self.frame_state, self.label_pick, n], outputs)
-        self.clear_btn.click(self.on_clear, opened + [n], outputs)
+        self.clear_btn.click(self.on_clear, opened + [n, self.versions.opened], outputs)
         # the selection stays in the browser until the next edit: read it from the widget first
         self.track_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
             on_set_track, [canvas, self.pending_tracks, self.track_box], [self.pending_tracks])
@@ -431,7 +436,7 @@ class VideoPage(LabelingView):
         nkeys = len(frames_of(s.annotation))
         info = (f"**{esc(s.name)}** · {m['width']}×{m['height']} px · {m['fps']:g} fps · {m['frame_count']} frames"
                 f" · {m['duration']:.2f} s · {nkeys} labeled time point{'s' if nkeys != 1 else ''} · {who_labeled(s)}")
-        return pv, info, frame_text(fs, s), value, fs, s.annotation, m["fps"]
+        return pv, info, frame_text(fs, s), value, fs, s, m["fps"]
 
     def view(self, job_id, tab_v, page, open_id=None, frame=None, seek=None, nonce_v=0, previous=None, message=None,
              picked_track=None):
@@ -447,11 +452,12 @@ class VideoPage(LabelingView):
         items = [{**list_item(s, colors), "content": ""} for s in p.items]
         nonce_v = int(nonce_v or 0) + 1
         if open_id is not None:
-            pv, info, ftext, value, fs, ann, fps = self.open_video(job, open_id, frame, seek, nonce_v, previous,
-                                                                   message, picked_track)
+            pv, info, ftext, value, fs, s, fps = self.open_video(job, open_id, frame, seek, nonce_v, previous,
+                                                                 message, picked_track)
+            ann = s.annotation
         else:
             value, fs = self.frame_canvas(job, None, None, previous)
-            pv, info, ann, ftext, fps = player_value(), "No video in this view.", None, frame_text(None), None
+            pv, info, ann, ftext, fps, s = player_value(), "No video in this view.", None, frame_text(None), None, None
         open_frame = fs["frame"] if fs and any(f["frame"] == fs["frame"] for f in frames_of(ann)) else None
         return [header_text(job, c, self.hint), status_tabs(c, tab_v),
                 list_value(items, [open_id] if open_id is not None else [], open_on_click=True),
@@ -460,7 +466,7 @@ class VideoPage(LabelingView):
                 gr.Dropdown(choices=label_choices(ann), value=None), p.page, fs, {}, nonce_v, instructions(job),
                 track_table(ann), gr.Dropdown(choices=track_choices(ann), value=picked_track if picked_track in
                                               track_choices(ann) else None),
-                *self.label_management_view(job, c)]
+                *self.label_management_view(job, c), *self.versions.values(job.id, s)]
 
     def label_management_view(self, job, c) -> list:
         table, names = self.label_frame(job, c)
@@ -636,19 +642,23 @@ class VideoPage(LabelingView):
         return "Cancelling… nothing found so far is written"
 
     # -- writing the annotation --------------------------------------------------------------------
-    def write_frames(self, job_id, sid, frames) -> None:
-        """The video's keyframes (those with shapes); none: the video is back in Unlabeled."""
+    def write_frames(self, job_id, sid, frames, expected: int | None = None) -> None:
+        """The video's keyframes (those with shapes); none: the video is back in Unlabeled.
+        `expected`: the version the page opened (a newer one is refused: history.VersionConflict)."""
         frames = sorted((f for f in frames if f.get("shapes")), key=lambda f: f["frame"])
         if frames:
-            set_annotation(self.store, job_id, int(sid), {"frames": frames}, actor=acting_user())
+            set_annotation(self.store, job_id, int(sid), {"frames": frames}, actor=acting_user(),
+                           expected_version=expected)
         else:
-            clear_annotation(self.store, job_id, int(sid), actor=acting_user())
+            clear_annotation(self.store, job_id, int(sid), actor=acting_user(), expected_version=expected)
 
     def stored_frames(self, job_id, sid) -> list[dict]:
         return frames_of(get_sample(self.store, job_id, int(sid), actor=acting_user()).annotation)
 
     @user_errors
-    def on_save(self, job_id, tab_v, page, value, fs, pending, track, n):
+    def on_save(self, job_id, tab_v, page, value, fs, pending, track, n, opened=None, over=None):
+        """Save the frame into the video's annotation (with the version the page opened: a video
+        saved since is a conflict); Keep mine after a conflict (`over`): the frame into the newer one."""
         sid = open_sample(value)
         if job_id is None or sid is None or not fs:
             raise UserError("pause the video and press Draw on this frame first")
@@ -659,7 +669,10 @@ class VideoPage(LabelingView):
         others = [f for f in frames if f["frame"] != fs["frame"]]
         if shapes:
             others.append({"frame": int(fs["frame"]), "time": float(fs["time"]), "shapes": shapes})
-        self.write_frames(job_id, sid, others)
+        conflict = self.versions.save(job_id, sid, opened, over,
+                                      lambda expected: self.write_frames(job_id, sid, others, expected))
+        if conflict is not None:
+            return self.versions.conflict_updates(conflict, self.outputs)
         k = len(shapes)
         msg = (f"Saved {k} shape{'' if k == 1 else 's'} on frame {fs['frame']}" if k
                else f"Saved: no shapes left on frame {fs['frame']}")
@@ -707,11 +720,11 @@ class VideoPage(LabelingView):
                          previous=value)
 
     @user_errors
-    def on_clear(self, job_id, tab_v, page, list_v, player_v, value, n):
+    def on_clear(self, job_id, tab_v, page, list_v, player_v, value, n, opened=None):
         sid = self.open_id(list_v, player_v, value)
         if job_id is None or sid is None:
             raise UserError("open a video first")
-        clear_annotation(self.store, job_id, int(sid), actor=acting_user())
+        clear_annotation(self.store, job_id, int(sid), actor=acting_user(), expected_version=expected_version(opened, sid))
         gr.Info("Deleted every label of this video")
         return self.view(job_id, tab_v, page, open_id=int(sid), frame=None, nonce_v=n)
 
