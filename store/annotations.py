@@ -44,6 +44,9 @@ def add_labels_to_set(store: Store, job_id: int, labels: Iterable[Label], actor:
     return get_job(store, job_id)
 
 
+FEW = 32  # up to this many samples, a save writes each row and its history row directly
+
+
 def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None]], actor: str | None,
                        status: str = "labeled", source: str = "human") -> None:
     """Write annotations for (sample_id, annotation) pairs; an empty one returns the sample to
@@ -57,10 +60,22 @@ def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None
             params.append(["unlabeled", [], None, None, None, job_id, sample_id])
         else:
             params.append([status, ann.labels, json.dumps(ann.data, ensure_ascii=False), actor, t, job_id, sample_id])
-    cur.executemany(
-        "UPDATE job_samples SET status = ?, labels = ?, annotation = ?, labeled_by = ?, labeled_at = ?, "
-        "from_inference = false, confidence = NULL, model = NULL WHERE job_id = ? AND sample_id = ?", params)
-    record_history(cur, job_id, [sid for sid, _ in rows], actor, source)
+    sql = ("UPDATE job_samples SET status = ?, labels = ?, annotation = ?, labeled_by = ?, labeled_at = ?, "
+           "from_inference = false, confidence = NULL, model = NULL")
+    where = " WHERE job_id = ? AND sample_id = ?"
+    if len(params) > FEW:  # many samples: one statement for all, then their versions in bulk
+        cur.executemany(sql + where, params)
+        record_history(cur, job_id, [sid for sid, _ in rows], actor, source)
+        return
+    # a person's save (the hot path): the version goes up in the same statement, and the history
+    # row is written from what was saved (a bulk record would scan for the rows again)
+    kept = []
+    for p in params:
+        got = cur.execute(sql + ", version = coalesce(version, 0) + 1" + where + " RETURNING version", p).fetchall()
+        if got:
+            kept.append([job_id, p[-1], got[0][0], p[0], p[1], p[2], actor, t, source])
+    if kept:
+        cur.executemany("INSERT INTO annotation_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", kept)
 
 
 def _current_labels(store: Store, job_id: int, sample_ids: list[int]) -> dict[int, list[str]]:
