@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--strategy", default="margin", choices=("least_confidence", "margin", "entropy"),
                    help="uncertainty measure for hard examples")
+    p.add_argument("--engine", choices=("local", "ray"),
+                   help="where the run computes: local (threads of this process, the default) or ray (a Ray cluster; "
+                        "LABELPORT_ENGINE); see README, Scaling out")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="the Ray cluster to run on: auto (a cluster this machine is a node of), HOST:6379, or "
+                        "ray://HOST:10001 (LABELPORT_RAY_ADDRESS; giving it means --engine ray)")
     p.add_argument("--confirm-above", type=_threshold, metavar="T|calibrated",
                    help="then confirm every prediction with confidence >= T (0..1), or >= the threshold the run "
                         "measured ('calibrated'; nothing is confirmed when the run measured none)")
@@ -153,7 +159,8 @@ def settings_from_args(args):
 
     return Settings.from_env(data_dir=args.data_dir, storage=getattr(args, "storage", None),
                              s3_bucket=getattr(args, "s3_bucket", None), s3_prefix=getattr(args, "s3_prefix", None),
-                             s3_endpoint=getattr(args, "s3_endpoint", None))
+                             s3_endpoint=getattr(args, "s3_endpoint", None), engine=getattr(args, "engine", None),
+                             ray_address=getattr(args, "ray_address", None))
 
 
 def _print(args, data: dict, text: str) -> None:
@@ -305,7 +312,7 @@ def _autolabel_command(store, args) -> int:
 
         job = find_job(store, args.job)
         run = run_now(store, job.id, args.kind, args.mode, args.model, args.device, args.batch_size,
-                      args.strategy, actor="cli")
+                      args.strategy, actor="cli", engine=store.settings.engine)
         data = run.as_dict()
         text = f"{run.title} run {run.id}: {run.status} — {run.message}"
         above = args.confirm_above

@@ -41,7 +41,7 @@ def delete_model(model_id: PathId, store: Store = Depends(get_store), actor: str
              summary="Start an auto-labeling run in the background (F4.1-F4.3)")
 def start_run(job_id: JobId, body: RunIn, store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     run = start_run_in_background(store, job_id, body.kind, body.mode, body.model, body.device, body.batch_size,
-                                  body.strategy, actor=actor)
+                                  body.strategy, actor=actor, engine=body.engine)
     return run.as_dict()
 
 

@@ -8,15 +8,14 @@ import logging
 
 import numpy as np
 
-from store.audio import open_audio
 from store.predictions import Prediction, RunSample, run_samples, set_clusters, write_predictions
-from store.samples import sample_bytes
 
 from . import features as F
 from store.runs import suggested_threshold
 
 from .learn import (calibrate, cluster, cross_val_proba, describe_calibration, train_classifier, uncertainty,
                     uncertainty_reason)
+from . import engine
 from .runner import Outcome, RunContext, handler
 
 log = logging.getLogger(__name__)
@@ -25,27 +24,37 @@ WRITE_BATCH = 256
 
 
 class FeatureSource:
-    """Feature vectors for the samples of a job, by media; says which model made them."""
+    """Feature vectors for the samples of a job, by media; says which model made them. The model
+    loads on first use: on a Ray run, on the workers only."""
 
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
         media = ctx.job.labeling_type.media
         self.media = media
         m = ctx.model
+        self._encode = None
         if media == "image":
             self.pretrained = m is not None
-            self.encode = F.ImageBackbone(m.source, ctx.device) if m else None
             self.description = f"backbone {m.ref}" if m else F.SCRATCH_IMAGE
         elif media == "text":
             self.pretrained = True
-            self.encode = F.TextEncoder(m.source if m else None, ctx.device)
             self.description = f"sentence embeddings {m.ref}" if m else F.TEXT_MODEL_NAME
         elif media == "audio":
             self.pretrained = False
-            self.encode = None
             self.description = F.SCRATCH_AUDIO
         else:
             raise ValueError(f"no features for {media} samples")
+
+    @property
+    def encode(self):
+        """The image backbone or text encoder (None: features without a model)."""
+        m = self.ctx.model
+        if self._encode is None:
+            if self.media == "image" and m is not None:
+                self._encode = F.ImageBackbone(m.source, self.ctx.device)
+            elif self.media == "text":
+                self._encode = F.TextEncoder(m.source if m else None, self.ctx.device)
+        return self._encode
 
     @property
     def head(self) -> str:
@@ -53,27 +62,55 @@ class FeatureSource:
         return "logistic" if self.pretrained else "mlp"
 
     def _one(self, s: RunSample):
-        store = self.ctx.store
         if self.media == "image":
-            return F.load_image(sample_bytes(store, s.sample_id))
+            return F.load_image(self.ctx.sample_bytes(s.sample_id))
         if self.media == "text":
             return s.text or ""
-        with open_audio(store, s.sample_id) as f:
+        with self.ctx.open_audio(s.sample_id) as f:
             return F.audio_features(f.read(dtype="float32"), f.samplerate)
 
+    def batch(self, chunk: list[RunSample]) -> np.ndarray:
+        """The vectors of one chunk of samples."""
+        items = [self._one(s) for s in chunk]
+        if self.media == "image":
+            return self.encode(items) if self.pretrained else F.pixel_features(items)
+        if self.media == "text":
+            return self.encode(items)
+        return np.stack(items)
+
     def vectors(self, samples: list[RunSample], done_before: int, total: int) -> np.ndarray:
-        out = []
+        return self.vectors_of([samples], done_before, total)[0]
+
+    def vectors_of(self, groups: list[list[RunSample]], done_before: int, total: int) -> list[np.ndarray]:
+        """The vectors of each group of samples, computed in chunks of the run's batch size on the
+        run's engine (autolabel/engine.py: on Ray, by an actor pool over the cluster)."""
         size = max(1, self.ctx.batch_size)
-        for i, chunk in enumerate(F.batched(samples, size)):
-            items = [self._one(s) for s in chunk]
-            if self.media == "image":
-                out.append(self.encode(items) if self.encode else F.pixel_features(items))
-            elif self.media == "text":
-                out.append(self.encode(items))
-            else:
-                out.append(np.stack(items))
-            self.ctx.progress(done_before + min(len(samples), (i + 1) * size), total, "reading features")
-        return np.vstack(out) if out else np.zeros((0, 1), np.float32)
+        chunks, owner = [], []
+        for g, samples in enumerate(groups):
+            for chunk in F.batched(samples, size):
+                chunks.append(chunk)
+                owner.append(g)
+        parts: list = [None] * len(chunks)
+        done = done_before
+        for i, X in engine.map_chunks(self.ctx, FeatureChunks, chunks):
+            parts[i] = X
+            done += len(chunks[i])
+            self.ctx.progress(done, total, f"reading features{engine.where(self.ctx)}")
+        out = []
+        for g in range(len(groups)):
+            mine = [parts[i] for i in range(len(chunks)) if owner[i] == g]
+            out.append(np.vstack(mine) if mine else np.zeros((0, 1), np.float32))
+        return out
+
+
+class FeatureChunks:
+    """The features' work on an engine's worker: the model, loaded once, chunk after chunk."""
+
+    def __init__(self, ctx: RunContext):
+        self.source = FeatureSource(ctx)
+
+    def __call__(self, chunk: list[RunSample]) -> np.ndarray:
+        return self.source.batch(chunk)
 
 
 def classification_run(ctx: RunContext) -> Outcome:
@@ -86,8 +123,7 @@ def classification_run(ctx: RunContext) -> Outcome:
     if feats.media == "image" and not feats.pretrained and mode == "precise":
         return _semi_supervised_run(ctx, labeled, pending, y)
     total = len(labeled) + 2 * len(pending)  # features for all, then one write per pending sample
-    X_lab = feats.vectors(labeled, 0, total)
-    X_pend = feats.vectors(pending, len(labeled), total)
+    X_lab, X_pend = feats.vectors_of([labeled, pending], 0, total)
     ctx.progress(len(labeled) + len(pending), total, "training")
     P_cv, y_cv = cross_val_proba(X_lab, y, head=feats.head)
     first = calibrate(P_cv, y_cv, ACCEPT_ACCURACY)
@@ -108,28 +144,13 @@ def classification_run(ctx: RunContext) -> Outcome:
 
 def _semi_supervised_run(ctx: RunContext, labeled: list[RunSample], pending: list[RunSample], y: list[str]) -> Outcome:
     """Precise mode for images without a backbone: the semi-supervised CNN (autolabel/semi.py)."""
-    from .semi import planned_steps, train_semi_supervised
+    from .semi import planned_steps
 
-    store = ctx.store
     steps = int(ctx.options.get("max_steps") or planned_steps(len(pending)))
     total = len(labeled) + len(pending) + steps + len(pending)
-
-    def images(items: list[RunSample], before: int) -> list:
-        out = []
-        for i, s in enumerate(items, start=1):
-            im = F.load_image(sample_bytes(store, s.sample_id))
-            im.thumbnail((32, 32))  # the network works at 16 or 24 px: a large job stays small in memory
-            out.append(im)
-            if i % 200 == 0 or i == len(items):
-                ctx.progress(before + i, total, "reading images")
-        return out
-
-    lab_images = images(labeled, 0)
-    pend_images = images(pending, len(labeled))
-    base = len(labeled) + len(pending)
-    res = train_semi_supervised(lab_images, y, pend_images, seed=0, device=F.device_for(ctx.device), max_steps=steps,
-                                progress=lambda step, _n: ctx.progress(base + step, total, f"training, step {step}"))
-    base += steps
+    (res,) = list(engine.run_work(ctx, semi_supervised_work, labeled, pending, y, steps, total,
+                                  sample_ids=[s.sample_id for s in labeled + pending]))
+    base = len(labeled) + len(pending) + steps
     P = res.proba
     cal = calibrate(res.holdout_proba, res.holdout_y, ACCEPT_ACCURACY, min_support=_min_support(len(res.holdout_y)),
                     predicted=P.max(1) if len(P) else np.zeros(0))
@@ -144,6 +165,29 @@ def _semi_supervised_run(ctx: RunContext, labeled: list[RunSample], pending: lis
            + f"; {written} predictions to To Be Confirmed, {hard} hard examples ({ctx.strategy}); "
            f"{describe_calibration(cal)}")
     return Outcome(written, hard, msg, cal)
+
+
+def semi_supervised_work(ctx: RunContext, labeled: list[RunSample], pending: list[RunSample], y: list[str],
+                         steps: int, total: int):
+    """Reads the images and trains the semi-supervised network; yields its SemiResult (the
+    engine's work: on Ray, one task)."""
+    from .semi import train_semi_supervised
+
+    def images(items: list[RunSample], before: int) -> list:
+        out = []
+        for i, s in enumerate(items, start=1):
+            im = F.load_image(ctx.sample_bytes(s.sample_id))
+            im.thumbnail((32, 32))  # the network works at 16 or 24 px: a large job stays small in memory
+            out.append(im)
+            if i % 200 == 0 or i == len(items):
+                ctx.progress(before + i, total, "reading images")
+        return out
+
+    lab_images = images(labeled, 0)
+    pend_images = images(pending, len(labeled))
+    base = len(labeled) + len(pending)
+    yield train_semi_supervised(lab_images, y, pend_images, seed=0, device=F.device_for(ctx.device), max_steps=steps,
+                                progress=lambda step, _n: ctx.progress(base + step, total, f"training, step {step}"))
 
 
 def _min_support(held_out: int) -> int:

@@ -23,16 +23,17 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from store.errors import ValidationError
 from store.predictions import RunSample, run_samples
 from store.runs import MIN_DETECTION_IMAGES
-from store.samples import sample_bytes
 from store.types.shapes import image_size
 
 from . import features as F
 from .prelabel import (SCORE_THRESHOLD, LabelMatcher, Tally, _short, detect, detection_prediction, hard_below,
                        load_detector, model_inputs, model_name, sample_name)
+from . import engine
 from .runner import Outcome, RunContext, handler
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class DetectionLearner:
         self.bad: set[int] = set()
 
     def image(self, s: RunSample):
-        return F.load_image(sample_bytes(self.ctx.store, s.sample_id))
+        return F.load_image(self.ctx.sample_bytes(s.sample_id))
 
     def images(self, samples: list[RunSample]) -> list[tuple[RunSample, object]]:
         out = []
@@ -166,6 +167,53 @@ class DetectionLearner:
             yield done, results
 
 
+def detection_work(ctx: RunContext, names: list[str], train: list[TrainImage], pending: list[RunSample], mode: str,
+                   epochs: int, total: int):
+    """Fine-tune the detector (and, precise, again with pseudo-labels) and propose boxes for the
+    pending images: yields ("proposals", (done, [(sample, image size, boxes)], id2label)) batch by
+    batch, then ("end", {"loss", "pseudo", "tally", "model_files"}). The engine's work (on Ray:
+    one task, autolabel/engine.py run_work); the app writes the proposals."""
+    import tempfile
+
+    epochs2 = max(1, epochs // 2)
+    threshold = float(ctx.options.get("score_threshold", SCORE_THRESHOLD))
+    pseudo_threshold = float(ctx.options.get("pseudo_threshold", max(PSEUDO_THRESHOLD, threshold)))
+    learner = DetectionLearner(ctx, names)
+    done, loss = learner.fine_tune(train, epochs, 0, total, "fine-tuning")
+
+    pseudo = 0
+    if mode == "precise":
+        extra = []
+        for done, results in learner.predict(pending, pseudo_threshold, done, total, "pseudo-labels"):
+            for s, (w, h), boxes in results:
+                kept, classes = [], []
+                for b in boxes:
+                    x1, y1, x2, y2 = (min(max(v, 0.0), lim) for v, lim in zip(b.xyxy, (w, h, w, h)))
+                    if b.score >= pseudo_threshold and x2 - x1 > 1 and y2 - y1 > 1:
+                        kept.append([x1, y1, x2 - x1, y2 - y1])
+                        classes.append(b.label_id)
+                if kept:
+                    extra.append(TrainImage(s, kept, classes, pseudo=True))
+        pseudo = len(extra)
+        total = done + epochs2 * (len(train) + pseudo) + len(pending)  # now known exactly
+        done, loss = learner.fine_tune(train + extra, epochs2, done, total, "fine-tuning with pseudo-labels")
+
+    id2label = dict(learner.model.config.id2label)
+    for done, results in learner.predict(pending, threshold / 2, done, total, "proposing boxes"):
+        yield "proposals", (done, total, results, id2label)
+    files: dict[str, bytes] | str = {}
+    if ctx.options.get("save_model", True):
+        try:
+            with tempfile.TemporaryDirectory(prefix="labelport-detector-") as tmp:
+                learner.model.save_pretrained(tmp)
+                learner.processor.save_pretrained(tmp)
+                files = {f.relative_to(tmp).as_posix(): f.read_bytes() for f in Path(tmp).rglob("*") if f.is_file()}
+        except OSError as e:
+            log.warning("could not write the fine-tuned model: %s", e)
+            files = _short(e)
+    yield "end", {"loss": loss, "pseudo": pseudo, "tally": learner.tally, "model_files": files}
+
+
 @handler("object_detection", "active_learning", tasks=("object-detection",), model_required=True)
 def detection_run(ctx: RunContext) -> Outcome:
     mode = ctx.run.mode or "fast"
@@ -190,37 +238,26 @@ def detection_run(ctx: RunContext) -> Outcome:
     total = epochs * len(train) + len(pending)
     if mode == "precise":
         total += len(pending) + epochs2 * (len(train) + len(pending))
-    ctx.progress(0, total, f"loading model {ctx.model.ref}")
-    learner = DetectionLearner(ctx, names)
-    done, loss = learner.fine_tune(train, epochs, 0, total, "fine-tuning")
-
-    pseudo = 0
-    if mode == "precise":
-        extra = []
-        for done, results in learner.predict(pending, pseudo_threshold, done, total, "pseudo-labels"):
-            for s, (w, h), boxes in results:
-                kept, classes = [], []
-                for b in boxes:
-                    x1, y1, x2, y2 = (min(max(v, 0.0), lim) for v, lim in zip(b.xyxy, (w, h, w, h)))
-                    if b.score >= pseudo_threshold and x2 - x1 > 1 and y2 - y1 > 1:
-                        kept.append([x1, y1, x2 - x1, y2 - y1])
-                        classes.append(b.label_id)
-                if kept:
-                    extra.append(TrainImage(s, kept, classes, pseudo=True))
-        pseudo = len(extra)
-        total = done + epochs2 * (len(train) + pseudo) + len(pending)  # now known exactly
-        done, loss = learner.fine_tune(train + extra, epochs2, done, total, "fine-tuning with pseudo-labels")
+    ctx.progress(0, total, f"loading model {ctx.model.ref}{engine.where(ctx)}")
 
     matcher = LabelMatcher(names)
     hard_limit = hard_below(ctx)
     name = model_name(ctx)
     written = hard = 0
-    tally = learner.tally
-    for done, results in learner.predict(pending, threshold / 2, done, total, "proposing boxes"):
+    tally = Tally()
+    end: dict = {}
+    # the fine-tuning and the proposals: in this thread, or one task on the Ray cluster (a GPU
+    # worker with --device gpu); the proposals come back batch by batch and are written here
+    work = engine.run_work(ctx, detection_work, names, train, pending, mode, epochs, total,
+                           sample_ids=[t.sample.sample_id for t in train] + [s.sample_id for s in pending])
+    for kind, payload in work:
+        if kind == "end":
+            end = payload
+            continue
+        done, total, results, id2label = payload
         batch = []
         for s, size, boxes in results:
-            p = detection_prediction(s.sample_id, boxes, learner.model.config.id2label, matcher, size, threshold,
-                                     hard_limit)
+            p = detection_prediction(s.sample_id, boxes, id2label, matcher, size, threshold, hard_limit)
             if p is None:
                 tally.empty += 1
             else:
@@ -228,14 +265,19 @@ def detection_run(ctx: RunContext) -> Outcome:
         new, new_hard = tally.write(ctx, batch, name)
         written, hard = written + new, hard + new_hard
         ctx.progress(done, total, f"{written} images with proposed boxes")
+    tally.add(end["tally"])
+    loss, pseudo = end["loss"], end["pseudo"]
 
     saved = ""
     if ctx.options.get("save_model", True):
         folder = ctx.store.settings.data_dir / "models" / f"run-{ctx.run.id}"
         try:
+            if isinstance(end["model_files"], str):  # the worker could not write it
+                raise OSError(end["model_files"])
             folder.mkdir(parents=True, exist_ok=True)
-            learner.model.save_pretrained(folder)
-            learner.processor.save_pretrained(folder)
+            for rel, data in end["model_files"].items():  # the fine-tuned model, wherever it was trained
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_bytes(data)
             saved = f"; the fine-tuned model is saved in {folder} (register it to pre-label with it)"
         except OSError as e:
             log.warning("could not save the fine-tuned model to %s: %s", folder, e)

@@ -46,14 +46,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from store.audio import open_audio
 from store.errors import ValidationError
 from store.predictions import Prediction, RunSample, run_samples, write_predictions
-from store.samples import sample_bytes
 from store.types import REGISTRY
 from store.types.shapes import image_size
 
 from . import features as F
+from . import engine
 from .runner import Outcome, RunContext, handler
 
 log = logging.getLogger(__name__)
@@ -103,6 +102,12 @@ class Tally:
     empty: int = 0
     refused: int = 0
     first_refusal: str | None = None
+
+    def add(self, other: "Tally") -> None:
+        """Count in what another tally (a worker's, for one chunk) skipped."""
+        self.unreadable += other.unreadable
+        self.failed += other.failed
+        self.empty += other.empty
 
     def write(self, ctx: RunContext, batch: list[Prediction], model: str) -> tuple[int, int]:
         """Write a batch of predictions; count what the store refused. Returns (written, hard)."""
@@ -178,7 +183,7 @@ def sample_name(s: RunSample) -> str:
 
 def read_audio(ctx: RunContext, sample_id: int, rate: int) -> np.ndarray:
     """The sample's audio as mono float32 at `rate` Hz."""
-    with open_audio(ctx.store, sample_id) as f:
+    with ctx.open_audio(sample_id) as f:
         x = f.read(dtype="float32", always_2d=True)
         sr = int(f.samplerate)
     x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
@@ -229,15 +234,26 @@ class Predictor(ABC):
                           hard_reason=reason if hard else None)
 
 
-def prelabel_run(ctx: RunContext, make: Callable[[RunContext], Predictor], what: str) -> Outcome:
-    samples = [s for s in run_samples(ctx.store, ctx.job.id) if not s.labeled]
-    total = len(samples)
-    ctx.progress(0, total, f"loading model {ctx.model.ref}")
-    predictor = make(ctx)
-    tally = Tally()
-    written = hard = done = 0
-    name = model_name(ctx)
-    for chunk in F.batched(samples, max(1, ctx.batch_size)):
+@dataclass
+class ChunkPredictions:
+    """What a worker made of one chunk: the predictions to write and what it skipped."""
+    samples: int
+    predictions: list[Prediction]
+    tally: Tally
+    outside: Counter  # model labels outside the label set, for the run's message
+    extra: str = ""
+
+
+class PredictChunks:
+    """The work of pre-labeling on an engine's worker (autolabel/engine.py map_chunks): the
+    Predictor, made once, reads, predicts and turns outputs into Predictions chunk by chunk; the
+    app writes them. The same code on both engines, so the same predictions."""
+
+    def __init__(self, ctx: RunContext, make: Callable[[RunContext], Predictor]):
+        self.predictor = make(ctx)
+
+    def __call__(self, chunk: list[RunSample]) -> ChunkPredictions:
+        predictor, tally = self.predictor, Tally()
         items, ok = [], []
         for s in chunk:
             try:
@@ -256,14 +272,33 @@ def prelabel_run(ctx: RunContext, make: Callable[[RunContext], Predictor], what:
                 tally.empty += 1
             else:
                 batch.append(p)
-        new, new_hard = tally.write(ctx, batch, name)
+        outside = Counter(predictor.labels.outside)
+        predictor.labels.outside.clear()
+        return ChunkPredictions(len(chunk), batch, tally, outside, predictor.extra_message())
+
+
+def prelabel_run(ctx: RunContext, make: Callable[[RunContext], Predictor], what: str) -> Outcome:
+    samples = [s for s in run_samples(ctx.store, ctx.job.id) if not s.labeled]
+    total = len(samples)
+    ctx.progress(0, total, f"loading model {ctx.model.ref}{engine.where(ctx)}")
+    tally = Tally()
+    labels = LabelMatcher(ctx.job.label_set.names())  # the workers' unmatched labels, for the message
+    extra = ""
+    written = hard = done = 0
+    name = model_name(ctx)
+    chunks = list(F.batched(samples, max(1, ctx.batch_size)))
+    for _i, part in engine.map_chunks(ctx, PredictChunks, chunks, make):
+        tally.add(part.tally)
+        labels.outside.update(part.outside)
+        extra = part.extra or extra
+        new, new_hard = tally.write(ctx, part.predictions, name)
         written, hard = written + new, hard + new_hard
-        done += len(chunk)
+        done += part.samples
         ctx.progress(done, total, f"{written} of {total} pre-labeled")
-    parts = [f"pre-labeling ({what}) with {ctx.model.ref}: {written} of {total} samples to To Be Confirmed, "
-             f"{hard} hard examples (confidence below {predictor.hard_below:g})"]
-    parts += [m for m in (predictor.labels.message(), predictor.extra_message()) if m]
-    parts += tally.lines(predictor.empty_what)
+    parts = [f"pre-labeling ({what}) with {ctx.model.ref}{engine.where(ctx)}: {written} of {total} samples to "
+             f"To Be Confirmed, {hard} hard examples (confidence below {hard_below(ctx):g})"]
+    parts += [m for m in (labels.message(), extra) if m]
+    parts += tally.lines(getattr(make, "empty_what", Predictor.empty_what))
     return Outcome(written, hard, "; ".join(parts))
 
 
@@ -307,7 +342,7 @@ class ImageClassifier(Classifier):
         self.model = AutoModelForImageClassification.from_pretrained(ctx.model.source).to(self.device).eval()
 
     def read(self, s):
-        return F.load_image(sample_bytes(self.ctx.store, s.sample_id))
+        return F.load_image(self.ctx.sample_bytes(s.sample_id))
 
     def predict(self, items):
         return self.run_model(self.processor(images=items, return_tensors="pt"))
@@ -330,7 +365,7 @@ class TextClassifier(Classifier):
         self.max_length = max_text_length(self.tokenizer, self.model.config)
 
     def read(self, s):
-        return s.text if s.text is not None else sample_bytes(self.ctx.store, s.sample_id).decode("utf-8")
+        return s.text if s.text is not None else self.ctx.sample_bytes(s.sample_id).decode("utf-8")
 
     def predict(self, items):
         return self.run_model(self.tokenizer(items, padding=True, truncation=True, max_length=self.max_length,
@@ -378,7 +413,7 @@ class ZeroShotTextClassifier(Predictor):
         self.pipe = pipeline("zero-shot-classification", model=ctx.model.source, device=self.device)
 
     def read(self, s):
-        return s.text if s.text is not None else sample_bytes(self.ctx.store, s.sample_id).decode("utf-8")
+        return s.text if s.text is not None else self.ctx.sample_bytes(s.sample_id).decode("utf-8")
 
     def predict(self, items):
         out = self.pipe(list(items), candidate_labels=self.names, hypothesis_template=self.TEMPLATE,
@@ -413,7 +448,7 @@ class ZeroShotImageClassifier(Predictor):
                             {"padding": True, "truncation": True})
 
     def read(self, s):
-        return F.load_image(sample_bytes(self.ctx.store, s.sample_id))
+        return F.load_image(self.ctx.sample_bytes(s.sample_id))
 
     def predict(self, items):
         import torch
@@ -485,7 +520,7 @@ class EntityTagger(Predictor):
                              device=self.device)
 
     def read(self, s):
-        return s.text if s.text is not None else sample_bytes(self.ctx.store, s.sample_id).decode("utf-8")
+        return s.text if s.text is not None else self.ctx.sample_bytes(s.sample_id).decode("utf-8")
 
     def predict(self, items):
         if not items:
@@ -627,7 +662,7 @@ class Detector(Predictor):
         self.processor, self.model = load_detector(ctx.model.source, self.device)
 
     def read(self, s):
-        image = F.load_image(sample_bytes(self.ctx.store, s.sample_id))
+        image = F.load_image(self.ctx.sample_bytes(s.sample_id))
         return image, image_size({}, s.meta) or (float(image.width), float(image.height))
 
     def predict(self, items):
@@ -662,7 +697,7 @@ class ZeroShotDetector(Predictor):
         self.square = self.model.config.model_type == "owlv2"
 
     def read(self, s):
-        image = F.load_image(sample_bytes(self.ctx.store, s.sample_id))
+        image = F.load_image(self.ctx.sample_bytes(s.sample_id))
         return image, image_size({}, s.meta) or (float(image.width), float(image.height))
 
     def predict(self, items):

@@ -19,7 +19,7 @@ from store import Store
 from store.errors import StoreError, ValidationError
 from store.jobs import Job, get_job
 from store.models import ModelRecord, check_model_fits, find_model
-from store.runs import KINDS, Run, finish_run, get_run, start_run, update_progress
+from store.runs import KINDS, Run, cancel_requested, finish_run, get_run, start_run, update_progress
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,11 @@ class RunContext:
         if not update_progress(self.store, self.run.id, done, total, message):
             raise Cancelled()
 
+    def check_cancel(self) -> None:
+        """Raise Cancelled once a cancel was asked for (without touching the progress)."""
+        if cancel_requested(self.store, self.run.id):
+            raise Cancelled()
+
     @property
     def batch_size(self) -> int:
         return self.run.batch_size
@@ -57,6 +62,29 @@ class RunContext:
     @property
     def device(self) -> str:
         return self.run.device
+
+    @property
+    def engine(self) -> str:
+        return self.run.engine
+
+    # A sample's file, as the work reads it: here through the store; on a Ray worker, from its URI
+    # (autolabel/engine.py WorkerContext). Predictors and feature sources read only through these.
+    def sample_bytes(self, sample_id: int) -> bytes:
+        from store.samples import sample_bytes
+
+        return sample_bytes(self.store, sample_id)
+
+    def open_audio(self, sample_id: int):
+        from store.audio import open_audio
+
+        return open_audio(self.store, sample_id)
+
+    def open_video(self, sample_id: int):
+        """(container, frame index) of a video sample."""
+        from store.video import open_video
+
+        container, index, _path = open_video(self.store, sample_id)
+        return container, index
 
 
 Handler = Callable[[RunContext], Outcome]
@@ -93,16 +121,16 @@ def _resolve_model(store: Store, job: Job, kind: str, model: str | None) -> Mode
 
 
 def prepare_run(store: Store, job_id: int, kind: str, mode: str | None = None, model: str | None = None,
-                device: str = "cpu", batch_size: int = 16, actor: str | None = None) -> tuple[Run, ModelRecord | None]:
-    """Check everything (F4.2, model task, device) and record the run as running."""
+                device: str = "cpu", batch_size: int = 16, actor: str | None = None,
+                engine: str | None = None) -> tuple[Run, ModelRecord | None]:
+    """Check everything (F4.2, model task, device, engine) and record the run as running. The
+    engine is the app's setting (LABELPORT_ENGINE / LABELPORT_RAY_ADDRESS) unless one is given."""
+    from .engine import check_engine
+
     job = get_job(store, job_id)
     record = _resolve_model(store, job, kind, model)
-    if device == "gpu":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValidationError("GPU was chosen but this machine has no CUDA device: choose CPU")
-    run = start_run(store, job_id, kind, mode, record.ref if record else None, device, batch_size, actor)
+    engine = check_engine(store, engine or store.settings.engine, device)
+    run = start_run(store, job_id, kind, mode, record.ref if record else None, device, batch_size, actor, engine)
     return run, record
 
 
@@ -127,9 +155,9 @@ def execute_run(store: Store, run: Run, record: ModelRecord | None = None, strat
 
 def run_now(store: Store, job_id: int, kind: str, mode: str | None = None, model: str | None = None,
             device: str = "cpu", batch_size: int = 16, strategy: str = "margin", actor: str | None = None,
-            options: dict | None = None) -> Run:
+            options: dict | None = None, engine: str | None = None) -> Run:
     """Record and execute a run in this thread (CLI, tests)."""
-    run, record = prepare_run(store, job_id, kind, mode, model, device, batch_size, actor)
+    run, record = prepare_run(store, job_id, kind, mode, model, device, batch_size, actor, engine)
     return execute_run(store, run, record, strategy, actor, options)
 
 
@@ -139,9 +167,10 @@ _threads: dict[int, threading.Thread] = {}
 def start_run_in_background(store: Store, job_id: int, kind: str, mode: str | None = None,
                             model: str | None = None, device: str = "cpu", batch_size: int = 16,
                             strategy: str = "margin", actor: str | None = None,
-                            options: dict | None = None) -> Run:
-    """Record a run and work on it in a background thread; returns at once (F4.4)."""
-    run, record = prepare_run(store, job_id, kind, mode, model, device, batch_size, actor)
+                            options: dict | None = None, engine: str | None = None) -> Run:
+    """Record a run and work on it in a background thread; returns at once (F4.4). On the Ray
+    engine the thread is the driver: the work runs on the cluster, the writes here."""
+    run, record = prepare_run(store, job_id, kind, mode, model, device, batch_size, actor, engine)
     t = threading.Thread(target=execute_run, args=(store, run, record, strategy, actor, options),
                          name=f"autolabel-run-{run.id}", daemon=True)
     _threads[run.id] = t

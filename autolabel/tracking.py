@@ -19,6 +19,7 @@ from store.errors import ValidationError
 from store.samples import get_sample
 from store.tracks import frames_with_interpolation, keyframes, thin
 
+from . import engine
 from .runner import Outcome, RunContext, handler
 
 MAX_FRAMES = 2000
@@ -122,24 +123,29 @@ def merge(annotation: dict, track: str, label: str, found: dict[int, list[float]
     return {"frames": [frames[f] for f in sorted(frames)]}, added
 
 
-@handler("video_labeling", "tracking")
-def run_tracking(ctx: RunContext) -> Outcome:
-    from store.video import open_video
+def tracking_work(ctx: RunContext, sid: int, frame: int, stop: int, box: list[float], kind: str, total: int):
+    """Decode frames `frame`..`stop` of the video and track `box` through them; yields the boxes
+    found (the engine's work: on Ray, one task on a worker that reads the video's URI)."""
     from media.video import iter_frames
 
+    container, index = ctx.open_video(sid)
+    try:
+        frames = ((i, f.to_ndarray(format="rgb24")) for i, f in iter_frames(container, index, frame, stop))
+        yield track_boxes(frames, box, kind, lambda k: ctx.progress(k, total) if k % 10 == 0 else None)
+    finally:
+        container.close()
+
+
+@handler("video_labeling", "tracking")
+def run_tracking(ctx: RunContext) -> Outcome:
     sid, frame, track, n, kind = _options(ctx.options)
     sample = get_sample(ctx.store, ctx.job.id, sid, actor=ctx.actor)
     count = int(sample.meta.get("frame_count") or 0)
     box, stop = plan(sample.annotation or {}, frame, track, n, count)
     total = stop - frame
-    ctx.progress(0, total, f"tracking {track} from frame {frame} to {stop} ({kind.upper()})")
-    container, index, _path = open_video(ctx.store, sid)
-    try:
-        frames = ((i, f.to_ndarray(format="rgb24")) for i, f in iter_frames(container, index, frame, stop))
-        found = track_boxes(frames, [*box["points"][0], *box["points"][1]], kind,
-                            lambda k: ctx.progress(k, total) if k % 10 == 0 else None)
-    finally:
-        container.close()
+    ctx.progress(0, total, f"tracking {track} from frame {frame} to {stop} ({kind.upper()}){engine.where(ctx)}")
+    (found,) = list(engine.run_work(ctx, tracking_work, sid, frame, stop, [*box["points"][0], *box["points"][1]],
+                                    kind, total, sample_ids=[sid]))
     last = max(found)
     current = get_sample(ctx.store, ctx.job.id, sid, actor=ctx.actor).annotation or {}  # as it is now
     merged, added = merge(current, track, box["label"], found, frame)

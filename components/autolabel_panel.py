@@ -75,7 +75,8 @@ def history_frame(store, job_id) -> pd.DataFrame:
     if job_id is None:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     rows = [[r.started_at.strftime("%Y-%m-%d %H:%M"), _took(r), r.title,
-             f"{r.model or '(default)'} · {r.device.upper()}", f"{r.labeled:,} / {r.hard:,}",
+             f"{r.model or '(default)'} · {r.device.upper()}" + (" · Ray" if r.engine == "ray" else ""),
+             f"{r.labeled:,} / {r.hard:,}",
              *threshold_cells(r.calibration),
              r.status if r.status == "done" or not r.total else f"{r.status} at {r.done:,}/{r.total:,}", r.message or ""]
             for r in list_runs(store, job_id, actor=acting_user())]

@@ -169,7 +169,7 @@ class S3Store:
     """Objects under a prefix of an S3 bucket (AWS or any S3-compatible server)."""
 
     def __init__(self, bucket: str, prefix: str = "", endpoint_url: str = "", region: str = "",
-                 name: str = "s3", connect_timeout: float = 5.0, retries: int = 2):
+                 name: str = "s3", connect_timeout: float = 5.0, retries: int = 2, credentials: dict | None = None):
         import boto3
         from botocore.config import Config
 
@@ -181,8 +181,10 @@ class S3Store:
         self.endpoint_url = endpoint_url or None
         config = Config(connect_timeout=connect_timeout, read_timeout=30,
                         retries={"max_attempts": retries, "mode": "standard"})
+        # credentials: aws_access_key_id, aws_secret_access_key, aws_session_token given by the app
+        # (a Ray worker: store/workers.py); without them, boto3's usual chain (AWS_* variables...)
         self.client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=region or None,
-                                   config=config)
+                                   config=config, **(credentials or {}))
 
     def _key(self, key: str) -> str:
         key = clean_key(key)

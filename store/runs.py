@@ -53,6 +53,7 @@ class Run:
     # what confirming its predictions is worth (autolabel/learn.py calibrate), and "confirmed":
     # {"threshold", "samples", "estimated_accuracy", "by"} once someone confirmed above a threshold
     calibration: dict | None = None
+    engine: str = "local"  # where it computed: "local" (threads of the app) or "ray" (a Ray cluster)
 
     @property
     def running(self) -> bool:
@@ -73,17 +74,18 @@ class Run:
                 "finished_at": self.finished_at.isoformat() if self.finished_at else None,
                 "total": self.total, "done": self.done, "labeled": self.labeled, "hard": self.hard,
                 "cancel_requested": self.cancel_requested, "message": self.message, "created_by": self.created_by,
-                "progress": round(self.progress, 4), "calibration": self.calibration}
+                "progress": round(self.progress, 4), "calibration": self.calibration, "engine": self.engine}
 
 
 _COLUMNS = ("id, job_id, kind, mode, model, device, batch_size, status, started_at, finished_at, total, done, "
             "labeled, hard, cancel_requested, message, created_by")
-_READ = _COLUMNS + ", calibration"
+_READ = _COLUMNS + ", calibration, engine"
+ENGINES = ("local", "ray")  # the app's threads, or a Ray cluster (autolabel/engine.py)
 
 
 def _run(r) -> Run:
-    *rest, cal = r
-    return Run(*rest, calibration=json.loads(cal) if isinstance(cal, str) else cal)
+    *rest, cal, engine = r
+    return Run(*rest, calibration=json.loads(cal) if isinstance(cal, str) else cal, engine=engine or "local")
 
 
 def get_run(store: Store, run_id: int, actor: str | None = None) -> Run:
@@ -156,20 +158,23 @@ def check_preconditions(store: Store, job_id: int, kind: str, mode: str | None =
 
 
 def start_run(store: Store, job_id: int, kind: str, mode: str | None = None, model: str | None = None,
-              device: str = "cpu", batch_size: int = 16, actor: str | None = None) -> Run:
+              device: str = "cpu", batch_size: int = 16, actor: str | None = None, engine: str = "local") -> Run:
     """Check the preconditions and record a running run; the caller then does the work."""
     require_job(store, actor, job_id, "label")  # store/access.py decides
     if device not in ("cpu", "gpu"):
         raise ValidationError("device is 'cpu' or 'gpu'")
+    if engine not in ENGINES:
+        raise ValidationError(f"engine is one of {', '.join(ENGINES)}")
     if not 1 <= int(batch_size) <= MAX_BATCH:
         raise ValidationError(f"batch size lies between 1 and {MAX_BATCH}")
     mode = mode if kind == "active_learning" else None
     with store.db.transaction() as cur:  # the writer lock makes check-then-insert atomic
         check_preconditions(store, job_id, kind, mode)
         rid = store.db.next_id(cur, "seq_run")
-        cur.execute(f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL, 0, 0, 0, 0, "
-                    "false, NULL, ?)", [rid, job_id, kind, mode, model, device, int(batch_size), now(), actor])
-        record_event(cur, actor, "start_run", job_id, run=rid, kind=kind, mode=mode, model=model)
+        cur.execute(f"INSERT INTO runs ({_COLUMNS}, engine) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL, 0, 0, 0, "
+                    "0, false, NULL, ?, ?)", [rid, job_id, kind, mode, model, device, int(batch_size), now(), actor,
+                                              engine])
+        record_event(cur, actor, "start_run", job_id, run=rid, kind=kind, mode=mode, model=model, engine=engine)
     return get_run(store, rid)
 
 

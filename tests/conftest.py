@@ -17,6 +17,11 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 pytest_plugins = ["tests.fixtures_s3"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "ray: starts a local Ray cluster (tests/test_ray_engine.py); skipped where Ray "
+                                       "is not installed: pip install -r requirements-ray.txt")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _gradio_temp_dir(tmp_path_factory):
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
