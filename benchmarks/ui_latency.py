@@ -3,6 +3,7 @@
 real app, from the click to the painted result.
 
     python benchmarks/ui_latency.py --json OUT.json [--samples 100000] [--tries 20] [--single-user]
+                                    [--only home,open,next,apply,save_1000_polygons]
 
 Setup (timed as ``setup_s``, not a figure): in a temporary folder, with store/ functions, before
 the app starts:
@@ -107,6 +108,7 @@ VIEWPORT = {"width": 1280, "height": 720}
 STEP_TIMEOUT_MS = 60_000
 LOADS: list[float] = []  # the 1-minute load average at every try: other work on the machine shows here
 TARGETS = {"open": 1000, "next": 300, "apply": 300, "save_1000_polygons": 500, "home": 1000}
+FIGURES = tuple(TARGETS)
 
 
 # -- figures ---------------------------------------------------------------------------------------
@@ -632,20 +634,24 @@ def run(args, tmp: Path, cleanup: list) -> dict:
             page.on("pageerror", lambda e: errors.append(str(e)[:300]))
             if not args.single_user:
                 login(page, server.url, expect)
-            print("home ...", flush=True)
-            runs["home"], home_wall, home_busy = measure_home(context, server.url, args.tries)
-
+            b = Bench(page, expect)
+            if "home" in args.only:
+                print("home ...", flush=True)
+                runs["home"], b.wall["home"], b.busy["home"] = measure_home(context, server.url, args.tries)
             page.goto(server.url + "/")
             expect(page.locator("#job-table")).to_contain_text(IC_JOB)
-            b = Bench(page, expect)
             b.helpers()
-            b.wall["home"], b.busy["home"] = home_wall, home_busy
-            print("open ...", flush=True)
-            runs["open"] = measure_open(b, args.tries, built["ic_first_page"])
-            print("next / apply ...", flush=True)
-            runs["next"], runs["apply"] = measure_next_apply(b, args.tries)
-            print("save 1,000 polygons ...", flush=True)
-            runs["save_1000_polygons"] = measure_save(b, args.tries, built["od_sample"])
+            if args.only & {"open", "next"}:  # next goes on from the page open leaves the grid on
+                print("open ...", flush=True)
+                opened = measure_open(b, args.tries if "open" in args.only else 0, built["ic_first_page"])
+                if "open" in args.only:
+                    runs["open"] = opened
+            if "next" in args.only:
+                print("next / apply ...", flush=True)
+                runs["next"], runs["apply"] = measure_next_apply(b, args.tries)
+            if "save_1000_polygons" in args.only:
+                print("save 1,000 polygons ...", flush=True)
+                runs["save_1000_polygons"] = measure_save(b, args.tries, built["od_sample"])
         except Exception:
             try:
                 shot = Path(args.screenshot or (Path(tempfile.gettempdir()) / "ui_latency_failure.png"))
@@ -661,7 +667,9 @@ def run(args, tmp: Path, cleanup: list) -> dict:
     server.stop()
     log = server.log(tail=10**6)
 
-    def fig(name: str, p: float) -> float:
+    def fig(name: str, p: float) -> float | None:
+        if name not in runs:
+            return None  # not measured (--only)
         return r1(statistics.median(runs[name]) if p == 50 else percentile(runs[name], p))
 
     out = {
@@ -671,6 +679,7 @@ def run(args, tmp: Path, cleanup: list) -> dict:
         "save_1000_polygons_ms": fig("save_1000_polygons", 50),
         "save_1000_polygons_p95_ms": fig("save_1000_polygons", 95),
         "home_ms": fig("home", 50), "home_p95_ms": fig("home", 95),
+        "measured": [f for f in FIGURES if f in runs],
         "samples": args.samples, "tries": args.tries,
         "viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}", "machine": os.cpu_count(),
         "setup_s": round(setup_s, 1),
@@ -699,6 +708,8 @@ def print_table(r: dict) -> None:
           f"{r['machine']} CPUs, {r['mode']}, setup {r['setup_s']} s")
     print(f"{'figure':20} {'p50 ms':>9} {'p95 ms':>9} {'target':>9}")
     for name, p50, p95 in rows:
+        if p50 is None:
+            continue
         target = TARGETS[name]
         print(f"{name:20} {p50:>9,.0f} {p95:>9,.0f} {'< ' + format(target, ','):>9} {'ok' if p95 < target else 'MISSED'}")
     print(f"load average (1 min) at start / end: {r['load_avg']}, highest at a try: {r['load_avg_max']}")
@@ -716,7 +727,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--single-user", action="store_true", help="no users, no login")
     ap.add_argument("--screenshot", help="where a failure's screenshot goes")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (data, server log)")
+    ap.add_argument("--only", default=",".join(FIGURES),
+                    help=f"comma-separated figures to measure (default all: {','.join(FIGURES)}); "
+                         "next and apply are measured together")
     args = ap.parse_args(argv)
+    args.only = {x.strip() for x in args.only.split(",") if x.strip()}
+    if not args.only or args.only - set(FIGURES):
+        ap.error(f"--only takes some of {','.join(FIGURES)}")
+    if args.only & {"next", "apply"}:
+        args.only |= {"next", "apply"}
     if args.samples < 10 * PAGE_SIZE or args.tries < 1:
         ap.error(f"--samples must be at least {10 * PAGE_SIZE} and --tries at least 1")
     if args.samples < PAGE_SIZE * (args.tries + 3):
