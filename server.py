@@ -207,19 +207,9 @@ def build_server(store: Store, defer_ui: bool = False) -> FastAPI:
         return media(video.video_frame, request, sample_id_for(request, sample_id), index,
                      max(16, min(int(max_side), 4096)), fmt, media_type=f"image/{fmt}")
 
-    @app.get("/widgets/{name}.js")
-    def widget_script(name: str, v: str = ""):
-        """A widget's JavaScript (components/widget_js.py), once per page load instead of once per
-        widget in the page's config; immutable under its content hash `v`."""
-        from components.widget_js import script
+    from components.widget_js import install_route
 
-        try:
-            text, digest = script(name)
-        except ValueError:
-            raise HTTPException(404, "no such widget script") from None
-        cache = "public, max-age=31536000, immutable" if v == digest else "no-cache"
-        return Response(text.encode(), media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})
+    install_route(app)  # the widgets' JavaScript, once per page load
 
     @app.get("/healthz")
     def health(request: Request):

@@ -17,6 +17,7 @@ const TOOL_DEFS = {
   dashed_line: { icon: '┄', name: 'Dashed line', how: 'click the points; double-click or press Enter to finish' },
   point: { icon: '•', name: 'Point', how: 'click' },
   extreme_points: { icon: '✥', name: 'Extreme points', how: 'click the top, bottom, left-most and right-most points of the object' },
+  segment: { icon: '✦', name: 'Click to segment', how: 'click the object (Shift+click: a point not on it); Enter keeps the outline, Esc drops it' },
 };
 const SHAPE_TYPES = ['rectangle', 'polygon', 'circle', 'line', 'dashed_line', 'point'];
 const MIN_POINTS = { rectangle: 2, polygon: 3, circle: 1, line: 2, dashed_line: 2, point: 1 };
@@ -676,6 +677,18 @@ function drawDraft(dpr) {
   } else if (draft.type === 'circle') {
     ctx.beginPath(); ctx.arc(pts[0][0], pts[0][1], draft.radius * view.s, 0, Math.PI * 2);
     ctx.globalAlpha = 0.2; ctx.fill(); ctx.globalAlpha = 1; ctx.stroke();
+  } else if (draft.type === 'segment') {
+    if (draft.poly) {
+      const poly = draft.poly.map(toScreen);
+      ctx.beginPath(); poly.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y))); ctx.closePath();
+      ctx.globalAlpha = 0.25; ctx.fill(); ctx.globalAlpha = 1; ctx.setLineDash([6, 4]); ctx.stroke(); ctx.setLineDash([]);
+    }
+    const dot = (list, fill) => list.map(toScreen).forEach(([x, y]) => {
+      ctx.beginPath(); ctx.arc(x, y, 5, 0, Math.PI * 2); ctx.fillStyle = fill; ctx.fill();
+      ctx.strokeStyle = '#ffffff'; ctx.stroke();
+    });
+    dot(draft.points, '#2e7d32'); dot(draft.neg, '#c62828');
+    ctx.strokeStyle = col; ctx.fillStyle = col;
   } else if (draft.type === 'extreme_points') {
     for (const [x, y] of pts) {
       ctx.beginPath(); ctx.arc(x, y, 5, 0, Math.PI * 2); ctx.fill();
@@ -753,6 +766,7 @@ function setTool(t) {
   } else return;
   renderTools(); updateButtons();
   if (!selectMode && t === 'extreme_points') showMessage('Click the top, bottom, left-most and right-most points of the object', 'info');
+  if (!selectMode && t === 'segment') showMessage(TOOL_DEFS.segment.how, 'info');
 }
 
 function needLabel() {
@@ -794,6 +808,7 @@ function dedupe(points) {
 function finishDraft() {
   if (!draft) return false;
   const t = draft.type;
+  if (t === 'segment') return keepSegment();
   if (t !== 'polygon' && t !== 'line' && t !== 'dashed_line') return false;
   let pts = dedupe(draft.points);
   if (t === 'polygon' && pts.length > 3) {
@@ -808,6 +823,47 @@ function finishDraft() {
   addShape(t, pts);
   hoverPt = null;
   commit(`${TOOL_DEFS[t].name} added`, 'info');
+  return true;
+}
+
+const SEGMENT_MAX_CLICKS = 32;  // media/sam.py MAX_CLICKS
+
+async function segmentAsk() {
+  // SAM on the server (GET /media/{id}/sam) outlines the object from the clicks so far; the
+  // answer to an older set of clicks is dropped (data-segment: pending / proposed / empty / failed)
+  const d = draft, sample = V.sample_id;
+  if (!d || d.type !== 'segment' || sample == null) return;
+  const asked = ++d.asked;
+  const q = (pts) => pts.map((c) => `${c[0].toFixed(2)},${c[1].toFixed(2)}`).join(',');
+  root.setAttribute('data-segment', 'pending');
+  refreshUI();
+  let out = null, err = '';
+  try {
+    const url = `/media/${encodeURIComponent(sample)}/sam?pos=${q(d.points)}` + (d.neg.length ? `&neg=${q(d.neg)}` : '');
+    const resp = await fetch(url);
+    if (resp.ok) out = await resp.json();
+    else err = ((await resp.json().catch(() => ({}))).detail || `the server answered ${resp.status}`);
+  } catch (e) { err = 'the server could not be reached'; }
+  if (draft !== d || d.asked !== asked || V.sample_id !== sample) return;  // clicked again, or left
+  if (out && Array.isArray(out.points) && out.points.length >= 3) {
+    d.poly = out.points.map(([x, y]) => [r2(x), r2(y)]);
+    root.setAttribute('data-segment', 'proposed');
+    showMessage(`Outline proposed (${d.points.length} on, ${d.neg.length} off the object): Enter keeps it, click to correct, Esc drops it`, 'info');
+  } else {
+    d.poly = null;
+    root.setAttribute('data-segment', out ? 'empty' : 'failed');
+    showMessage(out ? 'No object found from these clicks: click elsewhere on the object' : `Click to segment failed: ${err}`, 'error');
+  }
+  refreshUI();
+}
+
+function keepSegment() {
+  const d = draft;
+  if (!d.poly || d.poly.length < 3) { showMessage('No outline to keep yet: click the object first', 'error'); return true; }
+  if (!needLabel()) return true;
+  addShape('polygon', d.poly);
+  root.setAttribute('data-segment', 'kept');
+  commit('Outline added: drag its vertices to adjust it', 'info');
   return true;
 }
 
@@ -831,7 +887,7 @@ async function fitOutline(id, clicks) {
     root.setAttribute('data-outline', s ? 'changed' : 'gone');  // edited, or another sample, meanwhile
     return;
   }
-  if (out && out.method === 'grabcut' && Array.isArray(out.points) && out.points.length >= 3) {
+  if (out && (out.method === 'grabcut' || out.method === 'sam') && Array.isArray(out.points) && out.points.length >= 3) {
     s.points = out.points.map(([x, y]) => [r2(x), r2(y)]);
     root.setAttribute('data-outline', 'fitted');
     commit(`Outline fitted to the object (Ctrl+Z: the octagon through the points): ${done}`, 'info');
@@ -1104,6 +1160,16 @@ function onPointerDown(ev) {
       draft.points.push(pt);
       if (draft.points.length === 1) showMessage('', 'info');
       refreshUI();
+      break;
+    }
+    case 'segment': {
+      if (!draft) draft = { type: 'segment', points: [], neg: [], poly: null, asked: 0 };
+      if (draft.points.length + draft.neg.length >= SEGMENT_MAX_CLICKS) {
+        showMessage(`At most ${SEGMENT_MAX_CLICKS} clicks on one object: Enter keeps the outline, Esc starts again`, 'error');
+        return;
+      }
+      (ev.shiftKey ? draft.neg : draft.points).push(pt);
+      segmentAsk();
       break;
     }
     case 'extreme_points': {

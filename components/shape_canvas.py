@@ -42,7 +42,7 @@ from components.widget_js import widget_js
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SHAPE_TOOLS = ("rectangle", "polygon", "circle", "line", "dashed_line", "point")
-ALL_TOOLS = SHAPE_TOOLS + ("extreme_points",)
+ALL_TOOLS = SHAPE_TOOLS + ("extreme_points", "segment")  # segment: click to segment, with a SAM model
 SEGMENTATION_TOOLS = ("polygon", "extreme_points")
 ACTIONS = ("prev", "next", "save", "save_prev", "save_next")
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]

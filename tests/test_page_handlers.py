@@ -154,3 +154,25 @@ def test_the_page_load_never_replaces_a_job_the_user_already_picked(store):
     _frame, picker, listed = h.on_page_load(as_user(None), picked=a.id)
     assert picker.constructor_args["value"] == a.id == json.loads(listed)["default"]
     assert "includes(picked) ? picked" in KEEP_PICK_JS
+
+
+def test_click_to_segment_is_offered_on_segmentation_once_a_sam_model_is_registered(store, tmp_path):
+    """The segmentation page's tools: polygon and extreme points; with a SAM model registered,
+    click to segment too (never on object detection)."""
+    from autolabel.models import register_model
+    from pages.labeling.shapes import ShapesPage
+    from store.types import REGISTRY
+    from tests import tiny_models as T
+    from tests.factories import new_job, upload_images
+
+    job = new_job(store, "seg", type_id="image_segmentation")
+    (sid,) = upload_images(store, job.id, 1)
+    pages = {}
+    for type_id in ("image_segmentation", "object_detection"):
+        page = ShapesPage.__new__(ShapesPage)  # tools_for needs only the store and the type
+        page.store, page.type_id, page.tools = store, type_id, REGISTRY[type_id].tools
+        pages[type_id] = page
+    assert pages["image_segmentation"].tools_for(sid) == ("polygon", "extreme_points")
+    register_model(store, str(T.sam_model(tmp_path / "sam")))
+    assert pages["image_segmentation"].tools_for(sid) == ("polygon", "extreme_points", "segment")
+    assert "segment" not in pages["object_detection"].tools_for(sid)

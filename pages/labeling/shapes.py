@@ -17,7 +17,7 @@ from components.shape_canvas import action_of, canvas_value, shape_canvas, shape
 from store.annotations import set_annotation
 from store.jobs import get_job
 from store.predictions import confirm_samples
-from store.samples import get_sample, sample_size
+from store.samples import get_sample, sample_size, segment_tools
 from store.types import REGISTRY
 
 from ..common import AppContext, UserError, acting_user, esc, unsaved_message, user_errors
@@ -114,13 +114,22 @@ class ShapesPage(LabelingView):
         s = get_sample(self.store, job.id, sample_id, actor=acting_user())
         w, h = sample_size(self.store, sample_id, actor=acting_user())
         prev = previous if isinstance(previous, dict) else {}
-        tool = prev.get("tool") if prev.get("tool") in self.tools else self.tools[0]
+        tools = self.tools_for(sample_id)
+        tool = prev.get("tool") if prev.get("tool") in tools else tools[0]
         value = canvas_value(sample_id, f"/media/{sample_id}/display", w, h, (s.annotation or {}).get("shapes", []),
-                             canvas_labels(job), self.tools, tool=tool, label=prev.get("label"))
+                             canvas_labels(job), tools, tool=tool, label=prev.get("label"))
         info = f"**{esc(s.name)}** · {w}×{h} px · {s.status.replace('_', ' ')} · {who_labeled(s)}"
         if s.confidence is not None:
             info += f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
         return value, info, shapes_frame(shapes_of(value)), s
+
+    def tools_for(self, sample_id) -> tuple:
+        """The type's tools, and click to segment where the type's tools take a SAM model and one
+        is registered (store/samples.py segment_tools)."""
+        if not REGISTRY[self.type_id].tool_model_tasks:
+            return self.tools
+        sam = segment_tools(self.store, sample_id, actor=acting_user())["sam"]
+        return (*self.tools, "segment") if sam else self.tools
 
     def view(self, job_id, tab_v, name, page, open_id=None, previous=None):
         job = get_job(self.store, job_id, actor=acting_user())

@@ -79,6 +79,8 @@ def value_for(cmd: str, prev):
         return canvas_value(sid, IMG, W, H, [], [], SHAPE_TOOLS, tool=tool)
     if kind == "seg":
         return canvas_value(sid, IMG, W, H, [], LABELS, list(SEGMENTATION_TOOLS))
+    if kind == "segsam":  # a SAM model registered: click to segment is offered too
+        return canvas_value(sid, IMG, W, H, [], LABELS, [*SEGMENTATION_TOOLS, "segment"])
     if kind == "polys":
         return canvas_value(sid, IMG, W, H, random_polygons(int(rest[0])), LABELS, SHAPE_TOOLS, tool=tool)
     raise gr.Error(f"unknown command {cmd!r}")
@@ -116,11 +118,29 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url():
-    demo = build_app()
+    """The tiny app on uvicorn in a thread, with the widgets' script route (as server.py has)."""
+    import threading
+    import time
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from components.widget_js import install_route
+
+    api = FastAPI()
+    install_route(api)
+    app = gr.mount_gradio_app(api, build_app(), path="")
     port = _free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the widget test app did not start"
     yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    server.should_exit = True
+    thread.join(timeout=15)
 
 
 @pytest.fixture
@@ -345,6 +365,63 @@ def test_extreme_points_propose_an_editable_polygon(cpage: Page):
     # its vertices can be dragged right away
     drag(p, (500, 260), (530, 270))
     assert any(close([[530, 270]], [q]) for q in shape(p, poly["id"])["points"])
+
+
+def test_click_to_segment_asks_the_server_and_keeps_the_outline_on_enter(cpage: Page):
+    """The tool (offered with a SAM model registered) sends the clicks to /media/{id}/sam (a stand-in
+    here, answering a box around the positive clicks minus 20 px per negative one), shows the
+    outline, keeps it as an editable polygon on Enter, drops it on Esc."""
+    p = cpage
+    asked = []
+
+    def sam(route):
+        from urllib.parse import parse_qs, urlparse
+
+        q = parse_qs(urlparse(route.request.url).query)
+        nums = lambda k: [float(x) for x in q.get(k, [""])[0].split(",") if x]  # noqa: E731
+        pos, neg = nums("pos"), nums("neg")
+        asked.append((route.request.url.split("/media/")[1].split("/")[0], len(pos) // 2, len(neg) // 2))
+        xs, ys = pos[0::2], pos[1::2]
+        m = 40 - 20 * (len(neg) // 2)
+        poly = [[min(xs) - m, min(ys) - m], [max(xs) + m, min(ys) - m], [max(xs) + m, max(ys) + m],
+                [min(xs) - m, max(ys) + m]]
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps({"points": poly, "method": "sam", "model": "sam@1", "score": 0.9}))
+
+    p.route("**/media/*/sam?*", sam)
+    set_value(p, "segsam:5")
+    tools = p.locator(f"{ROOT} .sc-tool").evaluate_all("bs => bs.map(b => b.dataset.tool)")
+    assert tools == ["select", "polygon", "extreme_points", "segment"]
+    p.keyboard.press("3")
+    click(p, 200, 170)
+    expect(p.locator(f"{ROOT}[data-segment='proposed']")).to_have_count(1)
+    p.mouse.move(*at(p, 260, 200))
+    p.keyboard.down("Shift")
+    click(p, 260, 200)  # not the object
+    p.keyboard.up("Shift")
+    p.wait_for_function(f"() => document.querySelector('{ROOT}').__shapeCanvas.state().draft?.neg?.length === 1")
+    expect(p.locator(f"{ROOT}[data-segment='proposed']")).to_have_count(1)
+    assert asked[-1] == ("5", 1, 1) and state(p)["shapes"] == []
+    p.keyboard.press("Enter")
+    st = state(p)
+    assert st["draft"] is None and len(st["shapes"]) == 1
+    poly = st["shapes"][0]
+    assert poly["type"] == "polygon" and poly["label"] == "car"
+    assert close(poly["points"], [[180, 150], [220, 150], [220, 190], [180, 190]])
+    # Esc drops a proposal; Enter with nothing proposed keeps nothing
+    click(p, 500, 400)
+    expect(p.locator(f"{ROOT}[data-segment='proposed']")).to_have_count(1)
+    p.keyboard.press("Escape")
+    assert state(p)["draft"] is None and len(state(p)["shapes"]) == 1
+    # a failing server says why and adds nothing
+    p.unroute("**/media/*/sam?*")
+    p.route("**/media/*/sam?*", lambda r: r.fulfill(status=422, content_type="application/json",
+                                                    body=json.dumps({"detail": "no SAM model is registered"})))
+    click(p, 600, 450)
+    expect(p.locator(f"{ROOT}[data-segment='failed']")).to_have_count(1)
+    expect(message(p)).to_contain_text("no SAM model is registered")
+    p.keyboard.press("Enter")
+    assert len(state(p)["shapes"]) == 1
 
 
 def test_labels_new_label_and_escaping(cpage: Page):
