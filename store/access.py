@@ -25,8 +25,10 @@ data folder and the mirror's bucket prefix are never a source.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
+from contextvars import ContextVar
 from pathlib import Path
 
 from .core import LOCAL_USER, Store
@@ -102,7 +104,13 @@ def is_admin(store: Store, actor: str | None) -> bool:
         return True
     if not users_configured(store):
         return True
-    return bool(store.db.scalar("SELECT is_admin AND NOT disabled FROM users WHERE username = ?", [actor]))
+    admins = store.caches.auth.admins  # dropped by store/users.py with every change to an account
+    answer = admins.get(actor)
+    if answer is None:
+        answer = bool(store.db.scalar("SELECT is_admin AND NOT disabled FROM users WHERE username = ?", [actor]))
+        if len(admins) < 10_000:
+            admins[actor] = answer
+    return answer
 
 
 def require_admin(store: Store, actor: str | None, what: str = "this") -> None:
@@ -116,8 +124,35 @@ def job_role(store: Store, job_id: int, actor: str | None) -> str | None:
     return job_role_and_email(store, job_id, actor)[0]
 
 
+_ROLES_READ: ContextVar[dict | None] = ContextVar("labelport_roles_read", default=None)
+
+
+def reads_only(fn):
+    """For a page's view (a read-only stretch of one event): a user's role on a job is read from
+    the store once, however many store functions ask (a labeling page's view asked 9 times, each
+    a query). Nothing that changes a role may run inside; each call starts afresh."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        token = _ROLES_READ.set({})
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _ROLES_READ.reset(token)
+    return wrapper
+
+
 def job_role_and_email(store: Store, job_id: int, actor: str | None) -> tuple[str | None, str | None]:
     """(role on the job, the user's email) in one query; NotFound when the job does not exist."""
+    read = _ROLES_READ.get()
+    if read is None:
+        return _job_role_and_email(store, job_id, actor)
+    key = (id(store), job_id, actor)
+    if key not in read:
+        read[key] = _job_role_and_email(store, job_id, actor)
+    return read[key]
+
+
+def _job_role_and_email(store: Store, job_id: int, actor: str | None) -> tuple[str | None, str | None]:
     r = store.db.fetchone(
         "SELECT j.created_by, u.email, coalesce(u.is_admin AND NOT u.disabled, false), m.role, "
         "coalesce(u.disabled, false) FROM jobs j "

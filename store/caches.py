@@ -24,6 +24,7 @@ class AuthCache:
     this process writes the store (DuckDB's single writer), and every write drops what it changes."""
     configured: bool | None = None  # are there users at all (None: not asked yet)
     sessions: dict[str, tuple] = field(default_factory=dict)  # token hash -> (username, expires, blocked)
+    admins: dict[str, bool] = field(default_factory=dict)  # username -> an enabled admin (every media request asks)
 
 
 @dataclass

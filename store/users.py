@@ -108,6 +108,7 @@ def add_user(store: Store, username: str, email: str | None, password: str | Non
                      bool(email_verified)])
         record_event(cur, actor, "add_user", None, username=username, admin=bool(is_admin))
     _cache(store).configured = None
+    _cache(store).admins.clear()
     return get_user(store, username)
 
 
@@ -375,6 +376,7 @@ def _forget_sessions_of(store: Store, username: str) -> None:
     """After a change to a user's account or sessions: drop the cached session answers (all of
     them: such changes are rare, and the next request of each session asks the store again)."""
     _cache(store).sessions.clear()
+    _cache(store).admins.clear()
 
 
 def end_session(store: Store, token: str | None) -> None:

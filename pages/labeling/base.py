@@ -9,7 +9,10 @@ lays out the parts every page shares and answers their events:
 - label management (rename / recolor / delete everywhere, add), refused while the editor holds
   unsaved changes;
 - the Add data / Export and Auto labeling panels (after their events the page's view refreshes);
-- the neighbour of the open sample across pages (Next / Previous), the pager.
+- the neighbour of the open sample across pages (Next / Previous), the pager;
+- bulk label changes carrying the versions the list showed (SelectionActions.carry_versions).
+The open sample's versions (the version a save carries, edit conflicts, presence, the History)
+are versions.py's VersionPanel, which every page with an editor lays out and fills.
 
 Handlers are methods (the page object is the small state they take: the store, the components,
 the type) or small callable objects, never closures inside `build`; each calls one store function
@@ -45,7 +48,7 @@ __all__ = ["GONE", "LabelingView", "LabelAction", "Pager", "PICK_A_JOB", "status
 
 def status_tabs(c, tab_v: str | None) -> gr.Radio:
     """The status tabs with their counts (c: store.samples.counts)."""
-    return gr.Radio(choices=[(f"{v} ({c.total if k == 'all' else c.by_status[k]})", k) for k, v in TABS.items()],
+    return gr.update(choices=[(f"{v} ({c.total if k == 'all' else c.by_status[k]})", k) for k, v in TABS.items()],
                     value=tab_v or "all")
 
 
@@ -60,7 +63,7 @@ def instructions(job) -> str:
 
 def toggle_description(shown: bool):
     """Labeling Description: show or hide the job's instructions."""
-    return gr.Markdown(visible=not shown), not shown
+    return gr.update(visible=not shown), not shown
 
 
 def skips(n: int) -> list:

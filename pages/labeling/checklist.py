@@ -18,6 +18,7 @@ import pandas as pd
 from components import audio_list, text_list
 from components.autolabel_panel import with_prediction
 from store.annotations import apply_labels, remove_labels
+from store.access import reads_only
 
 from ..common import AppContext, UserError, acting_user, esc, user_errors
 from .base import FirstPage, LabelingView, Pager, SelectionActions, header_text, instructions, skips, status_tabs
@@ -124,6 +125,7 @@ class ChecklistPage(SelectionActions, LabelingView):
         self.wire_shared(self.view, add=False)
 
     # -- the view ------------------------------------------------------------------------------------
+    @reads_only
     def view(self, job_id, tab_v, page, size, selected=()):
         if job_id is None:
             return skips(len(self.outputs))

@@ -13,6 +13,7 @@ import gradio as gr
 from components.sample_grid import grid_value, preview_id, sample_grid, selected_ids
 from store.annotations import add_labels_to_set, apply_labels, set_annotation
 from store.labelset import Label
+from store.access import reads_only
 from store.samples import (clusters, delete_samples, get_sample, labelers, prefetch_next_thumbnails, sample_image,
                            set_hard)
 
@@ -46,7 +47,7 @@ def compare_labels(job, labels, theirs: dict) -> list[list]:
 
 def selection_updates(ids: list[int]) -> list:
     """The selection count and the buttons that act on the selection (enabled when there is one)."""
-    return [f"**{len(ids)}** selected"] + [gr.Button(interactive=bool(ids)) for _ in range(6)]
+    return [f"**{len(ids)}** selected"] + [gr.update(interactive=bool(ids)) for _ in range(6)]
 
 
 class ImageGridPage(SelectionActions, LabelingView):
@@ -176,6 +177,7 @@ class ImageGridPage(SelectionActions, LabelingView):
         self.wire_shared(self.view)
 
     # -- the view ------------------------------------------------------------------------------------
+    @reads_only
     def view(self, job_id, tab_v, hard, labels, name, by, cluster, origin, hard_first, page, size, selected=()):
         """Everything the page shows for the current view."""
         if job_id is None:
@@ -194,14 +196,14 @@ class ImageGridPage(SelectionActions, LabelingView):
         actor = acting_user()
         return [
             header_text(job, c, esc(job.description) if job.description else ""), status_tabs(c, tab_v),
-            gr.Dropdown(choices=names, value=[v for v in (labels or []) if v in names]),
-            gr.Dropdown(choices=[("Anyone", "")] + [(u, u) for u in labelers(self.store, job_id, actor=actor)]),
-            gr.Dropdown(choices=[("All", "")] + [(x, x) for x in clusters(self.store, job_id, actor=actor)]),
-            grid_value(_items(p), keep), gr.Number(value=p.page), f"{p.total:,} samples · page {p.page} of {p.pages}",
+            gr.update(choices=names, value=[v for v in (labels or []) if v in names]),
+            gr.update(choices=[("Anyone", "")] + [(u, u) for u in labelers(self.store, job_id, actor=actor)]),
+            gr.update(choices=[("All", "")] + [(x, x) for x in clusters(self.store, job_id, actor=actor)]),
+            grid_value(_items(p), keep), gr.update(value=p.page), f"{p.total:,} samples · page {p.page} of {p.pages}",
             # after Apply, Remove or a label change the box is empty: Apply never adds the last
             # labels (or a renamed label's old name) to the next selection silently
-            gr.Dropdown(choices=names, value=[]),
-            f"**Labels** — {counts_md}", frame, gr.Dropdown(choices=names, value=None), gr.Dropdown(choices=names),
+            gr.update(choices=names, value=[]),
+            f"**Labels** — {counts_md}", frame, gr.update(choices=names, value=None), gr.update(choices=names),
             instructions(job),
         ] + selection_updates(keep)
 
@@ -253,7 +255,7 @@ class ImageGridPage(SelectionActions, LabelingView):
         return self._hard(False, grid_v, args)
 
     def on_delete_source(self, source: bool):
-        return gr.Checkbox(visible=source, value=False)
+        return gr.update(visible=source, value=False)
 
     @user_errors
     def on_delete(self, grid_v, source, confirmed, *args):
@@ -303,7 +305,7 @@ class ImageGridPage(SelectionActions, LabelingView):
                 + (f"  \nHard example ({s.hard_coefficient or 0:.2f}): {esc(s.hard_reason)}" if s.hard else ""))
         link = (f'<a class="lp-sample-link" data-open-sample="{int(sid)}" '
                 f'href="?job={int(job_id)}&amp;tab=label&amp;sample={int(sid)}">Link to this image</a>')
-        return [image, info, gr.Dropdown(value=s.labels), sid, gr.Accordion(open=True), link,
+        return [image, info, gr.update(value=s.labels), sid, gr.update(open=True), link,
                 *self.versions.values(job_id, s)]
 
     @user_errors

@@ -9,7 +9,9 @@ open sample and its changes.
 
 A subclass says what its editor is: `editor` (the outputs an unsaved editor keeps), `open_id`
 and `is_dirty` over the editor's inputs (those after job, tab and page in `self.inputs`) and
-`editor_view` (the outputs after the list's four)."""
+`editor_view` (the outputs after the list's four, ending with `self.versions.values(...)`: the
+open sample's version, presence and History, versions.py; its editor lays out their notices and
+History)."""
 from __future__ import annotations
 
 from abc import abstractmethod
@@ -19,6 +21,7 @@ import gradio as gr
 from components.audio_list import audio_list, list_value, preview_id
 from store.annotations import clear_annotation
 from store.samples import get_sample
+from store.access import reads_only
 
 from ..common import UserError, acting_user, refuse_if_unsaved, user_errors
 from .base import LabelingView, Pager, header_text, skips, status_tabs
@@ -96,6 +99,7 @@ class OpenSampleView(LabelingView):
     def sample(self, job_id, sample_id):
         return get_sample(self.store, job_id, int(sample_id), actor=acting_user())
 
+    @reads_only
     def view(self, job_id, tab_v, page, open_id=None, **kwargs) -> list:
         """The page for a job, a tab, a page of the list and the open sample (None: the page's first)."""
         if job_id is None:

@@ -19,6 +19,7 @@ from store.jobs import get_job
 from store.predictions import confirm_samples
 from store.samples import get_sample, sample_size, segment_tools
 from store.types import REGISTRY
+from store.access import reads_only
 
 from ..common import AppContext, UserError, acting_user, esc, unsaved_message, user_errors
 from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, toggle_description, who_labeled
@@ -131,6 +132,7 @@ class ShapesPage(LabelingView):
         sam = segment_tools(self.store, sample_id, actor=acting_user())["sam"]
         return (*self.tools, "segment") if sam else self.tools
 
+    @reads_only
     def view(self, job_id, tab_v, name, page, open_id=None, previous=None):
         job = get_job(self.store, job_id, actor=acting_user())
         c = self.counts(job_id)

@@ -16,6 +16,7 @@ from components.text_list import grid_value, list_item, preview_id, text_list
 from store.annotations import clear_annotation, set_annotation
 from store.predictions import confirm_samples
 from store.samples import get_sample
+from store.access import reads_only
 
 from ..common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
 from .base import LabelingView, header_text, instructions, skips, status_tabs
@@ -132,6 +133,7 @@ class SpansPage(LabelingView):
                  for r in ls.relations]
         return pd.DataFrame(rows, columns=["Kind", "Label", "Color", "Source", "Target", "Texts"]), [x[1] for x in rows]
 
+    @reads_only
     def view(self, job_id, tab_v, page, value=None, open_id=None, message=None):
         if job_id is None:
             return skips(len(self.outputs))

@@ -31,6 +31,7 @@ from store.runs import get_run, request_cancel
 from store.samples import get_sample
 from store.tracks import edit_track, interpolate_tracks, keyframes, track_ranges
 from store.types import REGISTRY
+from store.access import reads_only
 
 from ..common import AppContext, UserError, acting_user, esc, refuse_if_unsaved, user_errors
 from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, who_labeled
@@ -438,6 +439,7 @@ class VideoPage(LabelingView):
                 f" · {m['duration']:.2f} s · {nkeys} labeled time point{'s' if nkeys != 1 else ''} · {who_labeled(s)}")
         return pv, info, frame_text(fs, s), value, fs, s, m["fps"]
 
+    @reads_only
     def view(self, job_id, tab_v, page, open_id=None, frame=None, seek=None, nonce_v=0, previous=None, message=None,
              picked_track=None):
         """Every output of the page; ``frame`` opens that frame on the canvas ("first": the first
