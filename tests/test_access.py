@@ -448,3 +448,41 @@ def test_deep_links_land_where_the_role_reaches(world):
         assert to == HOME and problem and "<" not in problem, bad
     assert parse_link({}) == (HOME, None) and parse_link({"tab": "teams"}) == (Link(tab="teams"), None)
     assert Link(job.id, "label", ids[0]).query == f"job={job.id}&tab=label&sample={ids[0]}"
+
+
+def test_cached_answers_follow_every_change_at_once(store, monkeypatch):
+    """The admin flag is cached with the sessions and dropped with any account change; within a
+    page's view (reads_only) a role is read once, and the next view reads it afresh."""
+    import store.access as access
+    from store.access import is_admin, reads_only, require_job
+    from store.jobs import create_job
+    from store.users import add_user, set_admin, set_disabled
+
+    add_user(store, "root", "root@example.org", "a-long-password-1", is_admin=True, actor="cli")
+    add_user(store, "kim", "kim@example.org", "a-long-password-1", is_admin=True, actor="cli")
+    assert is_admin(store, "kim")
+    set_admin(store, "kim", False, actor="root")
+    assert not is_admin(store, "kim")
+    set_admin(store, "kim", True, actor="root")
+    set_disabled(store, "kim", True, actor="root")
+    assert not is_admin(store, "kim")
+
+    job = create_job(store, "mine", "image_classification", actor="root")
+    asked = []
+    real = access._job_role_and_email
+    monkeypatch.setattr(access, "_job_role_and_email", lambda *a: asked.append(a) or real(*a))
+
+    @reads_only
+    def view():
+        for _ in range(5):
+            require_job(store, "root", job.id, "read")
+        with pytest.raises(NotFound):
+            require_job(store, "kim", job.id, "read")  # disabled: no role, every time
+
+    view()
+    assert len(asked) == 2
+    view()
+    assert len(asked) == 4  # a new view asks again
+    require_job(store, "root", job.id, "read")
+    require_job(store, "root", job.id, "read")
+    assert len(asked) == 6  # outside a view: every time
