@@ -232,3 +232,33 @@ def test_the_trash_page_restores_and_only_an_admin_empties(store):
     assert h.load(None, SimpleNamespace(username="root"))[2].visible is True
     assert "1 item deleted for good" in h.on_empty(True, SimpleNamespace(username="root"))[-2]
     assert trash.list_trash(store, actor="root") == []
+
+
+def test_a_transcript_saved_meanwhile_is_compared_and_kept_over(store):
+    """The open-sample pages (transcript, segments) share the same notice: Label meets ann's newer
+    transcript, Compare shows both texts, Keep mine saves bob's over it."""
+    from pages.common import AppContext
+    from pages.labeling.transcript import TranscriptPage
+    from pages.labeling.versions import CompareVersions
+    from store.imports import upload_files
+    from tests.test_audio_types import wav_bytes
+
+    users(store, "ann", "bob")
+    job = new_job(store, "speech", labels=(), type_id="speech_labeling", actor="ann")
+    upload_files(store, job.id, [("a.wav", wav_bytes(1.0))])
+    with gr.Blocks():
+        page = TranscriptPage(AppContext(store), gr.State(None))
+    with as_user("bob"):
+        shown = page.view(job.id, "all", 1)
+    opened, v = out_of(page, shown, page.versions.opened), page.versions
+    sid = opened["sample_id"]
+    set_annotation(store, job.id, sid, {"content": "hello there"}, actor="ann")
+    with as_user("bob"):
+        out = page.on_label(job.id, "all", 1, sid, "hello their", opened)
+        conflict = out_of(page, out, v.conflict)
+        assert "Changed by ann" in out_of(page, out, v.message)
+        rows = CompareVersions(v)(job.id, "hello their", conflict).value["data"]
+        assert rows == [["Changed", "hello their", "hello there"]]
+        kept = page.on_label(job.id, "all", 1, sid, "hello their", opened, conflict)
+    assert get_sample(store, job.id, sid).annotation == {"content": "hello their"}
+    assert out_of(page, kept, v.opened)["version"] == 2 and len(kept) == len(page.outputs)
