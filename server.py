@@ -16,9 +16,10 @@ from store.errors import NotFound
 log = logging.getLogger("labelport")
 
 
-def build_server(store: Store, defer_ui: bool = False) -> FastAPI:
+def build_server(store: Store, defer_ui: bool = False, ui: bool = True) -> FastAPI:
     """The app: REST API, media, auth and the Gradio UI. `defer_ui`: the UI is built once the
-    server runs (DeferredUI), so the API answers seconds sooner after a (cold) start."""
+    server runs (DeferredUI), so the API answers seconds sooner after a (cold) start. `ui=False`
+    (`--no-ui`): the REST API and media only, for scripts and pipelines (Gradio is never imported)."""
     app = FastAPI(title="Labelport", docs_url=None, redoc_url=None)
     from auth import install_auth, multi_user
 
@@ -227,6 +228,9 @@ def build_server(store: Store, defer_ui: bool = False) -> FastAPI:
     from api import mount_api
 
     mount_api(app, store)
+    if not ui:
+        app.state.ui = NoUI(app)
+        return app
     if defer_ui:
         app.state.ui = DeferredUI(app, store)
         return app
@@ -253,6 +257,20 @@ def mount_ui(app: FastAPI, store: Store) -> FastAPI:
 STARTING_PAGE = (b"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=1>"
                  b"<title>Labelport is starting</title></head><body style=\"font-family:sans-serif;margin:3em\">"
                  b"<h1>Labelport is starting</h1><p>The page opens by itself in a moment.</p></body></html>")
+
+
+class NoUI:
+    """`--no-ui`: every path but the API's, the media's and /healthz answers 404 saying so."""
+    state = "off"
+
+    def __init__(self, app: FastAPI):
+        app.add_api_route("/{rest:path}", self.off, include_in_schema=False,
+                          methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+
+    @staticmethod
+    def off(rest: str):
+        raise HTTPException(404, "Not Found" if rest.startswith(("api/", "media/")) else
+                            "the web UI is off (the app was started with --no-ui): the REST API is at /api/v1")
 
 
 class DeferredUI:
@@ -318,6 +336,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--no-demo", action="store_true", help="do not create the demo job on first start")
+    p.add_argument("--no-ui", action="store_true",
+                   help="serve the REST API and media only, no web pages (scripts, pipelines; starts in about a second)")
     add_storage_options(p)
     return p.parse_args(argv)
 
@@ -356,7 +376,7 @@ def serve(argv: list[str]) -> int:
     # <data-dir>/admin.token and app.url: the CLI's user commands reach this app while it holds the store
     # (written before the UI is built: a command run meanwhile waits for the app to answer)
     remove_admin_files = publish(settings.data_dir, args.host, args.port)
-    app = build_server(store, defer_ui=True)
+    app = build_server(store, defer_ui=True, ui=not args.no_ui)
     from store.mirror import start_scheduler
 
     mirror = start_scheduler(store)  # None without LABELPORT_MIRROR

@@ -54,11 +54,13 @@ def _die_with_parent() -> None:
 class AppServer:
     """One app process on a data folder. ``start()`` waits for GET /healthz to say the UI is ready."""
 
-    def __init__(self, data_dir: Path, work_dir: Path, demo: bool = False, extra_env: dict | None = None):
+    def __init__(self, data_dir: Path, work_dir: Path, demo: bool = False, extra_env: dict | None = None,
+                 ui: bool = True):
         self.data_dir = Path(data_dir)
         self.extra_env = dict(extra_env or {})  # e.g. LABELPORT_SMTP_HOST/PORT, set after app_env's cleanup
         self.work_dir = Path(work_dir)
         self.demo = demo
+        self.ui = ui  # False: `--no-ui`, the REST API and media only (a test that needs no page starts sooner)
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.log_path = self.work_dir / "server.log"
@@ -82,6 +84,8 @@ class AppServer:
         cmd = [sys.executable, "app.py", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         if not self.demo:
             cmd.append("--no-demo")
+        if not self.ui:
+            cmd.append("--no-ui")
         with open(self.log_path, "ab") as log:
             env = {**app_env(self.gradio_temp), **self.extra_env}
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
@@ -102,7 +106,8 @@ class AppServer:
             with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
                 # the API answers before the web UI is built (server.DeferredUI): wait for both
                 body = json.loads(r.read())
-                return r.status == 200 and body.get("ok") is True and body.get("ui", "ready") == "ready"
+                return r.status == 200 and body.get("ok") is True and body.get("ui", "ready") == ("ready" if self.ui
+                                                                                                else "off")
         except (urllib.error.URLError, OSError, ValueError):
             return False
 

@@ -39,7 +39,7 @@ def digits() -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api-app")
-    app = AppServer(tmp / "data", tmp / "server")
+    app = AppServer(tmp / "data", tmp / "server", ui=False)  # the REST API only
     app.start()
     yield app
     app.stop()

@@ -63,7 +63,7 @@ def app(tmp_path_factory, sandbox):
     images.mkdir()
     for p in sorted(DIGITS.glob("*.png"))[:6]:
         shutil.copyfile(p, images / p.name)
-    server = AppServer(tmp / "data", tmp / "server").start()
+    server = AppServer(tmp / "data", tmp / "server", ui=False).start()  # the REST API only
     try:
         with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as c:
             job = c.post("/jobs", json={"name": "fuzzed", "type": "image_classification", "dataset": str(images),

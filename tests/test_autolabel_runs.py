@@ -301,7 +301,7 @@ def test_sigkill_during_a_run_then_restart_marks_it_failed(tmp_path):
     s = open_store(Settings(data_dir=data, demo=False))
     job, _ = color_job(s, per_class=150, labeled=5)
     s.close()
-    app = AppServer(data, tmp_path / "work").start()
+    app = AppServer(data, tmp_path / "work", ui=False).start()  # the REST API only
     try:
         r = httpx.post(f"{app.url}/api/v1/jobs/{job.id}/runs",
                        json={"kind": "active_learning", "mode": "fast", "batch_size": 1}, timeout=30)
@@ -374,7 +374,7 @@ def test_api_run_progress_history_and_confirm(tmp_path):
     s = open_store(Settings(data_dir=data, demo=False))
     job, truth = color_job(s, per_class=8, labeled=5)
     s.close()
-    app = AppServer(data, tmp_path / "work").start()
+    app = AppServer(data, tmp_path / "work", ui=False).start()  # the REST API only
     try:
         base = f"{app.url}/api/v1"
         http = httpx.Client(timeout=60)

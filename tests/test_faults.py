@@ -89,7 +89,7 @@ def mirror_env(endpoint: str, bucket: str, debounce: float = 1.0) -> dict[str, s
 
 def test_sigkill_during_concurrent_saves_keeps_every_acknowledged_save(tmp_path):
     job_id, ids = build_store(tmp_path / "data", SAVES)
-    server = AppServer(tmp_path / "data", tmp_path / "server")
+    server = AppServer(tmp_path / "data", tmp_path / "server", ui=False)  # the REST API only
     server.start()
     acked: dict[int, str] = {}
     lock = threading.Lock()
@@ -151,7 +151,8 @@ def test_sigkill_during_concurrent_saves_keeps_every_acknowledged_save(tmp_path)
 def test_wiped_data_folder_is_restored_from_the_mirror_on_start(tmp_path, s3_bucket):
     endpoint, bucket, client = s3_bucket
     job_id, ids = build_store(tmp_path / "data", 40, team=True)
-    server = AppServer(tmp_path / "data", tmp_path / "server", extra_env=mirror_env(endpoint, bucket, 1.0))
+    server = AppServer(tmp_path / "data", tmp_path / "server", extra_env=mirror_env(endpoint, bucket, 1.0),
+                       ui=False)
     server.start()
     try:
         first = wait_for("the first mirror", lambda: (m := health(server)["mirror"])["result"] == "ok" and m, server)
@@ -279,7 +280,8 @@ def test_s3_outage_keeps_the_app_serving_and_the_mirror_retries(tmp_path, s3_buc
     proxy = TcpProxy(int(endpoint.rsplit(":", 1)[1]))
     proxy.start()
     job_id, ids = build_store(tmp_path / "data", 30)
-    server = AppServer(tmp_path / "data", tmp_path / "server", extra_env=mirror_env(proxy.endpoint, bucket, 1.0))
+    server = AppServer(tmp_path / "data", tmp_path / "server", extra_env=mirror_env(proxy.endpoint, bucket, 1.0),
+                       ui=False)
     server.start()
     try:
         with httpx.Client(base_url=server.url + "/api/v1", timeout=60) as api:
