@@ -666,3 +666,11 @@ def test_readme_python_example_runs(api, server, digits, tmp_path, capsys):
     stats = ok(api.get(f"/jobs/{job['id']}/stats"))
     assert (stats["total"], stats["labeled"]) == (5, 1) and stats["labels"]["zero"] == 1
     assert "'labeled': 1" in printed
+
+
+def test_an_app_started_without_the_web_ui_serves_the_api_only(server):
+    """`python app.py --no-ui` (this module's server): the API answers, pages say the UI is off."""
+    r = httpx.get(server.url + "/", headers={"Accept": "text/html"}, timeout=30)
+    assert r.status_code == 404 and "--no-ui" in r.text
+    assert httpx.get(server.url + "/healthz", timeout=30).json()["ui"] == "off"
+    assert httpx.get(server.url + "/api/v1/jobs", timeout=30).status_code == 200
