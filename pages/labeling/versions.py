@@ -23,6 +23,7 @@ from typing import Callable
 import gradio as gr
 import pandas as pd
 
+from store.errors import Forbidden
 from store.history import VersionConflict, note_overwrite, restore_version, sample_history
 from store.presence import note_open
 
@@ -227,9 +228,12 @@ class VersionPanel:
         if sample is None or job_id is None:
             return [None, None, "", *closed, history_frame([]), gr.Dropdown(choices=[], value=None)]
         actor = acting_user()
-        others = note_open(self.store, job_id, sample.id, actor=actor)
-        versions = sample_history(self.store, job_id, sample.id, actor=actor)
-        presence = f"👥 Also open by {', '.join(f'**{esc(u)}**' for u in others)}" if others else ""
+        try:
+            others = note_open(self.store, job_id, sample.id, actor=actor)
+            versions = sample_history(self.store, job_id, sample.id, actor=actor)
+        except Forbidden:  # one who may read the job but not label it: no presence, no history
+            others, versions = [], []
+        presence = f"Also open by {', '.join(f'**{esc(u)}**' for u in others)}" if others else ""
         return [opened_of(sample), None, presence, *closed, history_frame(versions),
                 gr.Dropdown(choices=history_choices(versions), value=None)]
 
