@@ -104,8 +104,8 @@ class WorkerContext(RunContext):
 
 def worker_context(ctx: RunContext, files: dict[int, SampleFile], storage: WorkerStorage) -> WorkerContext:
     """What a worker needs of a run's context: the job, run, model and options; no store."""
-    return WorkerContext(None, ctx.job, ctx.run, ctx.model, ctx.strategy, ctx.actor, dict(ctx.options),  # type: ignore[arg-type]
-                         files=files, storage=storage)
+    return WorkerContext(None, ctx.job, ctx.run, ctx.model, ctx.strategy, ctx.actor,  # type: ignore[arg-type]
+                         dict(ctx.options), files=files, storage=storage)
 
 
 def map_chunks(ctx: RunContext, worker: Callable[..., Callable[[list], Any]], chunks: list[list],

@@ -98,8 +98,8 @@ def _probe(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as e:
-        raise ValidationError(f"cannot connect to the Ray cluster at {address}: nothing answers there ({e.strerror or e}); "
-                              "start it with `ray start --head` (see README, Scaling out)") from None
+        raise ValidationError(f"cannot connect to the Ray cluster at {address}: nothing answers there "
+                              f"({e.strerror or e}); start it with `ray start --head` (see README, Scaling out)") from None
 
 
 def _quiet_ray_data() -> None:
@@ -174,22 +174,60 @@ class ChunkActor:
     computes chunk after chunk. A row of the dataset is one chunk: its samples and their files."""
 
     def __init__(self, worker: Callable, wctx: WorkerContext, args: tuple, threads: int):
-        import torch
-
-        torch.set_num_threads(threads)
+        _use_threads(threads)
         self.ctx = wctx
-        self.work = worker(wctx, *args)
+        self.error: BaseException | None = None
+        try:
+            self.work = worker(wctx, *args)
+        except Exception as e:  # noqa: BLE001 - a model that cannot load: sent back with the first chunk
+            self.error = e  # (an actor dying in its constructor would be restarted for ever)
+        _use_threads(threads)
 
     def __call__(self, batch: dict) -> dict:
+        """Each chunk's result, or the error it met, as ("ok" | "error", value): the app raises
+        the work's own exception (Ray's wrappers do not carry it across)."""
         import numpy as np
 
         index, results = [], []
         for i, packed in zip(batch["chunk"], batch["work"]):
-            samples, files = pickle.loads(packed)
-            self.ctx.files = files
             index.append(int(i))
-            results.append(pickle.dumps(self.work(samples), protocol=pickle.HIGHEST_PROTOCOL))
+            try:
+                if self.error is not None:
+                    raise self.error
+                samples, files = pickle.loads(packed)
+                self.ctx.files = files
+                results.append(_packed(("ok", self.work(samples))))
+            except Exception as e:  # noqa: BLE001 - fails the run in the app, with its reason
+                results.append(_packed(("error", e)))
         return {"chunk": np.asarray(index, dtype=np.int64), "result": np.asarray(results, dtype=object)}
+
+
+def _use_threads(threads: int) -> None:
+    """At most `threads` CPU threads in this worker: torch's, when the work loaded torch (features
+    without a model do not, and need not pay its import); the math libraries' through the
+    environment before they load."""
+    import os
+    import sys
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _packed(value: tuple) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+        kind, e = value
+        return pickle.dumps((kind, RuntimeError(f"{type(e).__name__}: {e}")), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpacked(data: bytes):
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise value
+    return value
 
 
 def map_chunks_on_ray(ctx: RunContext, worker: Callable, chunks: list[list], args: tuple) -> Iterator[tuple[int, Any]]:
@@ -213,7 +251,7 @@ def map_chunks_on_ray(ctx: RunContext, worker: Callable, chunks: list[list], arg
     rows = iter(out.iter_rows())
     try:
         for row in rows:
-            yield int(row["chunk"]), pickle.loads(row["result"])
+            yield int(row["chunk"]), _unpacked(row["result"])
     except ray.exceptions.RayError as e:
         _reraise(e)
     finally:
@@ -227,9 +265,7 @@ def map_chunks_on_ray(ctx: RunContext, worker: Callable, chunks: list[list], arg
 def _work_task(fn: Callable, wctx: WorkerContext, args: tuple, threads: int):
     """On a worker: run the generator fn(wctx, *args) in a thread; yield ("progress", (done,
     total, message)) and ("item", item) to the app as they come."""
-    import torch
-
-    torch.set_num_threads(threads)
+    _use_threads(threads)
     q: queue.Queue = queue.Queue()
     wctx.sink = lambda p: q.put(("progress", p))
 
@@ -238,15 +274,16 @@ def _work_task(fn: Callable, wctx: WorkerContext, args: tuple, threads: int):
             for item in fn(wctx, *args):
                 q.put(("item", item))
             q.put(("end", None))
-        except BaseException as e:  # noqa: BLE001 - raised in the task below, for the app
+        except Exception as e:  # noqa: BLE001 - sent to the app, which raises it
             q.put(("error", e))
 
     threading.Thread(target=work, name="labelport-work", daemon=True).start()
     while True:
         kind, payload = q.get()
-        if kind == "error":
-            raise payload
         if kind == "end":
+            return
+        if kind == "error":
+            yield "packed_error", _packed(("error", payload))
             return
         yield kind, payload
 
@@ -281,6 +318,9 @@ def run_work_on_ray(ctx: RunContext, fn: Callable, args: tuple, sample_ids: list
             kind, payload = ray.get(ref)
             if kind == "progress":
                 ctx.progress(*payload)
+            elif kind == "packed_error":
+                finished = True
+                _unpacked(payload)  # raises the work's exception
             else:
                 yield payload
     except ray.exceptions.RayError as e:

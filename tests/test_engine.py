@@ -143,3 +143,74 @@ def test_worker_storage_never_shows_its_credentials():
     missing = SampleFile(1, "/nonexistent/labelport/x.png", "x.png")
     with pytest.raises(Exception, match="the workers read the files at the app's paths"):
         WorkerFiles().read(missing)
+
+
+def test_the_ray_requirements_are_pinned_and_optional():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    lines = [ln.strip() for ln in (root / "requirements-ray.txt").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert lines and all("==" in ln for ln in lines) and any(ln.startswith("ray[") for ln in lines)
+    default = [ln.split("#")[0].strip().lower() for ln in (root / "requirements.txt").read_text().splitlines()]
+    assert not any(ln.startswith("ray") for ln in default)  # the default install stays as it is
+    ci = (root / ".ci" / "run").read_text()
+    assert ci.index("pip install -r requirements-ray.txt") < ci.index("python -m pytest")
+
+
+def test_the_panel_history_names_the_ray_engine(store):
+    from components.autolabel_panel import HISTORY_COLUMNS, history_frame
+    from store.runs import finish_run
+
+    job = new_job(store)
+    upload_images(store, job.id, 2)
+    finish_run(store, start_run(store, job.id, "grouping", engine="ray").id, "done", "grouped")
+    finish_run(store, start_run(store, job.id, "grouping").id, "done", "grouped")
+    cells = history_frame(store, job.id)[HISTORY_COLUMNS[3]].tolist()
+    assert cells == ["(default) · CPU", "(default) · CPU · Ray"]  # newest first
+
+
+def test_a_worker_context_reads_audio_as_the_run_context(store):
+    """Sound features on a worker: the file opened from its URI gives the same vectors."""
+    from autolabel.active_learning import FeatureChunks
+    from autolabel.engine import worker_context
+    from autolabel.runner import RunContext, prepare_run
+    from store.imports import upload_files
+    from store.jobs import get_job
+
+    from .test_autolabel_prelabel import wav_bytes
+
+    job = new_job(store, "sounds", labels=("low", "high"), type_id="sound_classification")
+    rec = upload_files(store, job.id, [(f"tone_{f}.wav", wav_bytes(freq=f)) for f in (220.0, 880.0)])
+    assert rec.status == "succeeded", rec.errors
+    run, _ = prepare_run(store, job.id, "grouping")
+    ctx = RunContext(store, get_job(store, job.id), run, None)
+    samples = run_samples(store, job.id)
+    files = sample_files(store, job.id, [s.sample_id for s in samples])
+    wctx = worker_context(ctx, files, worker_storage(store, files))
+    here, there = FeatureChunks(ctx)(samples), FeatureChunks(wctx)(samples)
+    assert here.shape == there.shape == (2, 96) and (here == there).all()
+
+
+def test_one_task_work_sends_items_progress_and_its_own_errors(store):
+    """The body of a Ray task (autolabel/ray_engine.py _work_task), run in this process."""
+    pytest.importorskip("ray")
+    from autolabel.engine import WorkerContext
+    from autolabel.ray_engine import _unpacked, _work_task
+
+    def work(ctx, n):
+        for i in range(n):
+            ctx.progress(i + 1, n, "step")
+            yield i * 10
+
+    def broken(ctx):
+        yield "first"
+        raise ValidationError("the model has no head")
+
+    wctx = WorkerContext(None, None, None, None)  # type: ignore[arg-type]
+    assert list(_work_task(work, wctx, (2,), 1)) == [("progress", (1, 2, "step")), ("item", 0),
+                                                     ("progress", (2, 2, "step")), ("item", 10)]
+    out = list(_work_task(broken, wctx, (), 1))
+    assert out[0] == ("item", "first") and out[1][0] == "packed_error" and len(out) == 2
+    with pytest.raises(ValidationError, match="the model has no head"):
+        _unpacked(out[1][1])

@@ -144,7 +144,8 @@ def test_active_learning_and_grouping_on_ray_give_the_local_results(store, clust
     assert local.status == "done", local.message
     want = predicted(store, job.id)
     discard_predictions(store, job.id)
-    run = run_now(store, job.id, "active_learning", "fast", batch_size=4, engine="ray")
+    run = run_now(store, job.id, "active_learning", "fast", batch_size=4, engine="ray",
+                  options={"ray_workers": 1})
     assert run.status == "done" and run.engine == "ray", run.message
     assert predicted(store, job.id) == want
     assert run.calibration == local.calibration and run.labeled == local.labeled == 9
@@ -156,7 +157,8 @@ def test_active_learning_and_grouping_on_ray_give_the_local_results(store, clust
     want = clusters()
     with store.db.transaction() as cur:
         cur.execute("UPDATE job_samples SET cluster = NULL WHERE job_id = ?", [job.id])
-    grouped = run_now(store, job.id, "grouping", batch_size=4, engine="ray", options={"clusters": 3})
+    grouped = run_now(store, job.id, "grouping", batch_size=4, engine="ray",
+                      options={"clusters": 3, "ray_workers": 1})
     assert grouped.status == "done" and clusters() == want, grouped.message
 
 
@@ -196,6 +198,17 @@ def test_tracking_on_ray_finds_the_local_keyframes(store, cluster, tmp_path_fact
     assert get_sample(store, job.id, sid).annotation == want and run.labeled == local.labeled > 0
 
 
+def test_a_model_the_workers_cannot_load_fails_the_run_with_its_reason(store, tmp_path, cluster):
+    job, model = image_job(store, tmp_path, 4)
+    shutil.rmtree(tmp_path / "vit")  # registered, then gone: the workers cannot load it
+    local = run_now(store, job.id, "prelabel", model=model.ref, batch_size=2)
+    run = run_now(store, job.id, "prelabel", model=model.ref, batch_size=2, engine="ray",
+                  options={"ray_workers": 1})
+    assert local.status == run.status == "failed" and run.engine == "ray", (local.message, run.message)
+    assert run.message.split(":")[0] == local.message.split(":")[0], (local.message, run.message)
+    wait_until(cpus_free, 60, "the failed run's actors going")
+
+
 def test_cancel_stops_the_work_on_the_cluster(store, tmp_path, cluster):
     job, model = image_job(store, tmp_path, 40)
     run = start_run_in_background(store, job.id, "prelabel", model=model.ref, batch_size=1, engine="ray",
@@ -211,20 +224,21 @@ def test_cancel_stops_the_work_on_the_cluster(store, tmp_path, cluster):
 
 
 def test_a_worker_killed_mid_run_never_leaves_the_run_running(store, tmp_path, cluster):
-    job, model = image_job(store, tmp_path, 40)
+    job, model = image_job(store, tmp_path, 60)
     run = start_run_in_background(store, job.id, "prelabel", model=model.ref, batch_size=1, engine="ray",
                                   options={"ray_workers": 2})
     wait_until(lambda: get_run(store, run.id).done > 0, what="a first batch written")
     actors = wait_until(lambda: _actor_processes(cluster, "ChunkActor"), 60, "the run's actor processes")
     before = get_run(store, run.id).done
     os.kill(actors[0].pid, signal.SIGKILL)
+    assert before < 60, "the run ended before a worker could be killed: give it more chunks"
     run = wait_for_run(store, run.id, WAIT_S)
     assert run.status in ("done", "failed"), (run.status, run.message)
     written = store.db.scalar("SELECT count(*) FROM job_samples WHERE job_id = ? AND status = 'to_be_confirmed'",
                               [job.id])
     assert written >= before  # the batches written before the death are kept
     if run.status == "done":  # Ray Data restarted the actor and retried its chunk
-        assert written == 40 and run.done == 40, run.message
+        assert written == 60 and run.done == 60, run.message
     wait_until(cpus_free, 60, "the run's actors going")
 
 
@@ -233,7 +247,8 @@ def test_s3_credentials_reach_the_workers_and_no_log(s3_store, tmp_path, cluster
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)  # the app's credentials (moto takes any)
     job, model = image_job(s3_store, tmp_path, 6)
     assert s3_store.db.scalar("SELECT min(uri) FROM samples").startswith("store://")
-    run = run_now(s3_store, job.id, "prelabel", model=model.ref, batch_size=3, engine="ray")
+    run = run_now(s3_store, job.id, "prelabel", model=model.ref, batch_size=3, engine="ray",
+                  options={"ray_workers": 1})
     assert run.status == "done" and run.labeled == 6, run.message  # the workers read the objects from S3
     assert secret not in caplog.text
     logs = [p for p in Path(cluster).rglob("*") if p.is_file() and p.suffix in (".log", ".out", ".err", ".txt")]
