@@ -23,7 +23,7 @@ from .errors import Conflict, NotFound, ValidationError
 from .events import now, record_event
 
 # Where a version came from (annotation_history.source)
-SOURCES = ("human", "model", "import", "acceptance", "restore", "label_management", "confirmation",
+SOURCES = ("human", "overwrite", "model", "import", "acceptance", "restore", "label_management", "confirmation",
            "discard", "before history")
 MAX_LIST = 500
 
@@ -208,8 +208,12 @@ def note_overwrite(store: Store, job_id: int, sample_id: int, over_version: int,
     with store.db.transaction() as cur:
         row = cur.execute("SELECT saved_by FROM annotation_history WHERE job_id = ? AND sample_id = ? AND version = ?",
                           [job_id, sample_id, int(over_version)]).fetchall()
+        version = current_version(cur, job_id, sample_id)
         record_event(cur, actor, "overwrite_annotation", job_id, sample_id=sample_id, over_version=int(over_version),
-                     overwritten_by=row[0][0] if row else None, version=current_version(cur, job_id, sample_id))
+                     overwritten_by=row[0][0] if row else None, version=version)
+        # the History shows it too: the version this save made is an overwrite, not a plain save
+        cur.execute("UPDATE annotation_history SET source = 'overwrite' WHERE sample_id = ? AND job_id = ? "
+                    "AND version = ? AND saved_by IS NOT DISTINCT FROM ?", [sample_id, job_id, version, actor])
 
 
 def _meta(cur, sample_id: int) -> dict | None:

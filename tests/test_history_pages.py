@@ -138,6 +138,7 @@ def test_a_save_over_a_newer_version_asks_then_keeps_mine_and_the_history_restor
     assert out_of(page, kept, v.box).visible is False
     over = [e for e in list_events(store, job.id) if e["action"] == "overwrite_annotation"]
     assert over and over[0]["actor"] == "bob" and over[0]["detail"]["overwritten_by"] == "ann"
+    assert [v.source for v in history.sample_history(store, job.id, sid)] == ["overwrite", "human"]
     table = out_of(page, kept, v.table)
     assert list(table["Version"]) == ["2 (current)", "1"] and list(table["Who"])[:2] == ["bob", "ann"]
     restore = RestoreVersion(page, page.on_discard)
