@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the run computes: local (threads of this process, the default) or ray (a Ray cluster; "
                         "LABELPORT_ENGINE); see README, Scaling out")
     p.add_argument("--ray-address", metavar="ADDR",
-                   help="the Ray cluster to run on: auto (a cluster this machine is a node of), HOST:6379, or "
-                        "ray://HOST:10001 (LABELPORT_RAY_ADDRESS; giving it means --engine ray)")
+                   help="the Ray cluster to run on, from a node of it: auto or HEAD:6379; local: a Ray instance in "
+                        "this process (LABELPORT_RAY_ADDRESS; giving it means --engine ray)")
     p.add_argument("--confirm-above", type=_threshold, metavar="T|calibrated",
                    help="then confirm every prediction with confidence >= T (0..1), or >= the threshold the run "
                         "measured ('calibrated'; nothing is confirmed when the run measured none)")

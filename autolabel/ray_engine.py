@@ -1,8 +1,9 @@
 """The Ray engine (issue 19): auto-labeling runs computed on a Ray cluster, written by the app.
 
-The app is the Ray driver: it connects to the cluster (LABELPORT_RAY_ADDRESS: "auto" where the
-app runs on a node of the cluster, HOST:6379, "ray://HOST:10001" through Ray Client, or "local":
-a Ray instance started in this process, to try it on one machine), hands the work to it
+The app is the Ray driver: it connects to the cluster from a node of it (LABELPORT_RAY_ADDRESS:
+"auto", or HEAD:6379; "local": a Ray instance started in this process, to try it on one machine;
+not Ray Client's ray://, which runs neither Ray Data's streaming execution nor streaming tasks),
+hands the work to it
 and writes what comes back into the store, batch by batch, with the same store functions as the
 local engine: one transaction per batch, progress from the batches written, a cancel stops the
 cluster's work (the Ray Data execution and its actors, or the task), a worker that dies is
@@ -66,8 +67,12 @@ def connect(address: str = ""):
             return ray
         if not address:
             raise ValidationError("the Ray engine needs the cluster's address: set LABELPORT_RAY_ADDRESS or "
-                                  "--ray-address (auto: the cluster this machine is a node of; HOST:6379; "
-                                  "ray://HOST:10001; local: a Ray instance in this process)")
+                                  "--ray-address (auto: the cluster this machine is a node of; HEAD:6379; "
+                                  "local: a Ray instance in this process)")
+        if address.startswith("ray://"):
+            raise ValidationError("Ray Client addresses (ray://) cannot run the app's work (Ray Data's streaming "
+                                  "execution and streaming tasks): make the app's machine a node of the cluster "
+                                  "(ray start --address HEAD:6379 --num-cpus 0) and use LABELPORT_RAY_ADDRESS=auto")
         _probe(address)
         kw: dict[str, Any] = {"namespace": "labelport", "log_to_driver": False, "logging_level": logging.WARNING,
                               "runtime_env": code_env()}
@@ -76,9 +81,14 @@ def connect(address: str = ""):
         try:
             ray.init(address=None if address == "local" else address, **kw)
         except Exception as e:  # noqa: BLE001 - a wrong address, a cluster down: a message to act on
+            import os
+
+            token = "" if os.environ.get("RAY_AUTH_MODE") else (
+                "; a cluster started by `ray start` wants its token: RAY_AUTH_MODE=token, and RAY_AUTH_TOKEN "
+                "or the token file (ray get-auth-token on the head)")
             raise ValidationError(f"cannot connect to the Ray cluster at {address}: "
-                                  f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''} "
-                                  "(start it with `ray start --head`, see README, Scaling out)") from None
+                                  f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}{token} "
+                                  "(see README, Scaling out)") from None
         _connected["address"] = address
         _quiet_ray_data()
         log.info("connected to the Ray cluster at %s: %s", address,
@@ -87,12 +97,11 @@ def connect(address: str = ""):
 
 
 def _probe(address: str) -> None:
-    """A HOST:PORT (or ray://HOST:PORT) that does not answer is refused in seconds (Ray itself
-    retries for minutes before it gives up)."""
+    """A HOST:PORT that does not answer is refused in seconds (Ray itself retries for minutes
+    before it gives up)."""
     import socket
 
-    hostport = address[len("ray://"):] if address.startswith("ray://") else address
-    host, sep, port = hostport.rpartition(":")
+    host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         return  # "auto", "local": Ray finds (or starts) the cluster on this machine
     try:
@@ -133,16 +142,15 @@ def _threads(ctx: RunContext) -> int:
 
 
 def pool_size(ctx: RunContext, chunks: int) -> int:
-    """Actors for map work: option ray_workers, else one per GPU (--device gpu) or per
-    `ray_threads` CPUs of the cluster; never more than the chunks."""
+    """Actors for map work: one per GPU (--device gpu) or per `ray_threads` CPUs of the cluster
+    (option ray_workers: fewer); never more than the cluster holds (the rest would wait for ever)
+    nor than the chunks."""
     res = _ray().cluster_resources()
-    if ctx.options.get("ray_workers"):
-        n = int(ctx.options["ray_workers"])
-    elif ctx.device == "gpu":
-        n = int(res.get("GPU", 0))
-    else:
-        n = int(res.get("CPU", 1) // _threads(ctx))
-    return max(1, min(n, max(1, chunks)))
+    fits = int(res.get("CPU", 1) // _threads(ctx))
+    if ctx.device == "gpu":
+        fits = min(fits, int(res.get("GPU", 0)))
+    n = int(ctx.options.get("ray_workers") or fits)
+    return max(1, min(n, fits, chunks))
 
 
 def _original(e: BaseException) -> BaseException:

@@ -48,8 +48,8 @@ class Settings:
     mirror_debounce_s: float = 30.0  # mirror once writes have been quiet this long
     trash_days: float = 30.0  # deleted jobs and samples stay restorable this long (LABELPORT_TRASH_DAYS)
     # Where auto-labeling runs compute (autolabel/engine.py): "local" (threads of the app) or "ray"
-    # (a Ray cluster: LABELPORT_ENGINE, or set LABELPORT_RAY_ADDRESS: "auto", HOST:6379, "ray://HOST:10001",
-    # or "local", a Ray instance in the app's process).
+    # (a Ray cluster: LABELPORT_ENGINE, or set LABELPORT_RAY_ADDRESS: "auto" or HEAD:6379 from a node of
+    # the cluster, or "local", a Ray instance in the app's process).
     engine: str = "local"
     ray_address: str = ""
     extra: dict = field(default_factory=dict)

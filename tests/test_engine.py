@@ -26,9 +26,9 @@ def test_the_engine_setting_and_its_flags(monkeypatch):
     for key in ("LABELPORT_ENGINE", "LABELPORT_RAY_ADDRESS"):
         monkeypatch.delenv(key, raising=False)
     assert Settings.from_env().engine == "local" and Settings.from_env().ray_address == ""
-    monkeypatch.setenv("LABELPORT_RAY_ADDRESS", "ray://head:10001")
+    monkeypatch.setenv("LABELPORT_RAY_ADDRESS", "head:6379")
     s = Settings.from_env()
-    assert (s.engine, s.ray_address) == ("ray", "ray://head:10001")  # an address means: run there
+    assert (s.engine, s.ray_address) == ("ray", "head:6379")  # an address means: run there
     monkeypatch.setenv("LABELPORT_ENGINE", "local")
     assert Settings.from_env().engine == "local"  # unless the engine is said
 
@@ -67,6 +67,14 @@ def test_ray_without_an_address_or_ray_is_refused_before_the_run_is_recorded(sto
     assert list_runs(store, job.id) == []
     with pytest.raises(ValidationError, match="engine is one of"):
         run_now(store, job.id, "grouping", engine="threads")
+    if expected == "LABELPORT_RAY_ADDRESS":  # Ray is here: addresses it cannot work with are refused clearly
+        from autolabel.ray_engine import connect
+
+        with pytest.raises(ValidationError, match=r"Ray Client addresses \(ray://\) cannot run"):
+            connect("ray://head:10001")
+        with pytest.raises(ValidationError, match="nothing answers there"):
+            connect("127.0.0.1:1")
+    assert list_runs(store, job.id) == []
 
 
 def _worker_classes():

@@ -276,3 +276,45 @@ def test_the_cli_runs_on_a_cluster_by_its_address(tmp_path, cluster):
     assert res["status"] == "done" and res["engine"] == "ray" and res["labeled"] == 9, res
     bad = cli(data, "autolabel", "--job", job.name, "--engine", "ray", "--ray-address", "127.0.0.1:1")
     assert bad.returncode == 2 and "cannot connect to the Ray cluster at 127.0.0.1:1" in bad.stderr, bad.stderr[-2000:]
+
+
+def test_a_driver_killed_mid_run_takes_its_work_along_and_the_run_is_marked_failed(tmp_path, cluster):
+    """The app (here the CLI, a driver of the cluster) dies mid-run: its actors go with it, and
+    the next start marks the run failed with the batches it wrote kept."""
+    import subprocess
+    import sys
+
+    from store import Settings, open_store
+
+    from .test_autolabel_runs import ROOT
+
+    data = tmp_path / "data"
+    s = open_store(Settings(data_dir=data, demo=False))
+    job, model = image_job(s, tmp_path, 60)
+    s.close()
+    cmd = [sys.executable, "app.py", "autolabel", "--job", job.name, "--kind", "prelabel", "--model", model.ref,
+           "--batch-size", "1", "--engine", "ray", "--ray-address", ray.get_runtime_context().gcs_address,
+           "--data-dir", str(data)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    try:
+        wait_until(lambda: _actor_processes(cluster, "ChunkActor") or proc.poll() is not None, 120,
+                   "the run's actors starting")
+        assert proc.poll() is None, "the run ended before its driver could be killed"
+        proc.kill()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    wait_until(lambda: not _actor_processes(cluster, "ChunkActor"), 120, "the dead driver's actors going")
+    s = open_store(Settings(data_dir=data, demo=False))
+    try:
+        (run,) = list_runs(s, job.id)
+        assert run.status == "failed" and run.engine == "ray" and "interrupted" in run.message, run
+        written = s.db.scalar("SELECT count(*) FROM job_samples WHERE job_id = ? AND status = 'to_be_confirmed'",
+                              [job.id])
+        # whole batches, all kept (the last may be written without its progress: batches of 1 here)
+        assert run.done <= written <= run.done + 1 and written < 60, (written, run.done)
+    finally:
+        s.close()
+    wait_until(cpus_free, 60, "the cluster's CPUs free again")
