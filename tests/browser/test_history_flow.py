@@ -162,7 +162,7 @@ def test_two_people_save_the_same_image_then_history_and_trash(browser: Browser,
         (box,) = s.annotation["shapes"]
         assert all(abs(p - q) <= 1 for a, b in zip(box["points"], ANNS) for p, q in zip(a, b))
         assert [(v.version, v.saved_by, v.source) for v in sample_history(store, job, sid)] == [
-            (3, "bob", "restore"), (2, "bob", "human"), (1, "ann", "human")]
+            (3, "bob", "restore"), (2, "bob", "overwrite"), (1, "ann", "human")]
         over = [e for e in list_events(store, job, limit=500) if e["action"] == "overwrite_annotation"]
         assert [(e["actor"], e["detail"]["overwritten_by"], e["detail"]["over_version"]) for e in over] == [
             ("bob", "ann", 1)]
