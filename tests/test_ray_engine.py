@@ -77,7 +77,7 @@ def cluster():
         for p in _cluster_processes(temp):  # anything left of this cluster only
             try:
                 p.kill()
-            except psutil.NoSuchProcess:
+            except psutil.NoSuchProcess:  # it ended by itself meanwhile: nothing left to stop
                 pass
         shutil.rmtree(temp, ignore_errors=True)
 
