@@ -152,22 +152,26 @@ def job_role_and_email(store: Store, job_id: int, actor: str | None) -> tuple[st
     return read[key]
 
 
-def _job_role_and_email(store: Store, job_id: int, actor: str | None) -> tuple[str | None, str | None]:
+def _job_role_and_email(store: Store, job_id: int, actor: str | None,
+                        columns: str = "") -> tuple[str | None, str | None] | tuple[str | None, str | None, tuple]:
+    extra = f", {columns}" if columns else ""
     r = store.db.fetchone(
         "SELECT j.created_by, u.email, coalesce(u.is_admin AND NOT u.disabled, false), m.role, "
-        "coalesce(u.disabled, false) FROM jobs j "
+        f"coalesce(u.disabled, false){extra} FROM jobs j "
         "LEFT JOIN users u ON u.username = ? LEFT JOIN job_members m ON m.job_id = j.id AND m.email = u.email "
         "WHERE j.id = ?", [actor, job_id])
     if not r:
         raise NotFound(f"job {job_id} not found")
-    created_by, email, admin, role, disabled = r
+    created_by, email, admin, role, disabled = r[:5]
     if is_system(actor) or not users_configured(store):
-        return "owner", email
-    if disabled:
-        return None, email
-    if admin or (actor and created_by == actor):
-        return "owner", email
-    return (role if email else None), email
+        role = "owner"
+    elif disabled:
+        role = None
+    elif admin or (actor and created_by == actor):
+        role = "owner"
+    elif not email:
+        role = None
+    return (role, email, tuple(r[5:])) if columns else (role, email)
 
 
 def require_job(store: Store, actor: str | None, job_id, action: str = "read") -> str:
@@ -179,6 +183,17 @@ def require_job(store: Store, actor: str | None, job_id, action: str = "read") -
         raise ValueError(f"unknown job action {action!r}")
     role = job_role(store, job_id, actor)
     return check_role(job_id, role, JOB_ACTIONS[action])
+
+
+def require_job_row(store: Store, actor: str | None, job_id, action: str, columns: str) -> tuple:
+    """require_job, and the job's row (``columns``, of ``jobs j``) read by the same query: a
+    save asks once, not twice (store/jobs.py get_job)."""
+    job_id = parse_id(job_id, "job id")
+    if action not in JOB_ACTIONS:
+        raise ValueError(f"unknown job action {action!r}")
+    role, _, row = _job_role_and_email(store, job_id, actor, columns)
+    check_role(job_id, role, JOB_ACTIONS[action])
+    return row
 
 
 def check_role(job_id: int, role: str | None, roles: tuple[str, ...]) -> str:

@@ -106,11 +106,13 @@ def etag(version: int) -> str:
     return f'"{int(version)}"'
 
 
-def check_version(cur, job_id: int, sample_id: int, expected: int | None) -> None:
-    """Inside the saving transaction: refuse when the sample moved past the version the client read."""
+def check_version(cur, job_id: int, sample_id: int, expected: int | None, have: int | None = None) -> None:
+    """Inside the saving transaction: refuse when the sample moved past the version the client read
+    (``have``: the version already read in this transaction, if the caller has it)."""
     if expected is None:
         return
-    have = current_version(cur, job_id, sample_id)
+    if have is None:
+        have = current_version(cur, job_id, sample_id)
     if have != expected:
         raise VersionConflict(sample_id, expected, _versions(cur, job_id, sample_id, have, limit=1)[0]
                               if have else _unsaved(cur, job_id, sample_id))

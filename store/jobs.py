@@ -14,7 +14,7 @@ from .events import now, record_event
 from .labelset import LabelSet, validate_label_set
 from .types import LabelingType, get_type
 from .types.base import REFUSED_EXTENSIONS
-from .access import require_job
+from .access import is_system, parse_id, require_job, require_job_row
 
 MAX_JOB_NAME = 100
 MAX_DESCRIPTION = 256
@@ -67,9 +67,15 @@ def _job(r) -> Job:
     return Job(r[0], r[1], r[2], r[3], r[4], r[5], r[6], LabelSet.from_json(r[7]), r[8], r[9], r[10])
 
 
-def get_job(store: Store, job_id: int, actor: str | None = None) -> Job:
-    require_job(store, actor, job_id, "view")
-    r = store.db.fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id])
+_JOB_COLUMNS_J = ", ".join(f"j.{c}" for c in _JOB_COLUMNS.split(", "))
+
+
+def get_job(store: Store, job_id: int, actor: str | None = None, action: str = "view") -> Job:
+    """The job, when the actor may do ``action`` on it (store/access.py decides; one query)."""
+    if not is_system(actor):
+        return _job(require_job_row(store, actor, job_id, action, _JOB_COLUMNS_J))
+    # a system actor may see any job
+    r = store.db.fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", [parse_id(job_id, "job id")])
     if not r:
         raise NotFound(f"job {job_id} not found (it may have been deleted)")
     return _job(r)
