@@ -15,7 +15,7 @@ says who saved the newer version and when, and holds it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from .core import Store
@@ -38,6 +38,9 @@ class Version:
     saved_at: datetime
     source: str
     current: bool = False
+    # a listing's outline, read instead of the annotation (sample_history(full=False)):
+    # {"shapes": n, "spans": n, ...} for each list the annotation holds, "content": its text's start
+    outline: dict | None = None
 
     def as_dict(self) -> dict:
         return {"version": self.version, "status": self.status, "labels": self.labels,
@@ -147,26 +150,59 @@ def _unsaved(cur, job_id: int, sample_id: int) -> Version:
                    True)
 
 
-def _versions(cur, job_id: int, sample_id: int, current: int, limit: int = MAX_LIST) -> list[Version]:
+OUTLINE_KEYS = ("shapes", "spans", "entities", "segments", "frames")
+_OUTLINE_PATHS = "[" + ", ".join(f"'$.{k}'" for k in OUTLINE_KEYS) + "]"
+
+
+def _versions(cur, job_id: int, sample_id: int, current: int, limit: int = MAX_LIST,
+              full: bool = True) -> list[Version]:
+    if full:
+        rows = cur.execute(
+            "SELECT version, status, labels, annotation, saved_by, saved_at, source, job_id FROM annotation_history "
+            "WHERE sample_id = ? ORDER BY version DESC", [sample_id]).fetchall()
+        out = [Version(r[0], r[1], list(r[2]), json.loads(r[3]) if r[3] else None, r[4], r[5], r[6], r[0] == current)
+               for r in rows if r[7] == job_id]
+        return out[:limit]
+    # a listing: how many shapes, spans... each version holds, read by DuckDB (parsing 50 versions
+    # of 1,000 polygons in Python took 0.6 s of every save of a large image)
     rows = cur.execute(
-        "SELECT version, status, labels, annotation, saved_by, saved_at, source, job_id FROM annotation_history "
-        "WHERE sample_id = ? ORDER BY version DESC", [sample_id]).fetchall()
-    out = [Version(r[0], r[1], list(r[2]), json.loads(r[3]) if r[3] else None, r[4], r[5], r[6], r[0] == current)
-           for r in rows if r[7] == job_id]
+        "SELECT version, status, labels, saved_by, saved_at, source, job_id, "
+        f"json_type(annotation, {_OUTLINE_PATHS}), json_array_length(annotation, {_OUTLINE_PATHS}), "
+        "CASE WHEN json_type(annotation, '$.content') = 'VARCHAR' "
+        "THEN left(json_extract_string(annotation, '$.content'), 200) END "
+        "FROM annotation_history WHERE sample_id = ? ORDER BY version DESC",  # the index: sample_id alone
+        [sample_id]).fetchall()
+    out = []
+    for r in (r for r in rows if r[6] == job_id):
+        outline = {k: n for k, t, n in zip(OUTLINE_KEYS, r[7] or [], r[8] or []) if t == "ARRAY"}
+        if r[9] is not None:
+            outline["content"] = r[9]
+        out.append(Version(r[0], r[1], list(r[2]), None, r[3], r[4], r[5], r[0] == current, outline))
     return out[:limit]
 
 
-def sample_history(store: Store, job_id: int, sample_id: int, actor: str | None = None) -> list[Version]:
+def sample_history(store: Store, job_id: int, sample_id: int, actor: str | None = None,
+                   full: bool = True, limit: int = MAX_LIST) -> list[Version]:
     """Every version of the sample's annotation in the job, newest first (the current one marked);
-    reading it needs the right to label the job."""
+    reading it needs the right to label the job. ``full=False``: each version's outline instead
+    of its annotation (what a listing shows), the newest ``limit``."""
     from .access import require_job
 
     require_job(store, actor, job_id, "label")
     with store.db.transaction() as cur:
         have = current_version(cur, job_id, sample_id)
-        out = _versions(cur, job_id, sample_id, have)
+        out = _versions(cur, job_id, sample_id, have, limit, full)
         if not out:  # never saved since history began: what it holds is version 0
-            out = [_unsaved(cur, job_id, sample_id)]
+            v = _unsaved(cur, job_id, sample_id)
+            out = [v if full else replace(v, annotation=None, outline=outline_of(v.annotation))]
+    return out
+
+
+def outline_of(annotation: dict | None) -> dict:
+    ann = annotation if isinstance(annotation, dict) else {}
+    out = {k: len(ann[k]) for k in OUTLINE_KEYS if isinstance(ann.get(k), list)}
+    if isinstance(ann.get("content"), str):
+        out["content"] = ann["content"][:200]
     return out
 
 

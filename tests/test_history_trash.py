@@ -118,6 +118,25 @@ def test_every_write_path_keeps_a_version(store):
     assert [v.version for v in history.sample_history(store, job.id, ids[0])] == [2]
 
 
+def test_a_listing_reads_each_versions_outline_not_its_annotation(store):
+    """The labeling view's History lists versions by outline (how many shapes, the transcript's
+    start), read by the database: the same figures as the full annotations give."""
+    job = new_job(store, labels=("cell",), type_id="object_detection")
+    (sid,) = upload_images(store, job.id, 1)
+    box = {"type": "rectangle", "label": "cell", "points": [[1, 1], [5, 5]]}
+    for n in (1, 3, 0, 2):
+        set_annotation(store, job.id, sid, {"shapes": [dict(box, id=f"s{i}") for i in range(n)]})
+    other = new_job(store, "other", labels=("cell",), type_id="object_detection", dataset_id=job.dataset_id)
+    set_annotation(store, other.id, sid, {"shapes": [box] * 4})  # the same sample in another job
+    full = history.sample_history(store, job.id, sid)
+    light = history.sample_history(store, job.id, sid, full=False)
+    assert [v.version for v in light] == [v.version for v in full] == [4, 3, 2, 1]
+    assert all(v.annotation is None for v in light)
+    assert [v.outline for v in light] == [history.outline_of(v.annotation) for v in full]
+    assert [v.outline.get("shapes", 0) for v in light] == [2, 0, 3, 1]
+    assert [v.version for v in history.sample_history(store, job.id, sid, full=False, limit=2)] == [4, 3]
+
+
 # -- the trash -------------------------------------------------------------------------------------------
 
 def team_state(store, job_id):

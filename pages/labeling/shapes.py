@@ -9,6 +9,8 @@ page keeps the open image and its changes. Labeling Description, Add data / Expo
 labeling come from the labeling view (base.py)."""
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 import pandas as pd
 
@@ -122,7 +124,7 @@ class ShapesPage(LabelingView):
         info = f"**{esc(s.name)}** · {w}×{h} px · {s.status.replace('_', ' ')} · {who_labeled(s)}"
         if s.confidence is not None:
             info += f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
-        return value, info, shapes_frame(shapes_of(value)), s
+        return value, info, shapes_frame(json.loads(value["shapes"])), s  # canvas_value wrote them checked
 
     def tools_for(self, sample_id) -> tuple:
         """The type's tools, and click to segment where the type's tools take a SAM model and one
@@ -202,13 +204,14 @@ class ShapesPage(LabelingView):
         if job_id is None or not isinstance(value, dict) or value.get("sample_id") is None:
             raise UserError("open an image first")
         add_drawn_labels(self.store, job_id, value)
-        sid, shapes = int(value["sample_id"]), {"shapes": shapes_of(value)}
+        drawn = shapes_of(value)
+        sid, shapes = int(value["sample_id"]), {"shapes": drawn}
         conflict = self.versions.save(job_id, sid, opened, over, lambda expected: set_annotation(
             self.store, job_id, sid, shapes, actor=acting_user(), expected_version=expected))
         if conflict is not None:
             return self.versions.conflict_updates(conflict, self.outputs)
         action = "save" if over else (action_of(value) or "save")
-        n = len(shapes_of(value))
+        n = len(drawn)
         gr.Info(f"Saved {n} shape{'' if n == 1 else 's'}" if n
                 else "Saved: no shapes left, the image is back in Unlabeled")
         if action in ("save_next", "save_prev"):

@@ -24,7 +24,7 @@ import gradio as gr
 import pandas as pd
 
 from store.errors import Forbidden
-from store.history import VersionConflict, note_overwrite, restore_version, sample_history
+from store.history import VersionConflict, note_overwrite, outline_of, restore_version, sample_history
 from store.presence import note_open
 
 from ..common import UserError, acting_user, esc, readonly_table, refuse_if_unsaved, user_errors
@@ -70,14 +70,14 @@ ITEM_KEYS = (("shapes", "shape"), ("spans", "span"), ("entities", "entity"), ("s
 
 def labels_summary(version) -> str:
     """What a version holds, in a few words: its labels and how many shapes, spans... it has."""
-    ann = version.annotation if isinstance(version.annotation, dict) else {}
+    outline = version.outline if version.outline is not None else outline_of(version.annotation)
     names = ", ".join(version.labels[:8]) + (" …" if len(version.labels) > 8 else "")
     for key, word in ITEM_KEYS:
-        if isinstance(ann.get(key), list):
-            n = len(ann[key])
+        if key in outline:
+            n = outline[key]
             return f"{names} ({n} {word}{'' if n == 1 else 's'})" if n else "nothing (unlabeled)"
-    if isinstance(ann.get("content"), str):
-        return f"transcript: {ann['content'][:60]}" + ("…" if len(ann["content"]) > 60 else "")
+    if isinstance(outline.get("content"), str):
+        return f"transcript: {outline['content'][:60]}" + ("…" if len(outline["content"]) > 60 else "")
     return names or "nothing (unlabeled)"
 
 
@@ -230,7 +230,7 @@ class VersionPanel:
         actor = acting_user()
         try:
             others = note_open(self.store, job_id, sample.id, actor=actor)
-            versions = sample_history(self.store, job_id, sample.id, actor=actor)
+            versions = sample_history(self.store, job_id, sample.id, actor=actor, full=False)
         except Forbidden:  # one who may read the job but not label it: no presence, no history
             others, versions = [], []
         presence = f"Also open by {', '.join(f'**{esc(u)}**' for u in others)}" if others else ""
