@@ -6,15 +6,23 @@ assets/shape_canvas.js proposeOutline): a short segment along each side of the p
 centred on the extreme point.
 
 `grabcut_outline(image, points)` fits the object with OpenCV's GrabCut (no model weights): on a
-crop around the points' box, outside the box is background, the octagon through the points is
-probably object, the rest of the box probably background; sure object are a small disc at each
-extreme point, the segments from the points towards the box's centre (from 15% to half way), and
-the octagon shrunk to 30% around the centre.
+crop around the points' box, lightly smoothed (Gaussian, SMOOTH px: GrabCut's colour models then
+see the regions rather than the pixel noise), outside the box is background; inside it, the
+region enclosed by the likeliest outline through the points is probably object and the rest of
+the box probably background. That outline (`edge_outline`) joins each two consecutive extreme
+points by the cheapest path over the image's edges within the rectangle they span (Dijkstra, a
+step costs less where the gradient is strong), as in extreme clicking (Papadopoulos et al. 2017);
+the octagon stands in for it without scipy. Sure object are a small disc at each extreme point,
+the segments from the points towards the box's centre (from 15% to half way), and the octagon
+shrunk to 30% around the centre.
 The object is the largest connected region of the result touching the extreme points; its
 outer contour, simplified (Douglas-Peucker, about 1% of the box's size), is the polygon
-(`mask_polygon`, which SAM's masks go through too: media/sam.py). None
+(`mask_polygon`, which SAM's masks go through too: media/sam.py), made to pass through the four
+extreme points (`through_points`: the true outline does by definition). None
 when the fit is not credible (nothing found, or a region whose box misses the points' box by
 more than a quarter of its size): the canvas then keeps the octagon.
+On the cells benchmark (benchmarks/extreme_points.py, 1218 objects): mean IoU 0.805 (median
+0.847) against the octagon's 0.714; before the smoothing and the edge outline 0.784 (0.821).
 """
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ import numpy as np
 MAX_SIDE = 320  # the crop is downscaled to at most this many pixels a side (speed)
 ITERATIONS = 4
 CORE = 0.3  # the octagon shrunk to this share towards the box's centre is sure object
+SMOOTH = 1.25  # Gaussian sigma (working pixels) of the de-noising before the fit
 EPS = 0.01  # the polygon's simplification: this share of the box's longer side (at least 0.4 px)
 
 
@@ -88,6 +97,8 @@ def grabcut_outline(image: np.ndarray, points: list) -> list[list[float]] | None
         crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                           interpolation=cv2.INTER_AREA)
 
+    crop = cv2.GaussianBlur(crop, (0, 0), SMOOTH)
+
     def local(p):
         return ((p[0] - cx0) * scale, (p[1] - cy0) * scale)
 
@@ -97,7 +108,10 @@ def grabcut_outline(image: np.ndarray, points: list) -> list[list[float]] | None
     cv2.rectangle(mask, (int(math.floor(bx0)), int(math.floor(by0))), (int(math.ceil(bx1)), int(math.ceil(by1))),
                   int(cv2.GC_PR_BGD), -1)
     oct_local = np.array([local(p) for p in octagon([T, R, B, L])], np.float32)
-    cv2.fillPoly(mask, [np.round(oct_local).astype(np.int32)], int(cv2.GC_PR_FGD))
+    outline = edge_outline(crop, [local(p) for p in (T, R, B, L)])
+    if outline is None:
+        outline = np.round(oct_local).astype(np.int32)
+    cv2.fillPoly(mask, [outline], int(cv2.GC_PR_FGD))
     centre = ((bx0 + bx1) / 2, (by0 + by1) / 2)
     core = np.array([(centre[0] + CORE * (x - centre[0]), centre[1] + CORE * (y - centre[1])) for x, y in oct_local])
     cv2.fillPoly(mask, [np.round(core).astype(np.int32)], int(cv2.GC_FGD))
@@ -121,7 +135,84 @@ def grabcut_outline(image: np.ndarray, points: list) -> list[list[float]] | None
     out = [[round(cx0 + x / scale, 2), round(cy0 + y / scale, 2)] for x, y in poly]
     if not fits_box(out, (x0, y0, x1, y1)):
         return None
+    out = through_points(out, [T, R, B, L])
     return [[min(max(x, 0.0), float(w_img)), min(max(y, 0.0), float(h_img))] for x, y in out]
+
+
+def through_points(polygon: list, points: list) -> list[list[float]]:
+    """The polygon made to pass through each extreme point (the object's outline does, by
+    definition): a point not already a vertex is inserted into the edge nearest to it."""
+    out = [list(p) for p in polygon]
+    for px, py in points:
+        best, where = math.inf, None
+        for i, (a, b) in enumerate(zip(out, out[1:] + out[:1])):
+            dx, dy = b[0] - a[0], b[1] - a[1]
+            t = 0.0 if dx == dy == 0 else ((px - a[0]) * dx + (py - a[1]) * dy) / (dx * dx + dy * dy)
+            t = min(1.0, max(0.0, t))
+            d = math.hypot(a[0] + t * dx - px, a[1] + t * dy - py)
+            if d < best:
+                best, where = d, (i, t)
+        i, t = where
+        if best < 1e-6:
+            continue
+        if t <= 0.0:
+            out[i] = [round(px, 2), round(py, 2)]
+        elif t >= 1.0:
+            out[(i + 1) % len(out)] = [round(px, 2), round(py, 2)]
+        else:
+            out.insert(i + 1, [round(px, 2), round(py, 2)])
+    return out
+
+
+def edge_outline(crop: np.ndarray, points: list) -> np.ndarray | None:
+    """The likeliest outline through the extreme points (crop pixels, in the order top, right,
+    bottom, left), an int32 contour: between each two consecutive points, the cheapest 8-connected
+    path inside the rectangle the two span, a step costing less the stronger the image's edges
+    there (Sobel gradient, relative to the crop's 95th percentile). None without scipy."""
+    import cv2
+    try:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import dijkstra
+    except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+        return None
+
+    grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    grey = grey.astype(np.float32)
+    g = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    cost = 1.0 / (0.05 + np.minimum(g / (np.percentile(g, 95) + 1e-6), 1.0))
+    H, W = cost.shape
+    out: list = []
+    for a, b in zip(points, points[1:] + points[:1]):
+        ax, ay = min(W - 1, max(0, int(round(a[0])))), min(H - 1, max(0, int(round(a[1]))))
+        bx, by = min(W - 1, max(0, int(round(b[0])))), min(H - 1, max(0, int(round(b[1]))))
+        x0, y0 = min(ax, bx), min(ay, by)
+        c = cost[y0:max(ay, by) + 1, x0:max(ax, bx) + 1]
+        h, w = c.shape
+        idx = np.arange(h * w).reshape(h, w)
+        rows, cols, weights = [], [], []
+        for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            xa, xb = max(0, -dx), w - max(0, dx)
+            if h - dy <= 0 or xb <= xa:
+                continue
+            i, j = idx[:h - dy, xa:xb].ravel(), idx[dy:, xa + dx:xb + dx].ravel()
+            wt = 0.5 * (c[:h - dy, xa:xb].ravel() + c[dy:, xa + dx:xb + dx].ravel()) * math.hypot(dx, dy)
+            rows += [i, j]
+            cols += [j, i]
+            weights += [wt, wt]
+        src, dst = int(idx[ay - y0, ax - x0]), int(idx[by - y0, bx - x0])
+        if not rows or src == dst:
+            out.append((ax, ay))
+            continue
+        graph = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(h * w, h * w)).tocsr()
+        _, pred = dijkstra(graph, indices=src, return_predecessors=True)
+        seq, k = [], dst
+        while k >= 0 and k != src:
+            seq.append(k)
+            k = int(pred[k])
+        seq.append(src)
+        out += [(x0 + q % w, y0 + q // w) for q in reversed(seq[1:])]
+    return np.array(out, np.int32).reshape(-1, 1, 2) if len(out) >= 3 else None
 
 
 def mask_polygon(mask: np.ndarray, seeds: list = (), eps: float | None = None) -> list[list[float]] | None:
