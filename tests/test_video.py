@@ -283,3 +283,40 @@ def test_refused_files_are_named_and_an_all_refused_job_is_not_made(store, share
     (bad / "tree.mp4").unlink()
     out = run(data, "create-job", "--name", "b", "--type", "video_labeling", "--dataset", str(bad), "--labels", "car")
     assert out.returncode != 0 and "no job was created" in out.stdout + out.stderr
+
+
+def test_edits_of_stored_frames_carry_the_version_the_page_opened(store, shared_data, page):
+    """Deleting a label, a time point or a track's keyframe starts from what the page shows: when
+    someone saved the video since, the edit is refused with the conflict notice (nothing changed)
+    instead of deleting by a place in a list that moved on; on the current version it is written."""
+    import gradio as gr
+
+    from pages.common import AppContext
+    from pages.labeling.video import TrackEdit, VideoPage
+    from store.samples import get_sample
+
+    job, samples = video_job(store, shared_data)
+    sid = samples["bikes.mp4"][0]
+    frames = [{"frame": 2, "shapes": [rect(10, 10, 50, 50, track="a"), rect(60, 60, 90, 90)]},
+              {"frame": 6, "shapes": [rect(12, 12, 52, 52, track="a")]}]  # the store adds each frame's time
+    set_annotation(store, job.id, sid, {"frames": frames})
+    with gr.Blocks():
+        vp = VideoPage(AppContext(store), gr.State(job.id))
+    opened = {"sample_id": sid, "version": 1}
+    value = {"sample_id": sid, "dirty": False, "shapes": "[]"}
+    args = (job.id, "all", 1, None, None, value, {"frame": 2})
+    # someone else saves the video (version 2): the stale page's edits change nothing
+    set_annotation(store, job.id, sid, {"frames": [frames[0]]})
+    for edit in (lambda: vp.on_delete_label(*args, "2:1", 0, opened),
+                 lambda: vp.on_delete_time_point(*args, 2, 0, opened),
+                 lambda: TrackEdit(vp, "delete_keyframe")(*args, "a", 0, opened)):
+        out = dict(zip(vp.outputs, edit()))
+        assert out[vp.versions.conflict] == {"sample_id": sid, "version": 2}
+        assert "Changed by" in out[vp.versions.message]
+        assert get_sample(store, job.id, sid).version == 2
+        assert len(get_sample(store, job.id, sid).annotation["frames"]) == 1
+    # on the version it opened, the edit is written (a new version, which the page then holds)
+    out = dict(zip(vp.outputs, vp.on_delete_label(*args, "2:1", 0, {"sample_id": sid, "version": 2})))
+    after = get_sample(store, job.id, sid)
+    assert after.version == 3 and len(after.annotation["frames"][0]["shapes"]) == 1
+    assert out[vp.versions.opened] == {"sample_id": sid, "version": 3}

@@ -27,6 +27,7 @@ from components.shape_canvas import action_of, canvas_value, shape_canvas, shape
 from components.video_player import draw_request, edit_request, overlay_shapes, picked_track, player_value, video_player
 from store.annotations import clear_annotation, set_annotation
 from store.errors import StoreError
+from store.history import VersionConflict
 from store.runs import get_run, request_cancel
 from store.samples import get_sample
 from store.tracks import edit_track, interpolate_tracks, keyframes, track_ranges
@@ -265,11 +266,11 @@ class TrackEdit:
         self.__name__ = f"on_track_{action}"
 
     @user_errors
-    def __call__(self, job_id, tab_v, page, list_v, player_v, value, fs, track, n):
+    def __call__(self, job_id, tab_v, page, list_v, player_v, value, fs, track, n, opened=None):
         if self.action != "delete" and not fs:
             raise UserError("open the frame first (Draw on this frame, or Jump to a time point)")
         return self.page.edit_track(job_id, tab_v, page, list_v, player_v, value, fs["frame"] if fs else -1,
-                                    str(track or ""), self.action, None, n)
+                                    str(track or ""), self.action, None, n, opened)
 
 
 class VideoPage(LabelingView):
@@ -374,21 +375,26 @@ class VideoPage(LabelingView):
         canvas.navigate(self.on_navigate, opened + [n], outputs)
         self.discard_btn.click(self.on_discard, opened + [self.frame_state, n], outputs)
         self.jump_btn.click(self.on_jump, opened + [self.tp_pick, n], outputs)
-        self.del_tp_btn.click(self.on_delete_time_point, opened + [self.frame_state, self.tp_pick, n], outputs)
-        self.del_label_btn.click(self.on_delete_label, opened + [self.frame_state, self.label_pick, n], outputs)
+        # edits of what is stored carry the version the page opened too: a video changed since is not
+        # edited blind (a label deleted by its place in a list that moved on)
+        version = [self.versions.opened]
+        self.del_tp_btn.click(self.on_delete_time_point, opened + [self.frame_state, self.tp_pick, n] + version,
+                              outputs)
+        self.del_label_btn.click(self.on_delete_label, opened + [self.frame_state, self.label_pick, n] + version,
+                                 outputs)
         self.clear_btn.click(self.on_clear, opened + [n, self.versions.opened], outputs)
         # the selection stays in the browser until the next edit: read it from the widget first
         self.track_btn.click(None, [canvas], [canvas], js=SELECTION_JS).then(
             on_set_track, [canvas, self.pending_tracks, self.track_box], [self.pending_tracks])
         self.list_table.select(on_pick_row, [self.list_table], [self.tp_pick, self.label_pick])
         self.tracks_table.select(on_pick_track, [self.tracks_table], [self.track_pick])
-        on_track = opened + [self.frame_state, self.track_pick, n]
+        on_track = opened + [self.frame_state, self.track_pick, n] + version
         self.outside_btn.click(TrackEdit(self, "outside"), on_track, outputs)
         self.occluded_btn.click(TrackEdit(self, "occluded"), on_track, outputs)
         self.del_key_btn.click(TrackEdit(self, "delete_keyframe"), on_track, outputs)
         self.del_track_btn.click(TrackEdit(self, "delete"), on_track, outputs)
         # the timeline: a keyframe dragged or deleted, o / c on the picked track; a row picked
-        self.player.trackedit(self.on_timeline_edit, opened + [n], outputs)
+        self.player.trackedit(self.on_timeline_edit, opened + [n] + version, outputs)
         self.player.trackpick(on_timeline_pick, [self.player], [self.track_pick])
         self.track_pick.input(None, [self.track_pick], None, js=pick_js(self.eid("player")))
         # automatic tracking: start a run on the selected box, follow it, then refresh (unsaved shapes stay)
@@ -563,7 +569,7 @@ class VideoPage(LabelingView):
 
     # -- track edits (the Tracks panel, the timeline, the keys o and c) -------------------------------
     def edit_track(self, job_id, tab_v, page, list_v, player_v, value, frame: int, track: str, action: str,
-                   to: int | None, n):
+                   to: int | None, n, opened=None):
         """One edit of a track (store.tracks.edit_track), written, and the view on the frame it
         changed (the frame a keyframe moved to)."""
         sid = self.open_id(list_v, player_v, value)
@@ -574,21 +580,23 @@ class VideoPage(LabelingView):
         if to is not None and not 0 <= to < meta_of(sample)["frame_count"]:
             raise UserError(f"frame {to} is not in this video (0 to {meta_of(sample)['frame_count'] - 1})")
         annotation, msg = edit_track(sample.annotation, frame, track, action, to=to)
-        self.write_frames(job_id, sid, annotation["frames"])  # the store derives each frame's time
+        conflict = self.write_stored(job_id, sid, annotation["frames"], opened)  # the store derives each frame's time
+        if conflict is not None:
+            return conflict
         gr.Info(msg)
         shown = to if to is not None else (frame if frame >= 0 else None)
         return self.view(job_id, tab_v, page, open_id=int(sid), frame=shown, seek=shown, nonce_v=n, previous=value,
                          picked_track=None if action == "delete" else track)
 
     @user_errors
-    def on_timeline_edit(self, job_id, tab_v, page, list_v, player_v, value, n):
+    def on_timeline_edit(self, job_id, tab_v, page, list_v, player_v, value, n, opened=None):
         req = edit_request(player_v)
         if job_id is None or req is None:
             return skips(len(self.outputs))
         if req["action"] == "delete":
             raise UserError("delete a whole track with the Tracks panel's button")
         return self.edit_track(job_id, tab_v, page, list_v, player_v, value, req["frame"], req["track"],
-                               req["action"], req["to"], n)
+                               req["action"], req["to"], n, opened)
 
     # -- automatic tracking (a run of kind "tracking": autolabel/tracking.py) -----------------------
     @user_errors
@@ -654,6 +662,18 @@ class VideoPage(LabelingView):
         else:
             clear_annotation(self.store, job_id, int(sid), actor=acting_user(), expected_version=expected)
 
+    def write_stored(self, job_id, sid, frames, opened) -> list | None:
+        """An edit of the stored keyframes (a track, a time point, a label deleted), with the version
+        the page opened: None when written, else the page's outputs showing the conflict (nothing
+        was changed; Reload theirs, then edit again)."""
+        try:
+            self.write_frames(job_id, sid, frames, expected_version(opened, sid))
+        except VersionConflict as e:
+            gr.Warning(f"nothing was changed: this video was saved by {e.current.saved_by or 'someone'} since you "
+                       "opened it; Reload theirs, then edit again")
+            return self.versions.conflict_updates(e, self.outputs)
+        return None
+
     def stored_frames(self, job_id, sid) -> list[dict]:
         return frames_of(get_sample(self.store, job_id, int(sid), actor=acting_user()).annotation)
 
@@ -683,7 +703,7 @@ class VideoPage(LabelingView):
                          message=msg)
 
     @user_errors
-    def on_delete_time_point(self, job_id, tab_v, page, list_v, player_v, value, fs, frame, n):
+    def on_delete_time_point(self, job_id, tab_v, page, list_v, player_v, value, fs, frame, n, opened=None):
         if job_id is None:
             return skips(len(self.outputs))
         if frame is None:
@@ -693,14 +713,16 @@ class VideoPage(LabelingView):
         gone = next((f for f in frames if f["frame"] == int(frame)), None)
         if gone is None:
             raise UserError(f"frame {frame} has no labels")
-        self.write_frames(job_id, sid, [f for f in frames if f["frame"] != int(frame)])
+        conflict = self.write_stored(job_id, sid, [f for f in frames if f["frame"] != int(frame)], opened)
+        if conflict is not None:
+            return conflict
         k = len(gone.get("shapes") or [])
         gr.Info(f"Deleted the {k} label{'s' if k != 1 else ''} of frame {frame}")
         return self.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"] if fs else None, nonce_v=n,
                          previous=value)
 
     @user_errors
-    def on_delete_label(self, job_id, tab_v, page, list_v, player_v, value, fs, choice, n):
+    def on_delete_label(self, job_id, tab_v, page, list_v, player_v, value, fs, choice, n, opened=None):
         if job_id is None:
             return skips(len(self.outputs))
         if not choice:
@@ -716,7 +738,9 @@ class VideoPage(LabelingView):
                 shapes.pop(index)
                 f = {**f, "shapes": shapes}
             out.append(f)
-        self.write_frames(job_id, sid, out)
+        conflict = self.write_stored(job_id, sid, out, opened)
+        if conflict is not None:
+            return conflict
         gr.Info(f"Deleted label #{index + 1} of frame {frame}")
         return self.view(job_id, tab_v, page, open_id=int(sid), frame=fs["frame"] if fs else None, nonce_v=n,
                          previous=value)
