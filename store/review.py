@@ -85,29 +85,33 @@ def apply_modifications(store: Store, job_id: int, modifications: list[Modificat
         if m.action not in ("relabel", "adjust", "delete"):
             raise ValidationError(f"unknown modification {m.action!r}")
         by_sample.setdefault(int(m.sample_id), []).append(m)
-    rows = []
-    for sample_id, mods in by_sample.items():
-        r = store.db.fetchone("SELECT js.annotation, s.meta FROM job_samples js JOIN samples s ON s.id = js.sample_id "
-                              "WHERE js.job_id = ? AND js.sample_id = ?", [job_id, sample_id])
-        if r is None:
-            raise NotFound(f"sample {sample_id} is no longer in this job")
-        shapes = {s["id"]: dict(s) for s in json.loads(r[0] or "{}").get("shapes", [])}
-        for m in mods:
-            if m.shape_id not in shapes:
-                raise NotFound(f"shape {m.shape_id} of sample {sample_id} no longer exists (changed elsewhere?)")
-            if m.action == "delete":
-                shapes.pop(m.shape_id)
-            elif m.action == "relabel":
-                shapes[m.shape_id]["label"] = m.label
-                shapes[m.shape_id].pop("attributes", None)
-            else:
-                shapes[m.shape_id]["points"] = m.points
-                if m.radius is not None:
-                    shapes[m.shape_id]["radius"] = m.radius
-        ann = job.labeling_type.validate({"shapes": list(shapes.values())}, job.label_set,
-                                         json.loads(r[1]) if r[1] else None)
-        rows.append((sample_id, ann))
+    # the shapes are patched by id on what is stored when the change is written (read under the
+    # write lock, in the same transaction): a shape someone else changed meanwhile keeps their
+    # change beside the reviewer's, one they deleted is refused (NotFound), nothing is overwritten blind
     with store.db.transaction() as cur:
+        rows = []
+        for sample_id, mods in by_sample.items():
+            r = store.db.fetchone("SELECT js.annotation, s.meta FROM job_samples js "
+                                  "JOIN samples s ON s.id = js.sample_id "
+                                  "WHERE js.job_id = ? AND js.sample_id = ?", [job_id, sample_id])
+            if r is None:
+                raise NotFound(f"sample {sample_id} is no longer in this job")
+            shapes = {s["id"]: dict(s) for s in json.loads(r[0] or "{}").get("shapes", [])}
+            for m in mods:
+                if m.shape_id not in shapes:
+                    raise NotFound(f"shape {m.shape_id} of sample {sample_id} no longer exists (changed elsewhere?)")
+                if m.action == "delete":
+                    shapes.pop(m.shape_id)
+                elif m.action == "relabel":
+                    shapes[m.shape_id]["label"] = m.label
+                    shapes[m.shape_id].pop("attributes", None)
+                else:
+                    shapes[m.shape_id]["points"] = m.points
+                    if m.radius is not None:
+                        shapes[m.shape_id]["radius"] = m.radius
+            ann = job.labeling_type.validate({"shapes": list(shapes.values())}, job.label_set,
+                                             json.loads(r[1]) if r[1] else None)
+            rows.append((sample_id, ann))
         _write_annotations(cur, job_id, rows, actor)
         record_event(cur, actor, "quick_review", job_id, images=len(rows), modifications=len(modifications))
     return len(rows)

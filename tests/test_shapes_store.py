@@ -126,3 +126,30 @@ def test_quick_review_sorts_and_applies_modifications(store, det):
                                                          points=[[10, 10], [500, 40]])])
     apply_modifications(store, job.id, [Modification(big.sample_id, big.shape_id, "delete")])
     assert get_sample(store, job.id, b).status == "unlabeled"
+
+
+def test_quick_review_patches_what_is_stored_when_it_applies(store, det):
+    """The reviewer's changes are patched by shape id onto the image as stored when they are
+    applied: another person's save in between keeps its changes beside the reviewer's (a new
+    version in the history, saved by the reviewer), and a change to a shape they deleted is
+    refused with nothing written."""
+    from store.errors import NotFound
+    from store.history import sample_history
+
+    job, (a, _b) = det
+    set_annotation(store, job.id, a, {"shapes": ALL_SHAPES[:3]})
+    ids = [x["id"] for x in get_sample(store, job.id, a).annotation["shapes"]]
+    review = [Modification(a, ids[0], "relabel", label="dog")]  # read by the reviewer's page
+    # meanwhile someone moves the polygon and deletes the circle
+    shapes = get_sample(store, job.id, a).annotation["shapes"]
+    shapes[1]["points"] = [[12, 12], [52, 12], [32, 42]]
+    set_annotation(store, job.id, a, {"shapes": shapes[:2]}, actor="bob")
+    assert apply_modifications(store, job.id, review, actor="rev") == 1
+    after = {x["id"]: x for x in get_sample(store, job.id, a).annotation["shapes"]}
+    assert after[ids[0]]["label"] == "dog" and after[ids[1]]["points"] == [[12, 12], [52, 12], [32, 42]]
+    assert ids[2] not in after
+    assert [(v.version, v.saved_by) for v in sample_history(store, job.id, a)][:2] == [(3, "rev"), (2, "bob")]
+    with pytest.raises(NotFound, match="no longer exists"):
+        apply_modifications(store, job.id, [Modification(a, ids[0], "relabel", label="cat"),
+                                            Modification(a, ids[2], "delete")], actor="rev")
+    assert get_sample(store, job.id, a).version == 3
