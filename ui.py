@@ -29,7 +29,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
 # run once when the page loads: keyboard shortcuts, and the address bar of deep links (pages/links.py)
 PAGE_JS = ("() => {\n" + "".join(f"({(ASSETS / name).read_text(encoding='utf-8').strip()})();\n"
-                                  for name in ("shortcuts.js", "links.js")) + "}")
+                                  for name in ("shortcuts.js", "links.js", "notices.js")) + "}")
 SINGLE_USER = "Single-user mode (no users configured)"
 
 

@@ -90,6 +90,15 @@ def open_accordion(page: Page, elem_id: str) -> Locator:
     return page.locator(f"#{elem_id}")
 
 
+def on_screen(page: Page, selector: str) -> None:
+    """The element comes to lie inside the viewport by itself (nobody scrolls to it)."""
+    page.wait_for_function(
+        """(sel) => { const el = document.querySelector(sel); if (!el) return false;
+                      const r = el.getBoundingClientRect();
+                      return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight
+                             && r.left >= 0 && r.right <= window.innerWidth; }""", arg=selector, timeout=LONG)
+
+
 def test_two_people_save_the_same_image_then_history_and_trash(browser: Browser, two_users_app: AppServer):
     app = two_users_app
     job, sid = app.job_id, app.sample_id
@@ -99,7 +108,8 @@ def test_two_people_save_the_same_image_then_history_and_trash(browser: Browser,
     ann = logins.login("ann", query=link)
     ann_cv = Canvas(ann)
     ann_cv.wait_sample(sid)
-    bob = logins.login("bob", query=link)
+    laptop = BrowserLogins(browser, app, PASSWORD, {"width": 1280, "height": 720}, LONG)
+    bob = laptop.login("bob", query=link)  # a labeler's laptop: the notice must show where he saves
     bob_cv = Canvas(bob)
     bob_cv.wait_sample(sid)
     expect(bob.locator("#od-presence")).to_contain_text("Also open by ann")  # a notice, not a lock
@@ -113,6 +123,8 @@ def test_two_people_save_the_same_image_then_history_and_trash(browser: Browser,
     bob.locator("#od-save").click()
     notice = bob.locator("#od-conflict")
     expect(notice).to_be_visible()
+    on_screen(bob, "#od-conflict-message")  # beside Save at 1280x720, not below the fold
+    on_screen(bob, "#od-save")
     expect(bob.locator("#od-conflict-message")).to_contain_text(re.compile(r"Changed by ann at .+ \(version 1\)"))
     assert bob_cv.state()["dirty"] is True  # his box is still there, unsaved
     bob.locator("#od-conflict-compare").click()
