@@ -3,7 +3,6 @@ interpolation, and the manifest / jsonl / coco formats, on the clips in ../share
 import io
 import json
 import shutil
-from fractions import Fraction
 
 import av
 import numpy as np
