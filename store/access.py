@@ -145,15 +145,15 @@ def job_role_and_email(store: Store, job_id: int, actor: str | None) -> tuple[st
     """(role on the job, the user's email) in one query; NotFound when the job does not exist."""
     read = _ROLES_READ.get()
     if read is None:
-        return _job_role_and_email(store, job_id, actor)
+        return _job_role(store, job_id, actor)[:2]
     key = (id(store), job_id, actor)
     if key not in read:
-        read[key] = _job_role_and_email(store, job_id, actor)
+        read[key] = _job_role(store, job_id, actor)[:2]
     return read[key]
 
 
-def _job_role_and_email(store: Store, job_id: int, actor: str | None,
-                        columns: str = "") -> tuple[str | None, str | None] | tuple[str | None, str | None, tuple]:
+def _job_role(store: Store, job_id: int, actor: str | None, columns: str = "") -> tuple:
+    """(role, email, the job's ``columns`` of ``jobs j`` as a tuple) in one query."""
     extra = f", {columns}" if columns else ""
     r = store.db.fetchone(
         "SELECT j.created_by, u.email, coalesce(u.is_admin AND NOT u.disabled, false), m.role, "
@@ -171,7 +171,7 @@ def _job_role_and_email(store: Store, job_id: int, actor: str | None,
         role = "owner"
     elif not email:
         role = None
-    return (role, email, tuple(r[5:])) if columns else (role, email)
+    return role, email, tuple(r[5:])
 
 
 def require_job(store: Store, actor: str | None, job_id, action: str = "read") -> str:
@@ -194,9 +194,9 @@ def require_job_row(store: Store, actor: str | None, job_id, action: str, column
     if is_admin(store, actor):  # the system, single-user mode, an admin (cached): the owner's role, no join
         row = store.db.fetchone(f"SELECT {columns} FROM jobs j WHERE j.id = ?", [job_id])
         if row is None:
-            raise NotFound(f"job {job_id} not found")
+            raise NotFound(f"job {job_id} not found (it may have been deleted)")
         return tuple(row)
-    role, _, row = _job_role_and_email(store, job_id, actor, columns)
+    role, _, row = _job_role(store, job_id, actor, columns)
     check_role(job_id, role, JOB_ACTIONS[action])
     return row
 

@@ -77,13 +77,11 @@ def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None
     kept, versions = [], {}
     bump = sql + ", version = coalesce(version, 0) + 1"
     for p in params:
-        sid = p[-1]
+        sid, got = p[-1], []
         if read and sid in read:
             got = cur.execute(bump + " WHERE rowid = ? AND job_id = ? AND sample_id = ? RETURNING version",
                               [*p[:-2], read[sid][2], job_id, sid]).fetchall()
-        else:
-            got = []
-        if not got:
+        if not got:  # no row read before (or not that row): by the two ids
             got = cur.execute(bump + where + " RETURNING version", p).fetchall()
         if got:
             versions[sid] = got[0][0]

@@ -469,8 +469,8 @@ def test_cached_answers_follow_every_change_at_once(store, monkeypatch):
 
     job = create_job(store, "mine", "image_classification", actor="root")
     asked = []
-    real = access._job_role_and_email
-    monkeypatch.setattr(access, "_job_role_and_email", lambda *a: asked.append(a) or real(*a))
+    real = access._job_role
+    monkeypatch.setattr(access, "_job_role", lambda *a: asked.append(a) or real(*a))
 
     @reads_only
     def view():
