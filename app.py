@@ -11,6 +11,9 @@ def main(argv: list[str]) -> int:
         from cli import main as cli_main
 
         return cli_main(argv)
+    from gradio_import import skip_stub_writing
+
+    skip_stub_writing()  # before the UI imports gradio: its editor stubs cost seconds of each start
     from server import serve
 
     return serve(argv)

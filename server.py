@@ -6,6 +6,7 @@ import json
 import logging
 import mimetypes
 import os
+import time
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
@@ -317,8 +318,10 @@ class DeferredUI:
     async def mount(self) -> None:
         import asyncio
 
+        started = time.monotonic()
         try:
             await asyncio.to_thread(mount_ui, self.app, self.store)  # mounted behind the placeholder
+            built = time.monotonic()
             gradio_app = self.app.router.routes[-1].app
             # what mount_gradio_app's lifespan does at a start: Gradio's own lifespan, its queue
             await self.stack.enter_async_context(gradio_app.router.lifespan_context(gradio_app))
@@ -326,7 +329,8 @@ class DeferredUI:
             await gradio_app.get_blocks().run_extra_startup_events()
             self.app.router.routes.remove(self.placeholder)
             self.state = "ready"
-            log.info("the web UI is ready")
+            log.info("the web UI is ready (built in %.1f s, started in %.1f s more)", built - started,
+                     time.monotonic() - built)
         except Exception:  # noqa: BLE001 - the API keeps serving; the log says why
             self.state = "failed"
             log.exception("the web UI failed to start")

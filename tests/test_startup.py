@@ -2,7 +2,11 @@
 every other path says "starting" (503, a page that reloads itself) until the UI is mounted."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -38,3 +42,27 @@ def test_the_ui_is_mounted_once_the_server_runs(store):
         assert client.get("/config").status_code == 200
         assert client.get("/api/v1/jobs").status_code == 200  # the app's routes stay in front of the UI's
         assert client.get("/api/v1/no-such-route").status_code == 404
+
+
+def test_gradio_is_imported_without_writing_its_editor_stubs(tmp_path):
+    """app.py imports gradio with its .pyi writer off (gradio_import.py): the components still work,
+    and once gradio is imported, asking again changes nothing."""
+    root = Path(__file__).resolve().parent.parent
+    script = (
+        "import gradio_import\n"
+        "assert gradio_import.skip_stub_writing() is True\n"
+        "assert gradio_import.skip_stub_writing() is True  # twice: still one finder\n"
+        "import sys, gradio as gr, gradio.component_meta as meta\n"
+        "assert meta.create_or_modify_pyi is gradio_import._no_stub\n"
+        "assert sum(isinstance(f, gradio_import._StubSkipper) for f in sys.meta_path) == 1\n"
+        "with gr.Blocks() as demo:\n"
+        "    box = gr.Textbox(label='name')\n"
+        "    box.submit(lambda s: s.upper(), box, box)\n"
+        "assert demo.config['components'] and demo.fns\n"
+        "assert gradio_import.skip_stub_writing() is False  # too late once imported: says so\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELPORT_")}
+    env.update({"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(tmp_path)})
+    res = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
