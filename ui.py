@@ -1,5 +1,5 @@
-"""The Gradio UI: My Creations, the labeling pages (one per labeling type, shown by the job's
-type), quick review and task statistics, sharing the current job."""
+"""The Gradio UI: My Creations, the labeling pages (one per labeling widget, shown and filled for
+the job's type), quick review and task statistics, sharing the current job."""
 from __future__ import annotations
 
 import importlib
@@ -34,9 +34,14 @@ SINGLE_USER = "Single-user mode (no users configured)"
 
 
 
-def labeling_pages() -> dict:
-    """type id -> the module under pages/ that labels it, as the registry (store/types) says."""
-    return {t.id: importlib.import_module(t.page) for t in REGISTRY.values() if t.available}
+def labeling_pages() -> dict[str, tuple]:
+    """page key -> (the module under pages/ that labels, the type ids it labels), as the registry
+    (store/types) says: types that name the same module share one page (one widget, built once)."""
+    modules: dict[str, list[str]] = {}
+    for t in REGISTRY.values():
+        if t.available:
+            modules.setdefault(t.page, []).append(t.id)
+    return {name.rsplit(".", 1)[-1]: (importlib.import_module(name), tuple(ids)) for name, ids in modules.items()}
 
 
 # Gradio recomputes a per-function timing summary (pandas, its last 10,000 events grouped by function)
@@ -61,11 +66,13 @@ def build_ui(store: Store) -> gr.Blocks:
             with gr.Tab("My Creations", id="jobs", elem_id="tab-jobs"):
                 jobs_page = jobs.build(ctx)
             with gr.Tab("Labeling", id="label", elem_id="tab-label"):
-                columns, pages = {}, {}
-                for type_id, module in labeling_pages().items():
-                    with gr.Column(visible=type_id == "image_classification", elem_id=f"page-{type_id}") as col:
-                        pages[type_id] = module.build(ctx, current_job)
-                    columns[type_id] = col
+                # views: page key -> its page; view_of: type id -> the key of the page that labels it
+                columns, views, view_of = {}, {}, {}
+                for key, (module, type_ids) in labeling_pages().items():
+                    with gr.Column(visible="image_classification" in type_ids, elem_id=f"page-{key}") as col:
+                        views[key] = module.build(ctx, current_job)
+                    columns[key] = col
+                    view_of.update({t: key for t in type_ids})
                 # one Add data / Export and one Auto labeling panel for every page, filled per job
                 with gr.Column(elem_id="page-panels"):
                     data_panel, auto_panel = DataPanel(ctx, current_job), AutolabelPanel(ctx, current_job)
@@ -97,20 +104,19 @@ def build_ui(store: Store) -> gr.Blocks:
         # Opening a job fills only its type's page: open_labeling sets that page's trigger, whose
         # change event loads it. (One event writing every page's outputs cost ~10 s in Chromium:
         # Gradio's front end walks the whole layout for each output's loading status.)
-        triggers = {type_id: gr.State(None) for type_id in pages}
+        triggers = {key: gr.State(None) for key in views}
         review_trigger, stats_trigger, part_trigger, team_review_trigger = (gr.State(None) for _ in range(4))
         panels_trigger = gr.State(None)
         panels_trigger.change(PanelsLoader(store, data_panel, auto_panel), [panels_trigger],
                               data_panel.outputs + auto_panel.outputs, api_name="load_panels")
         # an import, a finished run, a bulk confirm: the open job's page refreshes its view
         for panel, side in ((data_panel, "data"), (auto_panel, "auto")):
-            routed = {t: getattr(page, side).state for t, page in pages.items() if getattr(page, side).state}
+            routed = {k: getattr(page, side).state for k, page in views.items() if getattr(page, side).state}
             for event in panel.events:
-                event.success(RefreshRoute(store, list(routed)), [current_job], list(routed.values()),
+                event.success(RefreshRoute(store, list(routed), view_of), [current_job], list(routed.values()),
                               show_progress="hidden")
-        for type_id, page in pages.items():
-            triggers[type_id].change(PageLoader(page.load), [triggers[type_id]], page.load_outputs,
-                                     api_name=f"load_{type_id}")
+        for key, page in views.items():
+            triggers[key].change(PageLoader(page.load), [triggers[key]], page.load_outputs, api_name=f"load_{key}")
         review_trigger.change(PageLoader(review_page.load), [review_trigger], review_page.load_outputs,
                               api_name="load_quick_review")
         # where a deep link lands: the same loaders as the tabs' own, for the job that landing() allowed
@@ -128,12 +134,12 @@ def build_ui(store: Store) -> gr.Blocks:
             tab = link_to.tab if link_to.tab in JOB_TABS else "jobs"  # other tabs: links.js clicks them
             opened = (link_to.job, secrets.token_hex(4), link_to.sample)  # a new value: reopening reloads
             # the labeling page and its quick review open together (both the creator's)
-            label = tab in ("label", "review") and job is not None and job.type in pages
+            label = tab in ("label", "review") and job is not None and job.type in view_of
             # a plain visit selects no tab: a click on Label before the landing answered keeps its tab
             out = [link_to.job if tab in ("label", "review", "stats") else gr.skip(),
                    gr.Tabs(selected=tab) if link_to.job is not None else gr.skip(), link_html(link_to, landed)]
-            out += [gr.Column(visible=t == job.type) if label else gr.skip() for t in columns]
-            out += [opened if label and t == job.type else gr.skip() for t in triggers]
+            out += [gr.Column(visible=k == view_of[job.type]) if label else gr.skip() for k in columns]
+            out += [opened if label and k == view_of[job.type] else gr.skip() for k in triggers]
             out += [opened if label else gr.skip(),
                     opened if tab == "stats" else gr.skip(),
                     opened if tab == "participations" else gr.skip(),
@@ -153,7 +159,7 @@ def build_ui(store: Store) -> gr.Blocks:
                                "the labeling page is the job creator's") from None
             except StoreError as e:
                 raise UserError(esc(e)) from None
-            if job.type not in pages:
+            if job.type not in view_of:
                 raise UserError(f"the {job.labeling_type.title} labeling page is not available yet")
             return place(job, Link(job_id, "label"))
 
@@ -179,7 +185,7 @@ def build_ui(store: Store) -> gr.Blocks:
             job = None
             if to.job is not None:
                 job = get_job(store, to.job, actor=actor)
-                if to.tab == "label" and job.type not in pages:
+                if to.tab == "label" and job.type not in view_of:
                     to = Link(to.job, "stats")
             return ([user_line(store, request), tabs_for_role(ctx, request)]
                     + list(jobs_page.refresh(request, picked=to.job)) + place(job, to))
@@ -274,13 +280,13 @@ class RefreshRoute:
     the refresh State of the open job's page (pages/labeling/base.PanelRefresh), no change to
     the other pages'."""
 
-    def __init__(self, store: Store, type_ids: list[str]):
-        self.store, self.type_ids = store, type_ids
+    def __init__(self, store: Store, keys: list[str], view_of: dict[str, str]):
+        self.store, self.keys, self.view_of = store, keys, view_of  # view_of: type id -> page key
 
     def __call__(self, job_id):
         job = readable_job(self.store, job_id)
-        type_id = job.type if job is not None else None
-        out = [secrets.token_hex(4) if t == type_id else gr.skip() for t in self.type_ids]
+        key = self.view_of.get(job.type) if job is not None else None
+        out = [secrets.token_hex(4) if k == key else gr.skip() for k in self.keys]
         return out if len(out) != 1 else out[0]
 
 

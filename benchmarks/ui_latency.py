@@ -42,7 +42,7 @@ p50 and p95 (nearest rank) of ``--tries`` tries after one warm-up try that is no
 4. ``save_1000_polygons``: the detection job opened (its image with its 1,000 polygons, the
    value Python gives the canvas); each try moves one polygon by a few pixels with the mouse
    (untimed, the edit makes the canvas dirty; the edit's own round trip is let finish), then
-   clicks *Save* (``#od-save``) until the "Saved 1000 shapes" toast shows, the canvas holds
+   clicks *Save* (``#shapes-save``) until the "Saved 1000 shapes" toast shows, the canvas holds
    Python's fresh value (nothing unsaved, 1,000 shapes) and has drawn it again.
 5. ``home``: ``page.goto(app_url)`` (logged in) until My Creations' job table (``#job-table``)
    shows both jobs' rows.
@@ -385,7 +385,7 @@ COND_APPLY = r"""
 """
 
 COND_SAVE = r"""
-  const s = lp.canvas('#od-canvas .sc-root');
+  const s = lp.canvas('#shapes-canvas .sc-root');
   return !!s && s.dirty === false && s.shapes.length === arg.n && lp.toast(arg.toast)
     && (window.__shapeCanvasLastRenderAt || 0) > lp.t0;
 """
@@ -555,7 +555,7 @@ def measure_next_apply(b: Bench, tries: int) -> tuple[list[float], list[float]]:
 
 def measure_save(b: Bench, tries: int, od_sample: int) -> list[float]:
     page = b.page
-    root = "#od-canvas .sc-root"
+    root = "#shapes-canvas .sc-root"
     b.to_my_creations()
     b.pick_job(OD_CHOICE)
     b.ready()
@@ -584,7 +584,7 @@ def measure_save(b: Bench, tries: int, od_sample: int) -> list[float]:
         page.wait_for_function(f"() => window.__lp.canvas('{root}').dirty === true", timeout=STEP_TIMEOUT_MS)
         page.mouse.move(5, 5)  # leaving the widget sends the edit now
         b.ready()
-        ms = b.measure("save_1000_polygons", "#od-save", COND_SAVE,
+        ms = b.measure("save_1000_polygons", "#shapes-save", COND_SAVE,
                        {"n": POLYGONS, "toast": f"Saved {POLYGONS} shapes"}, warm_up=not i)
         print(f"  save {POLYGONS} polygons {'warm-up' if not i else i}: {ms:.0f} ms "
               f"(main thread busy {b.last_busy('save_1000_polygons'):.0f} ms)", flush=True)

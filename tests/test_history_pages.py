@@ -100,7 +100,7 @@ def shapes_page(store):
     from pages.labeling.shapes import ShapesPage
 
     with gr.Blocks():
-        return ShapesPage(AppContext(store), gr.State(None), "object_detection")
+        return ShapesPage(AppContext(store), gr.State(None))
 
 
 def test_a_save_over_a_newer_version_asks_then_keeps_mine_and_the_history_restores(store):

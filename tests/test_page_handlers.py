@@ -63,7 +63,7 @@ def test_the_shared_panels_fill_for_the_opened_jobs_type_and_refresh_only_its_pa
     from store.jobs import create_job
     from store.labelset import Label, LabelSet
     from tests.factories import new_job
-    from ui import PanelsLoader, RefreshRoute
+    from ui import PanelsLoader, RefreshRoute, labeling_pages
 
     images = new_job(store, "pics")
     folder = tmp_path / "t"
@@ -85,9 +85,15 @@ def test_the_shared_panels_fill_for_the_opened_jobs_type_and_refresh_only_its_pa
     assert out[auto.panel].visible is False  # text triplets have no auto labeling
     assert load(None) is not None  # nothing opened in the session: no change (gr.skip())
 
-    route = RefreshRoute(store, ["image_classification", "text_triplet", "text_classification"])
+    # the pages as ui.py builds them: one per page module; detection and segmentation share "shapes"
+    view_of = {t: key for key, (_module, type_ids) in labeling_pages().items() for t in type_ids}
+    assert view_of["object_detection"] == view_of["image_segmentation"] == "shapes"
+    route = RefreshRoute(store, ["image_classification", "text_triplet", "shapes"], view_of)
     tokens = route(triplets.id)
     assert isinstance(tokens[1], str) and all(not isinstance(t, str) for t in (tokens[0], tokens[2]))
+    segments = new_job(store, "cells", type_id="image_segmentation")
+    tokens = route(segments.id)
+    assert isinstance(tokens[2], str) and all(not isinstance(t, str) for t in tokens[:2])
     assert not any(isinstance(t, str) for t in route(None))  # no job open: no page refreshes
     assert not any(isinstance(t, str) for t in route(999_999))  # gone meanwhile: likewise
 
@@ -159,20 +165,22 @@ def test_the_page_load_never_replaces_a_job_the_user_already_picked(store):
 def test_click_to_segment_is_offered_on_segmentation_once_a_sam_model_is_registered(store, tmp_path):
     """The segmentation page's tools: polygon and extreme points; with a SAM model registered,
     click to segment too (never on object detection)."""
+    import gradio as gr
+
     from autolabel.models import register_model
+    from pages.common import AppContext
     from pages.labeling.shapes import ShapesPage
-    from store.types import REGISTRY
     from tests import tiny_models as T
     from tests.factories import new_job, upload_images
 
     job = new_job(store, "seg", type_id="image_segmentation")
+    boxes = new_job(store, "boxes", type_id="object_detection")
     (sid,) = upload_images(store, job.id, 1)
-    pages = {}
-    for type_id in ("image_segmentation", "object_detection"):
-        page = ShapesPage.__new__(ShapesPage)  # tools_for needs only the store and the type
-        page.store, page.type_id, page.tools = store, type_id, REGISTRY[type_id].tools
-        pages[type_id] = page
-    assert pages["image_segmentation"].tools_for(sid) == ("polygon", "extreme_points")
+    with gr.Blocks():  # one page labels both types: the tools come with the job
+        page = ShapesPage(AppContext(store), gr.State(None))
+    assert page.type_ids == ("object_detection", "image_segmentation")
+    assert page.tools_for(job, sid) == ("polygon", "extreme_points")
+    assert page.tools_for(boxes, sid)[0] == "rectangle"
     register_model(store, str(T.sam_model(tmp_path / "sam")))
-    assert pages["image_segmentation"].tools_for(sid) == ("polygon", "extreme_points", "segment")
-    assert "segment" not in pages["object_detection"].tools_for(sid)
+    assert page.tools_for(job, sid) == ("polygon", "extreme_points", "segment")
+    assert "segment" not in page.tools_for(boxes, sid)

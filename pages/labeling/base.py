@@ -87,11 +87,12 @@ class LabelingView(ABC):
     editor: tuple = ()  # the editor and what describes its open sample (keep_editor leaves them alone)
 
     def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str, prefix: str,
-                 ids: dict[str, str] | None = None):
+                 ids: dict[str, str] | None = None, type_ids: tuple[str, ...] = ()):
         self.ctx = ctx
         self.store = ctx.store
         self.current_job = current_job
-        self.type_id = type_id
+        self.type_id = type_id  # the type the layout follows (its rules); type_ids: every type the page labels
+        self.type_ids = type_ids or (type_id,)
         self.prefix = prefix
         self._elem_ids = ids or {}
         self.labels = LabelActions(ctx.store, self.delete_noun or self.noun)
@@ -179,7 +180,8 @@ class LabelingView(ABC):
         """The page's side of the Add data / Export and Auto labeling panels, which ui.py builds
         once below every page: it refreshes this page after their events for a job it shows."""
         self.data = PanelRefresh()
-        self.auto = PanelRefresh() if get_type(self.type_id).autolabel_kinds else PanelRefresh(none=True)
+        auto = any(get_type(t).autolabel_kinds for t in self.type_ids)
+        self.auto = PanelRefresh() if auto else PanelRefresh(none=True)
 
     # -- what view() uses --------------------------------------------------------------------------
     def job(self, job_id):
@@ -266,7 +268,7 @@ class LabelingView(ABC):
         job = self.job(job_id) if job_id is not None else None
         if job is None:
             return gr.skip()
-        value = editor_value(job.label_set, self.rules)
+        value = editor_value(job.label_set, REGISTRY[job.type].rules)  # the job's type: a page may label several
         value["job_id"] = job.id
         return value
 

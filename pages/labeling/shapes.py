@@ -1,4 +1,5 @@
-"""The shape canvas page of object detection (F3.2) and image segmentation (F3.3).
+"""The shape canvas page: one page for object detection (F3.2) and image segmentation (F3.3),
+filled per job with its type's tools and label rules.
 
 The images of the view on the left (a strip of thumbnails, paged, status tabs with counts, a file
 name filter), the drawing widget on the right (the type's shape tools: store/types, `tools`), Save
@@ -29,6 +30,8 @@ from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, op
 from .versions import VersionPanel, shape_changes
 
 PAGE_SIZE = 24
+# the types this page labels (store/types: page="pages.shapes"), in the registry's order
+SHAPE_TYPES = tuple(t.id for t in REGISTRY.values() if t.page == "pages.shapes")
 
 
 def shapes_frame(shapes: list[dict]) -> pd.DataFrame:
@@ -54,11 +57,13 @@ class ShapesPage(LabelingView):
     noun = "images"
     hint = "keys: 1-6 tools, A/D previous/next, Ctrl+S save, Ctrl+Z undo, Shift+H hide, wheel zoom"
 
-    def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str):
+    def __init__(self, ctx: AppContext, current_job: gr.State, type_ids: tuple[str, ...] = SHAPE_TYPES):
+        # one page for every shape type: what differs (tools, label attributes) comes with the job;
+        # the layout's choices (labels have colors) are the same for all of them
+        if len({REGISTRY[t].rules.colors for t in type_ids}) != 1:
+            raise ValueError(f"the shape page's types must agree on label colors: {type_ids}")
         # this page's Labeling Description has no element id
-        super().__init__(ctx, current_job, type_id, "od" if type_id == "object_detection" else "seg",
-                         ids={"description": None})
-        self.tools = REGISTRY[type_id].tools  # the type's shape tools, the first the default
+        super().__init__(ctx, current_job, type_ids[0], "shapes", ids={"description": None}, type_ids=type_ids)
         self.versions = VersionPanel(self, compare=compare_shapes)
         self.build_header()
         with gr.Row():
@@ -117,7 +122,7 @@ class ShapesPage(LabelingView):
         s = get_sample(self.store, job.id, sample_id, actor=acting_user())
         w, h = sample_size(self.store, sample_id, actor=acting_user())
         prev = previous if isinstance(previous, dict) else {}
-        tools = self.tools_for(sample_id)
+        tools = self.tools_for(job, sample_id)
         tool = prev.get("tool") if prev.get("tool") in tools else tools[0]
         value = canvas_value(sample_id, f"/media/{sample_id}/display", w, h, (s.annotation or {}).get("shapes", []),
                              canvas_labels(job), tools, tool=tool, label=prev.get("label"))
@@ -126,13 +131,14 @@ class ShapesPage(LabelingView):
             info += f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
         return value, info, shapes_frame(json.loads(value["shapes"])), s  # canvas_value wrote them checked
 
-    def tools_for(self, sample_id) -> tuple:
-        """The type's tools, and click to segment where the type's tools take a SAM model and one
-        is registered (store/samples.py segment_tools)."""
-        if not REGISTRY[self.type_id].tool_model_tasks:
-            return self.tools
+    def tools_for(self, job, sample_id) -> tuple:
+        """The job's type's shape tools (the first the default), and click to segment where they
+        take a SAM model and one is registered (store/samples.py segment_tools)."""
+        kind = REGISTRY[job.type]
+        if not kind.tool_model_tasks:
+            return kind.tools
         sam = segment_tools(self.store, sample_id, actor=acting_user())["sam"]
-        return (*self.tools, "segment") if sam else self.tools
+        return (*kind.tools, "segment") if sam else kind.tools
 
     @reads_only
     def view(self, job_id, tab_v, name, page, open_id=None, previous=None):
@@ -144,7 +150,7 @@ class ShapesPage(LabelingView):
         if open_id is not None:
             value, info, frame, s = self.open_value(job, open_id, previous)
         else:
-            value = canvas_value(None, "", 0, 0, [], canvas_labels(job), self.tools)
+            value = canvas_value(None, "", 0, 0, [], canvas_labels(job), REGISTRY[job.type].tools)
             info, frame, s = "No image in this view.", shapes_frame([]), None
         return [header_text(job, c, self.hint), status_tabs(c, tab_v), grid_items(p, open_id),
                 f"page {p.page} of {p.pages}", value, info, frame, p.page, instructions(job),
@@ -242,5 +248,5 @@ class ShapesPage(LabelingView):
         return self.view(job_id, tab_v, name, page, open_id=int(sid), previous=value)
 
 
-def build(ctx: AppContext, current_job: gr.State, type_id: str) -> ShapesPage:
-    return ShapesPage(ctx, current_job, type_id)
+def build(ctx: AppContext, current_job: gr.State) -> ShapesPage:
+    return ShapesPage(ctx, current_job)

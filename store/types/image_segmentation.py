@@ -16,7 +16,7 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
 TYPE = LabelingType(
     id="image_segmentation", order=2, title="Image segmentation", scene="images", media="image",
     rules=LabelRules(colors=True), formats=("manifest", "coco", "yolo", "cvat", "label_studio", "parquet"), validate=validate, relabel=relabel_shapes, label_names=shape_label_names,
-    page="pages.image_segmentation", extensions=IMAGE_EXTENSIONS,
+    page="pages.shapes", extensions=IMAGE_EXTENSIONS,
     description="Polygons and extreme-point outlines.",
     widget="shapes", tools=("polygon", "extreme_points"), shape_types=SHAPES, tool_model_tasks=("mask-generation",),
     task_categories=("image-segmentation",))

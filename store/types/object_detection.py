@@ -14,7 +14,7 @@ TYPE = LabelingType(
     id="object_detection", order=1, title="Object detection", scene="images", media="image",
     rules=LabelRules(colors=True, attributes=True), team_labeling=True, auto_labeling=True,
     formats=("manifest", "voc", "coco", "yolo", "cvat", "label_studio", "parquet"), validate=validate, relabel=relabel_shapes, label_names=shape_label_names,
-    page="pages.object_detection", extensions=IMAGE_EXTENSIONS,
+    page="pages.shapes", extensions=IMAGE_EXTENSIONS,
     description="Rectangles, polygons, circles, lines, dashed lines and points with labels.",
     widget="shapes", tools=("rectangle", "polygon", "circle", "line", "dashed_line", "point"),
     shape_types=SHAPE_TYPES, autolabel_kinds=("active_learning", "prelabel", "grouping"),

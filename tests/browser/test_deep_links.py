@@ -64,13 +64,13 @@ def toast(page: Page):
 def test_a_link_to_a_sample_survives_the_login_and_the_address_bar_follows(visit, links_app):
     job, samples = links_app.boxes, links_app.box_samples
     page = visit("boss", f"job={job}&tab=label&sample={samples[1]}")
-    canvas = page.locator("#page-object_detection [data-open-sample]")
+    canvas = page.locator("#page-shapes [data-open-sample]")
     expect(canvas).to_have_attribute("data-open-sample", str(samples[1]), timeout=LONG)
     wait_query(page, job=job, tab="label", sample=samples[1])
     # at 1280x720 the work starts in the upper half of the window: the header is one line, the
     # filters are compact (the canvas started 501 px down, under a 140 px header: issue 15)
     top = page.evaluate("() => ({bar: document.querySelector('#lp-topbar').getBoundingClientRect().height,"
-                        " canvas: document.querySelector('#page-object_detection canvas').getBoundingClientRect().top})")
+                        " canvas: document.querySelector('#page-shapes canvas').getBoundingClientRect().top})")
     assert top["bar"] < 50 and top["canvas"] < 360, top
     # the next image (D in the canvas): the address follows the open sample
     canvas.click(position={"x": 5, "y": 5})

@@ -47,7 +47,7 @@ class Canvas:
 
     def __init__(self, page: Page):
         self.page = page
-        self.sel = "#od-canvas .sc-root"
+        self.sel = "#shapes-canvas .sc-root"
 
     def state(self) -> dict:
         return self.page.evaluate(f"() => document.querySelector('{self.sel}').__shapeCanvas.state()")
@@ -112,36 +112,36 @@ def test_two_people_save_the_same_image_then_history_and_trash(browser: Browser,
     bob = laptop.login("bob", query=link)  # a labeler's laptop: the notice must show where he saves
     bob_cv = Canvas(bob)
     bob_cv.wait_sample(sid)
-    expect(bob.locator("#od-presence")).to_contain_text("Also open by ann")  # a notice, not a lock
-    expect(bob.locator("#od-conflict")).to_be_hidden()
+    expect(bob.locator("#shapes-presence")).to_contain_text("Also open by ann")  # a notice, not a lock
+    expect(bob.locator("#shapes-conflict")).to_be_hidden()
 
     # ann saves first (Ctrl+S); bob, who opened version 0 too, saves after her
     ann_cv.draw_box(ANNS)
     ann.keyboard.press("Control+s")
     ann_cv.wait_box(ANNS)
     bob_cv.draw_box(BOBS)
-    bob.locator("#od-save").click()
-    notice = bob.locator("#od-conflict")
+    bob.locator("#shapes-save").click()
+    notice = bob.locator("#shapes-conflict")
     expect(notice).to_be_visible()
-    on_screen(bob, "#od-conflict-message")  # beside Save at 1280x720, not below the fold
-    on_screen(bob, "#od-save")
-    expect(bob.locator("#od-conflict-message")).to_contain_text(re.compile(r"Changed by ann at .+ \(version 1\)"))
+    on_screen(bob, "#shapes-conflict-message")  # beside Save at 1280x720, not below the fold
+    on_screen(bob, "#shapes-save")
+    expect(bob.locator("#shapes-conflict-message")).to_contain_text(re.compile(r"Changed by ann at .+ \(version 1\)"))
     assert bob_cv.state()["dirty"] is True  # his box is still there, unsaved
-    bob.locator("#od-conflict-compare").click()
-    expect(bob.locator("#od-conflict-table")).to_contain_text("Changed")
-    expect(bob.locator("#od-conflict-table")).to_contain_text("(20, 20)")  # her box beside his
-    bob.locator("#od-conflict-keep").click()  # Keep mine: saved over hers, knowingly
+    bob.locator("#shapes-conflict-compare").click()
+    expect(bob.locator("#shapes-conflict-table")).to_contain_text("Changed")
+    expect(bob.locator("#shapes-conflict-table")).to_contain_text("(20, 20)")  # her box beside his
+    bob.locator("#shapes-conflict-keep").click()  # Keep mine: saved over hers, knowingly
     bob_cv.wait_box(BOBS)
     expect(notice).to_be_hidden()
 
     # the History lists both versions, newest first; restoring ann's brings her box back
-    history = open_accordion(bob, "od-history")
-    rows = history.locator("#od-history-table").get_by_role("row")
+    history = open_accordion(bob, "shapes-history")
+    rows = history.locator("#shapes-history-table").get_by_role("row")
     expect(rows.filter(has_text="2 (current)")).to_contain_text("bob")
     expect(rows.filter(has_text="ann")).to_have_count(1)
-    bob.locator("#od-history-version input").click()
+    bob.locator("#shapes-history-version input").click()
     bob.get_by_role("option", name=re.compile(r"^version 1 ")).click()
-    bob.locator("#od-history-restore").click()
+    bob.locator("#shapes-history-restore").click()
     bob_cv.wait_box(ANNS)
     expect(rows.filter(has_text="3 (current)")).to_contain_text("restore")
 

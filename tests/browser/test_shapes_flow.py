@@ -161,7 +161,7 @@ def card(page: Page, grid: str, name: str) -> Locator:
 
 
 class Canvas:
-    """The shape widget of one labeling page (#od-canvas / #seg-canvas)."""
+    """The shape widget of one labeling page (#shapes-canvas / #shapes-canvas)."""
 
     def __init__(self, page: Page, elem_id: str):
         self.page = page
@@ -295,10 +295,10 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
 
     # Label: the detection page, the first image open
     page.locator("#job-label").click()
-    expect(page.locator("#od-grid .lp-card")).to_have_count(3, timeout=LONG)
-    expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (3)")
-    ids = {n: int(card(page, "od-grid", n).get_attribute("data-id")) for n in ("0.png", "1.png", "2.png")}
-    cv = Canvas(page, "od-canvas")
+    expect(page.locator("#shapes-grid .lp-card")).to_have_count(3, timeout=LONG)
+    expect(page.locator("#shapes-tabs")).to_contain_text("Unlabeled (3)")
+    ids = {n: int(card(page, "shapes-grid", n).get_attribute("data-id")) for n in ("0.png", "1.png", "2.png")}
+    cv = Canvas(page, "shapes-canvas")
     cv.wait_sample(ids["0.png"], 0)
     tools = cv.root.locator(".sc-tool").evaluate_all("bs => bs.map(b => b.dataset.tool)")
     assert tools == ["select", "rectangle", "polygon", "circle", "line", "dashed_line", "point"]
@@ -335,8 +335,8 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     cv.key("Control+s")
     expect_toast(page, "Saved 6 shapes")
     cv.wait_clean(6)
-    expect(page.locator("#od-tabs")).to_contain_text("Labeled (1)")
-    expect(card(page, "od-grid", "0.png").locator(".lp-label")).to_have_text(["cell", "debris"])
+    expect(page.locator("#shapes-tabs")).to_contain_text("Labeled (1)")
+    expect(card(page, "shapes-grid", "0.png").locator(".lp-label")).to_have_text(["cell", "debris"])
 
     # D: nothing unsaved, so the next image opens at once
     cv.key("d")
@@ -346,8 +346,8 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     # reload the page: the address bar's link (issue 15) opens the job again; the first image: the six
     # shapes are back
     page.reload()
-    expect(page.locator("#od-grid .lp-card")).to_have_count(3, timeout=LONG)
-    card(page, "od-grid", "0.png").click()
+    expect(page.locator("#shapes-grid .lp-card")).to_have_count(3, timeout=LONG)
+    card(page, "shapes-grid", "0.png").click()
     cv.wait_sample(ids["0.png"], 6)
     check_drawn(cv.shapes())
     cv.show()
@@ -369,7 +369,7 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     cv.key("Control+Shift+z")
     assert close(by_type(cv.shapes())["polygon"]["points"], POLY_RESIZED)
     # the page's Save button this time
-    page.locator("#od-save").click()
+    page.locator("#shapes-save").click()
     expect_toast(page, "Saved 6 shapes")
     cv.wait_clean(6)
     check_drawn(cv.shapes(), rect=RECT_MOVED, poly=POLY_RESIZED)
@@ -385,15 +385,15 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     check_drawn(st["shapes"], rect=RECT_MOVED, poly=POLY_RESIZED)
 
     # Shift+Delete deletes all; saved, the image is back in Unlabeled
-    expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (2)")
+    expect(page.locator("#shapes-tabs")).to_contain_text("Unlabeled (2)")
     cv.key("Shift+Delete")
     assert cv.shapes() == []
     cv.key("Control+s")
     expect_toast(page, "no shapes left, the image is back in Unlabeled")
     cv.wait_clean(0)
-    expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (3)")
-    expect(page.locator("#od-tabs")).to_contain_text("Labeled (0)")
-    expect(card(page, "od-grid", "0.png").locator(".lp-label")).to_have_count(0)
+    expect(page.locator("#shapes-tabs")).to_contain_text("Unlabeled (3)")
+    expect(page.locator("#shapes-tabs")).to_contain_text("Labeled (0)")
+    expect(card(page, "shapes-grid", "0.png").locator(".lp-label")).to_have_count(0)
 
     # Ctrl+Z brings the six shapes back (the widget's history outlives a save); save again
     cv.key("Control+z")
@@ -401,7 +401,7 @@ def test_detection_draw_reload_edit_delete_and_export(app, page: Page, page_erro
     cv.key("Control+s")
     expect_toast(page, "Saved 6 shapes")
     cv.wait_clean(6)
-    expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (2)")
+    expect(page.locator("#shapes-tabs")).to_contain_text("Unlabeled (2)")
 
     # Export panel: COCO, the download holds the shapes
     content = export_download(page, app.url, "COCO JSON")
@@ -479,9 +479,9 @@ def test_unsaved_changes_bar_discard_save_and_next(cli_server, cli_page: Page, p
     page.goto(cli_server.url)
     expect(page.locator("#job-picker input")).to_have_value("unsaved  ·  Object detection")
     page.locator("#job-label").click()
-    expect(page.locator("#od-grid .lp-card")).to_have_count(3, timeout=LONG)
-    ids = {n: int(card(page, "od-grid", n).get_attribute("data-id")) for n in ("0.png", "1.png", "2.png")}
-    cv = Canvas(page, "od-canvas")
+    expect(page.locator("#shapes-grid .lp-card")).to_have_count(3, timeout=LONG)
+    ids = {n: int(card(page, "shapes-grid", n).get_attribute("data-id")) for n in ("0.png", "1.png", "2.png")}
+    cv = Canvas(page, "shapes-canvas")
     cv.wait_sample(ids["0.png"], 0)
     cv.show()
     cv.key("1")
@@ -501,8 +501,8 @@ def test_unsaved_changes_bar_discard_save_and_next(cli_server, cli_page: Page, p
     bar.get_by_role("button", name="Discard").click()
     cv.wait_sample(ids["1.png"], 0)
     expect(bar).to_be_hidden()
-    expect(page.locator("#od-sample-info")).to_contain_text("1.png")
-    expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (3)")
+    expect(page.locator("#shapes-sample-info")).to_contain_text("1.png")
+    expect(page.locator("#shapes-tabs")).to_contain_text("Unlabeled (3)")
 
     # back on 0.png (A: nothing unsaved on 1.png): the discarded rectangle is not there
     cv.key("a")
@@ -514,23 +514,23 @@ def test_unsaved_changes_bar_discard_save_and_next(cli_server, cli_page: Page, p
     cv.show()
     cv.key("6")
     cv.click(256, 256)
-    card(page, "od-grid", "2.png").click()
+    card(page, "shapes-grid", "2.png").click()
     expect_toast(page, "unsaved changes")
     assert cv.state()["dirty"] is True and page.get_attribute(cv.sel, "data-rendered-sample") == str(ids["1.png"])
-    expect(card(page, "od-grid", "1.png")).to_have_class(re.compile(r"\blp-selected\b"))
-    expect(card(page, "od-grid", "2.png")).not_to_have_class(re.compile(r"\blp-selected\b"))
+    expect(card(page, "shapes-grid", "1.png")).to_have_class(re.compile(r"\blp-selected\b"))
+    expect(card(page, "shapes-grid", "2.png")).not_to_have_class(re.compile(r"\blp-selected\b"))
     # D, then Save in the bar: saved, and the next image opens
     cv.key("d")
     expect(bar).to_be_visible()
     bar.get_by_role("button", name="Save").click()
     expect_toast(page, re.compile(r"Saved 1 shape(?!s)"))
     cv.wait_sample(ids["2.png"], 0)
-    expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (2)")
+    expect(page.locator("#shapes-tabs")).to_contain_text("Unlabeled (2)")
 
     # the Unlabeled tab (0.png, 2.png): a rectangle on 0.png, D, Save: the next unlabeled image
     # (2.png) opens, although 0.png itself left the view when it was saved
-    page.locator("#od-tabs").get_by_text("Unlabeled (2)").click()
-    expect(page.locator("#od-grid .lp-card")).to_have_count(2, timeout=LONG)
+    page.locator("#shapes-tabs").get_by_text("Unlabeled (2)").click()
+    expect(page.locator("#shapes-grid .lp-card")).to_have_count(2, timeout=LONG)
     cv.wait_sample(ids["0.png"], 0)
     cv.show()
     cv.key("1")
@@ -540,8 +540,8 @@ def test_unsaved_changes_bar_discard_save_and_next(cli_server, cli_page: Page, p
     bar.get_by_role("button", name="Save").click()
     expect_toast(page, re.compile(r"Saved 1 shape(?!s)"))
     cv.wait_sample(ids["2.png"], 0)
-    expect(page.locator("#od-tabs")).to_contain_text("Unlabeled (1)")
-    expect(page.locator("#od-grid .lp-card")).to_have_count(1)
+    expect(page.locator("#shapes-tabs")).to_contain_text("Unlabeled (1)")
+    expect(page.locator("#shapes-grid .lp-card")).to_have_count(1)
     assert not page_errors, page_errors
 
     cli_server.stop()
@@ -622,12 +622,12 @@ def test_segmentation_extreme_points_and_quick_review(cli_server, cli_page: Page
     page.goto(cli_server.url)
     expect(page.locator("#job-picker input")).to_have_value("cells  ·  Image segmentation")
     page.locator("#job-label").click()
-    expect(page.locator("#seg-grid .lp-card")).to_have_count(10, timeout=LONG)
-    expect(page.locator("#seg-tabs")).to_contain_text("Labeled (10)")
-    first = page.locator("#seg-grid .lp-card").first
+    expect(page.locator("#shapes-grid .lp-card")).to_have_count(10, timeout=LONG)
+    expect(page.locator("#shapes-tabs")).to_contain_text("Labeled (10)")
+    first = page.locator("#shapes-grid .lp-card").first
     first_id = int(first.get_attribute("data-id"))
     first_name = first.locator(".lp-name").inner_text()
-    cv = Canvas(page, "seg-canvas")
+    cv = Canvas(page, "shapes-canvas")
     cv.wait_sample(first_id, per_file[first_name])
     shapes = cv.shapes()
     assert {s["type"] for s in shapes} == {"polygon"} and {s["label"] for s in shapes} == {"cell"}
