@@ -1,7 +1,7 @@
-"""The span labeling page shared by named entity recognition (F3.6) and text triplet (F3.7):
-pages/labeling/spans.py."""
+"""The span labeling page: one page for named entity recognition (F3.6) and text triplet (F3.7),
+the types whose registry entry names it (pages/labeling/spans.py)."""
 from __future__ import annotations
 
-from .labeling.spans import SpansPage, build
+from .labeling.spans import SPAN_TYPES, SpansPage, build
 
-__all__ = ["SpansPage", "build"]
+__all__ = ["SPAN_TYPES", "SpansPage", "build"]

@@ -170,7 +170,7 @@ def test_spans_and_transcripts_compare_and_reload_theirs(store, tmp_path):
     job = create_job(store, "ner", "named_entity_recognition", source=str(folder),
                      label_set=LabelSet(labels=[Label("PER"), Label("LOC")]), actor="ann")
     with gr.Blocks():
-        page = SpansPage(AppContext(store), gr.State(None), "named_entity_recognition")
+        page = SpansPage(AppContext(store), gr.State(None))
     with as_user("bob"):
         opened = out_of(page, page.view(job.id, "all", 1), page.versions.opened)
     sid = opened["sample_id"]

@@ -88,7 +88,8 @@ def test_the_shared_panels_fill_for_the_opened_jobs_type_and_refresh_only_its_pa
     # the pages as ui.py builds them: one per page module; detection and segmentation share "shapes"
     view_of = {t: key for key, (_module, type_ids) in labeling_pages().items() for t in type_ids}
     assert view_of["object_detection"] == view_of["image_segmentation"] == "shapes"
-    route = RefreshRoute(store, ["image_classification", "text_triplet", "shapes"], view_of)
+    assert view_of["named_entity_recognition"] == view_of["text_triplet"] == "text_spans"
+    route = RefreshRoute(store, ["image_classification", "text_spans", "shapes"], view_of)
     tokens = route(triplets.id)
     assert isinstance(tokens[1], str) and all(not isinstance(t, str) for t in (tokens[0], tokens[2]))
     segments = new_job(store, "cells", type_id="image_segmentation")
@@ -184,3 +185,48 @@ def test_click_to_segment_is_offered_on_segmentation_once_a_sam_model_is_registe
     register_model(store, str(T.sam_model(tmp_path / "sam")))
     assert page.tools_for(job, sid) == ("polygon", "extreme_points", "segment")
     assert "segment" not in page.tools_for(boxes, sid)
+
+
+def test_one_page_per_widget_is_filled_for_the_type_of_the_job_it_opens(store, tmp_path):
+    """Detection and segmentation share the shape page, NER and triplets the span page (ui.py
+    builds one page per page module): each opening fills it with the job's type (its tools, its
+    labels or entities and relations, Confirm and the Add label row where the type has them), and
+    opening the other type after it leaves nothing of the first."""
+    import gradio as gr
+
+    from pages.labeling.shapes import ShapesPage
+    from pages.labeling.spans import SpansPage
+    from store.jobs import create_job
+    from store.labelset import Label, LabelSet, Relation
+    from tests.factories import new_job
+
+    ctx = AppContext(store)
+    with gr.Blocks():
+        shapes, spans = ShapesPage(ctx, gr.State(None)), SpansPage(ctx, gr.State(None))
+    boxes = new_job(store, "boxes", type_id="object_detection")
+    cells = new_job(store, "cells", type_id="image_segmentation")
+    upload_images(store, boxes.id, 1)
+    upload_images(store, cells.id, 1)
+    canvas = shapes.outputs.index(shapes.canvas)
+    for job, first_tool in ((boxes, "rectangle"), (cells, "polygon"), (boxes, "rectangle")):
+        value = shapes.load(job.id)[canvas]
+        assert value["tools"][0] == first_tool and value["sample_id"] is not None
+        assert ("extreme_points" in value["tools"]) == (job.type == "image_segmentation")
+
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Ada Lovelace met Babbage in London\n", encoding="utf-8")
+    ner = create_job(store, "ner", "named_entity_recognition", source=str(folder),
+                     label_set=LabelSet(labels=[Label("PER"), Label("LOC")]))
+    rel = create_job(store, "rel", "text_triplet", source=str(folder),
+                     label_set=LabelSet(entities=[Label("PER"), Label("ORG")],
+                                       relations=[Relation("works_for", "PER", "ORG")]))
+
+    def shown(job) -> dict:
+        out = dict(zip(spans.outputs, spans.load(job.id)))
+        return {"mode": out[spans.picker]["mode"], "confirm": out[spans.confirm_btn].visible,
+                "add": out[spans.add_row].visible, "note": out[spans.lm_note].visible}
+
+    ner_shows = {"mode": "ner", "confirm": True, "add": True, "note": False}
+    rel_shows = {"mode": "triplet", "confirm": False, "add": False, "note": True}
+    assert [shown(ner), shown(rel), shown(ner)] == [ner_shows, rel_shows, ner_shows]

@@ -139,10 +139,10 @@ class LabelingView(ABC):
                 self.lm_mode = gr.Radio(choices, value=choices[0], label="Delete", elem_id=self.eid("lm-delete-mode"))
                 self.lm_delete = gr.Button("Delete the chosen label", variant="stop", elem_id=self.eid("lm-delete"))
             if add:
-                with gr.Row():
+                with gr.Row() as self.add_row:  # a page of several types may hide it for some (spans.py)
                     self.build_add_label("Add a label")
             if note:
-                gr.Markdown(note)
+                self.lm_note = gr.Markdown(note)
             gr.Markdown("**The label set** — names, colors, shortcut keys, attributes, entity and relation "
                         "labels, classes; a comma list adds rows; JSON for power users. Saving keeps the "
                         "labels samples use (Rename / Delete everywhere change those samples).",

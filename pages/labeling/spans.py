@@ -1,4 +1,5 @@
-"""The span widget page: named entity recognition (F3.6) and text triplet (F3.7).
+"""The span widget page: one page for named entity recognition (F3.6) and text triplet (F3.7),
+filled per job (triplets: entity labels and relations, no Confirm, no Add label row).
 
 The records of the view on the left (paged, status tabs with counts), the span picker for the
 open record on the right (select text, a label key or button; triplets: entities and the
@@ -17,12 +18,21 @@ from store.annotations import clear_annotation, set_annotation
 from store.predictions import confirm_samples
 from store.samples import get_sample
 from store.access import reads_only
+from store.types import REGISTRY
 
 from ..common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
 from .base import LabelingView, header_text, instructions, skips, status_tabs
 from .versions import VersionPanel, expected_version, span_changes
 
 PAGE_SIZE = 20
+# the types this page labels (store/types: page="pages.text_spans"), in the registry's order
+SPAN_TYPES = tuple(t.id for t in REGISTRY.values() if t.page == "pages.text_spans")
+TRIPLET_NOTE = "Entity labels defined when the job was created cannot be deleted."
+
+
+def is_triplet(job) -> bool:
+    """Entities and relations (text triplet) rather than labeled spans (named entity recognition)."""
+    return job.type == "text_triplet"
 
 
 def _dirty(value) -> bool:
@@ -45,10 +55,12 @@ class SpansPage(LabelingView):
     noun = "texts"
     hint = "select text, press 1-9 for a label, Ctrl+S saves"
 
-    def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str):
-        self.triplet = type_id == "text_triplet"
-        self.mode = "triplet" if self.triplet else "ner"
-        super().__init__(ctx, current_job, type_id, "tt" if self.triplet else "ner")
+    def __init__(self, ctx: AppContext, current_job: gr.State, type_ids: tuple[str, ...] = SPAN_TYPES):
+        # one page for both span types: what differs (labels or entities and relations, Confirm,
+        # the Add label row) comes with the job (view()); label colors are the same for both
+        if len({REGISTRY[t].rules.colors for t in type_ids}) != 1:
+            raise ValueError(f"the span page's types must agree on label colors: {type_ids}")
+        super().__init__(ctx, current_job, type_ids[0], "spans", type_ids=type_ids)
         self.versions = VersionPanel(self, compare=compare_spans)
         self.build_header()
         self.build_tabs()
@@ -57,14 +69,13 @@ class SpansPage(LabelingView):
                 self._build_list()
             with gr.Column(scale=3):
                 self._build_editor()
-        self.build_label_management(
-            add=not self.triplet,
-            note="Entity labels defined when the job was created cannot be deleted." if self.triplet else "")
+        self.build_label_management(add=True, note=TRIPLET_NOTE)
         self.build_panels()
         self.page_state = gr.State(1)
         self.inputs = [current_job, self.tab, self.page_state, self.picker]
         self.outputs = [self.header, self.tab, self.records, self.page_info, self.picker, self.sample_info,
-                        self.page_state, self.labels_table, self.lm_label, self.description] + self.versions.outputs
+                        self.page_state, self.labels_table, self.lm_label, self.description,
+                        self.confirm_btn, self.add_row, self.lm_note] + self.versions.outputs
         self.editor = (self.picker, self.sample_info, *self.versions.outputs)  # what keep_unsaved leaves alone
         self._wire()
 
@@ -85,8 +96,7 @@ class SpansPage(LabelingView):
             self.discard_btn = gr.Button("Discard changes", scale=0, min_width=130, elem_id=self.eid("discard"))
             self.clear_btn = gr.Button("Delete Labels on Current Item", variant="stop", scale=0, min_width=200,
                                        elem_id=self.eid("clear"))
-            self.confirm_btn = gr.Button("Confirm", scale=0, min_width=100, visible=not self.triplet,
-                                         elem_id=self.eid("confirm"))
+            self.confirm_btn = gr.Button("Confirm", scale=0, min_width=100, elem_id=self.eid("confirm"))
         self.sample_info = gr.Markdown(elem_id=self.eid("sample-info"))
         self.versions.build_notices()
         self.versions.build_history()
@@ -115,8 +125,8 @@ class SpansPage(LabelingView):
     def picker_for(self, job, sample_id, message=None):
         s = get_sample(self.store, job.id, sample_id, actor=acting_user())
         ls = job.label_set
-        value = picker_value(sample_id, s.text, s.annotation, ls.entities if self.triplet else ls.labels,
-                             ls.relations, mode=self.mode, message=message)
+        value = picker_value(sample_id, s.text, s.annotation, ls.entities if is_triplet(job) else ls.labels,
+                             ls.relations, mode="triplet" if is_triplet(job) else "ner", message=message)
         who = (f"labeled by **{esc(s.labeled_by)}** on {s.labeled_at:%Y-%m-%d %H:%M}" if s.labeled_by and s.labeled_at
                else "not labeled yet")
         pred = (f" · predicted by {esc(s.model or 'a model')} with confidence {s.confidence:.2f}"
@@ -125,7 +135,7 @@ class SpansPage(LabelingView):
                        + pred), s
 
     def label_frame(self, job, c, count_column=None):
-        if not self.triplet:
+        if not is_triplet(job):
             return super().label_frame(job, c)
         ls = job.label_set
         rows = [("entity", e.name, e.color, "", "", c.by_label.get(e.name, 0)) for e in ls.entities]
@@ -147,14 +157,16 @@ class SpansPage(LabelingView):
         if open_id is not None:
             picked, info, s = self.picker_for(job, open_id, message)
         else:
-            picked = picker_value(None, "", None, ls.entities if self.triplet else ls.labels, ls.relations,
-                                  mode=self.mode)
+            picked = picker_value(None, "", None, ls.entities if is_triplet(job) else ls.labels, ls.relations,
+                                  mode="triplet" if is_triplet(job) else "ner")
             info, s = "No record in this view.", None
         frame, names = self.label_frame(job, c)
         return [header_text(job, c, self.hint), status_tabs(c, tab_v),
                 grid_value(items, [open_id] if open_id else [], open_on_click=True),
                 f"page {p.page} of {p.pages} · {p.total:,} texts", picked, info, p.page, frame,
-                gr.Dropdown(choices=names, value=None), instructions(job), *self.versions.values(job.id, s)]
+                gr.Dropdown(choices=names, value=None), instructions(job),
+                gr.Button(visible=not is_triplet(job)), gr.Row(visible=not is_triplet(job)),
+                gr.Markdown(visible=is_triplet(job)), *self.versions.values(job.id, s)]
 
     def load(self, job_id, sample_id=None):  # sample_id: a deep link's (pages/links.py checked it is the job's)
         return self.view(job_id, "all", 1, open_id=sample_id)
@@ -242,7 +254,7 @@ class SpansPage(LabelingView):
         n = len(ann.get("entities", ann.get("spans", [])))
         if not n:
             msg = "Saved: nothing left, the text is back in Unlabeled"
-        elif self.triplet:
+        elif "relations" in ann:  # a triplet's
             msg = f"Saved {n} entities and {len(ann['relations'])} relations"
         else:
             msg = f"Saved {n} spans"
@@ -272,5 +284,5 @@ class SpansPage(LabelingView):
         return self.view(job_id, tab_v, page, open_id=sid, message="Confirmed")
 
 
-def build(ctx: AppContext, current_job: gr.State, type_id: str) -> SpansPage:
-    return SpansPage(ctx, current_job, type_id)
+def build(ctx: AppContext, current_job: gr.State) -> SpansPage:
+    return SpansPage(ctx, current_job)

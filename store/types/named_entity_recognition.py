@@ -102,7 +102,7 @@ TYPE = LabelingType(
     id="named_entity_recognition", order=4, title="Named entity recognition", scene="text", media="text",
     rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
     formats=("manifest", "conll", "jsonl", "label_studio", "parquet"), validate=validate, relabel=relabel,
-    label_names=label_names, extensions=TEXT_EXTENSIONS, page="pages.named_entity_recognition",
+    label_names=label_names, extensions=TEXT_EXTENSIONS, page="pages.text_spans",
     description="Labeled character spans in texts.",
     widget="spans", autolabel_kinds=("prelabel",), model_tasks=("token-classification",),
     prelabel_task="token-classification", task_categories=("token-classification",))

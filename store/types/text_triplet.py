@@ -139,5 +139,5 @@ def extend_label_set(store, job, annotations: list[dict], actor: str | None, cur
 TYPE = LabelingType(
     id="text_triplet", order=5, title="Text triplet", scene="text", media="text", rules=RULES, team_labeling=True,
     formats=("manifest", "jsonl", "label_studio", "parquet"), validate=validate, relabel=relabel, label_names=label_names,
-    extensions=TEXT_EXTENSIONS, page="pages.text_triplet", description="Entity spans and relations between them.",
+    extensions=TEXT_EXTENSIONS, page="pages.text_spans", description="Entity spans and relations between them.",
     widget="spans", task_categories=("token-classification",))

@@ -194,39 +194,39 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
 
     # -- NER: 東京 after an emoji, and Japan; keys 1-9 pick the label, Ctrl+S saves -------------
     open_job(page, "places  ·  Named entity recognition")
-    expect(page.locator("#ner-picker .sp-text")).to_contain_text("東京", timeout=LONG)
-    select_text(page, "ner-picker", "東京")
+    expect(page.locator("#spans-picker .sp-text")).to_contain_text("東京", timeout=LONG)
+    select_text(page, "spans-picker", "東京")
     page.keyboard.press("2")  # LOC
-    expect(span(page, "ner-picker", "東京")).to_have_attribute("data-label", "LOC")
-    select_text(page, "ner-picker", "Japan")
-    page.locator("#ner-picker .sp-label-btn[data-label='LOC']").click()
-    select_text(page, "ner-picker", "Hi")
+    expect(span(page, "spans-picker", "東京")).to_have_attribute("data-label", "LOC")
+    select_text(page, "spans-picker", "Japan")
+    page.locator("#spans-picker .sp-label-btn[data-label='LOC']").click()
+    select_text(page, "spans-picker", "Hi")
     page.keyboard.press("1")  # PER, then removed with its ×
-    span(page, "ner-picker", "Hi").locator(".sp-del").click()
-    expect(span(page, "ner-picker", "Hi")).to_have_count(0)
+    span(page, "spans-picker", "Hi").locator(".sp-del").click()
+    expect(span(page, "spans-picker", "Hi")).to_have_count(0)
     # a selection overlapping a span is refused
     page.evaluate("""() => {
-      const segs = [...document.querySelectorAll('#ner-picker .sp-seg')];
+      const segs = [...document.querySelectorAll('#spans-picker .sp-seg')];
       const a = segs.find(s => s.textContent.includes(' in ')), b = segs.find(s => s.textContent === 'Japan');
       const r = document.createRange(); r.setStart(a.firstChild, a.textContent.indexOf('in')); r.setEnd(b.firstChild, 3);
       const sel = document.getSelection(); sel.removeAllRanges(); sel.addRange(r);
       a.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
     }""")
-    expect(page.locator("#ner-picker .sp-message")).to_contain_text("cannot overlap")
+    expect(page.locator("#spans-picker .sp-message")).to_contain_text("cannot overlap")
     page.keyboard.press("Escape")
-    st = picker_state(page, "ner-picker")
+    st = picker_state(page, "spans-picker")
     text = NER_LINES[0]
     assert sorted((s["start"], s["end"], s["label"]) for s in st["spans"]) == [
         (text.index("東京"), text.index("東京") + 2, "LOC"), (text.index("Japan"), len(text), "LOC")]
-    page.locator("#ner-picker .sp-text").click(position={"x": 2, "y": 2})
+    page.locator("#spans-picker .sp-text").click(position={"x": 2, "y": 2})
     page.keyboard.press("Control+s")
-    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
-    assert page.locator("#ner-list .tl-chip-del").count() == 0  # chips of the opening list are not buttons
+    expect(page.locator("#spans-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    assert page.locator("#spans-list .tl-chip-del").count() == 0  # chips of the opening list are not buttons
     # the next record: select "Barack Obama" with the mouse, label it, save; then delete its labels
-    page.locator("#ner-next").click()
-    expect(page.locator("#ner-picker .sp-text")).to_contain_text("Barack Obama", timeout=LONG)
+    page.locator("#spans-next").click()
+    expect(page.locator("#spans-picker .sp-text")).to_contain_text("Barack Obama", timeout=LONG)
     box = page.evaluate("""() => {
-      const t = [...document.querySelectorAll('#ner-picker .sp-seg')].find(s => s.textContent.includes('Barack')).firstChild;
+      const t = [...document.querySelectorAll('#spans-picker .sp-seg')].find(s => s.textContent.includes('Barack')).firstChild;
       const r = document.createRange(); r.setStart(t, 0); r.setEnd(t, 1); const a = r.getBoundingClientRect();
       r.setStart(t, 11); r.setEnd(t, 12); const b = r.getBoundingClientRect();
       return {x0: a.left + 1, y0: a.top + a.height / 2, x1: b.right - 1, y1: b.top + b.height / 2};
@@ -235,42 +235,42 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     page.mouse.down()
     page.mouse.move(box["x1"], box["y1"], steps=8)
     page.mouse.up()
-    expect(page.locator("#ner-picker .sp-pending")).to_have_text("Barack Obama")
+    expect(page.locator("#spans-picker .sp-pending")).to_have_text("Barack Obama")
     page.keyboard.press("1")  # PER
-    expect(span(page, "ner-picker", "Barack Obama")).to_have_attribute("data-label", "PER")
-    page.locator("#ner-save").click()
-    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
-    page.locator("#ner-clear").click()
-    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
-    expect(span(page, "ner-picker", "Barack Obama")).to_have_count(0)
+    expect(span(page, "spans-picker", "Barack Obama")).to_have_attribute("data-label", "PER")
+    page.locator("#spans-save").click()
+    expect(page.locator("#spans-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
+    page.locator("#spans-clear").click()
+    expect(page.locator("#spans-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    expect(span(page, "spans-picker", "Barack Obama")).to_have_count(0)
 
     # -- triplet: two entities, an invalid pair refused, then a relation ----------------------
     open_job(page, "drugs  ·  Text triplet")
-    expect(page.locator("#tt-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
-    select_text(page, "tt-picker", "Aspirin")
+    expect(page.locator("#spans-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
+    select_text(page, "spans-picker", "Aspirin")
     page.keyboard.press("1")  # drug
-    select_text(page, "tt-picker", "nausea")
+    select_text(page, "spans-picker", "nausea")
     page.keyboard.press("2")  # effect
-    span(page, "tt-picker", "nausea").locator(".sp-seg").click()  # source: effect
-    span(page, "tt-picker", "Aspirin").locator(".sp-seg").click()  # target: drug
-    expect(page.locator("#tt-picker .sp-message")).to_contain_text(
+    span(page, "spans-picker", "nausea").locator(".sp-seg").click()  # source: effect
+    span(page, "spans-picker", "Aspirin").locator(".sp-seg").click()  # target: drug
+    expect(page.locator("#spans-picker .sp-message")).to_contain_text(
         "No relationship goes from an effect entity to a drug entity")
-    expect(page.locator("#tt-picker .sp-message")).to_have_class(re.compile(r"\bsp-error\b"))
-    expect(page.locator("#tt-picker .sp-rel-option")).to_have_count(0)
-    span(page, "tt-picker", "Aspirin").locator(".sp-seg").click()  # source: drug
-    span(page, "tt-picker", "nausea").locator(".sp-seg").click()  # target: effect
-    expect(page.locator("#tt-picker .sp-rel-option")).to_have_text(["causes"])
-    page.locator("#tt-picker .sp-rel-option").click()
-    expect(page.locator("#tt-picker .sp-relation")).to_have_count(1)
-    expect(page.locator("#tt-picker .sp-relation")).to_contain_text("Aspirin [drug] —causes→ nausea [effect]")
-    page.locator("#tt-save").click()
-    expect(page.locator("#tt-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    expect(page.locator("#spans-picker .sp-message")).to_have_class(re.compile(r"\bsp-error\b"))
+    expect(page.locator("#spans-picker .sp-rel-option")).to_have_count(0)
+    span(page, "spans-picker", "Aspirin").locator(".sp-seg").click()  # source: drug
+    span(page, "spans-picker", "nausea").locator(".sp-seg").click()  # target: effect
+    expect(page.locator("#spans-picker .sp-rel-option")).to_have_text(["causes"])
+    page.locator("#spans-picker .sp-rel-option").click()
+    expect(page.locator("#spans-picker .sp-relation")).to_have_count(1)
+    expect(page.locator("#spans-picker .sp-relation")).to_contain_text("Aspirin [drug] —causes→ nausea [effect]")
+    page.locator("#spans-save").click()
+    expect(page.locator("#spans-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
     # entity labels defined at creation cannot be deleted
-    open_accordion(page, "tt-label-management")
-    page.locator("#tt-lm-label input").click()
+    open_accordion(page, "spans-label-management")
+    page.locator("#spans-lm-label input").click()
     # the dropdown's option (the label editor's relation pickers have "drug" options too)
     page.get_by_role("listbox").get_by_role("option", name="drug", exact=True).click()
-    page.locator("#tt-lm-delete").click()
+    page.locator("#spans-lm-delete").click()
     expect(error_toast(page)).to_contain_text("cannot be deleted", timeout=LONG)
 
     # -- reload: everything is still there --------------------------------------------------
@@ -279,10 +279,10 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     expect(row(page, "tc-list", "I love").locator(".tl-chip-name")).to_have_text(["a"], timeout=LONG)
     expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["urgent"])
     open_job(page, "places  ·  Named entity recognition")
-    expect(span(page, "ner-picker", "東京")).to_have_attribute("data-label", "LOC", timeout=LONG)
-    expect(span(page, "ner-picker", "Japan")).to_have_attribute("data-label", "LOC")
+    expect(span(page, "spans-picker", "東京")).to_have_attribute("data-label", "LOC", timeout=LONG)
+    expect(span(page, "spans-picker", "Japan")).to_have_attribute("data-label", "LOC")
     open_job(page, "drugs  ·  Text triplet")
-    expect(page.locator("#tt-picker .sp-relation")).to_contain_text("Aspirin [drug] —causes→ nausea [effect]",
+    expect(page.locator("#spans-picker .sp-relation")).to_contain_text("Aspirin [drug] —causes→ nausea [effect]",
                                                                      timeout=LONG)
     assert not page_errors, page_errors
 
@@ -329,27 +329,27 @@ def test_unsaved_spans_are_never_dropped(server, tpage: Page, page_errors, tmp_p
     page.goto(server.url)
     page.locator("#job-picker").wait_for()
     open_job(page, "places  ·  Named entity recognition")
-    expect(page.locator("#ner-picker .sp-text")).to_contain_text("東京", timeout=LONG)
-    select_text(page, "ner-picker", "Japan")
+    expect(page.locator("#spans-picker .sp-text")).to_contain_text("東京", timeout=LONG)
+    select_text(page, "spans-picker", "Japan")
     page.keyboard.press("2")  # LOC, not saved
-    expect(span(page, "ner-picker", "Japan")).to_have_count(1)
+    expect(span(page, "spans-picker", "Japan")).to_have_count(1)
 
-    page.locator("#ner-next").click()
+    page.locator("#spans-next").click()
     expect(error_toast(page).filter(has_text="Unsaved changes on this text")).to_have_count(1, timeout=LONG)
-    expect(page.locator("#ner-tabs")).to_contain_text("Unlabeled (2)")
-    row(page, "ner-list", "Barack").click()
+    expect(page.locator("#spans-tabs")).to_contain_text("Unlabeled (2)")
+    row(page, "spans-list", "Barack").click()
     expect(error_toast(page).filter(has_text="Unsaved changes on this text")).not_to_have_count(0, timeout=LONG)
-    expect(span(page, "ner-picker", "Japan")).to_have_count(1)
-    assert [sp.get("label") for sp in picker_state(page, "ner-picker")["spans"]] == ["LOC"]
+    expect(span(page, "spans-picker", "Japan")).to_have_count(1)
+    assert [sp.get("label") for sp in picker_state(page, "spans-picker")["spans"]] == ["LOC"]
 
     # another status tab: the list follows, the unsaved span stays
-    page.locator("#ner-tabs").get_by_text("Labeled (0)").click()
-    expect(page.locator("#ner-list .tl-row")).to_have_count(0, timeout=LONG)
-    expect(page.locator("#ner-picker .sp-text")).to_contain_text("東京")
-    expect(span(page, "ner-picker", "Japan")).to_have_count(1)
+    page.locator("#spans-tabs").get_by_text("Labeled (0)").click()
+    expect(page.locator("#spans-list .tl-row")).to_have_count(0, timeout=LONG)
+    expect(page.locator("#spans-picker .sp-text")).to_contain_text("東京")
+    expect(span(page, "spans-picker", "Japan")).to_have_count(1)
 
-    page.locator("#ner-save").click()
-    expect(page.locator("#ner-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
+    page.locator("#spans-save").click()
+    expect(page.locator("#spans-tabs")).to_contain_text("Labeled (1)", timeout=LONG)
     server.stop()
     with server.open_store() as store:
         from store.jobs import list_jobs
@@ -374,11 +374,11 @@ def test_label_set_editor_on_a_triplet_job(server, tpage: Page, page_errors, tmp
     page.goto(server.url)
     page.locator("#job-picker").wait_for()
     open_job(page, "meds  ·  Text triplet")
-    expect(page.locator("#tt-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
-    expect(page.locator("#tt-picker .sp-label-btn[data-label='effect']")).to_have_count(1)
+    expect(page.locator("#spans-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
+    expect(page.locator("#spans-picker .sp-label-btn[data-label='effect']")).to_have_count(1)
 
-    open_accordion(page, "tt-label-management")
-    editor = page.locator("#tt-label-editor")
+    open_accordion(page, "spans-label-management")
+    editor = page.locator("#spans-label-editor")
     expect(editor.locator(".le-entity")).to_have_count(2, timeout=LONG)
     expect(editor.locator(".le-entity .le-name").first).to_have_value("drug")
     editor.locator(".le-quick").fill("dose")
@@ -390,10 +390,10 @@ def test_label_set_editor_on_a_triplet_job(server, tpage: Page, page_errors, tmp
     rel.locator(".le-name").press("Tab")
     rel.locator(".le-source").select_option("drug")
     rel.locator(".le-target").select_option("dose")
-    page.locator("#tt-lm-save-set").click()
+    page.locator("#spans-lm-save-set").click()
     expect(page.locator('[data-testid="toast-body"]').filter(has_text="Label set saved")).to_have_count(1, timeout=LONG)
-    expect(page.locator("#tt-labels-table")).to_contain_text("given at", timeout=LONG)
-    expect(page.locator("#tt-picker .sp-label-btn[data-label='dose']")).to_have_count(1, timeout=LONG)
+    expect(page.locator("#spans-labels-table")).to_contain_text("given at", timeout=LONG)
+    expect(page.locator("#spans-picker .sp-label-btn[data-label='dose']")).to_have_count(1, timeout=LONG)
 
     # the JSON view says the same, and a relation to an entity that does not exist is refused
     editor.locator(".le-json-box summary").click()
@@ -402,17 +402,17 @@ def test_label_set_editor_on_a_triplet_job(server, tpage: Page, page_errors, tmp
     editor.locator(".le-json").fill(json.dumps({"entities": ["drug", "effect"], "relations": [
         {"name": "x", "source": "drug", "target": "nowhere"}]}))
     editor.locator(".le-json-use").click()
-    page.locator("#tt-lm-save-set").click()
+    page.locator("#spans-lm-save-set").click()
     expect(error_toast(page).filter(has_text="not defined")).to_have_count(1, timeout=LONG)
-    expect(page.locator("#tt-labels-table")).to_contain_text("given at")
+    expect(page.locator("#spans-labels-table")).to_contain_text("given at")
 
     reload_and_land(page)
     open_job(page, "meds  ·  Text triplet")
-    expect(page.locator("#tt-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
-    open_accordion(page, "tt-label-management")
-    expect(page.locator("#tt-labels-table")).to_contain_text("given at", timeout=LONG)
-    expect(page.locator("#tt-label-editor .le-relation .le-name")).to_have_value("given at")
-    expect(page.locator("#tt-picker .sp-label-btn[data-label='dose']")).to_have_count(1)
+    expect(page.locator("#spans-picker .sp-text")).to_contain_text("Aspirin", timeout=LONG)
+    open_accordion(page, "spans-label-management")
+    expect(page.locator("#spans-labels-table")).to_contain_text("given at", timeout=LONG)
+    expect(page.locator("#spans-label-editor .le-relation .le-name")).to_have_value("given at")
+    expect(page.locator("#spans-picker .sp-label-btn[data-label='dose']")).to_have_count(1)
 
     # My Creations' Modify form edits the same set with the same editor (it was a comma text box)
     page.get_by_role("tab", name="My Creations", exact=True).click()
@@ -427,6 +427,6 @@ def test_label_set_editor_on_a_triplet_job(server, tpage: Page, page_errors, tmp
     page.locator("#modify-save").click()
     expect(page.locator('[data-testid="toast-body"]').filter(has_text="Saved job")).to_have_count(1, timeout=LONG)
     open_job(page, "meds  ·  Text triplet")
-    expect(page.locator("#tt-picker .sp-label-btn[data-label='route']")).to_have_count(1, timeout=LONG)
-    expect(page.locator("#tt-picker .sp-label-btn[data-label='effect']")).to_have_count(1)
+    expect(page.locator("#spans-picker .sp-label-btn[data-label='route']")).to_have_count(1, timeout=LONG)
+    expect(page.locator("#spans-picker .sp-label-btn[data-label='effect']")).to_have_count(1)
     assert not page_errors
