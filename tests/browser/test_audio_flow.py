@@ -20,7 +20,7 @@ pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
-from tests.browser.landing import reload_and_land  # noqa: E402
+from tests.browser.landing import open_job, reload_and_land  # noqa: E402
 
 LONG = 60_000  # ms: a handler that touches the store and re-renders (a loaded 2-core machine: waits end when the page is there)
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,14 +67,6 @@ def apage(browser, server, page_errors, request, tmp_path):
     server.before_stop.append(close)
     yield pg
     close()
-
-
-def open_job(page: Page, choice: str) -> None:
-    page.get_by_role("tab", name="My Creations").click()
-    page.locator("#job-picker input").click()
-    page.get_by_role("option", name=choice, exact=True).click()
-    expect(page.locator("#job-picker input")).to_have_value(choice)
-    page.locator("#job-label").click()
 
 
 def row(page: Page, list_id: str, name: str):

@@ -36,6 +36,7 @@ from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
+from tests.browser.landing import open_job  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # /work/shared/data
 CELLS = SHARED_DATA / "cells"
@@ -617,11 +618,14 @@ def test_segmentation_extreme_points_and_quick_review(cli_server, cli_page: Page
                    "--labels", "cell,other")
     rec = cli_server.cli_json("import", "--job", "cells", "--format", "coco", str(CELLS_COCO))
     assert (rec["status"], rec["imported"], rec["labeled"], rec["errors"]) == ("succeeded", 10, 10, [])
+    # an object detection job too: it shares the shape page with segmentation (ui.py), which the
+    # end of this flow opens for each in turn
+    cli_server.cli("create-job", "--name", "boxes", "--type", "object_detection", "--dataset",
+                   str(CELLS / "images"), "--labels", "nucleus")
     cli_server.start()
 
     page.goto(cli_server.url)
-    expect(page.locator("#job-picker input")).to_have_value("cells  ·  Image segmentation")
-    page.locator("#job-label").click()
+    open_job(page, "cells  ·  Image segmentation")
     expect(page.locator("#shapes-grid .lp-card")).to_have_count(10, timeout=LONG)
     expect(page.locator("#shapes-tabs")).to_contain_text("Labeled (10)")
     first = page.locator("#shapes-grid .lp-card").first
@@ -710,6 +714,18 @@ def test_segmentation_extreme_points_and_quick_review(cli_server, cli_page: Page
     expect_toast(page, "Applied")
     expect(status).to_contain_text(f"{total - 1} shapes", timeout=LONG)
     expect(status).to_contain_text("0 modified")
+
+    # the shape page, opened for the detection job and then the segmentation job again: each time
+    # the tools, the labels and the images are the job's, nothing left of the other
+    for choice, tools, labels in (("boxes  ·  Object detection", "rectangle", ["nucleus"]),
+                                  ("cells  ·  Image segmentation", "polygon", ["cell", "other"])):
+        open_job(page, choice)
+        expect(page.locator("#shapes-header")).to_contain_text(choice.split()[0], timeout=LONG)
+        shown = cv.root.locator(".sc-tool")
+        expect(shown.nth(1)).to_have_attribute("data-tool", tools, timeout=LONG)
+        expect(shown).to_have_count(7 if tools == "rectangle" else 3)
+        expect(page.locator("#shapes-grid .lp-card")).to_have_count(10)
+        expect(cv.root.locator(".sc-labels option")).to_have_text(labels)  # the job's labels only
     assert not page_errors, page_errors
 
     cli_server.stop()

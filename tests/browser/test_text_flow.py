@@ -17,7 +17,7 @@ pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 from tests.app_server import AppServer  # noqa: E402
-from tests.browser.landing import reload_and_land  # noqa: E402
+from tests.browser.landing import open_job, reload_and_land  # noqa: E402
 
 LONG = 60_000  # ms: a handler that touches the store and re-renders (a loaded 2-core machine: waits end when the page is there)
 TC_LINES = ["I love this movie", "Terrible service <b>never</b> again", "It was fine"]
@@ -70,14 +70,6 @@ def write_lines(folder: Path, name: str, lines: list[str]) -> Path:
 
 
 # -- helpers a person's actions map to -----------------------------------------------------------
-
-def open_job(page: Page, choice: str) -> None:
-    page.get_by_role("tab", name="My Creations").click()
-    page.locator("#job-picker input").click()
-    page.get_by_role("option", name=choice, exact=True).click()
-    expect(page.locator("#job-picker input")).to_have_value(choice)
-    page.locator("#job-label").click()
-
 
 def open_accordion(page: Page, elem_id: str) -> Locator:
     acc = page.locator(f"#{elem_id}")
