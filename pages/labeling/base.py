@@ -52,6 +52,12 @@ def status_tabs(c, tab_v: str | None) -> gr.Radio:
                     value=tab_v or "all")
 
 
+def page_types(module: str) -> tuple[str, ...]:
+    """The types whose registry entry (store/types, `page`) names this page module, in the
+    registry's order: the types one page labels."""
+    return tuple(t.id for t in REGISTRY.values() if t.page == module)
+
+
 def header_text(job, c, hint: str) -> str:
     return (f"### {esc(job.name)}\n{esc(job.labeling_type.title)} · {c.by_status['labeled']}/{c.total} labeled"
             + (f" · {hint}" if hint else ""))
@@ -93,6 +99,10 @@ class LabelingView(ABC):
         self.current_job = current_job
         self.type_id = type_id  # the type the layout follows (its rules); type_ids: every type the page labels
         self.type_ids = type_ids or (type_id,)
+        # what differs between a page's types comes with the job; the layout's one choice (labels
+        # have colors: the recolor row, the color columns) must hold for all of them
+        if len({REGISTRY[t].rules.colors for t in self.type_ids}) != 1:
+            raise ValueError(f"one page's types must agree on label colors: {self.type_ids}")
         self.prefix = prefix
         self._elem_ids = ids or {}
         self.labels = LabelActions(ctx.store, self.delete_noun or self.noun)

@@ -25,13 +25,13 @@ from store.types import REGISTRY
 from store.access import reads_only
 
 from ..common import AppContext, UserError, acting_user, esc, unsaved_message, user_errors
-from .base import LabelingView, Pager, header_text, instructions, skips, status_tabs, toggle_description, who_labeled
+from .base import (LabelingView, Pager, header_text, instructions, page_types, skips, status_tabs, toggle_description,
+                   who_labeled)
 from .canvas import add_drawn_labels, canvas_labels, is_dirty, open_if_dirty, open_sample, wire_save
 from .versions import VersionPanel, shape_changes
 
 PAGE_SIZE = 24
-# the types this page labels (store/types: page="pages.shapes"), in the registry's order
-SHAPE_TYPES = tuple(t.id for t in REGISTRY.values() if t.page == "pages.shapes")
+SHAPE_TYPES = page_types("pages.shapes")
 
 
 def shapes_frame(shapes: list[dict]) -> pd.DataFrame:
@@ -59,9 +59,6 @@ class ShapesPage(LabelingView):
 
     def __init__(self, ctx: AppContext, current_job: gr.State, type_ids: tuple[str, ...] = SHAPE_TYPES):
         # one page for every shape type: what differs (tools, label attributes) comes with the job;
-        # the layout's choices (labels have colors) are the same for all of them
-        if len({REGISTRY[t].rules.colors for t in type_ids}) != 1:
-            raise ValueError(f"the shape page's types must agree on label colors: {type_ids}")
         # this page's Labeling Description has no element id
         super().__init__(ctx, current_job, type_ids[0], "shapes", ids={"description": None}, type_ids=type_ids)
         self.versions = VersionPanel(self, compare=compare_shapes)

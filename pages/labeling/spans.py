@@ -21,18 +21,18 @@ from store.access import reads_only
 from store.types import REGISTRY
 
 from ..common import AppContext, UserError, acting_user, esc, keep_unsaved, refuse_if_unsaved, user_errors
-from .base import LabelingView, header_text, instructions, skips, status_tabs
+from .base import LabelingView, header_text, instructions, page_types, skips, status_tabs
 from .versions import VersionPanel, expected_version, span_changes
 
 PAGE_SIZE = 20
-# the types this page labels (store/types: page="pages.text_spans"), in the registry's order
-SPAN_TYPES = tuple(t.id for t in REGISTRY.values() if t.page == "pages.text_spans")
+SPAN_TYPES = page_types("pages.text_spans")
 TRIPLET_NOTE = "Entity labels defined when the job was created cannot be deleted."
 
 
 def is_triplet(job) -> bool:
-    """Entities and relations (text triplet) rather than labeled spans (named entity recognition)."""
-    return job.type == "text_triplet"
+    """Entities and relations (text triplet) rather than labeled spans (named entity recognition):
+    the type's label rules say so (store/types)."""
+    return REGISTRY[job.type].rules.entities_relations
 
 
 def _dirty(value) -> bool:
@@ -57,9 +57,7 @@ class SpansPage(LabelingView):
 
     def __init__(self, ctx: AppContext, current_job: gr.State, type_ids: tuple[str, ...] = SPAN_TYPES):
         # one page for both span types: what differs (labels or entities and relations, Confirm,
-        # the Add label row) comes with the job (view()); label colors are the same for both
-        if len({REGISTRY[t].rules.colors for t in type_ids}) != 1:
-            raise ValueError(f"the span page's types must agree on label colors: {type_ids}")
+        # the Add label row) comes with the job (view())
         super().__init__(ctx, current_job, type_ids[0], "spans", type_ids=type_ids)
         self.versions = VersionPanel(self, compare=compare_spans)
         self.build_header()
