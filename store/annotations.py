@@ -13,7 +13,7 @@ from .jobs import Job, get_job
 from .labelset import Label, LabelSet, check_label_name, validate_label_set
 from .types import Annotation
 from .access import require_job
-from .history import check_version, check_versions, current_version, record as record_history
+from .history import check_version, check_versions, current_version, record as record_history, sample_meta
 
 
 def _require_page(job: Job) -> None:
@@ -94,6 +94,16 @@ def _write_annotations(cur, job_id: int, rows: list[tuple[int, Annotation | None
     return versions
 
 
+def _audit(cur, actor: str | None, action: str, job_id: int, changed: int, **detail) -> None:
+    """The audit trail of a change of labels (SPEC F6.1). Each sample a change touches gets a
+    history row saying who, when, what and from where (store/history.py), so a change of one
+    sample (a person's save, the hot path) needs nothing more; a change over several samples also
+    writes one event saying what was asked (the labels, how many samples). store/events.py
+    list_events reads both."""
+    if changed != 1:
+        record_event(cur, actor, action, job_id, samples=changed, **detail)
+
+
 def _current_rows(store: Store, job_id: int, sample_ids: list[int]) -> dict[int, tuple[list[str], int, int]]:
     """{sample id: (labels, version, rowid)} of the job's rows; NotFound when one is gone.
     No job_id filter in SQL: DuckDB uses the sample_id index only for a filter on that column
@@ -136,7 +146,7 @@ def apply_labels(store: Store, job_id: int, sample_ids: list[int], labels: list[
             merged = list(dict.fromkeys([*read[sid][0], *names]))
             rows.append((sid, job.labeling_type.validate({"labels": merged}, job.label_set)))
         _write_annotations(cur, job_id, rows, actor, read=read)
-        record_event(cur, actor, "apply_labels", job_id, samples=len(sample_ids), labels=names)
+        _audit(cur, actor, "apply_labels", job_id, len(rows), labels=names)
     return len(sample_ids)
 
 
@@ -156,7 +166,7 @@ def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list
                                                  job.label_set))
                 for sid in sample_ids if drop & set(read[sid][0])]
         _write_annotations(cur, job_id, rows, actor, read=read)
-        record_event(cur, actor, "remove_labels", job_id, samples=len(rows), labels=sorted(drop))
+        _audit(cur, actor, "remove_labels", job_id, len(rows), labels=sorted(drop))
     return len(rows)
 
 
@@ -170,8 +180,7 @@ def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], act
             job = add_labels_to_set(store, job_id, new, actor, cur=cur)
         read = _current_rows(store, job_id, [sample_id])
         ann = job.labeling_type.validate({"labels": list(labels)}, job.label_set)
-        _write_annotations(cur, job_id, [(sample_id, ann)], actor, read=read)
-        record_event(cur, actor, "set_labels", job_id, sample_id=sample_id, labels=ann.labels)
+        _write_annotations(cur, job_id, [(sample_id, ann)], actor, read=read)  # audited by its history row
 
 
 def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None,
@@ -181,17 +190,11 @@ def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor:
     is refused with history.VersionConflict instead of overwritten. Returns the new version."""
     job = get_job(store, job_id, actor, "label")  # store/access.py decides
     _require_page(job)
-    row = store.db.fetchone("SELECT meta, text FROM samples WHERE id = ?", [sample_id])
-    meta = json.loads(row[0]) if row and row[0] else None
-    if row and row[1] is not None:  # text samples: span offsets are checked against the text
-        meta = {**(meta or {}), "text": row[1]}
-    ann = job.labeling_type.validate(data, job.label_set, meta)
+    ann = job.labeling_type.validate(data, job.label_set, sample_meta(store.db.cursor(), job.labeling_type, sample_id))
     with store.db.transaction() as cur:
         read = _current_rows(store, job_id, [sample_id])
         check_version(cur, job_id, sample_id, expected_version, have=read[sample_id][1])
-        written = _write_annotations(cur, job_id, [(sample_id, ann)], actor, read=read)
-        record_event(cur, actor, "set_annotation", job_id, sample_id=sample_id,
-                     **({"over_version": expected_version} if expected_version is not None else {}))
+        written = _write_annotations(cur, job_id, [(sample_id, ann)], actor, read=read)  # audited by its history row
         return written.get(sample_id) or current_version(cur, job_id, sample_id)
 
 
@@ -202,8 +205,7 @@ def clear_annotation(store: Store, job_id: int, sample_id: int, actor: str | Non
     with store.db.transaction() as cur:
         read = _current_rows(store, job_id, [sample_id])
         check_version(cur, job_id, sample_id, expected_version, have=read[sample_id][1])
-        _write_annotations(cur, job_id, [(sample_id, None)], actor, read=read)
-        record_event(cur, actor, "clear_annotation", job_id, sample_id=sample_id)
+        _write_annotations(cur, job_id, [(sample_id, None)], actor, read=read)  # audited by its history row
 
 
 def label_usage(store: Store, job_id: int, actor: str | None = None) -> dict[str, int]:

@@ -224,7 +224,7 @@ def restore_version(store: Store, job_id: int, sample_id: int, version: int, act
         if old is None:
             raise NotFound(f"sample {sample_id} has no version {int(version)} (pruned, or never saved)")
         if old.annotation and old.labels:
-            meta = _meta(cur, sample_id)
+            meta = sample_meta(cur, job.labeling_type, sample_id)
             try:
                 ann = job.labeling_type.validate(old.annotation, job.label_set, meta)
             except ValidationError as e:
@@ -254,7 +254,12 @@ def note_overwrite(store: Store, job_id: int, sample_id: int, over_version: int,
                     "AND version = ? AND saved_by IS NOT DISTINCT FROM ?", [sample_id, job_id, version, actor])
 
 
-def _meta(cur, sample_id: int) -> dict | None:
+def sample_meta(cur, labeling_type, sample_id: int) -> dict | None:
+    """What the type's validate checks an annotation of this sample against: its meta (image size,
+    duration...) with the text of a text sample (span offsets); None for a type that reads none
+    (LabelingType.validate_reads_meta), without asking the store."""
+    if not labeling_type.validate_reads_meta:
+        return None
     row = cur.execute("SELECT meta, text FROM samples WHERE id = ?", [sample_id]).fetchall()
     if not row:
         return None

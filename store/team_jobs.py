@@ -358,14 +358,6 @@ def my_samples(store: Store, job_id: int, username: str, state: str | None = Non
     return [_assignment(r) for r in rows], total
 
 
-def _sample_meta(store: Store, sample_id: int) -> dict | None:
-    row = store.db.fetchone("SELECT meta, text FROM samples WHERE id = ?", [sample_id])
-    meta = json.loads(row[0]) if row and row[0] else None
-    if row and row[1] is not None:
-        meta = {**(meta or {}), "text": row[1]}
-    return meta
-
-
 def save_my_annotation(store: Store, job_id: int, sample_id: int, username: str, data: dict) -> Assignment:
     """A labeler labels (or fixes) an assigned sample: it goes To Be Reviewed. Approved and
     accepted samples are closed to members (F5.7). The hot path of team labeling: a handful of

@@ -118,6 +118,38 @@ def test_every_write_path_keeps_a_version(store):
     assert [v.version for v in history.sample_history(store, job.id, ids[0])] == [2]
 
 
+def test_the_audit_trail_holds_every_save_once(store):
+    """A save of one sample is recorded by its history row (who, when, what): no event of its own,
+    one statement less on the hot path. An action over several samples also writes one event
+    saying what was asked. list_events reads both, newest first."""
+    from store.annotations import clear_annotation, remove_labels, set_labels
+    from store.events import list_events
+
+    job = new_job(store, labels=("cat", "dog"), actor="ann")
+    ids = upload_images(store, job.id, 3)
+    before = table_count(store, "events")
+    set_annotation(store, job.id, ids[0], {"labels": ["cat"]}, actor="ann")
+    apply_labels(store, job.id, [ids[1]], ["dog"], actor="bob")
+    set_labels(store, job.id, ids[1], ["cat"], actor="bob")
+    clear_annotation(store, job.id, ids[0], actor="ann")
+    assert table_count(store, "events") == before  # each changed one sample: its history row says it
+    apply_labels(store, job.id, ids, ["dog"], actor="cy")  # three samples: one event, three versions
+    remove_labels(store, job.id, ids[:2], ["dog"], actor="cy")
+    assert table_count(store, "events") == before + 2
+    trail = list_events(store, job.id)
+    saves = [(e["actor"], e["detail"]["sample_id"], e["detail"]["labels"]) for e in trail
+             if e["action"] == "save_annotation"]
+    assert sorted(saves, key=repr) == sorted([
+        ("ann", ids[0], ["cat"]), ("bob", ids[1], ["dog"]), ("bob", ids[1], ["cat"]), ("ann", ids[0], []),
+        ("cy", ids[0], ["dog"]), ("cy", ids[1], ["cat", "dog"]), ("cy", ids[2], ["dog"]),
+        ("cy", ids[0], []), ("cy", ids[1], ["cat"])], key=repr)
+    assert sorted(saves[:2], key=repr) == sorted([("cy", ids[0], []), ("cy", ids[1], ["cat"])], key=repr)  # newest
+    actions = [e["action"] for e in trail]
+    assert actions[0] == "remove_labels" and actions.count("apply_labels") == 1
+    assert all(e["detail"]["source"] == "human" for e in trail if e["action"] == "save_annotation")
+    assert [e["action"] for e in list_events(store, job.id, saves=False)][:2] == ["remove_labels", "apply_labels"]
+
+
 def test_a_listing_reads_each_versions_outline_not_its_annotation(store):
     """The labeling view's History lists versions by outline (how many shapes, the transcript's
     start), read by the database: the same figures as the full annotations give."""

@@ -212,3 +212,24 @@ def test_type_tool_model_tasks_are_registrable_and_not_run_tasks(type_id):
     assert all(not set(t.tool_model_tasks) & set(tasks) for (tid, _), tasks in MODEL_TASKS.items() if tid == type_id)
     if "extreme_points" in t.tools:
         assert SAM_TASK in t.tool_model_tasks
+
+
+@pytest.mark.parametrize("type_id", list(REGISTRY))
+def test_type_says_truly_whether_its_check_reads_the_sample_meta(type_id):
+    """A save skips reading the sample's meta for a type whose validate never reads it
+    (validate_reads_meta=False): the flag must agree with the function's code, or a shape or span
+    would be saved unchecked against the image size or the text."""
+    import ast
+    import inspect
+    import textwrap
+
+    t = REGISTRY[type_id]
+    if t.validate is None:
+        return
+    tree = ast.parse(textwrap.dedent(inspect.getsource(t.validate)))
+    fn = tree.body[0]
+    meta_param = fn.args.args[2].arg if len(fn.args.args) > 2 else None
+    reads = meta_param is not None and any(isinstance(n, ast.Name) and n.id == meta_param for n in ast.walk(fn))
+    assert reads == t.validate_reads_meta, (
+        f"{type_id}: validate {'reads' if reads else 'never reads'} the sample meta; "
+        f"set validate_reads_meta={reads} in its TYPE")

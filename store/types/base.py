@@ -44,6 +44,9 @@ class LabelingType:
     # Checks an annotation against the job's label set and the sample's meta (image width and
     # height, audio duration...); None while the type has no labeling page.
     validate: Callable[..., Annotation] | None = None
+    # False when validate never reads the meta: a save then skips reading it (one statement less
+    # on the hot path; tests/test_registry.py checks the function's code agrees)
+    validate_reads_meta: bool = True
     # Renames (new) or drops (new=None) a label inside a structured annotation; None: the
     # annotation is just the label list (classification), done in SQL.
     relabel: Callable[[dict, str, str | None], dict] | None = None

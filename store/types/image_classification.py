@@ -27,6 +27,7 @@ TYPE = LabelingType(
     id="image_classification", order=0, title="Image classification", scene="images", media="image",
     rules=RULES, team_labeling=True, auto_labeling=True,
     formats=("imagefolder", "csv", "manifest", "label_studio", "parquet"), validate=validate,
+    validate_reads_meta=False,
     page="pages.image_classification", extensions=IMAGE_EXTENSIONS,
     description="One or more class labels per image.",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),

@@ -26,7 +26,8 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
 TYPE = LabelingType(
     id="sound_classification", order=6, title="Sound classification", scene="audio", media="audio",
     rules=LabelRules(shortcuts=True, colors=True), auto_labeling=True,
-    formats=("manifest", "csv", "jsonl", "label_studio", "parquet"), validate=validate, extensions=AUDIO_EXTENSIONS,
+    formats=("manifest", "csv", "jsonl", "label_studio", "parquet"), validate=validate,
+    validate_reads_meta=False, extensions=AUDIO_EXTENSIONS,
     description="Class labels per audio file, with shortcut keys.", page="pages.sound_classification",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),
     model_tasks=("audio-classification",), prelabel_task="audio-classification",

@@ -40,7 +40,7 @@ def label_names(data: dict) -> list[str]:
 TYPE = LabelingType(
     id="speech_labeling", order=7, title="Speech labeling", scene="audio", media="audio",
     rules=LabelRules(), auto_labeling=True, formats=("manifest", "jsonl", "label_studio", "parquet"),
-    validate=validate, relabel=relabel, label_names=label_names,
+    validate=validate, validate_reads_meta=False, relabel=relabel, label_names=label_names,
     extensions=AUDIO_EXTENSIONS, description="A transcript per audio file.", page="pages.speech_labeling",
     widget="transcript", autolabel_kinds=("prelabel",), model_tasks=("automatic-speech-recognition",),
     prelabel_task="automatic-speech-recognition", task_categories=("automatic-speech-recognition",))
