@@ -88,6 +88,27 @@ def upload_images(store, job_id: int, n: int, prefix: str = "img", start: int = 
     return [s.id for s in after if s.id not in before]
 
 
+def bulk_labeled(store, job, n: int, label: str = "cat", actor: str = "importer") -> list[int]:
+    """n samples registered in one statement and labeled `label` with their history, as an import
+    does (and benchmarks/store_scale.py): thousands of labeled samples in a second."""
+    import json
+
+    import pyarrow as pa
+
+    from store.datasets import register_samples
+    from store.imports import write_annotations_bulk
+    from store.jobs import _add_to_jobs
+    from store.types import Annotation
+
+    table = pa.table({"uri": [f"store://bulk/{i}.png" for i in range(n)], "path": [f"bulk/{i}.png" for i in range(n)],
+                      "size": pa.array([1] * n, pa.int64()), "meta": [json.dumps({"width": 1, "height": 1})] * n})
+    ids = sorted(register_samples(store, job.dataset_id, table).values())
+    with store.db.transaction() as cur:
+        _add_to_jobs(cur, job.dataset_id, ids, job.id)
+        write_annotations_bulk(cur, job.id, [(s, Annotation({"labels": [label]}, [label])) for s in ids], actor)
+    return ids
+
+
 def table_count(store, table: str) -> int:
     return store.db.scalar(f"SELECT count(*) FROM {table}")
 

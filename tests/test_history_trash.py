@@ -2,7 +2,6 @@
 history with restore, and the trash for jobs and samples: the store and the REST API."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from store.errors import Conflict, Forbidden, NotFound
 from store.jobs import delete_job, get_job, list_jobs
 from store.samples import SampleQuery, delete_samples, get_sample, query_samples
 from store.users import add_user
-from tests.factories import new_job, table_count, team_cats, upload_images
+from tests.factories import bulk_labeled, new_job, table_count, team_cats, upload_images
 
 PASSWORD = "a-long-password-1"
 
@@ -278,22 +277,11 @@ def test_trash_through_the_api_expiry_and_emptying(store, settings):
 
 def test_ten_thousand_labeled_samples_survive_delete_and_restore(store):
     """The issue's measure: a job of 10,000 labeled samples deleted and restored, every label and
-    history row back (registered in one statement, as benchmarks/store_scale.py does)."""
-    import pyarrow as pa
-
-    from store.datasets import register_samples
-    from store.imports import write_annotations_bulk
-    from store.jobs import _add_to_jobs
-    from store.types import Annotation
-
+    history row back (registered in one statement, as benchmarks/store_scale.py does; after a
+    mirror and a restore from S3: tests/test_mirror.py)."""
     job = new_job(store, labels=("cat", "dog"))
     n = 10_000
-    table = pa.table({"uri": [f"store://x/{i}.png" for i in range(n)], "path": [f"{i}.png" for i in range(n)],
-                      "size": pa.array([1] * n, pa.int64()), "meta": [json.dumps({"width": 1, "height": 1})] * n})
-    ids = sorted(register_samples(store, job.dataset_id, table).values())
-    with store.db.transaction() as cur:
-        _add_to_jobs(cur, job.dataset_id, ids, job.id)
-        write_annotations_bulk(cur, job.id, [(s, Annotation({"labels": ["cat"]}, ["cat"])) for s in ids], "importer")
+    bulk_labeled(store, job, n)
     before = team_state(store, job.id)
     assert len(before["samples"]) == n and len(before["history"]) == n
     delete_job(store, job.id)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import new_job, upload_images
+from tests.factories import bulk_labeled, new_job, upload_images
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 120
@@ -325,15 +325,17 @@ def test_cli_mirror_and_restore(mirror_settings, tmp_path):
 
 
 def test_a_deleted_job_survives_a_mirror_and_restore_then_comes_back(mirror_settings, tmp_path):
-    """Issue 20: delete a job (to the trash), mirror, restore the store on a new machine from
-    S3, then restore the job: its labels and history are back."""
+    """Issue 20: delete a job of 10,000 labeled samples (to the trash), mirror, restore the store
+    on a new machine from S3, then restore the job: every label and history row is back."""
     from store import open_store, trash
     from store.history import sample_history
+    from store.jobs import get_job
     from store.mirror import mirror_store
 
     st = open_store(mirror_settings)
     made = populate(st)
     job_id = made["jobs"][0]
+    bulk_labeled(st, get_job(st, job_id), 10_000, label="dog")
     keep = dump(st)
     labels = keep["job_samples"]
     st_hist = [(v.version, v.labels) for v in sample_history(st, job_id, made["samples"][0])]
@@ -346,7 +348,9 @@ def test_a_deleted_job_survives_a_mirror_and_restore_then_comes_back(mirror_sett
     try:
         assert [it.job_id for it in trash.list_trash(st2)] == [job_id]
         trash.restore_job(st2, job_id)
-        assert dump(st2)["job_samples"] == labels
+        after = dump(st2)
+        assert after["job_samples"] == labels and len(labels) >= 10_012
+        assert after["annotation_history"] == keep["annotation_history"]
         assert [(v.version, v.labels) for v in sample_history(st2, job_id, made["samples"][0])] == st_hist
     finally:
         st2.close()
