@@ -290,6 +290,12 @@ class PruneIn(InModel):
     older_than_days: float = Field(..., ge=0, le=100_000)
 
 
+class HistorySizeOut(BaseModel):
+    versions: int = Field(..., description="versions kept in the annotation history, every job")
+    bytes: int = Field(..., description="their size, roughly")
+    oldest: str | None = Field(None, description="when the oldest kept version was saved (UTC)")
+
+
 class AnnotationIn(InModel):
     annotation: dict = Field(..., description='type-specific; image classification: {"labels": [...]}')
 

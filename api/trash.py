@@ -6,10 +6,11 @@ from fastapi import APIRouter, Depends, Query
 
 from store import Store
 from store import history, trash
+from store.events import iso
 
 from .deps import get_actor, get_store
 from .errors import error_responses
-from .models import CountOut, PathId, PruneIn, RestoredJobOut, SamplesRestore, TrashItemOut, ChangedOut
+from .models import CountOut, HistorySizeOut, PathId, PruneIn, RestoredJobOut, SamplesRestore, TrashItemOut, ChangedOut
 
 router = APIRouter(tags=["trash"], responses=error_responses(400, 401, 403, 404))
 
@@ -41,6 +42,13 @@ def restore_samples(body: SamplesRestore, store: Store = Depends(get_store), act
 def empty_trash(item: list[int] | None = Query(None, description="only these trash items (repeat the parameter)"),
                 store: Store = Depends(get_store), actor: str = Depends(get_actor)):
     return {"count": trash.empty_trash(store, actor=actor, item_ids=item)}
+
+
+@router.get("/history", response_model=HistorySizeOut,
+            summary="The annotation history's size: versions kept, bytes, the oldest (an admin's)")
+def history_size(store: Store = Depends(get_store), actor: str = Depends(get_actor)):
+    h = history.history_overview(store, actor=actor)
+    return {"versions": h["rows"], "bytes": h["bytes"], "oldest": iso(h["oldest"])}
 
 
 @router.post("/history/prune", response_model=CountOut,

@@ -85,6 +85,16 @@ def esc(text) -> str:
     return html.escape(str(text if text is not None else ""))
 
 
+def size_text(n: int) -> str:
+    """A size for people: 950 B, 12.3 KB, 4.5 MB, 1.2 GB."""
+    n = int(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
 def _as_toast(fn):
     """Run a handler; a user's error (UserError, a StoreError) becomes a toast and no output
     changes, instead of Gradio painting "Error" over every output (and hiding the control the

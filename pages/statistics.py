@@ -12,7 +12,7 @@ from store.jobs import get_job
 from store.stats import job_stats
 from store.team_jobs import agreement, annotator_stats, get_team_job
 
-from .common import AppContext, esc
+from .common import AppContext, esc, size_text
 
 
 def _bars(frame: pd.DataFrame, y: str) -> gr.BarPlot:
@@ -80,7 +80,8 @@ def build(ctx: AppContext, current_job: gr.State) -> StatisticsPage:
                                  "Labeled so far": [c for _, _, c in st.progress]})
         annotators = pd.DataFrame({"Annotator": list(st.annotators), "Labeled samples": list(st.annotators.values())})
         return [f"### Task statistics: {esc(job.name)}\n{st.labeled}/{st.total} labeled ({pct}) · "
-                f"{st.unlabeled} unlabeled · {st.to_be_confirmed} to be confirmed",
+                f"{st.unlabeled} unlabeled · {st.to_be_confirmed} to be confirmed · "
+                f"{st.history_versions:,} versions in the history ({size_text(st.history_bytes)})",
                 _bars(statuses, "Samples"), _bars(labels, "Samples"), _bars(progress, "Labeled so far"),
                 labels, annotators] + team_figures(job_id, actor)
 

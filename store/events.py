@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .core import Store
 
@@ -36,3 +36,8 @@ def list_events(store: Store, job_id: int | None = None, limit: int = 100, saves
 
 def now() -> datetime:
     return datetime.now()
+
+
+def iso(t: datetime | None) -> str | None:
+    """A stored time as the API writes it: RFC 3339 in UTC, "2026-12-05T05:08:06.611743Z"."""
+    return None if t is None else t.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .core import Store
 from .errors import Conflict, NotFound, ValidationError
-from .events import now, record_event
+from .events import iso, now, record_event
 
 # Where a version came from (annotation_history.source)
 SOURCES = ("human", "overwrite", "model", "import", "acceptance", "restore", "label_management", "confirmation",
@@ -45,7 +45,7 @@ class Version:
     def as_dict(self) -> dict:
         return {"version": self.version, "status": self.status, "labels": self.labels,
                 "annotation": self.annotation, "saved_by": self.saved_by,
-                "saved_at": self.saved_at.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z"),
+                "saved_at": iso(self.saved_at),
                 "source": self.source, "current": self.current}
 
 
@@ -269,11 +269,21 @@ def sample_meta(cur, labeling_type, sample_id: int) -> dict | None:
     return meta
 
 
-def history_size(store: Store) -> dict:
-    """Rows and (roughly) bytes of the history, for the statistics."""
-    rows, size = store.db.fetchone("SELECT count(*), coalesce(sum(octet_length(coalesce(annotation, '')::BLOB) "
-                                   "+ 40), 0) FROM annotation_history")
+def history_size(store: Store, job_id: int | None = None) -> dict:
+    """Rows and (roughly) bytes of the history (of one job), for the statistics."""
+    where, params = ("", []) if job_id is None else (" WHERE job_id = ?", [job_id])
+    rows, size = store.db.fetchone("SELECT count(*), coalesce(sum(coalesce(strlen(annotation::VARCHAR), 0) + 40), 0) "
+                                   f"FROM annotation_history{where}", params)  # strlen: bytes; NULL: a cleared one
     return {"rows": int(rows), "bytes": int(size)}
+
+
+def history_overview(store: Store, actor: str | None = None) -> dict:
+    """An admin's view of the whole history: versions kept, their size, the oldest."""
+    from .access import require_admin
+
+    require_admin(store, actor, "reading the size of the annotation history")
+    oldest = store.db.scalar("SELECT min(saved_at) FROM annotation_history WHERE source <> 'before history'")
+    return {**history_size(store), "oldest": oldest}
 
 
 def prune_history(store: Store, older_than_days: float, actor: str | None = None) -> int:

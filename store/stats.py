@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .core import Store
+from .history import history_size
 from .jobs import get_job
 from .samples import label_counts, status_counts
 from .access import require_job
@@ -18,11 +19,14 @@ class JobStats:
     labels: dict[str, int]
     annotators: dict[str, int]
     progress: list[tuple[str, int, int]]  # (day, labeled that day, labeled so far)
+    history_versions: int = 0  # versions kept in the annotation history (store/history.py)
+    history_bytes: int = 0  # their size, roughly
 
     def as_dict(self) -> dict:
         return {"total": self.total, "labeled": self.labeled, "unlabeled": self.unlabeled,
                 "to_be_confirmed": self.to_be_confirmed, "labels": self.labels, "annotators": self.annotators,
-                "progress": [{"day": d, "labeled": n, "cumulative": c} for d, n, c in self.progress]}
+                "progress": [{"day": d, "labeled": n, "cumulative": c} for d, n, c in self.progress],
+                "history": {"versions": self.history_versions, "bytes": self.history_bytes}}
 
 
 def job_stats(store: Store, job_id: int, actor: str | None = None) -> JobStats:
@@ -40,5 +44,6 @@ def job_stats(store: Store, job_id: int, actor: str | None = None) -> JobStats:
     for day, n in days:
         running += n
         progress.append((day, n, running))
+    kept = history_size(store, job_id)
     return JobStats(sum(by_status.values()), by_status["labeled"], by_status["unlabeled"],
-                    by_status["to_be_confirmed"], labels, annotators, progress)
+                    by_status["to_be_confirmed"], labels, annotators, progress, kept["rows"], kept["bytes"])

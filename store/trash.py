@@ -11,11 +11,11 @@ Who may list, restore or empty: store/access.py ``may_handle_trash`` (and admins
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .core import Store
 from .errors import Conflict, NotFound, ValidationError
-from .events import now, record_event
+from .events import iso, now, record_event
 
 # The tables a deleted job's rows move out of, children first (acceptance_items name acceptances).
 JOB_TABLES = (("acceptance_items", "acceptance_id IN (SELECT id FROM acceptances WHERE job_id = ?)"),
@@ -42,9 +42,6 @@ class TrashItem:
     expires_at: datetime
 
     def as_dict(self) -> dict:
-        def iso(t: datetime) -> str:
-            return t.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
-
         return {"id": self.id, "kind": self.kind, "job_id": self.job_id, "job_name": self.job_name,
                 "job_owner": self.job_owner, "samples": self.samples, "labeled": self.labeled,
                 "deleted_by": self.deleted_by, "deleted_at": iso(self.deleted_at),

@@ -183,6 +183,7 @@ NO_ACTOR = {
     "datasets.get_dataset": "internal: edges ask require_dataset",
     "datasets.register_samples": "inside imports that asked require_job(..., 'manage')",
     "events.list_events": "internal: the audit log, read by statistics after job_stats asked",
+    "history.history_size": "internal: the figures of job_stats and history_overview, which ask",
     "import_records.finish_import": "closes the record an allowed import opened",
     "models.get_model": "the model registry is readable by every signed-in user (SPEC F4.1)",
     "predictions.flag_hard_examples": "written by a run that start_run allowed",

@@ -221,8 +221,9 @@ def test_the_trash_page_restores_and_only_an_admin_empties(store):
     upload_images(store, job.id, 2)
     delete_job(store, job.id, actor="ann")
     h = TrashHandlers(AppContext(store))
-    table, picker, box = h.load(None, SimpleNamespace(username="ann"))
+    table, picker, box, history_box, history_md = h.load(None, SimpleNamespace(username="ann"))
     assert list(table["Job"]) == ["mine"] and box.visible is False and picker.value is not None
+    assert history_box.visible is False and history_md == ""  # the history's size is an admin's
     out = h.on_restore(picker.value, SimpleNamespace(username="ann"))
     assert "Restored job **mine**" in out[-1] and len(out[0]) == 0
     delete_job(store, job.id, actor="ann")
@@ -233,6 +234,42 @@ def test_the_trash_page_restores_and_only_an_admin_empties(store):
     assert h.load(None, SimpleNamespace(username="root"))[2].visible is True
     assert "1 item deleted for good" in h.on_empty(True, SimpleNamespace(username="root"))[-2]
     assert trash.list_trash(store, actor="root") == []
+
+
+def test_an_admin_sees_the_historys_size_in_the_statistics_and_prunes_it(store):
+    """The history is counted in the job's statistics (page and API) and on the Trash page, where an
+    admin drops versions older than N days behind a confirmation; current versions stay."""
+    from pages.common import AppContext, UserError
+    from pages.trash import TrashHandlers
+    from store.stats import job_stats
+
+    users(store, "root")
+    users(store, "ann", admin=False)
+    job = new_job(store, "mine", actor="ann")
+    ids = upload_images(store, job.id, 2)
+    for label in ("cat", "dog", "cat"):
+        set_annotation(store, job.id, ids[0], {"labels": [label]}, actor="ann")
+    st = job_stats(store, job.id, actor="ann")
+    assert st.history_versions == 3 and st.history_bytes > 0
+    assert st.as_dict()["history"] == {"versions": 3, "bytes": st.history_bytes}
+    h = TrashHandlers(AppContext(store))
+    root, ann = SimpleNamespace(username="root"), SimpleNamespace(username="ann")
+    *_, history_box, history_md = h.load(None, root)
+    assert history_box.visible is True and "keeps **3** versions" in history_md
+    with pytest.raises(UserError, match="confirmation"):
+        h.on_prune(30, False, root)
+    with pytest.raises(UserError, match="days"):
+        h.on_prune(-1, True, root)
+    with pytest.raises(gr.Error, match="admin"):
+        h.on_prune(30, True, ann)
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE annotation_history SET saved_at = saved_at - INTERVAL 40 DAY")
+    assert "0 versions older than 60 days" in h.on_prune(60, True, root)[-2]
+    assert job_stats(store, job.id).history_versions == 3
+    out = h.on_prune(30, True, root)
+    assert "2 versions older than 30 days dropped" in out[-2] and out[-1] is False
+    assert "keeps **1** versions" in out[4] and job_stats(store, job.id).history_versions == 1
+    assert [v.labels for v in history.sample_history(store, job.id, ids[0], actor="ann")] == [["cat"]]
 
 
 def test_a_transcript_saved_meanwhile_is_compared_and_kept_over(store):

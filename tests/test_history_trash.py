@@ -275,6 +275,31 @@ def test_trash_through_the_api_expiry_and_emptying(store, settings):
     assert replace(settings).trash_days == 30
 
 
+def test_the_history_size_and_pruning_through_the_api(store):
+    add_user(store, "boss", "boss@example.org", PASSWORD, is_admin=True, actor="cli")
+    add_user(store, "owner", "owner@example.org", PASSWORD, actor="cli")
+    job = new_job(store, "mine", actor="owner")
+    (sid,) = upload_images(store, job.id, 1)
+    for label in ("cat", "dog", None):
+        if label:
+            set_annotation(store, job.id, sid, {"labels": [label]}, actor="owner")
+        else:  # a cleared annotation is a version too (no annotation to measure)
+            from store.annotations import clear_annotation
+
+            clear_annotation(store, job.id, sid, actor="owner")
+    owner, boss = client_for(store, "owner"), client_for(store, "boss")
+    assert owner.get(f"/api/v1/jobs/{job.id}/stats").json()["history"]["versions"] == 3
+    assert owner.get("/api/v1/history").status_code == 403
+    assert owner.post("/api/v1/history/prune", json={"older_than_days": 0}).status_code == 403
+    size = boss.get("/api/v1/history").json()
+    assert size["versions"] == 3 and size["bytes"] > 0 and size["oldest"]
+    for bad in ({"older_than_days": -1}, {"older_than_days": "x"}, {}, {"older_than_days": 1e9}):
+        assert boss.post("/api/v1/history/prune", json=bad).status_code in (400, 422), bad
+    assert boss.post("/api/v1/history/prune", json={"older_than_days": 0}).json() == {"count": 2}
+    assert boss.get("/api/v1/history").json()["versions"] == 1  # the current version stays
+    assert owner.get(f"/api/v1/jobs/{job.id}/samples/{sid}/history").json()[0]["current"] is True
+
+
 def test_ten_thousand_labeled_samples_survive_delete_and_restore(store):
     """The issue's measure: a job of 10,000 labeled samples deleted and restored, every label and
     history row back (registered in one statement, as benchmarks/store_scale.py does; after a

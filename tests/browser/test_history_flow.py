@@ -160,6 +160,16 @@ def test_two_people_save_the_same_image_then_history_and_trash(browser: Browser,
     ann.locator("#trash-restore").click()
     expect(ann.locator("#trash-status")).to_contain_text("Restored job boxes")
     expect(ann.locator("#trash-table")).not_to_contain_text("boxes")
+    # an admin sees the history's size here and prunes it by age (nothing is 30 days old yet)
+    box = open_accordion(ann, "trash-history-box")
+    expect(box.locator("#trash-history-size")).to_contain_text(re.compile(r"keeps \d+ versions \(\d"))
+    box.locator("#trash-prune-days input").fill("30")
+    box.locator("#trash-prune").click()
+    expect(ann.get_by_text("tick the confirmation box first")).to_be_visible()  # refused: a toast
+    box.locator("#trash-prune-confirm input").check()
+    box.locator("#trash-prune").click()
+    expect(ann.locator("#trash-status")).to_contain_text("0 versions older than 30 days dropped")
+    expect(box.locator("#trash-prune-confirm input")).not_to_be_checked()
     ann.get_by_role("tab", name="My Creations", exact=True).click()
     expect(ann.locator("#job-table")).to_contain_text("boxes")
 
