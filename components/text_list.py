@@ -41,6 +41,7 @@ CSS = """
           border-radius: 8px; padding: 6px 8px; cursor: pointer; background: var(--block-background-fill); }
 .tl-row.lp-selected { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
 .tl-check { margin-top: 3px; pointer-events: none; }
+.tl-check:checked { background-color: var(--checkbox-background-color-selected, var(--color-accent)); border-color: var(--checkbox-border-color-selected, var(--color-accent)); }
 .tl-body { flex: 1; min-width: 0; }
 .tl-text { white-space: pre-wrap; word-break: break-word; font-size: 14px; max-height: 6.5em; overflow: hidden; }
 .tl-meta { display: flex; gap: 8px; align-items: center; margin-top: 3px; flex-wrap: wrap; }

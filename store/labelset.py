@@ -170,7 +170,7 @@ class LabelRules:
     name_pattern: str = "any"  # "word": letters of any script, digits, - and _ only; "any": any text
     colors: bool = False  # labels get colors (defaults assigned when missing)
     attributes: bool = False  # detection-style attributes with values
-    shortcuts: bool = False  # unique shortcut keys (sound classification)
+    shortcuts: bool = False  # unique shortcut keys (the check-list types: text and sound classification)
     entities_relations: bool = False  # text triplet
     classes: bool = False  # speech paragraph multi-label mode
     max_name: int = MAX_LABEL_NAME

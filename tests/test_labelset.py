@@ -198,8 +198,9 @@ def test_sound_labels_from_a_comma_list_get_keys_and_colors():
     many = validate_label_set(LabelSet(labels=[Label(f"l{i}") for i in range(40)]), r)
     keys = [lab.shortcut for lab in many.labels]
     assert keys[:11] == list("1234567890q") and keys[36:] == ["", "", "", ""] and len(set(keys[:36])) == 36
-    # the other types have no shortcut keys
-    assert validate_label_set(LabelSet(labels=[Label("a")]), rules("text_classification")).labels[0].shortcut == ""
+    # text classification (the same check-list page) has them too; the other types have none
+    assert validate_label_set(LabelSet(labels=[Label("a")]), rules("text_classification")).labels[0].shortcut == "1"
+    assert validate_label_set(LabelSet(labels=[Label("a")]), rules("image_classification")).labels[0].shortcut == ""
     with pytest.raises(ValidationError, match="shortcut '1' is used by more than one label"):
         validate_label_set(LabelSet(labels=[Label("dog", shortcut="1"), Label("cat", shortcut="1")]), r)
     with pytest.raises(ValidationError, match="more than one label"):

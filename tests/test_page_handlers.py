@@ -230,3 +230,30 @@ def test_one_page_per_widget_is_filled_for_the_type_of_the_job_it_opens(store, t
     ner_shows = {"mode": "ner", "confirm": True, "add": True, "note": False}
     rel_shows = {"mode": "triplet", "confirm": False, "add": False, "note": True}
     assert [shown(ner), shown(rel), shown(ner)] == [ner_shows, rel_shows, ner_shows]
+
+    # text and sound classification share the check-list page: texts, or files that play
+    from pages.labeling.checklist import ChecklistPage
+    from store.annotations import apply_labels
+    from store.imports import upload_files
+    from tests.test_audio_types import wav_bytes
+
+    with gr.Blocks():
+        checklist = ChecklistPage(ctx, gr.State(None))
+    texts = create_job(store, "texts", "text_classification", source=str(folder),
+                       label_set=LabelSet(labels=[Label("pos", shortcut="p"), Label("neg")]))
+    sounds = new_job(store, "sounds", labels=("yes", "no"), type_id="sound_classification")
+    upload_files(store, sounds.id, [("a.wav", wav_bytes(1.0))])
+    from store.samples import SampleQuery, query_samples
+
+    apply_labels(store, sounds.id, [query_samples(store, sounds.id, SampleQuery()).items[0].id], ["yes"])
+
+    def listed(job) -> tuple:
+        out = dict(zip(checklist.outputs, checklist.load(job.id)))
+        value, table = out[checklist.records], out[checklist.labels_table]
+        (item,) = value["items"]
+        return (value["noun"], item["audio"] is not None, item.get("text"), [c["name"] for c in item["labels"]],
+                list(table["Shortcut"]), out[checklist.page_info].split(" · ")[0])
+
+    text_shows = ("texts", False, "Ada Lovelace met Babbage in London", [], ["p", "1"], "1 texts")
+    sound_shows = ("files", True, None, ["yes"], ["1", "2"], "1 files")
+    assert [listed(texts), listed(sounds), listed(texts)] == [text_shows, sound_shows, text_shows]

@@ -15,7 +15,7 @@ def test_each_widget_runs_its_asset_from_one_cached_script(store):
     from server import build_server
 
     client = TestClient(build_server(store, defer_ui=True))  # the routes only: no UI built
-    for name in ("shape_canvas", "waveform", "span_picker", "label_editor", "video_player", "audio_list"):
+    for name in ("shape_canvas", "waveform", "span_picker", "label_editor", "video_player", "record_list"):
         kw = widget_js(name)
         src = re.fullmatch(r'<script src="(/widgets/[a-z_]+\.js\?v=[0-9a-f]{12})"></script>', kw["head"]).group(1)
         assert len(kw["js_on_load"]) < 200 and f"window.__lpWidgets['{name}'](" in kw["js_on_load"]

@@ -353,6 +353,10 @@ class SelectionActions:
     the page says which are checked (`checked(value)`) and its view keeps them checked. Label
     changes carry the versions the list showed (`carry_versions`)."""
 
+    def noun_in(self, value) -> str:
+        """What the list's records are called in a message (a page of several kinds says per job)."""
+        return self.noun
+
     def carry_versions(self, change: Callable[[dict | None], int], value, ids) -> int | None:
         """Run a bulk label change `change(versions)` with the versions the list showed; when one
         of the samples was saved since (a Conflict: nothing changed) its message shows and None
@@ -371,7 +375,7 @@ class SelectionActions:
         n = self.carry_versions(lambda versions: remove_labels(self.store, args[0], ids, list(labels),
                                                                actor=acting_user(), versions=versions), value, ids)
         if n is not None:
-            gr.Info(f"Removed from {n} {self.noun}")
+            gr.Info(f"Removed from {n} {self.noun_in(value)}")
         return self.view(*args, selected=ids)
 
     @user_errors
@@ -379,7 +383,7 @@ class SelectionActions:
         if args[0] is None:
             raise UserError("open a job first")
         n = confirm_samples(self.store, args[0], self.checked(value), actor=acting_user())
-        gr.Info(f"Confirmed {n} {self.noun}: they are Labeled")
+        gr.Info(f"Confirmed {n} {self.noun_in(value)}: they are Labeled")
         return self.view(*args)
 
 

@@ -1,11 +1,12 @@
-"""The check-list widget page: text classification (F3.5) and sound classification (F3.8).
+"""The check-list page: one page for text classification (F3.5) and sound classification (F3.8),
+filled per job with its records (texts, or audio files that play in the list).
 
-The records of the view (paged, status tabs with counts) with check boxes on the left; the label
-set on the right: pick labels, Apply adds them to the checked records (and the picker empties, so
-the next records never get them silently), Remove takes them off, Confirm accepts To Be Confirmed
-predictions; a label chip's × removes one label from one record. Sound files play in the list,
-and a label's shortcut key labels the checked files after a confirmation in the page (Enter
-labels, Esc cancels). Label management, Labeling Description, Add data / Export, Auto labeling
+The records of the view (paged, status tabs with counts) with check boxes on the left, the label
+buttons with their shortcut keys above them (a key labels the checked records after a confirmation
+in the page: Enter labels, Esc cancels); on the right the label set: pick labels, Apply adds them
+to the checked records (and the picker empties, so the next records never get them silently),
+Remove takes them off, Confirm accepts To Be Confirmed predictions; a label chip's × removes one
+label from one record. Label management, Labeling Description, Add data / Export, Auto labeling
 come from the labeling view (base.py)."""
 from __future__ import annotations
 
@@ -15,64 +16,64 @@ from typing import Callable
 import gradio as gr
 import pandas as pd
 
-from components import audio_list, text_list
+from components import record_list
 from components.autolabel_panel import with_prediction
 from store.annotations import apply_labels, remove_labels
 from store.access import reads_only
 
 from ..common import AppContext, UserError, acting_user, esc, user_errors
-from .base import FirstPage, LabelingView, Pager, SelectionActions, header_text, instructions, skips, status_tabs
+from .base import FirstPage, LabelingView, Pager, SelectionActions, header_text, instructions, page_types, skips, status_tabs
 
 PAGE_SIZES = [10, 20, 50, 100]
+CHECKLIST_TYPES = page_types("pages.checklist")
 
 
 @dataclass(frozen=True)
 class Records:
-    """How one type's records look: the list widget and its value, the words the page uses."""
-    prefix: str
+    """How one kind of record looks in the list: its row, the word the page uses, the hint."""
     noun: str  # plural: "texts", "files"
-    widget: Callable[..., gr.HTML]
-    value: Callable[..., dict]  # (items, selected, labels) -> the widget's value
-    item: Callable  # (sample, colors) -> an item
+    item: Callable  # (sample, colors) -> a row of components/record_list.py
     hint: str
-    list_hint: str = ""
-    shortcuts: bool = False  # labels have shortcut keys that label the checked records
 
 
-def _text_value(items, selected, labels):
-    return text_list.grid_value(items, selected)
+# by the media of the job's type (store/types: `media`)
+RECORDS = {
+    "text": Records("texts", record_list.text_item,
+                    "click texts to check them, then a label button, its shortcut key, or pick labels and Apply"),
+    "audio": Records("files", record_list.list_item,
+                     "click files to check them, then a label button, its shortcut key, or pick labels and Apply; "
+                     "▶ plays a file"),
+}
 
 
-TEXTS = Records("tc", "texts", text_list.text_list, _text_value, text_list.list_item,
-                "click texts to check them, pick labels, Apply")
-FILES = Records("sc", "files", audio_list.audio_list, audio_list.list_value, audio_list.list_item,
-                "check files, then a label button or its shortcut key",
-                list_hint="Click files to check them, then press a label button or a label's shortcut key "
-                          "(a bar asks to confirm: Enter labels, Esc cancels). ▶ plays a file.",
-                shortcuts=True)
+def counted(n: int, noun: str) -> str:
+    """ "1 text", "2 texts"."""
+    return f"{n} {noun if n != 1 else noun[:-1]}"
+
+
+def records_of(job) -> Records:
+    return RECORDS[job.labeling_type.media]
 
 
 class ChecklistPage(SelectionActions, LabelingView):
-    def __init__(self, ctx: AppContext, current_job: gr.State, type_id: str, records: Records):
-        self.kind = records
-        self.noun = records.noun
-        self.hint = records.hint
-        super().__init__(ctx, current_job, type_id, records.prefix)
+    noun = "samples"  # what the layout says; the view and its messages say texts or files (RECORDS)
+
+    def __init__(self, ctx: AppContext, current_job: gr.State, type_ids: tuple[str, ...] = CHECKLIST_TYPES):
+        # one page for every check-list type: the records' look and words come with the job
+        super().__init__(ctx, current_job, type_ids[0], "checklist", type_ids=type_ids)
         self.build_header()
         self.build_tabs()
         self._build_toolbar()
         with gr.Row():
             with gr.Column(scale=3):
-                if records.list_hint:
-                    gr.Markdown(records.list_hint, elem_classes=["lp-hint"])
-                self.records = records.widget(elem_id=self.eid("list"))
+                self.records = record_list.record_list(elem_id=self.eid("list"))
             with gr.Column(scale=1, min_width=280):
                 self._build_label_panel()
-        self.build_label_management(table=not records.shortcuts)
+        self.build_label_management(table=False)
         self.build_panels()
         self.inputs = [current_job, self.tab, self.page_no, self.page_size]
         self.outputs = [self.header, self.tab, self.records, self.page_no, self.page_info, self.label_pick,
-                        self.label_counts, self.labels_table, self.lm_label, self.description]
+                        self.labels_table, self.lm_label, self.description]
         self._wire()
 
     def _build_toolbar(self) -> None:
@@ -92,16 +93,15 @@ class ChecklistPage(SelectionActions, LabelingView):
     def _build_label_panel(self) -> None:
         n = self.noun
         gr.Markdown("#### Labels")
-        if self.kind.shortcuts:  # the keys are part of labeling here: the table is in sight
-            self.labels_table = gr.Dataframe(interactive=False, label="Labels (counts and shortcuts)",
-                                             elem_id=self.eid("labels-table"))
+        # the keys are part of labeling here: the table with the counts and keys is in sight
+        self.labels_table = gr.Dataframe(interactive=False, label="Labels (counts and shortcuts)",
+                                         elem_id=self.eid("labels-table"))
         self.label_pick = gr.CheckboxGroup([], label=f"Pick labels for the checked {n}", elem_id=self.eid("label-pick"))
         self.apply_btn = gr.Button(f"Add picked labels to checked {n}", variant="primary", elem_id=self.eid("apply"))
         self.remove_btn = gr.Button(f"Remove picked labels from checked {n}", elem_id=self.eid("remove"))
         self.confirm_btn = gr.Button(f"Confirm checked {n} (To Be Confirmed)", elem_id=self.eid("confirm"))
-        self.label_counts = gr.Markdown(visible=not self.kind.shortcuts, elem_id=self.eid("label-counts"))
         with gr.Group():
-            self.build_add_label(key=self.kind.shortcuts, size="sm")
+            self.build_add_label(key=True, size="sm")
 
     def _wire(self) -> None:
         inputs, outputs = self.inputs, self.outputs
@@ -116,10 +116,9 @@ class ChecklistPage(SelectionActions, LabelingView):
         self.remove_btn.click(self.on_remove, [self.records, self.label_pick] + inputs, outputs)
         self.confirm_btn.click(self.on_confirm, [self.records] + inputs, outputs)
         self.records.remove(self.on_chip_remove, [self.records] + inputs, outputs)
-        if self.kind.shortcuts:
-            self.records.apply(self.on_key_apply, [self.records] + inputs, outputs)
-        add_inputs = [self.add_name, self.add_key or self.add_name, self.add_color, self.records] + inputs
-        add_outputs = outputs + [self.add_name] + ([self.add_key] if self.add_key is not None else [])
+        self.records.apply(self.on_key_apply, [self.records] + inputs, outputs)
+        add_inputs = [self.add_name, self.add_key, self.add_color, self.records] + inputs
+        add_outputs = outputs + [self.add_name, self.add_key]
         self.add_btn.click(self.on_add, add_inputs, add_outputs)
         self.add_name.submit(self.on_add, add_inputs, add_outputs)
         self.wire_shared(self.view, add=False)
@@ -133,26 +132,24 @@ class ChecklistPage(SelectionActions, LabelingView):
         if listed is None:
             return self.gone()
         job, c, p, _ = listed
+        kind = records_of(job)
         labels = job.label_set.labels
         colors = {lab.name: lab.color for lab in labels}
         names = job.label_set.names()
         keep = [i for i in selected if i in {s.id for s in p.items}]
-        items = [with_prediction(self.kind.item(s, colors), s) for s in p.items]
-        counts_md = " · ".join(f"{esc(n)}: **{c.by_label.get(n, 0)}**" for n in names) or "No labels yet."
-        return [header_text(job, c, self.hint), status_tabs(c, tab_v),
-                self.kind.value(items, keep, labels), gr.Number(value=p.page),
-                f"{p.total:,} {self.noun} · page {p.page} of {p.pages}",
+        items = [with_prediction(kind.item(s, colors), s) for s in p.items]
+        return [header_text(job, c, kind.hint), status_tabs(c, tab_v),
+                record_list.list_value(items, keep, labels, noun=kind.noun), gr.Number(value=p.page),
+                f"{p.total:,} {kind.noun} · page {p.page} of {p.pages}",
                 gr.CheckboxGroup(choices=names, value=[]),  # the next records start from no label
-                f"**Labels** — {counts_md}", self._label_table(labels, c),
+                self._label_table(labels, c, kind.noun),
                 gr.Dropdown(choices=names, value=None), instructions(job)]
 
-    def _label_table(self, labels, c) -> pd.DataFrame:
-        count = self.noun.capitalize()
-        if self.kind.shortcuts:
-            return pd.DataFrame([(lab.name, lab.shortcut or "", lab.color or "", c.by_label.get(lab.name, 0))
-                                 for lab in labels], columns=["Label", "Shortcut", "Color", count])
-        return pd.DataFrame([(lab.name, lab.color or "", c.by_label.get(lab.name, 0)) for lab in labels],
-                            columns=["Label", "Color", count])
+    @staticmethod
+    def _label_table(labels, c, noun: str) -> pd.DataFrame:
+        # the colors are on the label buttons above the list: three columns fit beside it at 1280 px
+        return pd.DataFrame([(lab.name, lab.shortcut or "", c.by_label.get(lab.name, 0)) for lab in labels],
+                            columns=["Label", "Shortcut", noun.capitalize()])
 
     def load(self, job_id):
         return self.view(job_id, "all", 1, 20)
@@ -171,10 +168,16 @@ class ChecklistPage(SelectionActions, LabelingView):
     def uncheck_all(self, value):
         return self._checked(value, [])
 
+    @staticmethod
+    def noun_in(value) -> str:
+        """What the list shows (texts, files), as its value says: the words of a message."""
+        noun = value.get("noun") if isinstance(value, dict) else None
+        return noun if noun in {r.noun for r in RECORDS.values()} else "samples"
+
     def checked(self, value) -> list[int]:
-        ids = text_list.selected_ids(value)
+        ids = record_list.selected_ids(value)
         if not ids:
-            raise UserError(f"check at least one {self.noun[:-1]} first")
+            raise UserError(f"check at least one {self.noun_in(value)[:-1]} first")
         return ids
 
     @user_errors
@@ -186,46 +189,40 @@ class ChecklistPage(SelectionActions, LabelingView):
                                                               actor=acting_user(), versions=versions), value, ids)
         if n is None:  # one of them was saved since: refreshed, still checked
             return self.view(*args, selected=ids)
-        gr.Info(f"Labeled {n} {self.noun}")
+        gr.Info(f"Labeled {counted(n, self.noun_in(value))}")
         return self.view(*args)
 
     @user_errors
     def on_key_apply(self, value, *args):
-        req = audio_list.apply_request(value)
+        req = record_list.apply_request(value)
         if req is None or args[0] is None:
             return skips(len(self.outputs))
         label, ids = req
         if not ids:
-            raise UserError(f"check at least one {self.noun[:-1]} first")
+            raise UserError(f"check at least one {self.noun_in(value)[:-1]} first")
         n = self.carry_versions(lambda versions: apply_labels(self.store, args[0], ids, [label], actor=acting_user(),
                                                               versions=versions), value, ids)
         if n is None:
             return self.view(*args, selected=ids)
-        gr.Info(f"Labeled {n} {self.noun} {esc(label)}")
+        gr.Info(f"Labeled {counted(n, self.noun_in(value))} {esc(label)}")
         return self.view(*args)
 
     @user_errors
     def on_chip_remove(self, value, *args):
-        req = text_list.remove_request(value)
+        req = record_list.remove_request(value)
         if req is None or args[0] is None:
             return skips(len(self.outputs))
         self.carry_versions(lambda versions: remove_labels(self.store, args[0], [req[0]], [req[1]], actor=acting_user(),
                                                            versions=versions), value, [req[0]])
-        return self.view(*args, selected=text_list.selected_ids(value))
+        return self.view(*args, selected=record_list.selected_ids(value))
 
     @user_errors
     def on_add(self, name, key, color, value, *args):
         if args[0] is None:
             raise UserError("open a job first")
-        key = key if self.add_key is not None else ""
         self.labels.add(acting_user(), args[0], name, color, key)
-        cleared = ["", ""] if self.add_key is not None else [""]
-        return self.view(*args, selected=text_list.selected_ids(value)) + cleared
+        return self.view(*args, selected=record_list.selected_ids(value)) + ["", ""]
 
 
-def build_text(ctx: AppContext, current_job: gr.State) -> ChecklistPage:
-    return ChecklistPage(ctx, current_job, "text_classification", TEXTS)
-
-
-def build_sound(ctx: AppContext, current_job: gr.State) -> ChecklistPage:
-    return ChecklistPage(ctx, current_job, "sound_classification", FILES)
+def build(ctx: AppContext, current_job: gr.State) -> ChecklistPage:
+    return ChecklistPage(ctx, current_job)

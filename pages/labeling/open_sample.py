@@ -18,7 +18,7 @@ from abc import abstractmethod
 
 import gradio as gr
 
-from components.audio_list import audio_list, list_value, preview_id
+from components.record_list import record_list, list_value, preview_id
 from store.annotations import clear_annotation
 from store.samples import get_sample
 from store.access import reads_only
@@ -37,7 +37,7 @@ class OpenSampleView(LabelingView):
     noun = "files"
     cleared = "Deleted the labels"  # the toast after Delete
     cleared_message: str | None = None  # the editor's message after Delete
-    list_widget = staticmethod(audio_list)
+    list_widget = staticmethod(record_list)
     list_value = staticmethod(list_value)
     list_preview = staticmethod(preview_id)  # the sample a click in the list opens
     compare = None  # compare(job, editor value, their annotation): Compare's rows after a conflict (versions.py)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from components.audio_list import list_item
+from components.record_list import list_item
 from components.waveform import annotation_of, unlabeled_segments, waveform, waveform_value
 from store.annotations import set_annotation
 from store.jobs import get_job

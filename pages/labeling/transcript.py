@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from components.audio_list import list_item
+from components.record_list import list_item
 from store.annotations import set_annotation
 from store.errors import NotFound
 from store.predictions import confirm_samples

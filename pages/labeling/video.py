@@ -22,7 +22,7 @@ import pandas as pd
 
 from autolabel.runner import start_run_in_background
 from autolabel.tracking import DEFAULT_FRAMES as DEFAULT_TRACK_FRAMES, MAX_FRAMES as MAX_TRACK_FRAMES
-from components.audio_list import audio_list, list_item, list_value, preview_id
+from components.record_list import record_list, list_item, list_value, preview_id
 from components.shape_canvas import action_of, canvas_value, shape_canvas, shapes_of
 from components.video_player import draw_request, edit_request, overlay_shapes, picked_track, player_value, video_player
 from store.annotations import clear_annotation, set_annotation
@@ -285,7 +285,7 @@ class VideoPage(LabelingView):
         self.build_header()
         self.build_tabs()
         with gr.Row():
-            self.records = self.build_paged_list(audio_list, scale=1, min_width=240)
+            self.records = self.build_paged_list(record_list, scale=1, min_width=240)
             with gr.Column(scale=3):
                 self._build_editor()
                 self._build_label_list()

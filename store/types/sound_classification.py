@@ -28,7 +28,7 @@ TYPE = LabelingType(
     rules=LabelRules(shortcuts=True, colors=True), auto_labeling=True,
     formats=("manifest", "csv", "jsonl", "label_studio", "parquet"), validate=validate,
     validate_reads_meta=False, extensions=AUDIO_EXTENSIONS,
-    description="Class labels per audio file, with shortcut keys.", page="pages.sound_classification",
+    description="Class labels per audio file, with shortcut keys.", page="pages.checklist",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),
     model_tasks=("audio-classification",), prelabel_task="audio-classification",
     task_categories=("audio-classification",))

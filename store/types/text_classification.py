@@ -24,10 +24,10 @@ def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annot
 
 TYPE = LabelingType(
     id="text_classification", order=3, title="Text classification", scene="text", media="text",
-    rules=LabelRules(colors=True), team_labeling=True, auto_labeling=True,
+    rules=LabelRules(shortcuts=True, colors=True), team_labeling=True, auto_labeling=True,
     formats=("manifest", "csv", "jsonl", "label_studio", "parquet"), validate=validate,
     validate_reads_meta=False, extensions=TEXT_EXTENSIONS,
-    page="pages.text_classification", description="One or more labels per text.",
+    page="pages.checklist", description="One or more labels per text, with shortcut keys.",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),
     model_tasks=("text-classification", "zero-shot-classification", "embedding"),
     prelabel_task="text-classification", zero_shot_task="zero-shot-classification",

@@ -81,7 +81,10 @@ def open_accordion(page: Page, elem_id: str) -> Locator:
 
 
 def row(page: Page, list_id: str, text: str) -> Locator:
-    return page.locator(f"#{list_id} .tl-row").filter(has=page.locator(".tl-text", has_text=text))
+    """A record of a list by its text: the check list (components/record_list.py) or the span
+    page's list (components/text_list.py)."""
+    return page.locator(f"#{list_id} :is(.al-row, .tl-row)").filter(
+        has=page.locator(":is(.al-text, .tl-text)", has_text=text))
 
 
 def select_text(page: Page, picker: str, needle: str) -> None:
@@ -112,7 +115,7 @@ def picker_state(page: Page, picker: str) -> dict:
 
 def pick(page: Page, label: str) -> None:
     """Tick or untick a label in the text classification label set."""
-    page.locator("#tc-label-pick").get_by_text(label, exact=True).click()
+    page.locator("#checklist-label-pick").get_by_text(label, exact=True).click()
 
 
 def error_toast(page: Page) -> Locator:
@@ -140,22 +143,25 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
 
     # -- text classification: label two texts, a second label on one, remove one label --------
     open_job(page, "reviews  ·  Text classification")
-    rows = page.locator("#tc-list .tl-row")
+    rows = page.locator("#checklist-list .al-row")
     expect(rows).to_have_count(3, timeout=LONG)
-    expect(page.locator("#tc-list .tl-chip-del")).to_have_count(0)
-    expect(page.locator("#tc-tabs")).to_contain_text("Unlabeled (3)")
-    assert page.locator("#tc-list b").count() == 0  # the record's HTML is text
-    expect(row(page, "tc-list", "Terrible service")).to_contain_text("<b>never</b>")
-    page.locator("#tc-describe").click()
-    expect(page.locator("#tc-description")).to_contain_text("Label the sentiment")
-    row(page, "tc-list", "I love").click()
-    row(page, "tc-list", "Terrible").click()
-    expect(page.locator("#tc-list .tl-row.lp-selected")).to_have_count(2)
+    expect(page.locator("#checklist-list .al-chip-del")).to_have_count(0)
+    expect(page.locator("#checklist-tabs")).to_contain_text("Unlabeled (3)")
+    assert page.locator("#checklist-list b").count() == 0  # the record's HTML is text
+    expect(row(page, "checklist-list", "Terrible service")).to_contain_text("<b>never</b>")
+    page.locator("#checklist-describe").click()
+    expect(page.locator("#checklist-description")).to_contain_text("Label the sentiment")
+    row(page, "checklist-list", "I love").click()
+    row(page, "checklist-list", "Terrible").click()
+    expect(page.locator("#checklist-list .al-row.lp-selected")).to_have_count(2)
+    # a checked record shows a ticked box (Gradio's white tick needs the accent behind it)
+    assert page.locator("#checklist-list .al-row.lp-selected .al-check").evaluate_all(
+        "cs => cs.map(c => c.checked && getComputedStyle(c).backgroundColor !== 'rgba(0, 0, 0, 0)')") == [True, True]
     pick(page, "a")
-    page.locator("#tc-apply").click()
-    expect(page.locator("#tc-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
+    page.locator("#checklist-apply").click()
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (2)", timeout=LONG)
     # after Apply the picker is empty: the next texts do not silently get "a" too (issue 15)
-    expect(page.locator("#tc-label-pick input:checked")).to_have_count(0)
+    expect(page.locator("#checklist-label-pick input:checked")).to_have_count(0)
     # picking another job in My Creations (without opening it) leaves the open page's job as it
     # is: a label applied back on the Labeling tab goes to the texts shown, not the picked job
     page.get_by_role("tab", name="My Creations", exact=True).click()
@@ -163,26 +169,26 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     page.get_by_role("option", name="places  ·  Named entity recognition", exact=True).click()
     expect(page.locator("#job-picker input")).to_have_value("places  ·  Named entity recognition")
     page.get_by_role("tab", name="Labeling", exact=True).click()
-    row(page, "tc-list", "It was fine").click()
+    row(page, "checklist-list", "It was fine").click()
     pick(page, "b")
-    page.locator("#tc-apply").click()
-    expect(page.locator("#tc-tabs")).to_contain_text("Labeled (3)", timeout=LONG)
-    expect(row(page, "tc-list", "It was fine").locator(".tl-chip-name")).to_have_text(["b"])
+    page.locator("#checklist-apply").click()
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (3)", timeout=LONG)
+    expect(row(page, "checklist-list", "It was fine").locator(".al-chip-name")).to_have_text(["b"])
     # add a label with its color from the page, apply it to one text
-    page.locator("#tc-add-name textarea").fill("urgent")
-    page.locator("#tc-add").click()
-    expect(page.locator("#tc-label-pick")).to_contain_text("urgent", timeout=LONG)
-    row(page, "tc-list", "Terrible").click()
+    page.locator("#checklist-add-name textarea").fill("urgent")
+    page.locator("#checklist-add").click()
+    expect(page.locator("#checklist-label-pick")).to_contain_text("urgent", timeout=LONG)
+    row(page, "checklist-list", "Terrible").click()
     pick(page, "urgent")
-    page.locator("#tc-apply").click()
-    expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["a", "urgent"], timeout=LONG)
+    page.locator("#checklist-apply").click()
+    expect(row(page, "checklist-list", "Terrible").locator(".al-chip-name")).to_have_text(["a", "urgent"], timeout=LONG)
     # remove one label from one text with its chip's ×
-    row(page, "tc-list", "Terrible").locator(".tl-chip[data-label='a'] .tl-chip-del").click()
-    expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["urgent"], timeout=LONG)
-    expect(row(page, "tc-list", "I love").locator(".tl-chip-name")).to_have_text(["a"])
+    row(page, "checklist-list", "Terrible").locator(".al-chip[data-label='a'] .al-chip-del").click()
+    expect(row(page, "checklist-list", "Terrible").locator(".al-chip-name")).to_have_text(["urgent"], timeout=LONG)
+    expect(row(page, "checklist-list", "I love").locator(".al-chip-name")).to_have_text(["a"])
     # every change saves at once: no "Save Current Page" next to Apply (issue 15)
-    expect(page.locator("#tc-save-page")).to_have_count(0)
-    expect(page.locator("#tc-label-counts")).to_contain_text("urgent: 1", timeout=LONG)
+    expect(page.locator("#checklist-save-page")).to_have_count(0)
+    expect(page.locator("#checklist-labels-table tr").filter(has_text="urgent")).to_contain_text("1", timeout=LONG)
 
     # -- NER: 東京 after an emoji, and Japan; keys 1-9 pick the label, Ctrl+S saves -------------
     open_job(page, "places  ·  Named entity recognition")
@@ -268,8 +274,8 @@ def test_label_texts_entities_and_relations_then_reload(server, tpage: Page, pag
     # -- reload: everything is still there --------------------------------------------------
     reload_and_land(page)
     open_job(page, "reviews  ·  Text classification")
-    expect(row(page, "tc-list", "I love").locator(".tl-chip-name")).to_have_text(["a"], timeout=LONG)
-    expect(row(page, "tc-list", "Terrible").locator(".tl-chip-name")).to_have_text(["urgent"])
+    expect(row(page, "checklist-list", "I love").locator(".al-chip-name")).to_have_text(["a"], timeout=LONG)
+    expect(row(page, "checklist-list", "Terrible").locator(".al-chip-name")).to_have_text(["urgent"])
     open_job(page, "places  ·  Named entity recognition")
     expect(span(page, "spans-picker", "東京")).to_have_attribute("data-label", "LOC", timeout=LONG)
     expect(span(page, "spans-picker", "Japan")).to_have_attribute("data-label", "LOC")

@@ -1,5 +1,5 @@
-// Labelport audio list: the body of gr.HTML(js_on_load=...), run with element, trigger, props,
-// watch. See components/audio_list.py for the value contract.
+// Labelport record list (audio files, videos, texts): the body of gr.HTML(js_on_load=...), run with
+// element, trigger, props, watch. See components/record_list.py for the value contract.
 // Events: trigger('apply'), trigger('remove'), trigger('preview'); Gradio dispatches 'change'
 // itself whenever props.value changes. Every text from the value reaches the DOM via textContent.
 'use strict';
@@ -30,6 +30,9 @@ function fmt(t) {
 
 let V = { items: [], labels: [] };
 const openMode = () => !!(V.open_on_click || props.open_on_click);
+const noun = () => (typeof V.noun === 'string' && V.noun) || 'files';  // plural: files, texts
+const one = () => noun().replace(/s$/, '');
+const plural = (n) => (n === 1 ? one() : noun());
 let lastJSON = '';
 let playingId = null;
 let pendingLabel = null;  // the label of a shortcut waiting for confirmation
@@ -37,7 +40,7 @@ let pendingLabel = null;  // the label of a shortcut waiting for confirmation
 const labelBar = el('div', { class: 'al-labels', role: 'toolbar', 'aria-label': 'labels', 'data-testid': 'al-labels' });
 const confirmBar = el('div', { class: 'al-confirm', role: 'alertdialog', hidden: true, 'data-testid': 'al-confirm' });
 const message = el('div', { class: 'al-message', role: 'status', 'aria-live': 'polite', 'data-testid': 'al-message' });
-const list = el('div', { class: 'al-list', 'data-testid': 'audio-list' });
+const list = el('div', { class: 'al-list', 'data-testid': 'record-list' });
 const audio = el('audio', { class: 'al-audio', preload: 'none', 'data-testid': 'al-audio' });
 const player = el('div', { class: 'al-player' }, el('span', { class: 'al-now' }), audio);
 audio.controls = true;
@@ -63,6 +66,7 @@ function load(v) {
   V.items = Array.isArray(V.items) ? V.items : [];
   V.labels = Array.isArray(V.labels) ? V.labels.filter((l) => l && typeof l.name === 'string') : [];
   pendingLabel = null;
+  if (message.classList.contains('al-info')) showMessage('', '');  // "Labeling…": the answer came
   if (playingId !== null && !V.items.some((it) => it.id === playingId)) { audio.pause(); playingId = null; }
   render();
 }
@@ -72,7 +76,7 @@ function render() {
   if (!openMode()) {
     for (const lab of V.labels) {
       const b = el('button', { type: 'button', class: 'al-label-btn', 'data-label': lab.name,
-        title: lab.shortcut ? `label the checked files "${lab.name}" (key ${lab.shortcut})` : `label the checked files "${lab.name}"` },
+        title: lab.shortcut ? `label the checked ${noun()} "${lab.name}" (key ${lab.shortcut})` : `label the checked ${noun()} "${lab.name}"` },
         el('span', { class: 'al-swatch', 'aria-hidden': 'true' }), el('span', { text: lab.name }),
         lab.shortcut ? el('kbd', { text: lab.shortcut }) : null);
       b.querySelector('.al-swatch').style.background = HEX.test(lab.color || '') ? lab.color : '#888888';
@@ -83,27 +87,29 @@ function render() {
   }
   labelBar.hidden = !!openMode();
   renderConfirm();
+  player.hidden = !V.items.some((it) => it.audio);  // nothing to play in a list of texts
   list.textContent = '';
   for (const it of V.items) {
-    const play = el('button', { type: 'button', class: 'al-play', 'data-testid': 'al-play', title: 'play this file', 'aria-label': `play ${it.name}`,
-      text: playingId === it.id && !audio.paused ? '❚❚' : '▶' });
+    const play = it.audio ? el('button', { type: 'button', class: 'al-play', 'data-testid': 'al-play', title: 'play this file', 'aria-label': `play ${it.name}`,
+      text: playingId === it.id && !audio.paused ? '❚❚' : '▶' }) : null;
     const chips = el('span', { class: 'al-chips' });
     for (const lab of it.labels || []) {
-      const chip = el('span', { class: 'al-chip', 'data-label': lab.name }, el('span', { text: lab.name }));
+      const chip = el('span', { class: 'al-chip', 'data-label': lab.name }, el('span', { class: 'al-chip-name', text: lab.name }));
       chip.style.setProperty('--al-c', HEX.test(lab.color || '') ? lab.color : '#888888');
-      if (!openMode()) chip.append(el('button', { type: 'button', class: 'al-chip-del', 'data-label': lab.name, title: 'remove this label from this file', text: '×' }));
+      if (!openMode()) chip.append(el('button', { type: 'button', class: 'al-chip-del', 'data-label': lab.name, title: `remove this label from this ${one()}`, text: '×' }));
       chips.append(chip);
     }
     const row = el('div', { class: 'al-row lp-card' + (it.selected ? ' lp-selected' : ''), 'data-id': it.id, tabindex: '0' },
       openMode() ? null : el('input', { type: 'checkbox', class: 'al-check', 'aria-label': `select ${it.name}`, checked: !!it.selected }),
       play,
       el('div', { class: 'al-body' },
-        el('div', { class: 'al-name' }, el('span', { text: it.name }), el('span', { class: 'al-dur', text: fmt(it.duration) })),
+        typeof it.text === 'string' ? el('div', { class: 'al-text', text: it.text })
+          : el('div', { class: 'al-name' }, el('span', { text: it.name }), el('span', { class: 'al-dur', text: fmt(it.duration) })),
         it.content ? el('div', { class: 'al-content', text: it.content }) : null,
         el('div', { class: 'al-meta' }, chips, el('span', { class: 'al-who', text: it.who || '' }))));
     list.append(row);
   }
-  if (!V.items.length) list.append(el('div', { class: 'al-empty', text: 'No files in this view.' }));
+  if (!V.items.length) list.append(el('div', { class: 'al-empty', text: `No ${noun()} in this view.` }));
 }
 
 function renderConfirm() {
@@ -115,14 +121,14 @@ function renderConfirm() {
   const no = el('button', { type: 'button', class: 'al-no', 'data-testid': 'al-confirm-no', text: 'Cancel (Esc)' });
   yes.addEventListener('click', () => { const l = pendingLabel; pendingLabel = null; applyLabel(l); });
   no.addEventListener('click', () => { pendingLabel = null; renderConfirm(); });
-  confirmBar.append(el('span', { text: `Label ${ids.length} checked file${ids.length === 1 ? '' : 's'} "${pendingLabel}"? ` }), yes, no);
+  confirmBar.append(el('span', { text: `Label ${ids.length} checked ${plural(ids.length)} "${pendingLabel}"? ` }), yes, no);
   yes.focus({ preventScroll: true });
 }
 
 function applyLabel(name) {
   const ids = selectedIds();
-  if (!ids.length) { showMessage('Check one or more files first', 'error'); return; }
-  showMessage(`Labeling ${ids.length} file${ids.length === 1 ? '' : 's'} "${name}"…`, 'info');
+  if (!ids.length) { showMessage(`Check one or more ${noun()} first`, 'error'); return; }
+  showMessage(`Labeling ${ids.length} ${plural(ids.length)} "${name}"…`, 'info');
   publish({ apply: { label: name, ids } });
   trigger('apply');
   confirmBar.hidden = true;
@@ -182,14 +188,14 @@ function onKeyDown(e) {
   const lab = V.labels.find((l) => l.shortcut && l.shortcut.toLowerCase() === e.key.toLowerCase());
   if (!lab) return;
   e.preventDefault(); e.stopPropagation();
-  if (!selectedIds().length) { showMessage(`Check files first, then press ${lab.shortcut} to label them "${lab.name}"`, 'error'); return; }
+  if (!selectedIds().length) { showMessage(`Check ${noun()} first, then press ${lab.shortcut} to label them "${lab.name}"`, 'error'); return; }
   pendingLabel = lab.name;
   showMessage('', '');
   renderConfirm();
 }
 window.addEventListener('keydown', onKeyDown, true);
 
-root.__audioList = { audio, state() { return { selected: selectedIds(), pendingLabel, playingId }; } };
+root.__recordList = { audio, state() { return { selected: selectedIds(), pendingLabel, playingId }; } };
 
 load(props.value);
 if (typeof watch === 'function') {

@@ -1,18 +1,21 @@
-"""The file list of the audio pages: one row per audio file with a play button, its duration, its
-label chips (sound classification) or its transcript (speech labeling); one <audio> element plays
-any file of the list (``/media/{id}/file``).
+"""The record list of the list-and-label pages: one row per sample with its label chips, and per
+kind what it shows: an audio file with a play button and its duration (sound classification,
+speech pages), a video file (video page), or a text (text classification). One <audio> element
+plays any file of the list (``/media/{id}/file``).
 
-A gr.HTML widget (assets/audio_list.js) whose value is a dict:
-    {"items": [{"id", "name", "audio", "duration", "labels": [{"name", "color"}], "content",
-                "status", "who", "selected"}],
+A gr.HTML widget (assets/record_list.js) whose value is a dict:
+    {"items": [{"id", "name", "audio" | None, "duration", "text", "labels": [{"name", "color"}],
+                "content", "status", "who", "selected"}],
      "labels": [{"name", "color", "shortcut"}], "selected": [ids], "preview": id | None,
      "apply": {"label": name, "ids": [ids]} | None, "remove": {"id": id, "label": name} | None,
-     "open_on_click": bool}
+     "open_on_click": bool, "noun": "files" | "texts"}
 
-Sound classification (``open_on_click`` False): a click checks a row; the label buttons, or a
-label's shortcut key followed by a confirmation in the page (Enter / Esc), set ``apply`` and fire
-``apply``; a chip's × sets ``remove`` and fires ``remove``. Speech labeling (``open_on_click``
-True): a click opens the row (``preview``, fires ``preview``).
+Classification (``open_on_click`` False): a click checks a row; the label buttons, or a label's
+shortcut key followed by a confirmation in the page (Enter / Esc), set ``apply`` and fire
+``apply``; a chip's × sets ``remove`` and fires ``remove``. Speech and video pages
+(``open_on_click`` True): a click opens the row (``preview``, fires ``preview``). ``noun`` is
+what the widget's messages call a record ("Check files first"). Every text reaches the page as
+text (textContent), never as HTML.
 """
 from __future__ import annotations
 
@@ -23,10 +26,12 @@ import gradio as gr
 from components.widget_js import widget_js
 
 from components.sample_grid import preview_id, selected_ids  # noqa: F401  (same value shape)
+from components.text_list import remove_request  # noqa: F401  (a chip's ×: the same request)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-TEMPLATE = '<div class="al-root" data-testid="audio-list-root"></div>'
+TEMPLATE = '<div class="al-root" data-testid="record-list-root"></div>'
 SNIPPET = 300
+TEXT_SNIPPET = 400  # characters of a text shown in the list
 
 CSS = """
 .al-root { display: flex; flex-direction: column; gap: 6px; }
@@ -49,12 +54,14 @@ CSS = """
   border-radius: 8px; padding: 4px 8px; cursor: pointer; background: var(--block-background-fill); }
 .al-row.lp-selected { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
 .al-check { pointer-events: none; }
+.al-check:checked { background-color: var(--checkbox-background-color-selected, var(--color-accent)); border-color: var(--checkbox-border-color-selected, var(--color-accent)); }
 .al-play { border: 1px solid var(--border-color-primary); border-radius: 50%; width: 30px; height: 30px; cursor: pointer;
   background: var(--block-background-fill); color: inherit; flex: none; }
 .al-body { flex: 1; min-width: 0; }
 .al-name { display: flex; gap: 8px; font-size: 14px; }
 .al-name span:first-child { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .al-dur, .al-who { font-size: 11px; color: var(--body-text-color-subdued); }
+.al-text { font-size: 14px; white-space: pre-wrap; word-break: break-word; max-height: 6.5em; overflow: hidden; }
 .al-content { font-size: 13px; white-space: pre-wrap; word-break: break-word; max-height: 4.5em; overflow: hidden; }
 .al-meta { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
 .al-chips { display: flex; gap: 4px; flex-wrap: wrap; }
@@ -65,29 +72,45 @@ CSS = """
 """
 
 
+def _who(sample) -> str:
+    return (f"{sample.labeled_by} · {sample.labeled_at:%Y-%m-%d %H:%M}" if sample.labeled_by and sample.labeled_at
+            else "")
+
+
+def _chips(sample, colors: dict[str, str]) -> list[dict]:
+    return [{"name": n, "color": colors.get(n) or "#888888"} for n in dict.fromkeys(sample.labels)]
+
+
 def list_item(sample, colors: dict[str, str]) -> dict:
-    who = (f"{sample.labeled_by} · {sample.labeled_at:%Y-%m-%d %H:%M}" if sample.labeled_by and sample.labeled_at
-           else "")
+    """A file's row: play button, name, duration, chips (and a transcript's start)."""
     ann = sample.annotation if isinstance(sample.annotation, dict) else {}
     content = ann.get("content") if isinstance(ann.get("content"), str) else ""
     meta = sample.meta if isinstance(sample.meta, dict) else {}
     return {"id": sample.id, "name": sample.name, "audio": f"/media/{sample.id}/file",
-            "duration": meta.get("duration"),
-            "labels": [{"name": n, "color": colors.get(n) or "#888888"} for n in dict.fromkeys(sample.labels)],
+            "duration": meta.get("duration"), "labels": _chips(sample, colors),
             "content": content if len(content) <= SNIPPET else content[:SNIPPET] + "…",
-            "status": sample.status, "who": who,
+            "status": sample.status, "who": _who(sample),
             "version": getattr(sample, "version", None)}  # what a bulk label change carries (issue 20)
 
 
-def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False) -> dict:
+def text_item(sample, colors: dict[str, str]) -> dict:
+    """A text's row: the text (its start) and its chips; nothing to play."""
+    text = sample.text or ""
+    return {"id": sample.id, "name": sample.name, "audio": None,
+            "text": text if len(text) <= TEXT_SNIPPET else text[:TEXT_SNIPPET] + "…",
+            "labels": _chips(sample, colors), "status": sample.status, "who": _who(sample),
+            "version": getattr(sample, "version", None)}
+
+
+def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False, noun: str = "files") -> dict:
     """``open_on_click`` (speech pages): a click opens a row instead of checking it (kept in the
-    value: the widget reads it from there)."""
+    value: the widget reads it from there); ``noun``: what its messages call a record."""
     sel = set(selected or ())
     out = [{**it, "selected": it["id"] in sel} for it in items]
     return {"items": out, "selected": [it["id"] for it in out if it["selected"]],
             "labels": [{"name": lab.name, "color": lab.color or "", "shortcut": lab.shortcut or ""}
                        for lab in labels],
-            "preview": None, "apply": None, "remove": None, "open_on_click": bool(open_on_click)}
+            "preview": None, "apply": None, "remove": None, "open_on_click": bool(open_on_click), "noun": noun}
 
 
 def apply_request(value) -> tuple[str, list[int]] | None:
@@ -98,15 +121,7 @@ def apply_request(value) -> tuple[str, list[int]] | None:
         return None
 
 
-def remove_request(value) -> tuple[int, str] | None:
-    r = value.get("remove") if isinstance(value, dict) else None
-    try:
-        return (int(r["id"]), str(r["label"])) if isinstance(r, dict) else None
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def audio_list(open_on_click: bool = False, elem_id: str = "audio-list", **kwargs) -> gr.HTML:
+def record_list(open_on_click: bool = False, elem_id: str = "record-list", **kwargs) -> gr.HTML:
     return gr.HTML(value=list_value([], open_on_click=open_on_click), html_template=TEMPLATE, css_template=CSS,
-                   **widget_js("audio_list", ("apply", "remove", "preview")),
+                   **widget_js("record_list", ("apply", "remove", "preview")),
                    elem_id=elem_id, open_on_click=open_on_click, apply_default_css=False, **kwargs)
