@@ -9,7 +9,7 @@ import gradio as gr
 from store.access import is_admin
 from store.mirror import mirror_now, mirror_status
 
-from .common import AppContext, esc, user_errors
+from .common import AppContext, PageHandlers, esc, user_errors
 
 
 @dataclass
@@ -39,24 +39,28 @@ def status_markdown(ctx: AppContext) -> str:
     return "\n\n".join(lines)
 
 
+class StorageHandlers(PageHandlers):
+    """The Storage tab's events."""
+
+    def load(self, request: gr.Request):
+        if not is_admin(self.store, self.ctx.actor(request)):
+            return "The storage settings and the mirror are an admin's."
+        return status_markdown(self.ctx)  # one output: the value itself (a list would be taken as the value)
+
+    @user_errors
+    def on_mirror(self, request: gr.Request):
+        r = mirror_now(self.store, actor=self.ctx.actor(request))
+        gr.Info(f"mirrored {r.tables} tables ({r.bytes:,} bytes) in {r.seconds:.1f} s")
+        return status_markdown(self.ctx)
+
+
 def build(ctx: AppContext) -> StoragePage:
     info = gr.Markdown(elem_id="storage-status")
     with gr.Row():
         refresh_btn = gr.Button("Refresh", size="sm", elem_id="storage-refresh")
         mirror_btn = gr.Button("Mirror now", size="sm", variant="primary", elem_id="storage-mirror-now",
                                interactive=bool(ctx.store.settings.mirror))
-
-    def load(request: gr.Request):
-        if not is_admin(ctx.store, ctx.actor(request)):
-            return "The storage settings and the mirror are an admin's."
-        return status_markdown(ctx)  # one output: the value itself (a list would be taken as the value)
-
-    @user_errors
-    def do_mirror(request: gr.Request):
-        r = mirror_now(ctx.store, actor=ctx.actor(request))
-        gr.Info(f"mirrored {r.tables} tables ({r.bytes:,} bytes) in {r.seconds:.1f} s")
-        return status_markdown(ctx)
-
-    refresh_btn.click(load, None, [info])
-    mirror_btn.click(do_mirror, None, [info])
-    return StoragePage(outputs=[info], load=load)
+    h = StorageHandlers(ctx)
+    refresh_btn.click(h.load, None, [info])
+    mirror_btn.click(h.on_mirror, None, [info])
+    return StoragePage(outputs=[info], load=h.load)

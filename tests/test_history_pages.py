@@ -252,8 +252,11 @@ def test_an_admin_sees_the_historys_size_in_the_statistics_and_prunes_it(store):
     st = job_stats(store, job.id, actor="ann")
     assert st.history_versions == 3 and st.history_bytes > 0
     assert st.as_dict()["history"] == {"versions": 3, "bytes": st.history_bytes}
-    h = TrashHandlers(AppContext(store))
     root, ann = SimpleNamespace(username="root"), SimpleNamespace(username="ann")
+    from pages.statistics import StatisticsHandlers
+
+    assert "3 versions in the history (" in StatisticsHandlers(AppContext(store)).load(job.id, ann)[0]
+    h = TrashHandlers(AppContext(store))
     *_, history_box, history_md = h.load(None, root)
     assert history_box.visible is True and "keeps **3** versions" in history_md
     with pytest.raises(UserError, match="confirmation"):

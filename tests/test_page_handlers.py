@@ -257,3 +257,17 @@ def test_one_page_per_widget_is_filled_for_the_type_of_the_job_it_opens(store, t
     text_shows = ("texts", False, "Ada Lovelace met Babbage in London", [], ["p", "1"], "1 texts")
     sound_shows = ("files", True, None, ["yes"], ["1", "2"], "1 files")
     assert [listed(texts), listed(sounds), listed(texts)] == [text_shows, sound_shows, text_shows]
+
+
+def test_the_storage_tab_is_an_admins_and_says_where_the_store_is(store):
+    from pages.storage import StorageHandlers
+    from store.users import add_user
+
+    add_user(store, "root", "root@example.org", "a-long-password-1", is_admin=True, actor="cli")
+    add_user(store, "ann", "ann@example.org", "a-long-password-1", actor="cli")
+    h = StorageHandlers(AppContext(store))
+    assert h.load(SimpleNamespace(username="ann")) == "The storage settings and the mirror are an admin's."
+    shown = h.load(SimpleNamespace(username="root"))
+    assert "**Store:**" in shown and "**Mirror:** off" in shown
+    with pytest.raises(UserError, match="no mirror is configured"):  # a message, not a crash
+        h.on_mirror(SimpleNamespace(username="root"))
