@@ -81,7 +81,7 @@ def _chips(sample, colors: dict[str, str]) -> list[dict]:
     return [{"name": n, "color": colors.get(n) or "#888888"} for n in dict.fromkeys(sample.labels)]
 
 
-def list_item(sample, colors: dict[str, str]) -> dict:
+def file_item(sample, colors: dict[str, str]) -> dict:
     """A file's row: play button, name, duration, chips (and a transcript's start)."""
     ann = sample.annotation if isinstance(sample.annotation, dict) else {}
     content = ann.get("content") if isinstance(ann.get("content"), str) else ""

@@ -40,7 +40,7 @@ class Records:
 RECORDS = {
     "text": Records("texts", record_list.text_item,
                     "click texts to check them, then a label button, its shortcut key, or pick labels and Apply"),
-    "audio": Records("files", record_list.list_item,
+    "audio": Records("files", record_list.file_item,
                      "click files to check them, then a label button, its shortcut key, or pick labels and Apply; "
                      "▶ plays a file"),
 }
@@ -180,32 +180,33 @@ class ChecklistPage(SelectionActions, LabelingView):
             raise UserError(f"check at least one {self.noun_in(value)[:-1]} first")
         return ids
 
+    def _label(self, value, ids: list[int], labels: list[str], args: tuple) -> list:
+        """Add labels to the checked records with the versions the list showed: the view after it
+        (when one of them was saved since, refreshed with them still checked)."""
+        n = self.carry_versions(lambda versions: apply_labels(self.store, args[0], ids, labels, actor=acting_user(),
+                                                              versions=versions), value, ids)
+        if n is None:
+            return self.view(*args, selected=ids)
+        gr.Info(f"Labeled {counted(n, self.noun_in(value))} {esc(' '.join(labels))}")
+        return self.view(*args)
+
     @user_errors
     def on_apply(self, value, labels, *args):
         ids = self.checked(value)
         if not labels:
             raise UserError("pick the labels to add first")
-        n = self.carry_versions(lambda versions: apply_labels(self.store, args[0], ids, list(labels),
-                                                              actor=acting_user(), versions=versions), value, ids)
-        if n is None:  # one of them was saved since: refreshed, still checked
-            return self.view(*args, selected=ids)
-        gr.Info(f"Labeled {counted(n, self.noun_in(value))}")
-        return self.view(*args)
+        return self._label(value, ids, list(labels), args)
 
     @user_errors
     def on_key_apply(self, value, *args):
+        """A label button, or a shortcut key confirmed in the page: the widget says which records."""
         req = record_list.apply_request(value)
         if req is None or args[0] is None:
             return skips(len(self.outputs))
         label, ids = req
         if not ids:
             raise UserError(f"check at least one {self.noun_in(value)[:-1]} first")
-        n = self.carry_versions(lambda versions: apply_labels(self.store, args[0], ids, [label], actor=acting_user(),
-                                                              versions=versions), value, ids)
-        if n is None:
-            return self.view(*args, selected=ids)
-        gr.Info(f"Labeled {counted(n, self.noun_in(value))} {esc(label)}")
-        return self.view(*args)
+        return self._label(value, ids, [label], args)
 
     @user_errors
     def on_chip_remove(self, value, *args):

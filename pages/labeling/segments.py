@@ -13,7 +13,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from components.record_list import list_item
+from components.record_list import file_item
 from components.waveform import annotation_of, unlabeled_segments, waveform, waveform_value
 from store.annotations import set_annotation
 from store.jobs import get_job
@@ -112,7 +112,7 @@ class SegmentsPage(OpenSampleView):
 
     def list_items(self, job, samples) -> list[dict]:
         colors = {lab.name: lab.color for lab in job.label_set.labels}
-        return [{**list_item(s, colors), "content": ""} for s in samples]
+        return [{**file_item(s, colors), "content": ""} for s in samples]
 
     def editor_for(self, job, sample_id, message=None, segments=None) -> tuple:
         """The editor's value for a file (`segments`: unsaved ones, e.g. detected), its description

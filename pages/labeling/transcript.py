@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from components.record_list import list_item
+from components.record_list import file_item
 from store.annotations import set_annotation
 from store.errors import NotFound
 from store.predictions import confirm_samples
@@ -141,7 +141,7 @@ class TranscriptPage(OpenSampleView):
 
     # -- the view ------------------------------------------------------------------------------------
     def list_items(self, job, samples) -> list[dict]:
-        return [{**list_item(s, {}), "labels": []} for s in samples]
+        return [{**file_item(s, {}), "labels": []} for s in samples]
 
     def editor_view(self, job, c, p, open_id, message=None) -> list:
         """[player, transcript, file info, page, open file, instructions] and its versions."""

@@ -22,7 +22,7 @@ import pandas as pd
 
 from autolabel.runner import start_run_in_background
 from autolabel.tracking import DEFAULT_FRAMES as DEFAULT_TRACK_FRAMES, MAX_FRAMES as MAX_TRACK_FRAMES
-from components.record_list import record_list, list_item, list_value, preview_id
+from components.record_list import file_item, list_value, preview_id, record_list
 from components.shape_canvas import action_of, canvas_value, shape_canvas, shapes_of
 from components.video_player import draw_request, edit_request, overlay_shapes, picked_track, player_value, video_player
 from store.annotations import clear_annotation, set_annotation
@@ -457,7 +457,7 @@ class VideoPage(LabelingView):
             return self.gone()
         job, c, p, open_id = found
         colors = {lab.name: lab.color for lab in job.label_set.labels}
-        items = [{**list_item(s, colors), "content": ""} for s in p.items]
+        items = [{**file_item(s, colors), "content": ""} for s in p.items]
         nonce_v = int(nonce_v or 0) + 1
         if open_id is not None:
             pv, info, ftext, value, fs, s, fps = self.open_video(job, open_id, frame, seek, nonce_v, previous,
