@@ -9,12 +9,15 @@ of every test process that imports the UI), more than building the whole UI.
 `skip_stub_writing()` makes that function a no-op for the imports that follow: call it before
 anything imports gradio (app.py, tests/conftest.py). With a Gradio that has no such function, or
 when gradio is already imported, it changes nothing.
+
+`lean_build()` and `mount()` leave out the work of a start that Gradio throws away (see there).
 """
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
 import sys
+from contextlib import contextmanager
 
 _MODULE = "gradio.component_meta"
 
@@ -51,3 +54,55 @@ def skip_stub_writing() -> bool:
     if not any(isinstance(f, _StubSkipper) for f in sys.meta_path):
         sys.meta_path.insert(0, _StubSkipper())
     return True
+
+
+# -- building and mounting the UI without the throwaway apps --------------------------------------
+# With Gradio 6.31, ``gr.Blocks()`` (its queue()) and the end of ``with gr.Blocks()`` each build a
+# FastAPI app of ~80 routes (and, for the second, two full configs of the UI), and
+# ``mount_gradio_app`` computes the full config twice (before and after it sets the CSS and JS, in
+# its MCP check): three apps and four configs, of which one app and one config serve. With this
+# UI's ~940 components that is a third of building it (about 1.5 s of a start on two cores).
+
+
+@contextmanager
+def lean_build():
+    """While the Blocks are built: no app and no config (``mount`` makes the ones that serve)."""
+    from gradio.blocks import Blocks
+    from gradio.routes import App
+
+    real_create, real_config = App.__dict__["create_app"], Blocks.__dict__["get_config_file"]
+    App.create_app = staticmethod(lambda *_args, **_kwargs: None)
+    Blocks.get_config_file = _empty_config  # what Blocks.__exit__ calls
+    try:
+        yield
+    finally:
+        App.create_app, Blocks.get_config_file = real_create, real_config
+
+
+def _empty_config(_self) -> dict:
+    return {}
+
+
+def mount(app, blocks, **kwargs):
+    """``gr.mount_gradio_app(app, blocks, **kwargs)`` computing the UI's config once (its first
+    computation, before the CSS and JS are set, is replaced), then ``blocks.app`` set to the
+    mounted Gradio app: Gradio's queue runs the events through ``blocks.app``."""
+    import gradio as gr
+
+    calls = []
+
+    def config_once():
+        calls.append(1)
+        if len(calls) == 1:  # mount_gradio_app's first, overwritten by its MCP check's
+            return {}
+        return type(blocks).get_config_file(blocks)
+
+    blocks.get_config_file = config_once
+    try:
+        gr.mount_gradio_app(app, blocks, **kwargs)
+    finally:
+        del blocks.get_config_file
+    blocks.app = app.router.routes[-1].app  # the Mount mount_gradio_app added last
+    if not blocks.config.get("components"):
+        raise RuntimeError("the UI's config is empty after mounting: Gradio's start-up changed (gradio_import.py)")
+    return app

@@ -251,18 +251,18 @@ def build_server(store: Store, defer_ui: bool = False, ui: bool = True) -> FastA
 def mount_ui(app: FastAPI, store: Store) -> FastAPI:
     """Build the Gradio UI (importing gradio and building the Blocks take most of a start) and
     mount it at / behind the app's routes."""
-    import gradio as gr
-
     from auth import current_user, multi_user
+    from gradio_import import lean_build, mount
     from store import LOCAL_USER
     from ui import CSS, PAGE_JS, build_ui
 
-    demo = build_ui(store)
+    with lean_build():  # no throwaway apps and configs (gradio_import.py)
+        demo = build_ui(store)
     # always installed: an app started single-user asks for a login once a user is added (Users tab, CLI)
     auth = {"auth_dependency": lambda request: current_user(store, request)
             or (None if multi_user(store) else LOCAL_USER)}
-    return gr.mount_gradio_app(app, demo, path="", css=CSS, js=PAGE_JS,
-                               max_file_size=store.settings.max_upload_bytes, footer_links=[], **auth)
+    return mount(app, demo, path="", css=CSS, js=PAGE_JS, max_file_size=store.settings.max_upload_bytes,
+                 footer_links=[], **auth)
 
 
 STARTING_PAGE = (b"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=1>"

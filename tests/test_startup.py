@@ -66,3 +66,37 @@ def test_gradio_is_imported_without_writing_its_editor_stubs(tmp_path):
     res = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0, res.stderr
+
+
+def test_the_ui_is_built_and_mounted_without_gradios_throwaway_apps(store, monkeypatch):
+    """gr.Blocks() and the end of `with gr.Blocks()` each build a FastAPI app (and the second two
+    full configs) that mount_gradio_app replaces; it computes the config twice itself. Mounted
+    through gradio_import: one app, one config, and Gradio's queue runs events through the
+    mounted app (blocks.app). Outside the build nothing is patched."""
+    from fastapi import FastAPI
+    from gradio.blocks import Blocks
+    from gradio.routes import App
+
+    import server
+    from ui import CSS
+
+    real_create, real_config = App.__dict__["create_app"], Blocks.__dict__["get_config_file"]
+    calls = {"apps": 0, "configs": 0}
+
+    def counted_create(*args, **kwargs):
+        calls["apps"] += 1
+        return real_create.__func__(*args, **kwargs)
+
+    def counted_config(self):
+        calls["configs"] += 1
+        return real_config(self)
+
+    monkeypatch.setattr(App, "create_app", staticmethod(counted_create))
+    monkeypatch.setattr(Blocks, "get_config_file", counted_config)
+    app = server.mount_ui(FastAPI(), store)
+    assert calls == {"apps": 1, "configs": 1}
+    gradio_app = app.router.routes[-1].app
+    demo = gradio_app.get_blocks()
+    assert demo.app is gradio_app  # what the queue calls the events through
+    assert len(demo.config["components"]) > 500 and CSS in demo.config["css"]
+    assert App.__dict__["create_app"].__func__ is counted_create and Blocks.get_config_file is counted_config
