@@ -1,4 +1,4 @@
-// Labelport record list (audio files, videos, texts): the body of gr.HTML(js_on_load=...), run with
+// Labelport record list (image cards, audio files, videos, texts): the body of gr.HTML(js_on_load=...), run with
 // element, trigger, props, watch. See components/record_list.py for the value contract.
 // Events: trigger('apply'), trigger('remove'), trigger('preview'); Gradio dispatches 'change'
 // itself whenever props.value changes. Every text from the value reaches the DOM via textContent.
@@ -89,27 +89,44 @@ function render() {
   renderConfirm();
   player.hidden = !V.items.some((it) => it.audio);  // nothing to play in a list of texts
   list.textContent = '';
-  for (const it of V.items) {
-    const play = it.audio ? el('button', { type: 'button', class: 'al-play', 'data-testid': 'al-play', title: 'play this file', 'aria-label': `play ${it.name}`,
-      text: playingId === it.id && !audio.paused ? '❚❚' : '▶' }) : null;
-    const chips = el('span', { class: 'al-chips' });
-    for (const lab of it.labels || []) {
-      const chip = el('span', { class: 'al-chip', 'data-label': lab.name }, el('span', { class: 'al-chip-name', text: lab.name }));
-      chip.style.setProperty('--al-c', HEX.test(lab.color || '') ? lab.color : '#888888');
-      if (!openMode()) chip.append(el('button', { type: 'button', class: 'al-chip-del', 'data-label': lab.name, title: `remove this label from this ${one()}`, text: '×' }));
-      chips.append(chip);
-    }
-    const row = el('div', { class: 'al-row lp-card' + (it.selected ? ' lp-selected' : ''), 'data-id': it.id, tabindex: '0' },
-      openMode() ? null : el('input', { type: 'checkbox', class: 'al-check', 'aria-label': `select ${it.name}`, checked: !!it.selected }),
-      play,
-      el('div', { class: 'al-body' },
-        typeof it.text === 'string' ? el('div', { class: 'al-text', text: it.text })
-          : el('div', { class: 'al-name' }, el('span', { text: it.name }), el('span', { class: 'al-dur', text: fmt(it.duration) })),
-        it.content ? el('div', { class: 'al-content', text: it.content }) : null,
-        el('div', { class: 'al-meta' }, chips, el('span', { class: 'al-who', text: it.who || '' }))));
-    list.append(row);
-  }
+  list.className = 'al-list' + (V.items.some(isImage) ? ' al-grid' : '');
+  for (const it of V.items) list.append(isImage(it) ? card(it) : row(it));
   if (!V.items.length) list.append(el('div', { class: 'al-empty', text: `No ${noun()} in this view.` }));
+}
+
+// an image's thumbnail: only the app's own media path (the value is the server's, but never trusted)
+const isImage = (it) => typeof it.thumb === 'string' && /^\/media\/\d+\/thumb$/.test(it.thumb);
+function chipsOf(it) {
+  const chips = el('span', { class: 'al-chips' });
+  for (const lab of it.labels || []) {
+    const chip = el('span', { class: 'al-chip', 'data-label': lab.name }, el('span', { class: 'al-chip-name', text: lab.name }));
+    chip.style.setProperty('--al-c', HEX.test(lab.color || '') ? lab.color : '#888888');
+    if (!openMode()) chip.append(el('button', { type: 'button', class: 'al-chip-del', 'data-label': lab.name, title: `remove this label from this ${one()}`, text: '×' }));
+    chips.append(chip);
+  }
+  return chips;
+}
+const checkBox = (it) => (openMode() ? null : el('input', { type: 'checkbox', class: 'al-check', 'aria-label': `select ${it.name}`, checked: !!it.selected }));
+const openButton = (it) => (openMode() ? null : el('button', { type: 'button', class: 'al-open', 'data-testid': 'al-open', title: `open this ${one()}: its labels, link and history`, 'aria-label': `view ${it.name}`, text: 'view' }));
+const hardMark = (it) => (it.hard ? el('span', { class: 'al-hard', title: 'hard example', text: 'hard' }) : null);
+function card(it) {
+  return el('div', { class: 'al-row al-card lp-card' + (it.selected ? ' lp-selected' : ''), 'data-id': it.id, tabindex: '0', title: it.name },
+    el('div', { class: 'al-thumb' }, el('img', { src: it.thumb, alt: it.name, loading: 'lazy', draggable: 'false' }),
+      checkBox(it), hardMark(it), openButton(it)),
+    el('div', { class: 'al-body' }, el('div', { class: 'al-name' }, el('span', { text: it.name })),
+      el('div', { class: 'al-meta' }, chipsOf(it))));
+}
+function row(it) {
+  const play = it.audio ? el('button', { type: 'button', class: 'al-play', 'data-testid': 'al-play', title: 'play this file', 'aria-label': `play ${it.name}`,
+    text: playingId === it.id && !audio.paused ? '❚❚' : '▶' }) : null;
+  return el('div', { class: 'al-row lp-card' + (it.selected ? ' lp-selected' : ''), 'data-id': it.id, tabindex: '0' },
+    checkBox(it), play,
+    el('div', { class: 'al-body' },
+      typeof it.text === 'string' ? el('div', { class: 'al-text', text: it.text })
+        : el('div', { class: 'al-name' }, el('span', { text: it.name }), el('span', { class: 'al-dur', text: fmt(it.duration) })),
+      it.content ? el('div', { class: 'al-content', text: it.content }) : null,
+      el('div', { class: 'al-meta' }, chipsOf(it), hardMark(it), el('span', { class: 'al-who', text: it.who || '' }))),
+    openButton(it));
 }
 
 function renderConfirm() {
@@ -150,6 +167,7 @@ list.addEventListener('click', (e) => {
   if (!row) return;
   const id = Number(row.dataset.id);
   if (e.target.closest('.al-play')) { playItem(id); return; }
+  if (e.target.closest('.al-open')) { openRecord(id); return; }
   const del = e.target.closest('.al-chip-del');
   if (del) { publish({ remove: { id, label: del.dataset.label } }); trigger('remove'); return; }
   if (openMode()) {
@@ -162,6 +180,15 @@ list.addEventListener('click', (e) => {
   const it = V.items.find((x) => x.id === id);
   if (it) it.selected = !it.selected;
   publish(); render();
+});
+function openRecord(id) {
+  publish({ preview: id });
+  trigger('preview');
+}
+list.addEventListener('dblclick', (e) => {
+  const row = e.target.closest('.al-row');
+  if (!row || openMode() || e.target.closest('button')) return;
+  openRecord(Number(row.dataset.id));
 });
 list.addEventListener('keydown', (e) => {
   const row = e.target.closest('.al-row');

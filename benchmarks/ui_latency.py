@@ -28,17 +28,17 @@ p50 and p95 (nearest rank) of ``--tries`` tries after one warm-up try that is no
 
 1. ``open``: click *Label* (``#job-label``) on My Creations with the classification job picked,
    until the Labeling tab shows the job: the header names it, the page info says page 1, the grid
-   holds the 48 cards of page 1 and every thumbnail in the viewport is loaded. Between tries the
+   holds the 24 cards of page 1 and every thumbnail in the viewport is loaded. Between tries the
    grid is moved to page 2 (untimed) and the *My Creations* tab is clicked, so a try cannot see
    page 1 left over from the previous one.
-2. ``next``: the grid's *Next* button (``#next-page``; the preview has no next-sample control)
-   until the grid shows the 48 cards of the next page with the thumbnails in the viewport
+2. ``next``: the grid's *Next* button (``#checklist-next-page``; the open record has no next-sample
+   control) until the grid shows the 24 cards of the next page with the thumbnails in the viewport
    loaded. Each try goes to a page never shown before (pages 3, 4, ...), so the app makes those
    thumbnails then, as for a labeler paging through a job.
-3. ``apply``: on that page, one card clicked (selection, untimed: the button becomes enabled
-   after the server's answer to the selection), one label typed into the label box (untimed),
-   then *Apply label* (``#apply-label``) until the card shows the label and the grid's
-   thumbnails in the viewport are loaded again.
+3. ``apply``: on that page, one card checked (untimed: in the browser, no round trip), then the
+   label's button above the grid (``.al-label-btn``, what its shortcut key does after its
+   confirmation) until the card shows the label and the grid's thumbnails in the viewport are
+   loaded again.
 4. ``save_1000_polygons``: the detection job opened (its image with its 1,000 polygons, the
    value Python gives the canvas); each try moves one polygon by a few pixels with the mouse
    (untimed, the edit makes the canvas dirty; the edit's own round trip is let finish), then
@@ -102,7 +102,7 @@ DISTINCT_PNGS = 256
 THUMB_PX = 96
 OD_W, OD_H = 1024, 768
 POLYGONS = 1000
-PAGE_SIZE = 48  # the classification page's default page size
+PAGE_SIZE = 24  # the classification page's default page size (pages/labeling/checklist.py)
 LABELED_SHARE = 0.30
 VIEWPORT = {"width": 1280, "height": 720}
 STEP_TIMEOUT_MS = 60_000
@@ -292,7 +292,7 @@ HELPERS = r"""
     const cards = grid.querySelectorAll('.lp-card');
     if (count != null && cards.length !== count) return false;
     let seen = 0;
-    for (const thumb of grid.querySelectorAll('.lp-card .lp-thumb')) {
+    for (const thumb of grid.querySelectorAll('.lp-card .al-thumb')) {
       if (!lp.inView(thumb)) continue;
       const img = thumb.querySelector('img');
       if (!img || !img.complete || img.naturalWidth === 0) return false;
@@ -364,24 +364,24 @@ HOME_INIT = r"""
 """
 
 COND_OPEN = r"""
-  return lp.shown(document.querySelector('#page-image_classification'))
-    && lp.text('#label-header').includes(arg.job)
-    && lp.text('#page-info').includes('page 1 of')
-    && lp.ids('#lp-sample-grid')[0] === arg.first
-    && lp.gridPainted('#lp-sample-grid', arg.count);
+  return lp.shown(document.querySelector('#page-checklist'))
+    && lp.text('#checklist-header').includes(arg.job)
+    && lp.text('#checklist-page-info').includes('page 1 of')
+    && lp.ids('#checklist-list')[0] === arg.first
+    && lp.gridPainted('#checklist-list', arg.count);
 """
 
 COND_NEXT = r"""
-  const ids = lp.ids('#lp-sample-grid');
-  return lp.text('#page-info').includes('page ' + arg.page + ' of')
+  const ids = lp.ids('#checklist-list');
+  return lp.text('#checklist-page-info').includes('page ' + arg.page + ' of')
     && ids.length > 0 && !arg.before.includes(ids[0])
-    && lp.gridPainted('#lp-sample-grid', arg.count);
+    && lp.gridPainted('#checklist-list', arg.count);
 """
 
 COND_APPLY = r"""
-  const card = document.querySelector('#lp-sample-grid .lp-card[data-id="' + arg.id + '"]');
-  return !!card && [...card.querySelectorAll('.lp-label')].some((l) => l.textContent.trim() === arg.label)
-    && lp.gridPainted('#lp-sample-grid', arg.count);
+  const card = document.querySelector('#checklist-list .lp-card[data-id="' + arg.id + '"]');
+  return !!card && [...card.querySelectorAll('.al-chip-name')].some((l) => l.textContent.trim() === arg.label)
+    && lp.gridPainted('#checklist-list', arg.count);
 """
 
 COND_SAVE = r"""
@@ -512,8 +512,8 @@ def measure_open(b: Bench, tries: int, first_page: list[int]) -> list[float]:
             out.append(ms)
         # untimed: leave the grid on page 2, so the next open cannot show a left-over page 1
         b.ready()
-        before = b.page.evaluate("() => window.__lp.ids('#lp-sample-grid')")
-        b.measure("untimed_next", "#next-page", COND_NEXT, {"page": 2, "before": before, "count": PAGE_SIZE})
+        before = b.page.evaluate("() => window.__lp.ids('#checklist-list')")
+        b.measure("untimed_next", "#checklist-next-page", COND_NEXT, {"page": 2, "before": before, "count": PAGE_SIZE})
     return out
 
 
@@ -521,30 +521,23 @@ def measure_next_apply(b: Bench, tries: int) -> tuple[list[float], list[float]]:
     """From page 2: each try goes to a new page (3, 4, ...) and labels one card of it."""
     page = b.page
     nexts, applies = [], []
-    label_box = page.locator("#label-pick input")
     for i in range(tries + 1):
         b.ready()
-        current = int(page.locator("#page-number input").input_value() or 1)
-        before = page.evaluate("() => window.__lp.ids('#lp-sample-grid')")
-        ms = b.measure("next", "#next-page", COND_NEXT, {"page": current + 1, "before": before, "count": PAGE_SIZE},
-                       warm_up=not i)
-        # untimed: select one card (its selection's round trip enables Apply) and type a label
-        cards = page.locator("#lp-sample-grid .lp-card")
+        current = int(page.locator("#checklist-page input").input_value() or 1)
+        before = page.evaluate("() => window.__lp.ids('#checklist-list')")
+        ms = b.measure("next", "#checklist-next-page", COND_NEXT,
+                       {"page": current + 1, "before": before, "count": PAGE_SIZE}, warm_up=not i)
+        # untimed: check one card (in the browser: no round trip); the label's button is the click
+        cards = page.locator("#checklist-list .lp-card")
         card = cards.nth((7 * i + 5) % PAGE_SIZE)
         sid = int(card.get_attribute("data-id"))
-        has = [t.strip() for t in card.locator(".lp-label").all_text_contents()]
+        has = [t.strip() for t in card.locator(".al-chip-name").all_text_contents()]
         label = next(x for x in LABELS[i % len(LABELS):] + LABELS if x not in has)
-        card.locator(".lp-thumb").click(position={"x": 20, "y": 20})
+        card.locator(".al-thumb").click(position={"x": 30, "y": 30})
         b.expect(card).to_have_class(re.compile(r"\blp-selected\b"))
-        b.expect(page.locator("#apply-label")).to_be_enabled()
-        label_box.click()
-        label_box.fill(label)
-        label_box.press("Enter")
-        b.expect(page.locator("#label-pick .token").filter(has_text=label)).to_have_count(1)
-        label_box.press("Escape")
         b.ready()
-        ams = b.measure("apply", "#apply-label", COND_APPLY, {"id": sid, "label": label, "count": PAGE_SIZE},
-                        warm_up=not i)
+        ams = b.measure("apply", f'#checklist-list .al-label-btn[data-label="{label}"]', COND_APPLY,
+                        {"id": sid, "label": label, "count": PAGE_SIZE}, warm_up=not i)
         print(f"  next {'warm-up' if not i else i} (page {current + 1}): {ms:.0f} ms (busy {b.last_busy('next'):.0f}); "
               f"apply '{label}': {ams:.0f} ms (busy {b.last_busy('apply'):.0f})", flush=True)
         if i:

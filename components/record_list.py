@@ -1,18 +1,20 @@
-"""The record list of the list-and-label pages: one row per sample with its label chips, and per
-kind what it shows: an audio file with a play button and its duration (sound classification,
-speech pages), a video file (video page), or a text (text classification). One <audio> element
-plays any file of the list (``/media/{id}/file``).
+"""The record list of the list-and-label pages: one record per sample with its label chips, and per
+kind what it shows: an image's thumbnail, as a card of a grid (image classification), an audio
+file with a play button and its duration (sound classification, speech pages), a video file
+(video page), or a text (text classification). One <audio> element plays any file of the list
+(``/media/{id}/file``).
 
 A gr.HTML widget (assets/record_list.js) whose value is a dict:
-    {"items": [{"id", "name", "audio" | None, "duration", "text", "labels": [{"name", "color"}],
-                "content", "status", "who", "selected"}],
+    {"items": [{"id", "name", "audio" | None, "thumb", "duration", "text", "labels": [{"name", "color"}],
+                "content", "status", "who", "hard", "selected"}],
      "labels": [{"name", "color", "shortcut"}], "selected": [ids], "preview": id | None,
      "apply": {"label": name, "ids": [ids]} | None, "remove": {"id": id, "label": name} | None,
-     "open_on_click": bool, "noun": "files" | "texts"}
+     "open_on_click": bool, "noun": "images" | "files" | "texts"}
 
 Classification (``open_on_click`` False): a click checks a row; the label buttons, or a label's
 shortcut key followed by a confirmation in the page (Enter / Esc), set ``apply`` and fire
-``apply``; a chip's × sets ``remove`` and fires ``remove``. Speech and video pages
+``apply``; a chip's × sets ``remove`` and fires ``remove``; a record's "view" button (or a
+double click) sets ``preview`` and fires ``preview``. Speech and video pages
 (``open_on_click`` True): a click opens the row (``preview``, fires ``preview``). ``noun`` is
 what the widget's messages call a record ("Check files first"). Every text reaches the page as
 text (textContent), never as HTML.
@@ -69,6 +71,19 @@ CSS = """
   background: color-mix(in srgb, var(--al-c, #888) 25%, transparent); border: 1px solid var(--al-c, #888); }
 .al-chip-del { border: none; background: transparent; cursor: pointer; padding: 0 3px; font-size: 12px; color: inherit; }
 .al-empty, .al-none { padding: 20px; text-align: center; color: var(--body-text-color-subdued); }
+.al-open { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 1px 6px; cursor: zoom-in;
+  background: var(--block-background-fill); color: inherit; font-size: 12px; flex: none; }
+.al-hard { background: #d9480f; color: #fff; font-size: 11px; padding: 0 6px; border-radius: 8px; }
+.al-list.al-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(132px, 1fr)); gap: 10px; }
+.al-grid .al-empty { grid-column: 1 / -1; }
+.al-row.al-card { flex-direction: column; align-items: stretch; gap: 0; padding: 0; overflow: hidden; user-select: none; }
+.al-thumb { position: relative; aspect-ratio: 1; background: #222; display: flex; align-items: center; justify-content: center; }
+.al-thumb img { max-width: 100%; max-height: 100%; image-rendering: pixelated; }
+.al-card .al-check { position: absolute; top: 6px; left: 6px; width: 18px; height: 18px; margin: 0; }
+.al-card .al-hard { position: absolute; top: 6px; right: 6px; }
+.al-card .al-open { position: absolute; bottom: 4px; right: 4px; background: rgba(255,255,255,.85); color: #222; border: none; }
+.al-card .al-body { padding: 4px 6px; font-size: 12px; }
+.al-card .al-name { font-size: 12px; }
 """
 
 
@@ -89,8 +104,15 @@ def file_item(sample, colors: dict[str, str]) -> dict:
     return {"id": sample.id, "name": sample.name, "audio": f"/media/{sample.id}/file",
             "duration": meta.get("duration"), "labels": _chips(sample, colors),
             "content": content if len(content) <= SNIPPET else content[:SNIPPET] + "…",
-            "status": sample.status, "who": _who(sample),
+            "status": sample.status, "who": _who(sample), "hard": bool(getattr(sample, "hard", False)),
             "version": getattr(sample, "version", None)}  # what a bulk label change carries (issue 20)
+
+
+def image_item(sample, colors: dict[str, str]) -> dict:
+    """An image's card: its thumbnail, name and chips, a hard example's mark."""
+    return {"id": sample.id, "name": sample.name, "audio": None, "thumb": f"/media/{int(sample.id)}/thumb",
+            "labels": _chips(sample, colors), "status": sample.status, "who": _who(sample),
+            "hard": bool(getattr(sample, "hard", False)), "version": getattr(sample, "version", None)}
 
 
 def text_item(sample, colors: dict[str, str]) -> dict:
@@ -99,7 +121,7 @@ def text_item(sample, colors: dict[str, str]) -> dict:
     return {"id": sample.id, "name": sample.name, "audio": None,
             "text": text if len(text) <= TEXT_SNIPPET else text[:TEXT_SNIPPET] + "…",
             "labels": _chips(sample, colors), "status": sample.status, "who": _who(sample),
-            "version": getattr(sample, "version", None)}
+            "hard": bool(getattr(sample, "hard", False)), "version": getattr(sample, "version", None)}
 
 
 def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False, noun: str = "files") -> dict:

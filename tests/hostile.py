@@ -174,7 +174,7 @@ def load_page(session: GradioSession) -> None:
 
 def page_dependency(session: GradioSession, api_prefix: str, page: str) -> dict:
     """The event named api_prefix (or api_prefix_N) that belongs to a labeling type's page
-    (e.g. "page-image_classification")."""
+    (e.g. "page-checklist")."""
     config = session.config()
     comps, parents = component_map(config), layout_parents(config)
     for dep in config["dependencies"]:
@@ -210,7 +210,7 @@ KEEP_DEFAULT = re.compile(r"^(page|per page|batch size|format|type|scene|confirm
 
 
 def page_of(config: dict, dep: dict, parents: dict[int, list[int]], comps: dict[int, dict]) -> str:
-    """The labeling type page an event belongs to ("page-image_classification"), or "shared"."""
+    """The labeling type page an event belongs to ("page-checklist"), or "shared"."""
     ids = [t[0] for t in dep.get("targets", []) if t[0] is not None] + list(dep.get("inputs", [])) \
         + list(dep.get("outputs", []))
     for cid in ids:

@@ -16,11 +16,12 @@ from tests.app_server import AppServer, refusal
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
 
 DEMO = "demo-shapes"
 # the labeling page's view inputs after the grid and label box: tab, hard, label filter, name,
 # labeled by, cluster, origin, hard first, page, page size
-VIEW_DEFAULTS = ("all", "All", [], "", "", "", "All", False, 1, 48)
+VIEW_DEFAULTS = ("all", "All", [], "", "", "", "All", False, 1, 24)
 
 
 @pytest.fixture
@@ -52,10 +53,11 @@ def demo_job_id(client: Client) -> int:
 
 
 def open_labeling(client: Client, job_id: int) -> dict:
-    """Press Label on a job: returns the sample grid's value (items with id, name, thumb, labels).
-    The page is filled by the change event of its trigger, which a browser runs by itself."""
+    """Press Label on a job: returns the classification page's record list (items with id, name,
+    thumb, label chips). The page is filled by the change event of its trigger, which a browser
+    runs by itself."""
     client.predict(job_id, api_name="/open_labeling")
-    out = client.predict(api_name="/load_image_classification")
+    out = client.predict(api_name="/load_checklist")
     grid = next(x for x in out if isinstance(x, dict) and "items" in x)
     return grid
 
@@ -114,7 +116,7 @@ def test_media_routes(demo_app):
 
 
 def test_apply_label_through_the_ui_endpoints(demo_app):
-    """Select two unlabeled samples and apply "circle" as the page does; a <script> label is
+    """Check two unlabeled samples and apply "circle" as the page does; a <script> label is
     refused with a readable error and changes nothing."""
     client = client_for(demo_app)
     grid = open_labeling(client, demo_job_id(client))
@@ -126,14 +128,18 @@ def test_apply_label_through_the_ui_endpoints(demo_app):
     out = client.predict(grid, ["circle"], *VIEW_DEFAULTS, api_name="/on_apply")
     assert "8/24 labeled" in out[0]
     new_grid = next(x for x in out if isinstance(x, dict) and "items" in x)
-    labeled = {it["id"]: it["labels"] for it in new_grid["items"]}
+    labeled = {it["id"]: [chip["name"] for chip in it["labels"]] for it in new_grid["items"]}
     assert all(labeled[i] == ["circle"] for i in chosen)
 
-    message = refusal(client, grid, ["<script>"], *VIEW_DEFAULTS, api_name="/on_apply")
+    # the picker offers the job's labels only: a name it does not offer is refused before the handler
+    with pytest.raises(AppError, match="is not in the list of choices"):
+        client.predict(grid, ["<script>"], *VIEW_DEFAULTS, api_name="/on_apply")
+    # a new label comes through Add label, which refuses <script> with a readable error
+    message = refusal(client, "<script>", "", "#3366ff", grid, *VIEW_DEFAULTS, api_name="/on_add")
     # the message is HTML-escaped for the browser's toast; unescaped it names the refused label
     assert "'<script>' may hold only letters" in html.unescape(message)
 
-    assert "select at least one sample" in refusal(client, {"items": grid["items"], "selected": []}, ["circle"],
+    assert "check at least one image first" in refusal(client, {**grid, "selected": []}, ["circle"],
                                                    *VIEW_DEFAULTS, api_name="/on_apply")
     assert httpx.get(demo_app.url + "/healthz", timeout=10).status_code == 200
 

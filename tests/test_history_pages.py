@@ -186,28 +186,28 @@ def test_spans_and_transcripts_compare_and_reload_theirs(store, tmp_path):
 
 
 def test_bulk_label_changes_carry_the_versions_the_grid_showed(store):
-    """Apply on selected cards after someone saved one of them: refused with the message, nothing
-    changed, the grid shows what they hold now (still selected)."""
-    from components.sample_grid import grid_value
+    """Apply on checked image cards after someone saved one of them: refused with the message,
+    nothing changed, the grid shows what they hold now (still checked)."""
     from pages.common import AppContext
-    from pages.labeling.grid import ImageGridPage
+    from pages.labeling.checklist import ChecklistPage
 
     users(store, "ann", "bob")
     job = new_job(store, actor="ann")
     ids = upload_images(store, job.id, 2)
     with gr.Blocks():
-        page = ImageGridPage(AppContext(store), gr.State(None))
+        page = ChecklistPage(AppContext(store), gr.State(None))
     args = [job.id, "all", "All", [], "", "", "", "All", False, 1, 48]
     with as_user("bob"):
-        shown = out_of(page, page.view(*args), page.grid)
+        shown = out_of(page, page.view(*args), page.records)
+    assert all(it["thumb"] == f"/media/{it['id']}/thumb" for it in shown["items"]) and shown["noun"] == "images"
     set_annotation(store, job.id, ids[0], {"labels": ["cat"]}, actor="ann")
-    picked = grid_value(shown["items"], ids)
+    picked = page.check_page(shown)
     with as_user("bob"):
         out = page.on_apply(picked, ["dog"], *args)
     assert get_sample(store, job.id, ids[0]).labels == ["cat"] and get_sample(store, job.id, ids[1]).labels == []
-    assert out_of(page, out, page.grid)["selected"] == ids
+    assert out_of(page, out, page.records)["selected"] == ids
     with as_user("bob"):
-        page.on_apply(out_of(page, out, page.grid), ["dog"], *args)  # the refreshed versions: applied
+        page.on_apply(out_of(page, out, page.records), ["dog"], *args)  # the refreshed versions: applied
     assert get_sample(store, job.id, ids[0]).labels == ["cat", "dog"]
 
 

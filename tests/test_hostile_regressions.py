@@ -448,7 +448,7 @@ def test_labeler_cannot_label_the_team_job_through_job_routes_or_the_page(hostil
         chk.check(res.status != "ok", f"the labeler opened the creator's labeling page: {excerpt(res.text, 300)}")
         comps = component_map(g.config())
         for name in ("on_apply", "on_delete"):
-            dep = page_dependency(g, name, "page-image_classification")
+            dep = page_dependency(g, name, "page-checklist")
             res = g.call(dep, hostile_inputs(app, dep, comps))
             chk.check(res.status != "ok", f"the labeler's {name} on the labeling page went through: "
                                           f"{excerpt(res.text, 300)}")

@@ -672,12 +672,12 @@ def test_gradio_own_page_with_others_ids(hostile_app: HostileApp):
     load_page(g)
     opened = g.call(g.dependency("open_labeling"), [job])
     assert opened.status == "ok", f"the outsider could not open their own job: {opened.status} {opened.message}"
-    shown = g.call(g.dependency("load_image_classification"), [None])
+    shown = g.call(g.dependency("load_checklist"), [None])
     assert shown.status == "ok" and f"ownfile-{app.objects.marker}" in shown.text, \
         f"their own job's page did not show their samples: {shown.status} {excerpt(shown.text)}"
     page = [d for d in config["dependencies"] if d.get("backend_fn")
-            and page_of(config, d, parents, comps) in ("page-image_classification", "page-panels")
-            and d.get("api_name") != "load_image_classification"]
+            and page_of(config, d, parents, comps) in ("page-checklist", "page-panels")
+            and d.get("api_name") != "load_checklist"]
     statuses, findings = Counter(), []
     for dep in page:
         event = {"index": [0, 0], "value": app.objects.job_team, "selected": True} \
@@ -691,7 +691,7 @@ def test_gradio_own_page_with_others_ids(hostile_app: HostileApp):
                 findings.append(f"event {dep.get('api_name')}: leak of {m!r}")
     g.close()
     problems = after_checks(app, before, files, canary, mirror, logs, own=own)
-    summary = (f"[hostile] own page, others' ids: {len(page)} events of the image classification page and panels "
+    summary = (f"[hostile] own page, others' ids: {len(page)} events of the classification page and panels "
                f"with job {job} open; outcomes {dict(statuses)}")
     print("\n" + summary)
     if findings or problems:

@@ -15,8 +15,8 @@ from tests.factories import table_count
 
 ALL_TYPES = sorted(REGISTRY)
 COLOR_TYPES = ["object_detection", "image_segmentation", "text_classification", "named_entity_recognition",
-               "text_triplet", "speech_paragraph", "video_labeling", "sound_classification"]
-NO_COLOR_TYPES = ["image_classification", "speech_labeling"]
+               "text_triplet", "speech_paragraph", "video_labeling", "sound_classification", "image_classification"]
+NO_COLOR_TYPES = ["speech_labeling"]
 
 
 def plain(label_set: LabelSet) -> list[Label]:
@@ -198,9 +198,10 @@ def test_sound_labels_from_a_comma_list_get_keys_and_colors():
     many = validate_label_set(LabelSet(labels=[Label(f"l{i}") for i in range(40)]), r)
     keys = [lab.shortcut for lab in many.labels]
     assert keys[:11] == list("1234567890q") and keys[36:] == ["", "", "", ""] and len(set(keys[:36])) == 36
-    # text classification (the same check-list page) has them too; the other types have none
+    # image and text classification (the same classification page) have them too; the other types have none
     assert validate_label_set(LabelSet(labels=[Label("a")]), rules("text_classification")).labels[0].shortcut == "1"
-    assert validate_label_set(LabelSet(labels=[Label("a")]), rules("image_classification")).labels[0].shortcut == ""
+    assert validate_label_set(LabelSet(labels=[Label("a")]), rules("image_classification")).labels[0].shortcut == "1"
+    assert validate_label_set(LabelSet(labels=[Label("a")]), rules("object_detection")).labels[0].shortcut == ""
     with pytest.raises(ValidationError, match="shortcut '1' is used by more than one label"):
         validate_label_set(LabelSet(labels=[Label("dog", shortcut="1"), Label("cat", shortcut="1")]), r)
     with pytest.raises(ValidationError, match="more than one label"):
@@ -211,7 +212,7 @@ def test_sound_labels_from_a_comma_list_get_keys_and_colors():
 
 def test_shortcuts_are_dropped_for_types_without_them():
     got = validate_label_set(LabelSet(labels=[Label("dog", shortcut="1"), Label("cat", shortcut="1")]),
-                             rules("image_classification"))
+                             rules("named_entity_recognition"))
     assert [lab.shortcut for lab in got.labels] == ["", ""]
 
 

@@ -189,9 +189,9 @@ class LabelingView(ABC):
     def build_panels(self) -> None:
         """The page's side of the Add data / Export and Auto labeling panels, which ui.py builds
         once below every page: it refreshes this page after their events for a job it shows."""
-        self.data = PanelRefresh()
+        self.data = PanelRefresh(self)
         auto = any(get_type(t).autolabel_kinds for t in self.type_ids)
-        self.auto = PanelRefresh() if auto else PanelRefresh(none=True)
+        self.auto = PanelRefresh(self, none=not auto)
 
     # -- what view() uses --------------------------------------------------------------------------
     def job(self, job_id):
@@ -328,14 +328,32 @@ class PanelRefresh:
     """A labeling page's side of a shared panel (components/data_panel.py, autolabel_panel.py):
     ui.py sets `state` to a new value after the panel's events (an import, a finished run...)
     for a job of the page's type; `events` are what the page wires its refresh to, like Gradio
-    events (`event.success(fn, inputs, outputs)`). `none`: the page has no such panel."""
+    events (`event.success(fn, inputs, outputs)`, inputs starting with the open job). `none`: the
+    page has no such panel."""
 
-    def __init__(self, none: bool = False):
+    def __init__(self, page: "LabelingView", none: bool = False):
+        self.page = page
         self.state = None if none else gr.State(None)
         self.events = [] if none else [self]
 
     def success(self, fn, inputs, outputs, **kwargs):
-        return self.state.change(fn, inputs, outputs, **kwargs)
+        return self.state.change(ItsTypesOnly(self.page, fn, len(outputs)), inputs, outputs, **kwargs)
+
+
+class ItsTypesOnly:
+    """A page's refresh, run only for a job of the page's types. Gradio reports a State listed
+    among an event's outputs as changed when another event changed it meanwhile, even with
+    gr.skip() for it: the shape page's refresh then ran for the image job an upload went to."""
+
+    def __init__(self, page: "LabelingView", fn: Callable, n_outputs: int):
+        self.page, self.fn, self.n = page, fn, n_outputs
+        self.__name__ = getattr(fn, "__name__", "refresh")
+
+    def __call__(self, job_id, *rest):
+        job = self.page.job(job_id) if job_id is not None else None
+        if job is None or job.type not in self.page.type_ids:
+            return skips(self.n)
+        return self.fn(job_id, *rest)
 
 
 def shown_versions(value, ids) -> dict[int, int] | None:

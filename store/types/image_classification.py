@@ -5,7 +5,9 @@ from ..errors import ValidationError
 from ..labelset import LabelRules, LabelSet
 from .base import IMAGE_EXTENSIONS, Annotation, LabelingType
 
-RULES = LabelRules(name_pattern="word")
+# label names become folder names (imagefolder): words only; colors and shortcut keys as every
+# check-list type (pages/labeling/checklist.py)
+RULES = LabelRules(name_pattern="word", colors=True, shortcuts=True)
 
 
 def validate(data: dict, label_set: LabelSet, meta: dict | None = None) -> Annotation:
@@ -28,8 +30,8 @@ TYPE = LabelingType(
     rules=RULES, team_labeling=True, auto_labeling=True,
     formats=("imagefolder", "csv", "manifest", "label_studio", "parquet"), validate=validate,
     validate_reads_meta=False,
-    page="pages.image_classification", extensions=IMAGE_EXTENSIONS,
-    description="One or more class labels per image.",
+    page="pages.checklist", extensions=IMAGE_EXTENSIONS,
+    description="One or more class labels per image, with shortcut keys.",
     widget="grid", autolabel_kinds=("active_learning", "prelabel", "grouping"),
     model_tasks=("image-classification", "zero-shot-image-classification", "embedding"),
     prelabel_task="image-classification", zero_shot_task="zero-shot-image-classification",

@@ -123,18 +123,25 @@ def open_job(page: Page, app: AppServer) -> None:
     page.locator("#job-picker").wait_for()
     expect(page.locator("#job-picker input")).to_have_value(f"{JOB}  ·  Image classification")
     page.locator("#job-label").click()
-    expect(page.locator("#label-header")).to_contain_text(JOB, timeout=LONG)
-    expect(page.locator("#lp-sample-grid .lp-card")).to_have_count(48, timeout=LONG)
+    expect(page.locator("#checklist-header")).to_contain_text(JOB, timeout=LONG)
+    expect(page.locator(f"{GRID} .al-card")).to_have_count(24, timeout=LONG)
+    page.locator("#checklist-page-size input").click()  # 48 a page: every prediction in sight
+    page.get_by_role("option", name="48", exact=True).click()
+    expect(page.locator(f"{GRID} .al-card")).to_have_count(48, timeout=LONG)
+
+
+GRID = "#checklist-list"
+TABS = "#checklist-tabs"
 
 
 def card(page: Page, name: str) -> Locator:
-    return page.locator("#lp-sample-grid .lp-card").filter(
-        has=page.locator(".lp-name", has_text=re.compile("^" + re.escape(name) + "$")))
+    return page.locator(f"{GRID} .al-card").filter(
+        has=page.locator(".al-name span", has_text=re.compile("^" + re.escape(name) + "$")))
 
 
 def tab_count(page: Page, title: str) -> int:
-    m = re.search(re.escape(title) + r" \((\d+)\)", page.locator("#status-tabs").inner_text())
-    assert m, page.locator("#status-tabs").inner_text()
+    m = re.search(re.escape(title) + r" \((\d+)\)", page.locator(TABS).inner_text())
+    assert m, page.locator(TABS).inner_text()
     return int(m.group(1))
 
 
@@ -148,8 +155,8 @@ def test_active_learning_run_then_confirm(server_for, browser_page: Page):
     page = browser_page
     app = server_for(10)  # 2 of each class held out by the precise run
     open_job(page, app)
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (30)")
-    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (30)")
+    expect(page.locator(TABS)).to_contain_text("Labeled (30)")
+    expect(page.locator(TABS)).to_contain_text("Unlabeled (30)")
 
     # Auto labeling: active learning, fast, CPU, the default model; Start
     panel = open_accordion(page, "al-panel")
@@ -186,31 +193,30 @@ def test_active_learning_run_then_confirm(server_for, browser_page: Page):
     expect(page.locator("#al-histogram")).to_contain_text("To Be Confirmed by confidence (30 samples)")
 
     # the finished run refreshed the page: the predictions are in To Be Confirmed
-    expect(page.locator("#status-tabs")).to_contain_text("To Be Confirmed (30)", timeout=LONG)
-    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (0)")
-    page.locator("#status-tabs").get_by_text(re.compile(r"^To Be Confirmed")).click()
-    cards = page.locator("#lp-sample-grid .lp-card")
+    expect(page.locator(TABS)).to_contain_text("To Be Confirmed (30)", timeout=LONG)
+    expect(page.locator(TABS)).to_contain_text("Unlabeled (0)")
+    page.locator(TABS).get_by_text(re.compile(r"^To Be Confirmed")).click()
+    cards = page.locator(f"{GRID} .al-card")
     expect(cards).to_have_count(30, timeout=LONG)
-    expect(card(page, "red_10.png").locator(".lp-label")).to_have_text(["red"])
-    expect(card(page, "green_19.png").locator(".lp-label")).to_have_text(["green"])  # an RGBA image
-    expect(card(page, "blue_12.png").locator(".lp-label")).to_have_text(["blue"])
+    expect(card(page, "red_10.png").locator(".al-chip-name")).to_have_text(["red"])
+    expect(card(page, "green_19.png").locator(".al-chip-name")).to_have_text(["green"])  # an RGBA image
+    expect(card(page, "blue_12.png").locator(".al-chip-name")).to_have_text(["blue"])
 
-    # the preview of a prediction says its model and confidence
-    card(page, "red_10.png").locator(".lp-open").click()
-    expect(page.locator("#preview-info")).to_contain_text("red_10.png", timeout=LONG)
-    expect(page.locator("#preview-info")).to_contain_text("with confidence")
-    expect(page.locator("#preview-info")).to_contain_text("semi-supervised-cnn")
+    # the open record of a prediction says its model and confidence
+    card(page, "red_10.png").locator(".al-open").click()
+    expect(page.locator("#checklist-preview-info")).to_contain_text("red_10.png", timeout=LONG)
+    expect(page.locator("#checklist-preview-info")).to_contain_text("with confidence")
+    expect(page.locator("#checklist-preview-info")).to_contain_text("semi-supervised-cnn")
 
-    # select three correct predictions and confirm them
-    expect(page.locator("#confirm-selected")).to_be_disabled()
+    # check three correct predictions and confirm them
     chosen = ["red_10.png", "green_11.png", "blue_12.png"]
     for name in chosen:
         card(page, name).click()
         expect(card(page, name)).to_have_class(re.compile(r"\blp-selected\b"))
-    expect(page.locator("#selection-info")).to_contain_text("3 selected")
-    page.locator("#confirm-selected").click()
-    expect(page.locator("#status-tabs")).to_contain_text("To Be Confirmed (27)", timeout=LONG)
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (33)")
+    expect(page.locator(f"{GRID} .al-check:checked")).to_have_count(3)
+    page.locator("#checklist-confirm").click()
+    expect(page.locator(TABS)).to_contain_text("To Be Confirmed (27)", timeout=LONG)
+    expect(page.locator(TABS)).to_contain_text("Labeled (33)")
     expect(cards).to_have_count(27)
     expect(card(page, "red_10.png")).to_have_count(0)
 
@@ -222,7 +228,7 @@ def test_active_learning_run_then_confirm(server_for, browser_page: Page):
     page.locator("#al-confirm-above").click()
     expect(page.locator('[data-testid="toast-body"]').filter(has_text="with confidence ≥ 0.50")).to_have_count(
         1, timeout=LONG)
-    expect(page.locator("#status-tabs")).not_to_contain_text("To Be Confirmed (27)", timeout=LONG)
+    expect(page.locator(TABS)).not_to_contain_text("To Be Confirmed (27)", timeout=LONG)
     remaining = tab_count(page, "To Be Confirmed")
     labeled_now = tab_count(page, "Labeled")
     assert remaining < 27 and labeled_now == 60 - remaining
@@ -269,7 +275,7 @@ def test_run_refused_when_too_few_labeled(server_for, browser_page: Page):
                                   timeout=LONG)
     expect(toast).to_contain_text("blue: 3")
     expect(page.locator("#al-status")).to_contain_text("No auto-labeling run in progress")
-    expect(page.locator("#status-tabs")).to_contain_text("To Be Confirmed (0)")
+    expect(page.locator(TABS)).to_contain_text("To Be Confirmed (0)")
 
     # a GPU the machine lacks is refused too (the runner checks before recording a run)
     import torch

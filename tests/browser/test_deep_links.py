@@ -102,18 +102,18 @@ def test_each_role_lands_where_it_may(visit, links_app):
     wait_query(rev, job=job, tab="team-review")
 
     boss = visit("boss", f"job={job}")  # the creator: the labeling page
-    expect(boss.locator("#page-image_classification")).to_contain_text("team cats", timeout=LONG)
+    expect(boss.locator("#page-checklist")).to_contain_text("team cats", timeout=LONG)
     wait_query(boss, job=job, tab="label")
 
 
 def test_a_link_to_an_image_of_the_grid_opens_its_preview(visit, links_app):
-    """The image classification grid has no editor: a link's sample opens in its preview, and the
-    preview's sample is the one the address bar names."""
+    """The classification page has no editor: a link's sample opens below the grid, and the open
+    record is the one the address bar names."""
     job, samples = links_app.team_job, links_app.team_samples
     boss = visit("boss", f"job={job}&tab=label&sample={samples[2]}")
-    opened = boss.locator("#preview-link [data-open-sample]")
+    opened = boss.locator("#checklist-preview-link [data-open-sample]")
     expect(opened).to_have_attribute("data-open-sample", str(samples[2]), timeout=LONG)
-    expect(boss.locator("#preview-image img")).to_have_count(1, timeout=LONG)
+    expect(boss.locator("#checklist-preview-image img")).to_have_count(1, timeout=LONG)
     wait_query(boss, job=job, tab="label", sample=samples[2])
     # the preview offers its link (for a reviewer, an email): the same place
     expect(opened).to_have_attribute("href", f"?job={job}&tab=label&sample={samples[2]}")

@@ -2,7 +2,8 @@
 checked with the server stopped.
 
 Flow: create a job by uploading 6 PNGs (5 digits and one with spaces, unicode and HTML in its
-name), open it for labeling, select three cards, apply "cat", see Labeled (3), rename "cat" to
+name), open it for labeling on the classification page (image cards in a grid), check three cards,
+pick "cat" and apply it, see Labeled (3), label one more with a shortcut key, rename "cat" to
 "feline" in label management, delete one labeled image, try a label named <script> (refused with
 an error toast; the app keeps serving), stop the server and read the store.
 """
@@ -60,28 +61,36 @@ def clear_multiselect(page: Page, dropdown_id: str) -> None:
         expect(tokens).to_have_count(before - 1)
 
 
-def type_multiselect_value(page: Page, dropdown_id: str, value: str) -> None:
-    """Type a (custom) value into a multiselect dropdown and press Enter to add it."""
-    inp = page.locator(f"#{dropdown_id} input")
-    inp.click()
-    inp.fill(value)
-    inp.press("Enter")
-    expect(page.locator(f"#{dropdown_id} .token").filter(has_text=value)).to_have_count(1)
-    inp.press("Escape")
+GRID = "#checklist-list"
 
 
 def card(page: Page, name: str) -> Locator:
-    return page.locator("#lp-sample-grid .lp-card").filter(
-        has=page.locator(".lp-name", has_text=re.compile("^" + re.escape(name) + "$")))
+    return page.locator(f"{GRID} .al-card").filter(
+        has=page.locator(".al-name span", has_text=re.compile("^" + re.escape(name) + "$")))
 
 
-def select_cards(page: Page, names: list[str]) -> None:
+def chips(page: Page, name: str) -> Locator:
+    return card(page, name).locator(".al-chip-name")
+
+
+def check_cards(page: Page, names: list[str]) -> None:
     for name in names:
         c = card(page, name)
         expect(c).to_have_count(1)
         c.click()
         expect(c).to_have_class(re.compile(r"\blp-selected\b"))
-    expect(page.locator("#selection-info")).to_contain_text(f"{len(names)} selected")
+    expect(page.locator(f"{GRID} .al-check:checked")).to_have_count(len(names))
+
+
+def pick(page: Page, label: str) -> None:
+    """Tick or untick a label in the picker beside the grid."""
+    page.locator("#checklist-label-pick").get_by_text(label, exact=True).click()
+
+
+def label_count(page: Page, label: str, n: int) -> None:
+    """The label table beside the grid says how many images carry the label."""
+    row = page.locator("#checklist-labels-table").get_by_role("row", name=re.compile(rf"^{re.escape(label)} \S+ {n}$"))
+    expect(row).to_have_count(1, timeout=LONG)  # its name: label, shortcut key, count
 
 
 def error_toast(page: Page) -> Locator:
@@ -139,77 +148,86 @@ def test_label_rename_delete_and_refuse_script_label(app, page: Page, page_error
     page.locator('[data-testid="toast-close"]').first.click()
     expect(error_toast(page)).to_have_count(0)
 
-    # pick the job and press Label
+    # pick the job and press Label: the classification page shows the images as cards
     expect(page.locator("#job-picker input")).to_have_value(JOB_CHOICE)
     page.locator("#job-label").click()
-    cards = page.locator("#lp-sample-grid .lp-card")
+    cards = page.locator(f"{GRID} .al-card")
     expect(cards).to_have_count(6, timeout=LONG)
-    expect(page.locator("#label-header")).to_contain_text(JOB)
-    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (6)")
+    expect(page.locator("#checklist-header")).to_contain_text(JOB)
+    expect(page.locator("#checklist-tabs")).to_contain_text("Unlabeled (6)")
+    # the labels got shortcut keys, shown on their buttons and in the table
+    expect(page.locator(f"{GRID} .al-label-btn kbd")).to_have_text(["1", "2"])
 
     # the hostile file name is text: spaces and é kept, no element made from it
     expect(card(page, HOSTILE_UPLOADED)).to_have_count(1)
-    assert page.locator("#lp-sample-grid b, #lp-sample-grid i").count() == 0
+    assert page.locator(f"{GRID} b, {GRID} i").count() == 0
 
-    # select three cards, add "cat" in the label box, Apply label
-    expect(page.locator("#apply-label")).to_be_disabled()
-    select_cards(page, ["0000.png", "0001.png", "0002.png"])
-    expect(page.locator("#apply-label")).to_be_enabled()
-    clear_multiselect(page, "label-pick")
-    type_multiselect_value(page, "label-pick", "cat")
-    page.locator("#apply-label").click()
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (3)", timeout=LONG)
-    expect(page.locator("#status-tabs")).to_contain_text("Unlabeled (3)")
-    expect(page.locator("#label-counts")).to_contain_text("cat: 3")
+    # Apply with nothing checked says what to do; then check three cards, pick "cat", Apply
+    pick(page, "cat")
+    page.locator("#checklist-apply").click()
+    expect(error_toast(page).filter(has_text="check at least one image first")).to_have_count(1, timeout=LONG)
+    page.locator('[data-testid="toast-close"]').first.click()
+    check_cards(page, ["0000.png", "0001.png", "0002.png"])
+    page.locator("#checklist-apply").click()
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (3)", timeout=LONG)
+    expect(page.locator("#checklist-tabs")).to_contain_text("Unlabeled (3)")
+    label_count(page, "cat", 3)
     for name in ["0000.png", "0001.png", "0002.png"]:
-        expect(card(page, name).locator(".lp-label")).to_have_text(["cat"])
-    expect(page.locator("#selection-info")).to_contain_text("0 selected")
-    # after Apply the label box is empty: the next selection does not silently get "cat" too (issue 15)
-    expect(page.locator("#label-pick .token")).to_have_count(0)
+        expect(chips(page, name)).to_have_text(["cat"])
+    expect(page.locator(f"{GRID} .al-check:checked")).to_have_count(0)
+    # after Apply the picker is empty: the next selection does not silently get "cat" too (issue 15)
+    expect(page.locator("#checklist-label-pick input:checked")).to_have_count(0)
+
+    # a shortcut key labels the checked card after a confirmation in the page: 2 is "dog"
+    check_cards(page, ["0003.png"])
+    page.keyboard.press("2")
+    expect(page.locator(f"{GRID} [data-testid='al-confirm']")).to_contain_text('"dog"')
+    page.keyboard.press("Enter")
+    expect(chips(page, "0003.png")).to_have_text(["dog"], timeout=LONG)
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (4)")
+    # ... and a chip's x takes it off again
+    card(page, "0003.png").locator(".al-chip-del").click()
+    expect(chips(page, "0003.png")).to_have_count(0, timeout=LONG)
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (3)")
 
     # rename "cat" to "feline" in label management
-    open_accordion(page, "label-management")
-    pick_option(page, "lm-label", "cat")
-    expect(page.locator("#lm-label input")).to_have_value("cat")
-    page.locator("#lm-new-name textarea").fill("feline")
-    page.locator("#lm-rename").click()
-    expect(page.locator("#label-counts")).to_contain_text("feline: 3", timeout=LONG)
-    expect(page.locator("#label-counts")).not_to_contain_text("cat")
-    expect(page.locator("#lm-new-name textarea")).to_have_value("")
-    expect(page.locator("#labels-table")).to_contain_text("feline")
-    expect(page.locator("#labels-table")).not_to_contain_text("cat")
-    expect(card(page, "0000.png").locator(".lp-label")).to_have_text(["feline"])
-    # the label box no longer holds "cat" (Apply label would add it back to the label set)
-    expect(page.locator("#label-pick .token")).to_have_count(0)
+    open_accordion(page, "checklist-label-management")
+    pick_option(page, "checklist-lm-label", "cat")
+    expect(page.locator("#checklist-lm-label input")).to_have_value("cat")
+    page.locator("#checklist-lm-new-name textarea").fill("feline")
+    page.locator("#checklist-lm-rename").click()
+    label_count(page, "feline", 3)
+    expect(page.locator("#checklist-labels-table")).not_to_contain_text("cat")
+    expect(page.locator("#checklist-lm-new-name textarea")).to_have_value("")
+    expect(chips(page, "0000.png")).to_have_text(["feline"])
+    expect(page.locator("#checklist-label-pick")).not_to_contain_text("cat")
 
     # delete one labeled image (0000.png): 5 samples, 2 labeled remain
-    select_cards(page, ["0000.png"])
-    open_accordion(page, "delete-panel")
-    expect(page.locator("#delete-selected")).to_be_enabled()
-    page.locator("#delete-selected").click()
+    check_cards(page, ["0000.png"])
+    open_accordion(page, "checklist-delete-panel")
+    page.locator("#checklist-delete").click()
     expect(cards).to_have_count(5, timeout=LONG)
     expect(card(page, "0000.png")).to_have_count(0)
-    expect(page.locator("#status-tabs")).to_contain_text("All statuses (5)")
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (2)")
-    expect(page.locator("#label-counts")).to_contain_text("feline: 2")
+    expect(page.locator("#checklist-tabs")).to_contain_text("All statuses (5)")
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (2)")
+    label_count(page, "feline", 2)
 
     # a label named <script> is refused with a visible error; nothing changes
-    select_cards(page, ["0003.png"])
-    clear_multiselect(page, "label-pick")
-    type_multiselect_value(page, "label-pick", "<script>")
-    page.locator("#apply-label").click()
+    page.locator("#checklist-add-name textarea").fill("<script>")
+    page.locator("#checklist-add").click()
     toast = error_toast(page)
     expect(toast).to_be_visible(timeout=LONG)
     expect(toast).to_contain_text("<script>")
     expect(toast).to_contain_text("may hold only letters")
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (2)")
-    expect(card(page, "0003.png").locator(".lp-label")).to_have_count(0)
-    assert page.locator("#lp-sample-grid script, [data-testid='toast-body'] script").count() == 0
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (2)")
+    expect(page.locator("#checklist-label-pick")).not_to_contain_text("<script>")
+    assert page.locator(f"{GRID} script, [data-testid='toast-body'] script").count() == 0
 
     # the app keeps serving: health, and the page still answers an action
     assert httpx.get(app.url + "/healthz", timeout=10).json()["ok"] is True
-    page.locator("#clear-selection").click()
-    expect(page.locator("#selection-info")).to_contain_text("0 selected")
+    check_cards(page, ["0004.png"])
+    page.locator("#checklist-clear").click()
+    expect(page.locator(f"{GRID} .al-check:checked")).to_have_count(0)
     assert not page_errors, page_errors
 
     # what was saved
@@ -267,14 +285,14 @@ def test_html_in_file_and_job_names_is_shown_as_text(app, page: Page, page_error
     expect(page.locator("#job-table")).to_contain_text("0/2 (0%)")
 
     page.locator("#job-label").click()
-    expect(page.locator("#lp-sample-grid .lp-card")).to_have_count(2, timeout=LONG)
+    expect(page.locator(f"{GRID} .al-card")).to_have_count(2, timeout=LONG)
     hostile = card(page, HOSTILE)
     expect(hostile).to_have_count(1)
     expect(hostile).to_contain_text("<b>chat<i>x é.png")
     expect(hostile).to_have_attribute("title", HOSTILE)
-    assert page.locator("#lp-sample-grid b, #lp-sample-grid i").count() == 0
-    expect(page.locator("#label-header")).to_contain_text(job)
-    assert page.locator("#label-header b").count() == 0
+    assert page.locator(f"{GRID} b, {GRID} i").count() == 0
+    expect(page.locator("#checklist-header")).to_contain_text(job)
+    assert page.locator("#checklist-header b").count() == 0
     assert not page_errors, page_errors
 
     app.stop()
@@ -285,40 +303,46 @@ def test_html_in_file_and_job_names_is_shown_as_text(app, page: Page, page_error
 @pytest.mark.demo
 def test_preview_hard_remove_and_upload_on_the_demo_job(app, page: Page, page_errors):
     """The other buttons of the labeling page answer (each handler takes the acting user from
-    gr.Request): preview, mark hard, remove a label from a selection, upload more images."""
+    gr.Request): open one image, mark hard, remove a label from a selection, upload more images."""
     if not DIGITS.is_dir():
         pytest.skip(f"shared data {DIGITS} is absent: the upload step needs a digit PNG")
     page.goto(app.url)
     expect(page.locator("#job-picker input")).to_have_value("demo-shapes  ·  Image classification")
     page.locator("#job-label").click()
-    cards = page.locator("#lp-sample-grid .lp-card")
+    cards = page.locator(f"{GRID} .al-card")
     expect(cards).to_have_count(24, timeout=LONG)
 
-    card(page, "circle_01.png").locator(".lp-open").click()  # preview, not a selection
-    expect(page.locator("#preview-info")).to_contain_text("circle_01.png", timeout=LONG)
-    expect(page.locator("#preview-labels .token")).to_have_text(["circle"])
-    expect(page.locator("#selection-info")).to_contain_text("0 selected")
+    card(page, "circle_01.png").locator(".al-open").click()  # opens it below, not a selection
+    expect(page.locator("#checklist-preview-info")).to_contain_text("circle_01.png", timeout=LONG)
+    expect(page.locator("#checklist-preview-labels .token")).to_have_text(["circle"])
+    expect(page.locator("#checklist-preview-image img")).to_have_count(1)
+    expect(page.locator(f"{GRID} .al-check:checked")).to_have_count(0)
 
-    select_cards(page, ["square_05.png"])
-    page.locator("#mark-hard").click()
-    expect(card(page, "square_05.png").locator(".lp-hard")).to_have_count(1, timeout=LONG)
+    check_cards(page, ["square_05.png"])
+    page.locator("#checklist-mark-hard").click()
+    expect(card(page, "square_05.png").locator(".al-hard")).to_have_count(1, timeout=LONG)
 
-    page.locator("#status-tabs").get_by_text("Labeled (6)").click()
+    page.locator("#checklist-tabs").get_by_text("Labeled (6)").click()
     expect(cards).to_have_count(6, timeout=LONG)
-    page.locator("#select-page").click()
-    expect(page.locator("#selection-info")).to_contain_text("6 selected")
-    clear_multiselect(page, "label-pick")
-    type_multiselect_value(page, "label-pick", "circle")
-    page.locator("#remove-label").click()
-    expect(page.locator("#status-tabs")).to_contain_text("Labeled (4)", timeout=LONG)
-    expect(page.locator("#label-counts")).to_contain_text("circle: 0")
+    page.locator("#checklist-select-page").click()
+    expect(page.locator(f"{GRID} .al-check:checked")).to_have_count(6)
+    pick(page, "circle")
+    page.locator("#checklist-remove").click()
+    expect(page.locator("#checklist-tabs")).to_contain_text("Labeled (4)", timeout=LONG)
+    label_count(page, "circle", 0)
 
-    page.locator("#status-tabs").get_by_text(re.compile(r"^All statuses")).click()
+    page.locator("#checklist-tabs").get_by_text(re.compile(r"^All statuses")).click()
     open_accordion(page, "add-data")
     page.locator("#upload-files input[type=file]").set_input_files([str(DIGITS / "0010.png")])
     expect(page.locator("#upload-files a[href*='/file=']")).to_have_count(1, timeout=LONG)
     page.locator("#upload-submit").click()
-    expect(page.locator("#status-tabs")).to_contain_text("All statuses (25)", timeout=LONG)
+    expect(page.locator("#checklist-tabs")).to_contain_text("All statuses (25)", timeout=LONG)
+    expect(page.locator("#checklist-page-info")).to_contain_text("25 images · page 1 of 2")
+    # the new image is on page 2 (24 a page): the name filter finds it
+    open_accordion(page, "checklist-filters")
+    page.locator("#checklist-filter-name textarea").fill("0010")
+    page.locator("#checklist-filter-name textarea").press("Enter")
+    expect(cards).to_have_count(1, timeout=LONG)
     expect(card(page, "0010.png")).to_have_count(1)
     assert not page_errors, page_errors
 
