@@ -184,6 +184,9 @@ list.addEventListener('click', (e) => {
 function openRecord(id) {
   publish({ preview: id });
   trigger('preview');
+  // where the page shows it (below a long list): in sight at once, filled when the answer comes
+  const target = typeof V.open_target === 'string' && V.open_target ? doc.getElementById(V.open_target) : null;
+  if (target) target.scrollIntoView({ block: 'start' });
 }
 list.addEventListener('dblclick', (e) => {
   const row = e.target.closest('.al-row');

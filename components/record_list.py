@@ -14,7 +14,8 @@ A gr.HTML widget (assets/record_list.js) whose value is a dict:
 Classification (``open_on_click`` False): a click checks a row; the label buttons, or a label's
 shortcut key followed by a confirmation in the page (Enter / Esc), set ``apply`` and fire
 ``apply``; a chip's × sets ``remove`` and fires ``remove``; a record's "view" button (or a
-double click) sets ``preview`` and fires ``preview``. Speech and video pages
+double click) sets ``preview``, fires ``preview`` and scrolls ``open_target`` (an element id:
+where the page shows the opened record) into view. Speech and video pages
 (``open_on_click`` True): a click opens the row (``preview``, fires ``preview``). ``noun`` is
 what the widget's messages call a record ("Check files first"). Every text reaches the page as
 text (textContent), never as HTML.
@@ -124,15 +125,18 @@ def text_item(sample, colors: dict[str, str]) -> dict:
             "hard": bool(getattr(sample, "hard", False)), "version": getattr(sample, "version", None)}
 
 
-def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False, noun: str = "files") -> dict:
+def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False, noun: str = "files",
+               open_target: str | None = None) -> dict:
     """``open_on_click`` (speech pages): a click opens a row instead of checking it (kept in the
-    value: the widget reads it from there); ``noun``: what its messages call a record."""
+    value: the widget reads it from there); ``noun``: what its messages call a record;
+    ``open_target``: the element id of where an opened record shows (scrolled into view)."""
     sel = set(selected or ())
     out = [{**it, "selected": it["id"] in sel} for it in items]
     return {"items": out, "selected": [it["id"] for it in out if it["selected"]],
             "labels": [{"name": lab.name, "color": lab.color or "", "shortcut": lab.shortcut or ""}
                        for lab in labels],
-            "preview": None, "apply": None, "remove": None, "open_on_click": bool(open_on_click), "noun": noun}
+            "preview": None, "apply": None, "remove": None, "open_on_click": bool(open_on_click), "noun": noun,
+            "open_target": open_target}
 
 
 def apply_request(value) -> tuple[str, list[int]] | None:

@@ -198,6 +198,18 @@ def default_color(index: int) -> str:
     return DEFAULT_COLORS[index % len(DEFAULT_COLORS)]
 
 
+def as_shown(labels: list[Label], rules: LabelRules) -> list[Label]:
+    """Labels as a page shows them: a set saved before its type had shortcut keys or colors (image
+    classification until issue 15) gets the keys and colors its next save will store (the same
+    defaults, in the same order), so its buttons and keys work now."""
+    out = list(labels)
+    if rules.shortcuts:
+        out = default_shortcuts(out)
+    if rules.colors:
+        out = [lab if lab.color else replace(lab, color=default_color(i)) for i, lab in enumerate(out)]
+    return out
+
+
 def check_label_name(name: str, rules: LabelRules, what: str = "label") -> str:
     if not isinstance(name, str):
         raise ValidationError(f"{what} name must be text")

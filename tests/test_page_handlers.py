@@ -306,3 +306,29 @@ def test_a_pages_refresh_runs_only_for_a_job_of_its_types(store):
     assert refresh(images.id, "all") == [gr.skip()] * 3 and calls == []
     assert refresh(None, "all") == [gr.skip()] * 3 and refresh(999_999, "all") == [gr.skip()] * 3
     assert refresh(boxes.id, "all") == ["view"] and calls == [(boxes.id, "all")]
+
+
+def test_an_image_job_saved_before_keys_shows_the_keys_and_colors_its_next_save_stores(store):
+    """Image classification labels had no shortcut keys or colors before they shared the
+    classification page: an older job's buttons get the keys and colors a save of its set would
+    store, so its keys work at once, and a save stores those very ones."""
+    import gradio as gr
+
+    from pages.labeling.checklist import ChecklistPage
+    from store.jobs import get_job, modify_job
+    from store.labelset import Label, LabelSet
+    from tests.factories import new_job
+
+    job = new_job(store, "old", labels=("cat", "dog"))
+    old = LabelSet(labels=[Label("cat"), Label("dog")]).to_json()  # as such a job's set was stored
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE jobs SET label_set = ? WHERE id = ?", [old, job.id])
+    with gr.Blocks():
+        page = ChecklistPage(AppContext(store), gr.State(None))
+    shown = dict(zip(page.outputs, page.load(job.id)))[page.records]["labels"]
+    assert [(lab["name"], lab["shortcut"]) for lab in shown] == [("cat", "1"), ("dog", "2")]
+    assert all(lab["color"].startswith("#") for lab in shown)
+    modify_job(store, job.id, label_set=get_job(store, job.id).label_set)  # the next save of its set
+    saved = get_job(store, job.id).label_set.labels
+    assert [(lab.name, lab.shortcut, lab.color) for lab in saved] == [
+        (lab["name"], lab["shortcut"], lab["color"]) for lab in shown]

@@ -23,7 +23,7 @@ from components import record_list
 from components.autolabel_panel import with_prediction
 from store.access import reads_only
 from store.annotations import add_labels_to_set, apply_labels, remove_labels, set_annotation
-from store.labelset import Label
+from store.labelset import Label, as_shown
 from store.samples import (clusters, delete_samples, get_sample, labelers, prefetch_next_thumbnails, sample_image,
                            set_hard)
 
@@ -240,7 +240,7 @@ class ChecklistPage(SelectionActions, LabelingView):
         kind, actor = records_of(job), acting_user()
         if kind.noun == "images":  # the next page's thumbnails are made while this one is looked at
             prefetch_next_thumbnails(self.store, job_id, self.sample_query(tab_v, p.page, size, **filters), actor=actor)
-        labels_now, names = job.label_set.labels, job.label_set.names()
+        labels_now, names = as_shown(job.label_set.labels, job.labeling_type.rules), job.label_set.names()
         colors = {lab.name: lab.color for lab in labels_now}
         keep = [i for i in selected if i in {s.id for s in p.items}]
         items = [with_prediction(kind.item(s, colors), s) for s in p.items]
@@ -248,7 +248,8 @@ class ChecklistPage(SelectionActions, LabelingView):
                 gr.update(choices=names, value=[v for v in (labels or []) if v in names]),
                 gr.Dropdown(choices=[("Anyone", "")] + [(u, u) for u in labelers(self.store, job_id, actor=actor)]),
                 gr.Dropdown(choices=[("All", "")] + [(x, x) for x in clusters(self.store, job_id, actor=actor)]),
-                record_list.list_value(items, keep, labels_now, noun=kind.noun), gr.Number(value=p.page),
+                record_list.list_value(items, keep, labels_now, noun=kind.noun, open_target=self.eid("preview")),
+                gr.Number(value=p.page),
                 f"{p.total:,} {kind.noun} · page {p.page} of {p.pages}",
                 gr.CheckboxGroup(choices=names, value=[]),  # the next records start from no label
                 self._label_table(labels_now, c, kind.noun), gr.Dropdown(choices=names, value=None),

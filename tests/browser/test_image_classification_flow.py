@@ -314,6 +314,7 @@ def test_preview_hard_remove_and_upload_on_the_demo_job(app, page: Page, page_er
 
     card(page, "circle_01.png").locator(".al-open").click()  # opens it below, not a selection
     expect(page.locator("#checklist-preview-info")).to_contain_text("circle_01.png", timeout=LONG)
+    expect(page.locator("#checklist-preview-info")).to_be_in_viewport()  # below 24 cards: scrolled to
     expect(page.locator("#checklist-preview-labels .token")).to_have_text(["circle"])
     expect(page.locator("#checklist-preview-image img")).to_have_count(1)
     expect(page.locator(f"{GRID} .al-check:checked")).to_have_count(0)
