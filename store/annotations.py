@@ -170,17 +170,24 @@ def remove_labels(store: Store, job_id: int, sample_ids: list[int], labels: list
     return len(rows)
 
 
-def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], actor: str | None = None) -> None:
-    """Replace the labels of one sample (edit in the preview)."""
+def set_labels(store: Store, job_id: int, sample_id: int, labels: list[str], actor: str | None = None,
+               expected_version: int | None = None) -> int:
+    """Replace the labels of one sample (a classification record opened on its page), in one
+    transaction: a name not in the label set joins it. With ``expected_version`` a sample saved
+    since is refused with history.VersionConflict, and the label set stays as it was. Returns
+    the new version."""
     job = get_job(store, job_id, actor, "label")  # store/access.py decides
     _require_page(job)
+    labels = list(dict.fromkeys(labels))
     with store.db.transaction() as cur:
-        new = [Label(n) for n in dict.fromkeys(labels) if n not in job.label_set.names()]
+        new = [Label(n) for n in labels if n not in job.label_set.names()]
         if new:
             job = add_labels_to_set(store, job_id, new, actor, cur=cur)
         read = _current_rows(store, job_id, [sample_id])
-        ann = job.labeling_type.validate({"labels": list(labels)}, job.label_set)
-        _write_annotations(cur, job_id, [(sample_id, ann)], actor, read=read)  # audited by its history row
+        check_version(cur, job_id, sample_id, expected_version, have=read[sample_id][1])
+        ann = job.labeling_type.validate({"labels": labels}, job.label_set)
+        written = _write_annotations(cur, job_id, [(sample_id, ann)], actor, read=read)  # audited by its history row
+        return written.get(sample_id) or current_version(cur, job_id, sample_id)
 
 
 def set_annotation(store: Store, job_id: int, sample_id: int, data: dict, actor: str | None = None,

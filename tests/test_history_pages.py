@@ -15,7 +15,7 @@ from store.annotations import set_annotation
 from store.caches import Presence
 from store.errors import Conflict, NotFound
 from store.events import list_events
-from store.jobs import delete_job, list_jobs
+from store.jobs import delete_job, get_job, list_jobs
 from store.presence import note_open
 from store.samples import delete_samples, get_sample
 from store.users import add_user
@@ -209,6 +209,35 @@ def test_bulk_label_changes_carry_the_versions_the_grid_showed(store):
     with as_user("bob"):
         page.on_apply(out_of(page, out, page.records), ["dog"], *args)  # the refreshed versions: applied
     assert get_sample(store, job.id, ids[0]).labels == ["cat", "dog"]
+
+
+def test_the_open_record_saves_its_labels_with_a_new_one_or_meets_the_newer_version(store):
+    """"view" opens a record below the classification list; its Save carries the version it
+    opened. Saved meanwhile by someone else: the conflict notice, nothing saved and no new label
+    in the set; Keep mine then saves both (one store call, store.annotations.set_labels)."""
+    from pages.common import AppContext
+    from pages.labeling.checklist import ChecklistPage
+
+    users(store, "ann", "bob")
+    job = new_job(store, actor="ann")
+    (sid,) = upload_images(store, job.id, 1)
+    with gr.Blocks():
+        page = ChecklistPage(AppContext(store), gr.State(None))
+    args = [job.id, "all", "All", [], "", "", "", "All", False, 1, 24]
+    with as_user("bob"):
+        shown = page.preview_of(job.id, sid)
+    opened = shown[page.preview_outputs.index(page.versions.opened)]
+    set_annotation(store, job.id, sid, {"labels": ["cat"]}, actor="ann")
+    outputs = page.outputs + page.versions.outputs
+    with as_user("bob"):
+        out = page.on_preview_save(sid, ["dog", "lynx"], *args, opened)
+    assert "Changed by ann" in out[outputs.index(page.versions.message)]
+    assert get_sample(store, job.id, sid).labels == ["cat"] and "lynx" not in get_job(store, job.id).label_set.names()
+    conflict = out[outputs.index(page.versions.conflict)]
+    with as_user("bob"):  # Keep mine
+        page.on_preview_save(sid, ["dog", "lynx"], *args, opened, conflict)
+    assert get_sample(store, job.id, sid).labels == ["dog", "lynx"]
+    assert get_job(store, job.id).label_set.names() == ["cat", "dog", "lynx"]
 
 
 def test_the_trash_page_restores_and_only_an_admin_empties(store):

@@ -358,3 +358,26 @@ def test_a_version_folder_loads_by_split_and_versions_do_not_mix(store, tmp_path
     assert raw["bytes"] is None and Path(raw["path"]).is_file()  # --reference: the file's path
     ds1 = datasets.load_dataset(v1.location, cache_dir=str(tmp_path / "c"))
     assert ds1["train"].num_rows == 5  # and v1 still its own
+
+
+def test_an_opened_records_labels_and_a_new_label_are_one_save(store):
+    """The classification page's open record saves its labels with a name new to the label set
+    in one store call (set_labels): a sample saved since refuses the save, and the new name does
+    not join the set either; the save at the current version stores both."""
+    from store.history import VersionConflict
+    from store.jobs import get_job
+
+    job = new_job(store)
+    (sid,) = upload_images(store, job.id, 1)
+    v1 = set_annotation(store, job.id, sid, {"labels": ["cat"]})
+    v2 = set_annotation(store, job.id, sid, {"labels": ["dog"]})
+    from store.annotations import set_labels
+
+    with pytest.raises(VersionConflict):
+        set_labels(store, job.id, sid, ["cat", "lynx"], expected_version=v1)
+    assert get_job(store, job.id).label_set.names() == ["cat", "dog"]
+    v3 = set_labels(store, job.id, sid, ["cat", "lynx"], expected_version=v2)
+    assert v3 == v2 + 1 and get_job(store, job.id).label_set.names() == ["cat", "dog", "lynx"]
+    with pytest.raises(ValidationError):  # a name the type refuses: nothing saved
+        set_labels(store, job.id, sid, ["<script>"], expected_version=v3)
+    assert get_job(store, job.id).label_set.names() == ["cat", "dog", "lynx"]

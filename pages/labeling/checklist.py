@@ -22,8 +22,8 @@ import pandas as pd
 from components import record_list
 from components.autolabel_panel import with_prediction
 from store.access import reads_only
-from store.annotations import add_labels_to_set, apply_labels, remove_labels, set_annotation
-from store.labelset import Label, as_shown
+from store.annotations import apply_labels, remove_labels, set_labels
+from store.labelset import as_shown
 from store.samples import (clusters, delete_samples, get_sample, labelers, prefetch_next_thumbnails, sample_image,
                            set_hard)
 
@@ -430,13 +430,10 @@ class ChecklistPage(SelectionActions, LabelingView):
         args, opened = rest[:len(self.inputs)], rest[len(self.inputs)]
         if sid is None or args[0] is None:
             raise UserError("open a record first (its view button)")
-        job_id, picked, actor = args[0], list(dict.fromkeys(labels or [])), acting_user()
-        job = self.job(job_id)
-        new = [Label(n) for n in picked if job is not None and n not in job.label_set.names()]
-        if new:
-            add_labels_to_set(self.store, job_id, new, actor)
-        conflict = self.versions.save(job_id, sid, opened, over, lambda expected: set_annotation(
-            self.store, job_id, int(sid), {"labels": picked}, actor=actor, expected_version=expected))
+        job_id, actor = args[0], acting_user()
+        # one store call: a label typed anew joins the set with the save, or neither happens
+        conflict = self.versions.save(job_id, sid, opened, over, lambda expected: set_labels(
+            self.store, job_id, int(sid), list(labels or []), actor=actor, expected_version=expected))
         if conflict is not None:
             return self.versions.conflict_updates(conflict, self.outputs + self.versions.outputs)
         gr.Info("Saved")
