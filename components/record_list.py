@@ -97,32 +97,35 @@ def _chips(sample, colors: dict[str, str]) -> list[dict]:
     return [{"name": n, "color": colors.get(n) or "#888888"} for n in dict.fromkeys(sample.labels)]
 
 
+def _record(sample, colors: dict[str, str], **shown) -> dict:
+    """What every record carries: its id, name, chips, status, who labeled it, the hard mark, and
+    the version a bulk label change carries (issue 20); `shown`: what its kind shows."""
+    return {"id": sample.id, "name": sample.name, "audio": None, "labels": _chips(sample, colors),
+            "status": sample.status, "who": _who(sample), "hard": bool(getattr(sample, "hard", False)),
+            "version": getattr(sample, "version", None), **shown}
+
+
+def _snippet(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def file_item(sample, colors: dict[str, str]) -> dict:
     """A file's row: play button, name, duration, chips (and a transcript's start)."""
     ann = sample.annotation if isinstance(sample.annotation, dict) else {}
     content = ann.get("content") if isinstance(ann.get("content"), str) else ""
     meta = sample.meta if isinstance(sample.meta, dict) else {}
-    return {"id": sample.id, "name": sample.name, "audio": f"/media/{sample.id}/file",
-            "duration": meta.get("duration"), "labels": _chips(sample, colors),
-            "content": content if len(content) <= SNIPPET else content[:SNIPPET] + "…",
-            "status": sample.status, "who": _who(sample), "hard": bool(getattr(sample, "hard", False)),
-            "version": getattr(sample, "version", None)}  # what a bulk label change carries (issue 20)
+    return _record(sample, colors, audio=f"/media/{int(sample.id)}/file", duration=meta.get("duration"),
+                   content=_snippet(content, SNIPPET))
 
 
 def image_item(sample, colors: dict[str, str]) -> dict:
     """An image's card: its thumbnail, name and chips, a hard example's mark."""
-    return {"id": sample.id, "name": sample.name, "audio": None, "thumb": f"/media/{int(sample.id)}/thumb",
-            "labels": _chips(sample, colors), "status": sample.status, "who": _who(sample),
-            "hard": bool(getattr(sample, "hard", False)), "version": getattr(sample, "version", None)}
+    return _record(sample, colors, thumb=f"/media/{int(sample.id)}/thumb")
 
 
 def text_item(sample, colors: dict[str, str]) -> dict:
     """A text's row: the text (its start) and its chips; nothing to play."""
-    text = sample.text or ""
-    return {"id": sample.id, "name": sample.name, "audio": None,
-            "text": text if len(text) <= TEXT_SNIPPET else text[:TEXT_SNIPPET] + "…",
-            "labels": _chips(sample, colors), "status": sample.status, "who": _who(sample),
-            "hard": bool(getattr(sample, "hard", False)), "version": getattr(sample, "version", None)}
+    return _record(sample, colors, text=_snippet(sample.text or "", TEXT_SNIPPET))
 
 
 def list_value(items: list[dict], selected=(), labels=(), open_on_click: bool = False, noun: str = "files",
