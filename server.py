@@ -252,12 +252,14 @@ def mount_ui(app: FastAPI, store: Store) -> FastAPI:
     """Build the Gradio UI (importing gradio and building the Blocks take most of a start) and
     mount it at / behind the app's routes."""
     from auth import current_user, multi_user
+    from gradio_frontend import install_route
     from gradio_import import lean_build, mount
     from store import LOCAL_USER
     from ui import CSS, PAGE_JS, build_ui
 
     with lean_build():  # no throwaway apps and configs (gradio_import.py)
         demo = build_ui(store)
+    install_route(app)  # three of Gradio's front-end functions, mended (gradio_frontend.py)
     # always installed: an app started single-user asks for a login once a user is added (Users tab, CLI)
     auth = {"auth_dependency": lambda request: current_user(store, request)
             or (None if multi_user(store) else LOCAL_USER)}

@@ -100,3 +100,45 @@ def test_the_ui_is_built_and_mounted_without_gradios_throwaway_apps(store, monke
     assert demo.app is gradio_app  # what the queue calls the events through
     assert len(demo.config["components"]) > 500 and CSS in demo.config["css"]
     assert App.__dict__["create_app"].__func__ is counted_create and Blocks.get_config_file is counted_config
+
+
+def test_gradios_front_end_is_served_mended():
+    """The three front-end patches (gradio_frontend.py) all apply to the pinned Gradio; the mended
+    files replace Gradio's at the same paths, ahead of its mount; every other asset is Gradio's."""
+    import gradio_frontend
+    from gradio_frontend import PATCHES, assets_dir, mended
+
+    files, applied = mended()
+    assert applied == tuple(p.name for p in PATCHES), "a patch no longer applies: Gradio's front end changed"
+    assert set(files) == {next(n for n in files if n.startswith(p.prefix)) for p in PATCHES}
+    for p in PATCHES:
+        body = next(v for n, v in files.items() if n.startswith(p.prefix)).decode()
+        assert p.old not in body and body.count(p.new) == 1 and body.startswith(p.prelude)
+
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    assert gradio_frontend.install_route(app) == len(files)
+    client = TestClient(app)
+    for name, body in files.items():
+        r = client.get(f"/assets/{name}")
+        assert r.status_code == 200 and r.content == body
+        assert r.headers["content-type"].startswith("text/javascript") and r.headers["cache-control"] == "no-cache"
+        again = client.get(f"/assets/{name}", headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304 and not again.content
+        original = (assets_dir() / name).read_bytes()
+        assert original != body and len(body) - len(original) < 1000  # a mend, not another file
+
+
+def test_the_running_ui_serves_the_mended_front_end(store):
+    from gradio_frontend import assets_dir, mended
+    from server import build_server
+
+    files, _ = mended()
+    with TestClient(build_server(store)) as client:
+        for name, body in files.items():
+            assert client.get(f"/assets/{name}").content == body  # the app's route, before Gradio's
+        index = next(assets_dir().glob("index-*.js")).name
+        r = client.get(f"/assets/{index}")
+        assert r.status_code == 200 and r.content == (assets_dir() / index).read_bytes()
+        assert client.get("/assets/../../../etc/passwd").status_code in (400, 404)
