@@ -166,6 +166,14 @@ def test_a_listing_reads_each_versions_outline_not_its_annotation(store):
     assert [v.outline for v in light] == [history.outline_of(v.annotation) for v in full]
     assert [v.outline.get("shapes", 0) for v in light] == [2, 0, 3, 1]
     assert [v.version for v in history.sample_history(store, job.id, sid, full=False, limit=2)] == [4, 3]
+    # each version's outline is read once (store.caches.outlines): a save lists the history again,
+    # and only the new version's JSON is read then; the other job's versions keep their own
+    assert {k for k in store.caches.outlines._known if k[1] == sid} == {(job.id, sid, v) for v in (1, 2, 3, 4)}
+    set_annotation(store, job.id, sid, {"shapes": [dict(box, id="s9")] * 5})
+    store.caches.outlines.put((job.id, sid, 1), {"shapes": 99})  # had it been read again, 1 would say 1
+    again = history.sample_history(store, job.id, sid, full=False)
+    assert [(v.version, v.outline.get("shapes", 0)) for v in again] == [(5, 5), (4, 2), (3, 0), (2, 3), (1, 99)]
+    assert [v.outline for v in history.sample_history(store, other.id, sid, full=False)] == [{"shapes": 4}]
 
 
 # -- the trash -------------------------------------------------------------------------------------------
