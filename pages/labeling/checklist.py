@@ -130,10 +130,10 @@ class ChecklistPage(SelectionActions, LabelingView):
                                             elem_id=self.eid("select-page"))
             self.uncheck_btn = gr.Button("Uncheck all", size="sm", scale=0, min_width=110, elem_id=self.eid("clear"))
             self.prev_btn = gr.Button("◀ Previous", size="sm", scale=0, min_width=100, elem_id=self.eid("prev-page"))
-            self.page_no = gr.Number(value=1, precision=0, minimum=1, label="Page", scale=0, min_width=90,
+            self.page_no = gr.Number(value=1, precision=0, minimum=1, label="Page", scale=0, min_width=140,
                                      elem_id=self.eid("page"))
             self.next_btn = gr.Button("Next ▶", size="sm", scale=0, min_width=90, elem_id=self.eid("next-page"))
-            self.page_size = gr.Dropdown(PAGE_SIZES, value=PAGE_SIZE, label="Per page", scale=0, min_width=90,
+            self.page_size = gr.Dropdown(PAGE_SIZES, value=PAGE_SIZE, label="Per page", scale=0, min_width=150,
                                          elem_id=self.eid("page-size"))
             self.page_info = gr.Markdown("", elem_id=self.eid("page-info"))
 

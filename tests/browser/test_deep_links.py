@@ -117,6 +117,12 @@ def test_a_link_to_an_image_of_the_grid_opens_its_preview(visit, links_app):
     wait_query(boss, job=job, tab="label", sample=samples[2])
     # the preview offers its link (for a reviewer, an email): the same place
     expect(opened).to_have_attribute("href", f"?job={job}&tab=label&sample={samples[2]}")
+    # at 1280x720 the cards start in the upper 60% of the page: the status row is one line and the
+    # pager's labels sit beside their fields (the first card was ~455 px down)
+    top = boss.evaluate("() => ({card: document.querySelector('#checklist-list .al-card').getBoundingClientRect().top"
+                        " + window.scrollY, tabs: document.querySelector('#checklist-tabs').getBoundingClientRect().height,"
+                        " pager: document.querySelector('#checklist-toolbar').getBoundingClientRect().height})")
+    assert top["card"] < 420 and top["tabs"] < 50 and top["pager"] < 60, top
 
 
 # (every other spelling and tab: tests/test_access.py::test_deep_links_land_where_the_role_reaches)
