@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import mimetypes
@@ -273,8 +274,6 @@ def settle_heap() -> None:
     tracked object; a request that makes many objects (a save of 1,000 polygons: ~100,000) set
     one off every few saves, ~0.1-0.25 s each on 2 cores, paid by that request. What the start
     built stays for the process's life anyway; objects made later are collected as before."""
-    import gc
-
     gc.collect()
     gc.freeze()
 
@@ -415,6 +414,9 @@ def serve(argv: list[str]) -> int:
         app.router.on_shutdown.append(mirror.stop)
     # Close the store when uvicorn shuts down (SIGTERM/SIGINT), before it re-raises the signal.
     app.router.on_shutdown.append(store.close)
+    # and give what settle_heap froze back to the collector: the interpreter's exit frees it (kept
+    # frozen, DuckDB's bindings printed a list of "leaked" functions after Ctrl+C)
+    app.router.on_shutdown.append(gc.unfreeze)
     app.router.on_shutdown.insert(0, remove_admin_files)
     log.info("Labelport on http://%s:%d (data in %s)", args.host, args.port, settings.data_dir.absolute())
     # Gradio keeps a heartbeat stream open per browser tab: do not wait for it forever on shutdown.

@@ -146,3 +146,22 @@ def test_the_running_ui_serves_the_mended_front_end(store):
         r = client.get(f"/assets/{index}")
         assert r.status_code == 200 and r.content == (assets_dir() / index).read_bytes()
         assert client.get("/assets/../../../etc/passwd").status_code in (400, 404)
+
+
+def test_ctrl_c_stops_the_app_quietly(tmp_path):
+    """Ctrl+C (SIGINT) on `python app.py`: the app stops without a traceback or a list of
+    "leaked" objects (what settle_heap froze goes back to the collector on shutdown)."""
+    import signal
+
+    from tests.app_server import AppServer
+
+    server = AppServer(tmp_path / "data", tmp_path / "server").start()
+    proc = server.proc
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+        log = server.log(tail=10**6)
+        assert "the web UI is ready" in log
+        assert "Traceback" not in log and "leaked" not in log, log[-3000:]
+    finally:
+        server.stop()
