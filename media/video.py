@@ -19,13 +19,12 @@ import bisect
 import io
 import math
 import struct
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Hashable
 
 from .errors import MediaError
+from .recent import RecentlyUsed
 
 MP4_CODECS = {"h264": "h264", "hevc": "h265", "av1": "av1", "vp9": "vp9", "mpeg4": "mpeg4"}
 MP4_BRANDS_HINT = "MP4 (H.264) is required"
@@ -181,30 +180,9 @@ def build_index(container) -> FrameIndex:
     return FrameIndex(pts, keys, float(stream.time_base), pts[0] if pts else 0)
 
 
-class FrameIndexCache:
+class FrameIndexCache(RecentlyUsed["FrameIndex"]):
     """Frame indexes of recently opened files, by a key of the file's identity (path, size and
     modification time, or uri, size and a hash of its head); the least recently used go first."""
-
-    def __init__(self, max_items: int = 64):
-        self.max_items = max(1, int(max_items))
-        self._items: OrderedDict[Hashable, FrameIndex] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key: Hashable) -> FrameIndex | None:
-        with self._lock:
-            index = self._items.get(key)
-            if index is not None:
-                self._items.move_to_end(key)
-            return index
-
-    def put(self, key: Hashable, index: FrameIndex) -> None:
-        with self._lock:
-            self._items[key] = index
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
 
 
 def open_indexed(source: bytes | str | Path, name: str, key: Hashable, cache: FrameIndexCache):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from media.images import DecodeGate, ImageCache, KeyLocks
+from media.recent import RecentlyUsed
 from media.sam import SamSegmenter
 from media.vad import VadModel
 from media.video import FrameIndexCache
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 VIDEO_INDEXES_KEPT = 64
+OUTLINES_KEPT = 20_000
 
 
 @dataclass
@@ -111,29 +113,6 @@ class Presence:
                           if u != user and j == job_id and s == sample_id and at - t <= self.window_s)
 
 
-class Outlines:
-    """The outline of each saved version of an annotation (store/history.py: how many shapes,
-    spans... it holds), by (job id, sample id, version). A version never changes once written
-    (sample and job ids are never reused), so an outline is read from its JSON once: a listing
-    of a sample's history, on every save of the sample in the labeling views, parsed every
-    version's JSON again (1,000 polygons: ~1.2 ms a version, growing with each save)."""
-
-    def __init__(self, size: int = 20_000):
-        self.size = size
-        self._lock = threading.Lock()
-        self._known: dict[tuple[int, int, int], dict] = {}
-
-    def get(self, key: tuple[int, int, int]) -> dict | None:
-        with self._lock:
-            return self._known.get(key)
-
-    def put(self, key: tuple[int, int, int], outline: dict) -> None:
-        with self._lock:
-            self._known[key] = outline
-            while len(self._known) > self.size:  # the first kept go first
-                self._known.pop(next(iter(self._known)))
-
-
 @dataclass
 class StoreCaches:
     display: ImageCache  # decoded display images (store/samples.py), Settings.image_cache_bytes
@@ -147,7 +126,9 @@ class StoreCaches:
     publish_lock: threading.Lock = field(default_factory=threading.Lock)  # one publish at a time (versions)
     prefetch: Prefetcher = field(default_factory=Prefetcher)  # thumbnails of the next page (store/samples.py)
     presence: Presence = field(default_factory=Presence)  # who has which sample open (store/presence.py)
-    outlines: Outlines = field(default_factory=Outlines)  # each saved version's outline (store/history.py)
+    # each saved version's outline (store/history.py), by (job id, sample id, version): a version never
+    # changes once written and ids are never reused, so each is read from its JSON once
+    outlines: RecentlyUsed[dict] = field(default_factory=lambda: RecentlyUsed(OUTLINES_KEPT))
 
     @classmethod
     def for_settings(cls, settings: Settings) -> StoreCaches:

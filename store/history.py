@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from .caches import Outlines
+from media.recent import RecentlyUsed
+
 from .core import Store
 from .errors import Conflict, NotFound, ValidationError
 from .events import iso, now, record_event
@@ -156,7 +157,7 @@ _OUTLINE_PATHS = "[" + ", ".join(f"'$.{k}'" for k in OUTLINE_KEYS) + "]"
 
 
 def _versions(cur, job_id: int, sample_id: int, current: int, limit: int = MAX_LIST,
-              outlines: Outlines | None = None) -> list[Version]:
+              outlines: RecentlyUsed | None = None) -> list[Version]:
     """The newest `limit` versions, each with its annotation; with `outlines` (a listing), each
     with its outline instead: read by DuckDB from the JSON of the versions not known yet (parsing
     50 versions of 1,000 polygons in Python took 0.6 s of every save of a large image)."""

@@ -168,7 +168,7 @@ def test_a_listing_reads_each_versions_outline_not_its_annotation(store):
     assert [v.version for v in history.sample_history(store, job.id, sid, full=False, limit=2)] == [4, 3]
     # each version's outline is read once (store.caches.outlines): a save lists the history again,
     # and only the new version's JSON is read then; the other job's versions keep their own
-    assert {k for k in store.caches.outlines._known if k[1] == sid} == {(job.id, sid, v) for v in (1, 2, 3, 4)}
+    assert {k for k in store.caches.outlines.keys() if k[1] == sid} == {(job.id, sid, v) for v in (1, 2, 3, 4)}
     set_annotation(store, job.id, sid, {"shapes": [dict(box, id="s9")] * 5})
     store.caches.outlines.put((job.id, sid, 1), {"shapes": 99})  # had it been read again, 1 would say 1
     again = history.sample_history(store, job.id, sid, full=False)
