@@ -19,8 +19,9 @@ most of the ~0.7 s long task of every page load in Chromium (profiled: ``find_at
 paths the page imports them from) ahead of Gradio's mount; every other asset is Gradio's. A patch
 whose text is not in the installed Gradio (another version) is left out and logged, and the file
 is served as Gradio ships it: the page then works as before, only slower. tests/test_startup.py
-checks that every patch applies to the pinned Gradio and that the page works with them (the
-browser tests run on it).
+checks that every patch applies to the pinned Gradio and that the app serves the mended files;
+tests/browser/test_gradio_frontend.py that the mended find_attached_events gives Gradio's own
+result; every browser test runs on them.
 """
 from __future__ import annotations
 

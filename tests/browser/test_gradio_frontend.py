@@ -29,14 +29,15 @@ def test_mended_find_attached_events_matches_gradios_own(browser, store):
               {"targets": [[2, "change"], [1, "click"]]}, {"targets": []}, {"targets": [[3, "blur"], [3, "focus"]]}]
     page = browser.new_page()
     try:
-        for case_deps, case_ids in ((deps, ids), (corner, [1, 2, 3, 4])):
-            results = page.evaluate(RUN, [json.loads(json.dumps(case_deps)), case_ids, patch.old, patch.new,
-                                          patch.prelude])
-            assert len(results) == len(case_ids)
-            for cid, (old, new) in zip(case_ids, results):
+        results = {}
+        for name, case_deps, case_ids in (("ui", deps, ids), ("corner", corner, [1, 2, 3, 4])):
+            results[name] = page.evaluate(RUN, [json.loads(json.dumps(case_deps)), case_ids, patch.old, patch.new,
+                                                patch.prelude])
+            assert len(results[name]) == len(case_ids)
+            for cid, (old, new) in zip(case_ids, results[name]):
                 assert new == old, (cid, old, new)
         # every event triggered by a component is among that component's (the page's load is not)
-        found = sum(len(new) for _, new in page.evaluate(RUN, [deps, ids, patch.old, patch.new, patch.prelude]))
+        found = sum(len(new) for _, new in results["ui"])
         assert found == sum(1 for d in deps for t in d["targets"][:1] if t[0] in set(ids)) > 250
     finally:
         page.close()
